@@ -1,0 +1,18 @@
+"""The one exception type that reaches the user.
+
+Every failure caused by the user's input (files, records, flags) is raised as ``InputError`` with a
+message that names the file and, where there is one, the record. The CLI prints it as a single line
+and exits non-zero; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+    def __init__(self, message: str, *, path: str | None = None, record: str | None = None):
+        self.path = path
+        self.record = record
+        parts = [p for p in (path, f"record {record}" if record else None) if p]
+        super().__init__(": ".join([*parts, message]))

@@ -1,0 +1,1 @@
+"""GATK CNN models: JSON descriptions, Keras-2 weight files and architectures built in code."""

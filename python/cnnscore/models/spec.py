@@ -1,0 +1,80 @@
+"""GATK's model JSON (``--architecture``): which tensor, annotations and shapes a model expects."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+REFERENCE = "reference"
+READ_TENSOR = "read_tensor"
+
+#: The 15-channel read-tensor layout every shipped GATK 2D model uses (spec §5.7).
+READ_TENSOR_CHANNEL_MAP = {
+    "read_A": 0, "read_C": 1, "read_G": 2, "read_T": 3, "read_*": 4,
+    "reference_A": 5, "reference_C": 6, "reference_G": 7, "reference_T": 8, "reference_*": 9,
+    "flag_bit_4": 10, "flag_bit_5": 11, "flag_bit_6": 12, "flag_bit_7": 13, "mapping_quality": 14,
+}  # fmt: skip
+REFERENCE_CHANNEL_MAP = {"A": 0, "C": 1, "G": 2, "T": 3}
+OUTPUT_LABELS = {"NOT_SNP": 0, "NOT_INDEL": 1, "SNP": 2, "INDEL": 3}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the scorer needs from a GATK architecture JSON."""
+
+    path: str
+    model_id: str
+    tensor_type: str  # "reference" (1D) or "read_tensor" (2D)
+    annotation_set: str  # also the Keras name of the annotation input
+    annotations: tuple[str, ...]
+    window_size: int
+    read_limit: int
+
+    @property
+    def info_key(self) -> str:
+        return "CNN_1D" if self.tensor_type == REFERENCE else "CNN_2D"
+
+
+def load_model_spec(path: str) -> ModelSpec:
+    if not os.path.isfile(path):
+        raise InputError("architecture JSON does not exist", path=path)
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"not a readable architecture JSON ({err})", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError("architecture JSON is not an object", path=path)
+    try:
+        tensor_type = data["input_tensor_map_name"]
+        channel_map = data["input_tensor_map"]
+        labels = data["output_labels"]
+    except KeyError as err:
+        raise InputError(f"architecture JSON has no {err.args[0]} key", path=path) from None
+    if tensor_type not in (REFERENCE, READ_TENSOR):
+        raise InputError(f"unsupported input_tensor_map_name '{tensor_type}'", path=path)
+    expected_map = READ_TENSOR_CHANNEL_MAP if tensor_type == READ_TENSOR else REFERENCE_CHANNEL_MAP
+    if channel_map != expected_map:
+        raise InputError(f"channel map differs from GATK's {tensor_type} layout", path=path)
+    if data.get("channels_last", True) is not True:
+        raise InputError("channels_first models are not supported", path=path)
+    if labels != OUTPUT_LABELS:
+        raise InputError(f"output_labels {labels} differ from GATK's {OUTPUT_LABELS}", path=path)
+    return ModelSpec(
+        path=path,
+        model_id=str(data.get("id", os.path.basename(path))),
+        tensor_type=tensor_type,
+        annotation_set=str(data.get("input_annotation_set", "annotations")),
+        annotations=tuple(data.get("input_annotations", ())),
+        window_size=int(data.get("window_size", 128)),
+        read_limit=int(data.get("read_limit", 128)),
+    )
+
+
+def companion_path(path: str, suffix: str) -> str:
+    """GATK derives the missing one of --architecture/--weights by swapping .json and .hd5."""
+    stem, _ = os.path.splitext(path)
+    return stem + suffix

@@ -1,0 +1,87 @@
+"""Shared test helpers: where the real data lives, and runs of the CLI.
+
+The real data and models stay in ``../shared`` (never copied into the repo). ``CNNSCORE_SHARED``
+points elsewhere; when the folder is missing the tests fail loudly rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    path = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared")).resolve()
+    if not (path / "spec" / "gatk_cnn_spec.md").is_file():
+        raise RuntimeError(
+            f"shared data folder not found at {path}: set CNNSCORE_SHARED to the folder holding "
+            "data/, models/ and spec/"
+        )
+    return path
+
+
+SHARED = shared_dir()
+SMOKE = SHARED / "data" / "na12878_chr20_smoke"
+GATK_1D = SHARED / "data" / "gatk_cnn1d_expected_chr20"
+DEMO = SHARED / "data" / "demo20_tiny"
+MODELS = SHARED / "models" / "gatk"
+
+SMOKE_VCF = SMOKE / "hc.gatk4.vcf.gz"
+SMOKE_REF = SMOKE / "ref.chr20.fa.gz"
+SMOKE_BAM = SMOKE / "NA12878.chr20_10M_10.1M.bam"
+SMALL_2D_JSON = MODELS / "small_2d.json"
+SMALL_2D_HD5 = MODELS / "small_2d.hd5"
+
+
+def run_cli(*args: str | os.PathLike, check: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m cnnscore`` as a user would, capturing its output."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnscore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"cnnscore failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def smoke_2d_args(output: os.PathLike, *extra: str | os.PathLike) -> list[str | os.PathLike]:
+    return [
+        "score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM,
+        "--tensor-type", "read_tensor", "--weights", SMALL_2D_HD5,
+        "--architecture", SMALL_2D_JSON, "-O", output, *extra,
+    ]  # fmt: skip
+
+
+def data_lines(path: os.PathLike) -> list[str]:
+    """The record lines of a VCF (plain or bgzip), in order."""
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        return [line.rstrip("\n") for line in handle if not line.startswith("#")]
+
+
+def header_lines(path: os.PathLike) -> list[str]:
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        return [line.rstrip("\n") for line in handle if line.startswith("#")]
+
+
+@pytest.fixture(scope="session")
+def smoke_2d_output(tmp_path_factory) -> Path:
+    """The real smoke data scored once with the real small_2d model (shared by several tests)."""
+    output = tmp_path_factory.mktemp("smoke2d") / "out.vcf.gz"
+    run_cli(*smoke_2d_args(output, "--metrics-json", output.with_suffix(".json")), check=True)
+    return output

@@ -1,0 +1,341 @@
+"""Bad input to ``cnnscore score``: one clear error line, exit code 1 and no output left behind.
+
+Each test builds one broken input from the real data in ``../shared`` (modified copies live in
+pytest's ``tmp_path``) and runs the real CLI. The contract checked by ``assert_input_error``:
+
+* stderr holds exactly one line starting ``cnnscore: error: `` (other lines may only be
+  ``cnnscore: warning:`` lines), naming the offending file (and the record where one is at fault);
+* the exit code is 1;
+* nothing is left in the output folder: neither the ``-O`` path, its ``.tbi``, nor a hidden
+  ``.<name>.partial-*`` temporary.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import pysam
+import pytest
+
+from conftest import (
+    MODELS,
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    data_lines,
+    header_lines,
+    run_cli,
+)
+
+ERROR_PREFIX = "cnnscore: error: "
+WARNING_PREFIX = "cnnscore: warning:"
+GZ_MAGIC = b"\x1f\x8b"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def assert_input_error(result, output: Path, *named: str | Path) -> str:
+    """Check the bad-input contract and return the error line."""
+    stderr = result.stderr
+    lines = stderr.splitlines()
+    errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
+    others = [line for line in lines if not line.startswith((ERROR_PREFIX, WARNING_PREFIX))]
+    assert len(errors) == 1, f"expected one '{ERROR_PREFIX}' line, stderr was:\n{stderr}"
+    assert not others, f"stderr has lines besides the error and warnings:\n{stderr}"
+    error = errors[0]
+    for name in named:
+        assert str(name) in error, f"error line does not name {name!s}: {error}"
+    assert result.returncode == 1, f"exit code {result.returncode}, stderr:\n{stderr}"
+    assert_no_output(output)
+    return error
+
+
+def assert_no_output(output: Path) -> None:
+    """Neither the output, its index, nor any temporary is left in the output folder."""
+    folder = output.parent
+    assert not output.exists(), f"{output} was left behind"
+    for suffix in (".tbi", ".csi", ".idx"):
+        assert not Path(f"{output}{suffix}").exists(), f"{output}{suffix} was left behind"
+    if folder.is_dir():
+        left = sorted(p.name for p in folder.iterdir())
+        assert not left, f"files left in the output folder {folder}: {left}"
+
+
+def out_path(tmp_path: Path, name: str = "out.vcf.gz") -> Path:
+    """An -O path in an empty folder of its own, so that anything left there is a failure."""
+    folder = tmp_path / "out"
+    folder.mkdir(exist_ok=True)
+    return folder / name
+
+
+def in_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def score_2d(
+    output: Path,
+    *,
+    vcf: Path | str = SMOKE_VCF,
+    ref: Path | str = SMOKE_REF,
+    bam: Path | str | None = SMOKE_BAM,
+    weights: Path | str = SMALL_2D_HD5,
+    architecture: Path | str = SMALL_2D_JSON,
+    extra: tuple[str, ...] = (),
+):
+    """``cnnscore score`` with the small 2D model, any input swapped for a broken one."""
+    args: list[str | Path] = ["score", "-V", vcf, "-R", ref]
+    if bam is not None:
+        args += ["-I", bam]
+    args += [
+        "--tensor-type", "read_tensor", "--weights", weights, "--architecture", architecture,
+        "-O", output, *extra,
+    ]  # fmt: skip
+    return run_cli(*args)
+
+
+def small_vcf(tmp_path: Path, count: int = 3, *, edit=None, name: str = "small.vcf") -> Path:
+    """The smoke VCF's header and first ``count`` records as a plain VCF, optionally edited.
+
+    ``edit(headers, records)`` may change both lists of lines in place.
+    """
+    headers = header_lines(SMOKE_VCF)
+    records = data_lines(SMOKE_VCF)[:count]
+    if edit is not None:
+        edit(headers, records)
+    path = in_dir(tmp_path) / name
+    path.write_text("\n".join([*headers, *records]) + "\n")
+    return path
+
+
+def set_column(line: str, index: int, value: str) -> str:
+    columns = line.split("\t")
+    columns[index] = value
+    return "\t".join(columns)
+
+
+def label(line: str) -> str:
+    """``CHROM:POS REF>ALT`` of a record line, as the contract names records."""
+    chrom, pos, _id, ref, alt = line.split("\t")[:5]
+    return f"{chrom}:{pos} {ref}>{alt}"
+
+
+# --------------------------------------------------------------------------------------------
+# -V
+
+
+def test_vcf_missing(tmp_path):
+    output = out_path(tmp_path)
+    vcf = in_dir(tmp_path) / "absent.vcf.gz"
+    result = score_2d(output, vcf=vcf)
+    assert_input_error(result, output, vcf)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_vcf_corrupt(tmp_path, damage):
+    output = out_path(tmp_path)
+    vcf = in_dir(tmp_path) / "corrupt.vcf.gz"
+    data = SMOKE_VCF.read_bytes()
+    if damage == "truncated":
+        vcf.write_bytes(data[: len(data) // 2])  # cut mid-record, inside a BGZF block
+    else:
+        vcf.write_bytes(GZ_MAGIC + bytes(range(7, 250)) * 40)  # gzip magic, then garbage
+    result = score_2d(output, vcf=vcf)
+    assert_input_error(result, output, vcf)
+
+
+# --------------------------------------------------------------------------------------------
+# -R
+
+
+def test_reference_missing(tmp_path):
+    output = out_path(tmp_path)
+    ref = in_dir(tmp_path) / "absent.fa.gz"
+    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    assert_input_error(result, output, ref)
+
+
+def test_reference_without_fai(tmp_path):
+    output = out_path(tmp_path)
+    ref = in_dir(tmp_path) / SMOKE_REF.name
+    shutil.copyfile(SMOKE_REF, ref)
+    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")  # only the .fai is missing
+    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    error = assert_input_error(result, output, ref)
+    assert ".fai" in error
+    assert not Path(f"{ref}.fai").exists(), "the tool must not build the index itself"
+
+
+# --------------------------------------------------------------------------------------------
+# -I
+
+
+def test_reads_missing(tmp_path):
+    output = out_path(tmp_path)
+    bam = in_dir(tmp_path) / "absent.bam"
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=bam)
+    assert_input_error(result, output, bam)
+
+
+def test_reads_corrupt(tmp_path):
+    output = out_path(tmp_path)
+    bam = in_dir(tmp_path) / "garbage.bam"
+    bam.write_bytes(bytes((i * 37 + 11) % 256 for i in range(20_000)))
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=bam)
+    assert_input_error(result, output, bam)
+
+
+def test_reads_without_index(tmp_path):
+    output = out_path(tmp_path)
+    bam = in_dir(tmp_path) / SMOKE_BAM.name
+    shutil.copyfile(SMOKE_BAM, bam)  # no .bai beside it
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=bam)
+    assert_input_error(result, output, bam)
+
+
+# --------------------------------------------------------------------------------------------
+# records that disagree with the reference or the model
+
+
+def test_record_contig_not_in_reference(tmp_path):
+    def rename(headers, records):
+        chr20 = headers.index("##contig=<ID=chr20,length=63025520>")
+        headers.insert(chr20 + 1, "##contig=<ID=chr20_renamed,length=63025520>")
+        records[1] = set_column(records[1], 0, "chr20_renamed")
+
+    vcf = small_vcf(tmp_path, edit=rename)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    error = assert_input_error(result, output, vcf, f"record {label(bad)}")
+    assert "chr20_renamed" in error
+
+
+def test_record_ref_mismatch(tmp_path):
+    def change_ref(_headers, records):
+        columns = records[1].split("\t")
+        assert len(columns[3]) == 1, "the second smoke record is expected to be a SNP"
+        columns[3] = {"A": "C", "C": "G", "G": "T", "T": "A"}[columns[3]]
+        records[1] = "\t".join(columns)
+
+    vcf = small_vcf(tmp_path, edit=change_ref)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    assert_input_error(result, output, vcf, f"record {label(bad)}")
+
+
+def test_record_missing_annotation_value(tmp_path):
+    def blank_mq(_headers, records):
+        info = records[1].split("\t")[7]
+        items = ["MQ=." if item.startswith("MQ=") else item for item in info.split(";")]
+        assert "MQ=." in items, "the second smoke record is expected to carry MQ"
+        records[1] = set_column(records[1], 7, ";".join(items))
+
+    vcf = small_vcf(tmp_path, edit=blank_mq)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    error = assert_input_error(result, output, vcf, f"record {label(bad)}")
+    assert "MQ" in error
+
+
+def test_read_without_base_qualities(tmp_path):
+    vcf = small_vcf(tmp_path, count=1)
+    record = data_lines(vcf)[0]
+    chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
+    bam = in_dir(tmp_path) / "no_quals.bam"
+    with pysam.AlignmentFile(SMOKE_BAM) as source:
+        reads = list(source.fetch(chrom, pos - 1, pos))[:6]
+        assert len(reads) == 6 and all(r.query_qualities is not None for r in reads)
+        with pysam.AlignmentFile(bam, "wb", header=source.header) as sink:
+            for index, read in enumerate(reads):
+                if index == 3:
+                    read.query_qualities = None  # QUAL '*'
+                sink.write(read)
+    pysam.index(str(bam))
+    with pysam.AlignmentFile(bam) as check:
+        stored = list(check.fetch(chrom, pos - 1, pos))
+        assert len(stored) == 6 and sum(r.query_qualities is None for r in stored) == 1
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf, bam=bam)
+    assert_input_error(result, output, bam, f"record {label(record)}")
+
+
+# --------------------------------------------------------------------------------------------
+# flags and models
+
+
+def test_read_tensor_without_reads(tmp_path):
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=None)
+    error = assert_input_error(result, output, "-I")
+    assert "read_tensor" in error
+
+
+def test_architecture_and_weights_disagree(tmp_path):
+    architecture = MODELS / "1d_cnn_mix_train_full_bn.json"
+    output = out_path(tmp_path)
+    result = run_cli(
+        "score", "-V", small_vcf(tmp_path), "-R", SMOKE_REF,
+        "--architecture", architecture, "--weights", SMALL_2D_HD5, "-O", output,
+    )  # fmt: skip
+    error = assert_input_error(result, output)
+    assert str(SMALL_2D_HD5) in error or str(architecture) in error, (
+        f"error names neither the architecture nor the weights: {error}"
+    )
+
+
+def test_weights_not_hdf5(tmp_path):
+    weights = in_dir(tmp_path) / "small_2d.hd5"
+    weights.write_bytes(b"this is not an HDF5 file\n" * 100)
+    with pytest.raises(OSError):
+        h5py.File(weights, "r").close()
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), weights=weights)
+    assert_input_error(result, output, weights)
+
+
+def test_output_folder_missing(tmp_path):
+    output = tmp_path / "no_such_folder" / "out.vcf.gz"
+    result = score_2d(output, vcf=small_vcf(tmp_path))
+    assert_input_error(result, output, output)
+    assert not output.parent.exists()
+
+
+def test_output_parent_is_a_file(tmp_path):
+    parent = tmp_path / "a_file"
+    parent.write_text("not a folder\n")
+    output = parent / "out.vcf.gz"
+    result = score_2d(output, vcf=small_vcf(tmp_path))
+    assert_input_error(result, output, output)
+    assert parent.read_text() == "not a folder\n"
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name not in ("a_file", "in"))
+    assert not left, f"files left beside the output's parent: {left}"
+
+
+def test_unknown_backend(tmp_path):
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), extra=("--backend", "no_such_backend"))
+    error = assert_input_error(result, output, "--backend")
+    assert "no_such_backend" in error
+
+
+def test_vcf_contig_length_disagrees_with_reference(tmp_path):
+    def lengthen(headers, _records):
+        old = "##contig=<ID=chr20,length=63025520>"
+        assert old in headers
+        headers[headers.index(old)] = "##contig=<ID=chr20,length=63025521>"
+
+    vcf = small_vcf(tmp_path, edit=lengthen)
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    error = assert_input_error(result, output, vcf)
+    assert "chr20" in error

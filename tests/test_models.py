@@ -1,0 +1,104 @@
+"""Architectures built in code, GATK's Keras-2 weights read with h5py, and their agreement."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from cnnscore.errors import InputError
+from cnnscore.models.architectures import architecture_for, build_model
+from cnnscore.models.keras2_weights import LayerWeights, read_keras2_weights, write_keras2_weights
+from cnnscore.models.spec import load_model_spec
+from cnnscore.scores import format_score, log_odds
+from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON
+
+
+def test_shared_small_2d_files_are_gatks_by_sha256():
+    for name, digest in [
+        ("small_2d.hd5", "6f663a2fdbcde0addc5cb755f7af5d4c19bed92dccfd20e25b2acf2bc8c2ca7c"),
+        ("small_2d.json", "e38e09cfe7b7ffbc80dce4972bc9c382148520147d46738a3f6f3235b2d876c6"),
+    ]:
+        assert hashlib.sha256((MODELS / name).read_bytes()).hexdigest() == digest
+
+
+@pytest.fixture(scope="module")
+def small_2d():
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    return build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+
+
+def test_small_2d_reproduces_the_spec_sanity_vectors(small_2d):
+    reads = np.zeros((2, 128, 128, 15), np.float32)
+    annotations = np.array([[0] * 7, [60, 30, 1, 2, 20, 0, 0]], np.float32)
+    probabilities = small_2d([reads, annotations], training=False).numpy()
+    np.testing.assert_allclose(
+        probabilities,
+        [[0.962887, 0.037062, 0.000025, 0.000026], [0.491139, 0.028536, 0.399105, 0.081220]],
+        atol=1e-5,
+    )
+    snp, indel = log_odds(probabilities)
+    assert [format_score(s) for s in snp] == ["-10.554", "-0.208"]
+    assert [format_score(s) for s in indel] == ["-7.251", "1.046"]
+
+
+@pytest.mark.parametrize(
+    ("json_name", "parameters"),
+    [
+        ("small_2d.json", 529_408),
+        ("2d_cnn_mix_train.json", 2_031_732),
+        ("1d_cnn_mix_train_full_bn.json", 1_681_156),
+    ],
+)
+def test_architectures_have_gatks_parameter_counts(json_name, parameters):
+    spec = load_model_spec(str(MODELS / json_name))
+    assert architecture_for(spec).build(spec).count_params() == parameters
+
+
+def random_layers(model, seed: int) -> list[LayerWeights]:
+    """Seeded random weights for every weighted layer, under Keras-2 style layer names."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for index, layer in enumerate(layer for layer in model.layers if layer.get_weights()):
+        kind = type(layer).__name__
+        if kind == "BatchNormalization":
+            names = ("gamma", "beta", "moving_mean", "moving_variance")
+            shapes = [w.shape for w in layer.get_weights()]
+            arrays = [
+                rng.uniform(0.5, 1.5, shapes[0]),
+                rng.normal(0, 0.1, shapes[1]),
+                rng.normal(0, 1, shapes[2]),
+                rng.uniform(0.5, 2.0, shapes[3]),
+            ]
+        else:
+            names = ("kernel", "bias")
+            arrays = [rng.normal(0, 0.05, w.shape) for w in layer.get_weights()]
+        layers.append(
+            LayerWeights(f"{kind.lower()}_{index}", dict(zip(names, arrays, strict=True)))
+        )
+    return layers
+
+
+def test_keras2_weights_round_trip_and_load(tmp_path):
+    spec = load_model_spec(str(MODELS / "1d_cnn_mix_train_full_bn.json"))
+    template = architecture_for(spec).build(spec)
+    layers = random_layers(template, seed=7)
+    path = tmp_path / "random_1d.hd5"
+    write_keras2_weights(str(path), layers, ["reference", *[layer.name for layer in layers]])
+    loaded = read_keras2_weights(str(path))
+    assert [x.name for x in loaded] == [x.name for x in layers]
+    for ours, theirs in zip(layers, loaded, strict=True):
+        for key in ours.arrays:
+            np.testing.assert_array_equal(ours.arrays[key].astype(np.float32), theirs.arrays[key])
+    model = build_model(spec, loaded, str(path))
+    conv = next(x for x in model.layers if type(x).__name__ == "Conv1D")
+    np.testing.assert_array_equal(
+        conv.get_weights()[0], layers[0].arrays["kernel"].astype(np.float32)
+    )
+
+
+def test_weights_of_another_architecture_are_refused():
+    spec = load_model_spec(str(MODELS / "1d_cnn_mix_train_full_bn.json"))
+    with pytest.raises(InputError, match="weights do not match architecture"):
+        build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
