@@ -9,10 +9,10 @@ import pytest
 
 from cnnscore.errors import InputError
 from cnnscore.models.architectures import architecture_for, build_model
-from cnnscore.models.keras2_weights import LayerWeights, read_keras2_weights, write_keras2_weights
+from cnnscore.models.keras2_weights import read_keras2_weights, write_keras2_weights
 from cnnscore.models.spec import load_model_spec
 from cnnscore.scores import format_score, log_odds
-from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON
+from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers
 
 
 def test_shared_small_2d_files_are_gatks_by_sha256():
@@ -54,30 +54,6 @@ def test_small_2d_reproduces_the_spec_sanity_vectors(small_2d):
 def test_architectures_have_gatks_parameter_counts(json_name, parameters):
     spec = load_model_spec(str(MODELS / json_name))
     assert architecture_for(spec).build(spec).count_params() == parameters
-
-
-def random_layers(model, seed: int) -> list[LayerWeights]:
-    """Seeded random weights for every weighted layer, under Keras-2 style layer names."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for index, layer in enumerate(layer for layer in model.layers if layer.get_weights()):
-        kind = type(layer).__name__
-        if kind == "BatchNormalization":
-            names = ("gamma", "beta", "moving_mean", "moving_variance")
-            shapes = [w.shape for w in layer.get_weights()]
-            arrays = [
-                rng.uniform(0.5, 1.5, shapes[0]),
-                rng.normal(0, 0.1, shapes[1]),
-                rng.normal(0, 1, shapes[2]),
-                rng.uniform(0.5, 2.0, shapes[3]),
-            ]
-        else:
-            names = ("kernel", "bias")
-            arrays = [rng.normal(0, 0.05, w.shape) for w in layer.get_weights()]
-        layers.append(
-            LayerWeights(f"{kind.lower()}_{index}", dict(zip(names, arrays, strict=True)))
-        )
-    return layers
 
 
 def test_keras2_weights_round_trip_and_load(tmp_path):

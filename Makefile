@@ -1,0 +1,38 @@
+# cnnscore developer entry points. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3.11
+VENV ?= .venv
+SHARED ?= $(abspath ../shared)
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/cnnscore: python/pyproject.toml python/requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
+	$(BIN)/pip install --quiet -c python/requirements.lock -e "python[test]"
+	touch $@
+
+setup: $(BIN)/cnnscore
+
+## Score the real NA12878 smoke set with GATK's small_2d model (data and model read from ../shared).
+demo: setup
+	mkdir -p demo-out
+	$(BIN)/cnnscore score \
+	  -V $(SHARED)/data/na12878_chr20_smoke/hc.gatk4.vcf.gz \
+	  -R $(SHARED)/data/na12878_chr20_smoke/ref.chr20.fa.gz \
+	  -I $(SHARED)/data/na12878_chr20_smoke/NA12878.chr20_10M_10.1M.bam \
+	  --tensor-type read_tensor \
+	  --architecture $(SHARED)/models/gatk/small_2d.json \
+	  --weights $(SHARED)/models/gatk/small_2d.hd5 \
+	  --metrics-json demo-out/metrics.json \
+	  -O demo-out/smoke.cnn_2d.vcf.gz
+
+lint: setup
+	$(BIN)/ruff check python tests
+	$(BIN)/ruff format --check python tests
+
+test: lint
+	CNNSCORE_SHARED=$(SHARED) $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) demo-out

@@ -1,0 +1,122 @@
+"""Read selection for the 2D tensor on small BAMs written here: GATK's filters, unclipped starts
+(hard clips included), flags, reservoir downsampling and the merge of several inputs."""
+
+from __future__ import annotations
+
+import pysam
+import pytest
+
+from cnnscore.errors import InputError
+from cnnscore.javarandom import JavaRandom, reservoir_sample
+from cnnscore.reads import ReadSource
+
+LENGTHS = {"chr1": 1000}
+HEADER = {
+    "HD": {"VN": "1.6", "SO": "coordinate"},
+    "SQ": [{"SN": "chr1", "LN": 1000}],
+    "RG": [{"ID": "rg1", "SM": "s"}, {"ID": "ArtificialHaplotypeRG", "SM": "s"}],
+}
+
+
+def segment(header, name, start0, cigar, seq=None, *, flag=0, rg="rg1", quals=True, mq=60):
+    read = pysam.AlignedSegment(header)
+    read.query_name = name
+    read.flag = flag
+    read.reference_id = 0
+    read.reference_start = start0
+    read.mapping_quality = mq
+    if cigar:
+        read.cigarstring = cigar
+    length = seq if isinstance(seq, int) else None
+    bases = "ACGT" * 50
+    read.query_sequence = bases[: length or 50] if not isinstance(seq, str) else seq
+    if quals:
+        read.query_qualities = pysam.qualitystring_to_array("I" * len(read.query_sequence))
+    if rg:
+        read.set_tag("RG", rg)
+    return read
+
+
+def write_bam(path, make_reads):
+    with pysam.AlignmentFile(str(path), "wb", header=HEADER) as bam:
+        reads = make_reads(bam.header)
+        for read in sorted(reads, key=lambda r: r.reference_start):
+            bam.write(read)
+    pysam.index(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def fasta(tmp_path):
+    path = tmp_path / "ref.fa"
+    path.write_text(">chr1\n" + "ACGT" * 250 + "\n")
+    pysam.faidx(str(path))
+    return str(path)
+
+
+def test_filters_unclipped_start_and_flags(tmp_path, fasta, capsys):
+    def make(header):
+        return [
+            segment(header, "clipped", 99, "5H10S40M", 50, flag=0x1 | 0x40 | 0x20),
+            segment(header, "no_rg", 99, "50M", rg=None),
+            segment(header, "artificial", 99, "50M", rg="ArtificialHaplotypeRG"),
+            segment(header, "spliced", 99, "20M100N30M"),
+            segment(header, "unpaired_rev", 100, "50M", flag=0x10),
+            segment(header, "read2", 101, "50M", flag=0x1 | 0x80 | 0x10),
+            segment(header, "elsewhere", 300, "50M"),
+        ]
+
+    source = ReadSource([write_bam(tmp_path / "a.bam", make)], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+    by_start = {r.unclipped_start: r for r in reads}
+    assert sorted(by_start) == [100 - 15, 101, 102]  # 1-based; 5H + 10S subtracted
+    clipped = by_start[85]
+    assert (clipped.first, clipped.mate_reverse, clipped.reverse) == (True, True, False)
+    unpaired = by_start[101]
+    assert (unpaired.first, unpaired.mate_reverse, unpaired.reverse) == (False, False, True)
+    read2 = by_start[102]
+    assert (read2.first, read2.reverse, read2.mapping_quality) == (False, True, 60)
+    assert "reads without an RG tag are dropped" in capsys.readouterr().err
+    source.close()
+
+
+def test_read_without_qualities_is_an_error(tmp_path, fasta):
+    def make(header):
+        return [segment(header, "noqual", 99, "50M", quals=False)]
+
+    source = ReadSource([write_bam(tmp_path / "a.bam", make)], fasta, LENGTHS)
+    with pytest.raises(InputError, match="read noqual has no base qualities"):
+        source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+
+
+def test_deep_site_is_downsampled_with_gatks_reservoir(tmp_path, fasta):
+    # 200 reads at one site, told apart by their mapping quality (= their BAM order index).
+    def make(header):
+        return [segment(header, f"r{i:03d}", 99, "50M", mq=i) for i in range(200)]
+
+    source = ReadSource([write_bam(tmp_path / "deep.bam", make)], fasta, LENGTHS)
+    rng = JavaRandom()
+    first_site = source.reads_for_variant("chr1", 120, 120, 128, rng, record="x")
+    second_site = source.reads_for_variant("chr1", 121, 121, 128, rng, record="y")
+    reference_rng = JavaRandom()  # reservoir_sample is checked against a JVM in test_javarandom
+    expected_first = reservoir_sample(range(200), 128, reference_rng)
+    expected_second = reservoir_sample(range(200), 128, reference_rng)  # the stream continues
+    assert [r.mapping_quality for r in first_site] == expected_first
+    assert [r.mapping_quality for r in second_site] == expected_second
+    assert expected_first != expected_second
+
+
+def test_several_inputs_merge_in_coordinate_order(tmp_path, fasta):
+    first = write_bam(
+        tmp_path / "a.bam", lambda h: [segment(h, "a1", 90, "50M"), segment(h, "a2", 110, "50M")]
+    )
+    second = write_bam(tmp_path / "b.bam", lambda h: [segment(h, "b1", 100, "50M")])
+    source = ReadSource([first, second], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="x")
+    assert [r.unclipped_start for r in reads] == [91, 101, 111]
+
+
+def test_contig_length_mismatch_with_reference_is_refused(tmp_path, fasta):
+    bam = write_bam(tmp_path / "a.bam", lambda h: [segment(h, "a", 10, "50M")])
+    with pytest.raises(InputError, match="aligned to another reference"):
+        ReadSource([bam], fasta, {"chr1": 999})
