@@ -8,7 +8,10 @@ import sys
 
 from . import __version__
 from .errors import InputError
+from .gather import gather_vcfs
+from .reference import Reference
 from .score import DEFAULT_ANNOTATION_KEYS, ScoreOptions, run_score
+from .split import run_split
 
 
 def _positive_int(text: str) -> int:
@@ -97,6 +100,51 @@ def _add_score_parser(subparsers) -> None:
         default=10.0,
         help="seconds between progress lines on stderr (default 10)",
     )
+    p.add_argument(
+        "--reservoir-scope",
+        choices=["run", "site"],
+        default="run",
+        help="2D read downsampling random stream: one per run as in GATK (default), "
+        "or one per site so that results do not depend on sharding",
+    )
+
+
+def _add_split_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "split-intervals",
+        help="cut a VCF into interval-list shards of about equal record counts (for scatter)",
+    )
+    p.add_argument("-V", "--variant", required=True, help="input VCF")
+    p.add_argument("-R", "--reference", required=True, help="indexed FASTA (for contig lengths)")
+    p.add_argument(
+        "-L",
+        "--intervals",
+        action="append",
+        default=[],
+        help="restrict to these intervals first (as score's -L)",
+    )
+    p.add_argument(
+        "--scatter-count",
+        type=_positive_int,
+        required=True,
+        help="shards wanted; fewer are written when the records allow fewer clean cuts",
+    )
+    p.add_argument("-O", "--output", required=True, help="folder for shard-NNNN.interval_list")
+
+
+def _add_gather_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "gather-vcfs", help="concatenate scored shards, in the order given, into one indexed VCF"
+    )
+    p.add_argument(
+        "-I",
+        "--input",
+        action="append",
+        required=True,
+        dest="inputs",
+        help="shard VCF, repeatable, in shard order",
+    )
+    p.add_argument("-O", "--output", required=True, help="output .vcf, .vcf.gz or .bcf")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cnnscore {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_score_parser(subparsers)
+    _add_split_parser(subparsers)
+    _add_gather_parser(subparsers)
     return parser
 
 
@@ -129,6 +179,7 @@ def _score(args: argparse.Namespace) -> None:
         threads=args.threads,
         metrics_json=args.metrics_json,
         progress_seconds=args.progress_seconds,
+        reservoir_scope=args.reservoir_scope,
     )
     metrics = run_score(options)
     print(
@@ -140,6 +191,15 @@ def _score(args: argparse.Namespace) -> None:
     )
 
 
+def _split(args: argparse.Namespace) -> None:
+    reference = Reference(args.reference)
+    reference.close()
+    paths = run_split(
+        args.variant, reference.lengths, args.scatter_count, args.intervals, args.output
+    )
+    print(f"cnnscore: wrote {len(paths)} shards to {args.output}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
@@ -149,6 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "score":
             _score(args)
+        elif args.command == "split-intervals":
+            _split(args)
+        elif args.command == "gather-vcfs":
+            count = gather_vcfs(args.inputs, args.output)
+            print(
+                f"cnnscore: gathered {count:,} records from {len(args.inputs)} shards -> "
+                f"{args.output}",
+                file=sys.stderr,
+            )
     except InputError as err:
         print(f"cnnscore: error: {err}", file=sys.stderr)
         return 1

@@ -57,6 +57,7 @@ class ScoreOptions:
     threads: int = 0
     metrics_json: str | None = None
     progress_seconds: float = 10.0
+    reservoir_scope: str = "run"
 
 
 @dataclass
@@ -193,7 +194,9 @@ class _Scorer:
         self.options, self.spec, self.tensor_type = options, spec, tensor_type
         self.reference, self.reads, self.backend = reference, reads, backend
         self.vcf_path = vcf_path
-        self.rng = JavaRandom()  # GATK's process-wide generator, one stream for the whole run
+        # GATK draws from one process-wide generator for the whole run ("run"); "site" starts a
+        # fresh one per site, so a site's reads do not depend on the other records in the run.
+        self.rng = JavaRandom()
         self.encode_seconds = 0.0
         self.inference_seconds = 0.0
 
@@ -209,12 +212,13 @@ class _Scorer:
         try:
             if self.tensor_type == REFERENCE:
                 return reference_tensor(window), annotations, type_label
+            rng = self.rng if self.options.reservoir_scope == "run" else JavaRandom()
             reads = self.reads.reads_for_variant(
                 record.chrom,
                 record.pos,
                 record.end,
                 self.options.read_limit,
-                self.rng,
+                rng,
                 record=record.label,
             )
             tensor = read_tensor(
