@@ -2,14 +2,16 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 SHARED ?= $(abspath ../shared)
+IMAGE ?= cnnscore:local
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint unit image wdl-check clean
 
-$(BIN)/cnnscore: python/pyproject.toml python/requirements.lock
+$(BIN)/cnnscore: python/pyproject.toml python/requirements.lock tools/miniwdl_podman_local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
-	$(BIN)/pip install --quiet -c python/requirements.lock -e "python[test]"
+	$(BIN)/pip install --quiet -c python/requirements.lock -e "python[test]" \
+	  -e tools/miniwdl_podman_local
 	touch $@
 
 setup: $(BIN)/cnnscore
@@ -28,10 +30,16 @@ demo: setup
 	  -O demo-out/smoke.cnn_2d.vcf.gz
 
 lint: setup
-	$(BIN)/ruff check python tests
-	$(BIN)/ruff format --check python tests
+	$(BIN)/ruff check python tests tools
+	$(BIN)/ruff format --check python tests tools
 
-test: lint
+## The task image, built with rootful podman (no Docker engine needed); needs root on Debian 12.
+image:
+	docker/podman-build.sh $(IMAGE)
+
+## Everything: lint, the image, then all tests (unit, end-to-end, and the WDL run under miniwdl).
+test: lint image
+	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
 	CNNSCORE_SHARED=$(SHARED) $(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Build the task image with rootful podman where there is no Docker engine (CI, Docker-less hosts).
+#
+# Usage: docker/podman-build.sh [TAG]     (default tag: cnnscore:local)
+# Needs root and Debian 12. Idempotent: installs podman once, builds a stand-in
+# debian:bookworm-slim base with mmdebstrap once (no registry needed), then `podman build`s the
+# repository's docker/Dockerfile unchanged (podman's layer cache makes a rebuild cheap).
+# Writes the containers.conf it uses to $CNNSCORE_PODMAN_CONF (default /etc/cnnscore/containers.conf).
+set -euo pipefail
+tag=${1:-cnnscore:local}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+conf=${CNNSCORE_PODMAN_CONF:-/etc/cnnscore/containers.conf}
+base=docker.io/library/debian:bookworm-slim
+
+need=()
+for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
+if ((${#need[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq podman runc uidmap slirp4netns fuse-overlayfs mmdebstrap >/dev/null
+fi
+
+# runc (Debian 12's crun refuses this host's cgroup layout), cgroupfs, file event log, and ulimits
+# that root can actually grant here.
+mkdir -p "$(dirname "$conf")"
+hard=$(ulimit -Hn)
+cat > "$conf" <<CONF
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[containers]
+default_ulimits = ["nofile=${hard}:${hard}", "nproc=32768:32768"]
+CONF
+export CONTAINERS_CONF=$conf
+
+if ! podman image exists "$base"; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  # The host's CA bundle goes in under its own name so HTTPS from the build (pip) trusts the same
+  # chain as the host; the Dockerfile's own ca-certificates install does not overwrite it.
+  cat /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/*.crt \
+    > "$work/host-ca.crt" 2>/dev/null || true
+  mmdebstrap --quiet --variant=minbase \
+    --customize-hook="mkdir -p \"\$1/etc/ssl/certs\" && cp $work/host-ca.crt \"\$1/etc/ssl/certs/host-ca.crt\"" \
+    bookworm "$work/rootfs.tar"
+  podman import \
+    --change 'ENV PIP_CERT=/etc/ssl/certs/host-ca.crt' \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt' \
+    --change 'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/host-ca.crt' \
+    --change 'CMD ["/bin/bash"]' \
+    "$work/rootfs.tar" "$base" >/dev/null
+fi
+
+podman build --quiet -t "$tag" -f "$repo/docker/Dockerfile" "$repo" >/dev/null
+size=$(podman image inspect "$tag" --format '{{.Size}}')
+echo "built $tag ($((size / 1000000)) MB)"

@@ -1,0 +1,38 @@
+version 1.0
+
+import "../structs/structs.wdl"
+
+task GatherVcfs {
+  input {
+    Array[File] scored_vcfs
+    String output_prefix
+    RuntimeSettings runtime_settings
+  }
+
+  Int disk_gb = ceil(size(scored_vcfs, "GB") * 2.5) + 10
+
+  command <<<
+    set -euo pipefail
+    cnnscore gather-vcfs ~{sep=" " prefix("-I ", scored_vcfs)} -O '~{output_prefix}.vcf.gz'
+  >>>
+
+  output {
+    File output_vcf = "~{output_prefix}.vcf.gz"
+    File output_vcf_index = "~{output_prefix}.vcf.gz.tbi"
+  }
+
+  runtime {
+    docker: runtime_settings.docker
+    cpu: 1
+    memory: "2 GiB"
+    disks: "local-disk ~{disk_gb} HDD"
+    preemptible: runtime_settings.preemptible
+    maxRetries: runtime_settings.max_retries
+  }
+
+  parameter_meta {
+    scored_vcfs: "scored shards, in shard order (= input order)"
+    output_prefix: "name of the gathered VCF"
+    runtime_settings: "docker image, preemptible and retry settings"
+  }
+}

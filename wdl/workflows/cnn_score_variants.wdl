@@ -1,0 +1,119 @@
+version 1.0
+
+# Score a VCF with a GATK CNN model (CNN_1D or CNN_2D), scattered over interval shards balanced by
+# record count: SplitIntervals -> ScoreVariants (scatter) -> GatherVcfs.
+
+import "../structs/structs.wdl"
+import "../tasks/split_intervals.wdl" as split
+import "../tasks/score_variants.wdl" as score
+import "../tasks/gather_vcfs.wdl" as gather
+
+workflow CNNScoreVariants {
+  input {
+    File input_vcf
+    File input_vcf_index
+    File reference_fasta
+    File reference_fasta_index
+    File? reference_fasta_gzi
+    Array[File] reads = []
+    Array[File] reads_indexes = []
+    File architecture_json
+    File weights_hd5
+    File? intervals
+    String tensor_type = "read_tensor"
+    String backend = "tensorflow"
+    Int? inference_batch_size
+    Int? transfer_batch_size
+    String reservoir_scope = "site"
+    Int scatter_count = 10
+    String output_prefix = "cnn_scored"
+
+    String docker = "ghcr.io/cnnscore/cnnscore:0.1.0"
+    Int score_cpu = 2
+    Int score_memory_gb = 8
+    Int preemptible = 3
+    Int max_retries = 1
+  }
+
+  RuntimeSettings light = {
+    "docker": docker, "cpu": 1, "memory_gb": 2, "preemptible": preemptible,
+    "max_retries": max_retries
+  }
+  RuntimeSettings scoring = {
+    "docker": docker, "cpu": score_cpu, "memory_gb": score_memory_gb, "preemptible": preemptible,
+    "max_retries": max_retries
+  }
+
+  call split.SplitIntervals {
+    input:
+      input_vcf = input_vcf,
+      input_vcf_index = input_vcf_index,
+      reference_fasta = reference_fasta,
+      reference_fasta_index = reference_fasta_index,
+      reference_fasta_gzi = reference_fasta_gzi,
+      intervals = intervals,
+      scatter_count = scatter_count,
+      runtime_settings = light
+  }
+
+  scatter (shard_index in range(length(SplitIntervals.shards))) {
+    call score.ScoreVariants {
+      input:
+        input_vcf = input_vcf,
+        input_vcf_index = input_vcf_index,
+        reference_fasta = reference_fasta,
+        reference_fasta_index = reference_fasta_index,
+        reference_fasta_gzi = reference_fasta_gzi,
+        reads = reads,
+        reads_indexes = reads_indexes,
+        architecture_json = architecture_json,
+        weights_hd5 = weights_hd5,
+        intervals = SplitIntervals.shards[shard_index],
+        tensor_type = tensor_type,
+        backend = backend,
+        inference_batch_size = inference_batch_size,
+        transfer_batch_size = transfer_batch_size,
+        reservoir_scope = reservoir_scope,
+        output_prefix = "~{output_prefix}.shard-~{shard_index}",
+        runtime_settings = scoring
+    }
+  }
+
+  call gather.GatherVcfs {
+    input:
+      scored_vcfs = ScoreVariants.scored_vcf,
+      output_prefix = output_prefix,
+      runtime_settings = light
+  }
+
+  output {
+    File scored_vcf = GatherVcfs.output_vcf
+    File scored_vcf_index = GatherVcfs.output_vcf_index
+    Array[File] shard_metrics = ScoreVariants.metrics
+  }
+
+  parameter_meta {
+    input_vcf: "VCF to score (bgzip + tabix index)"
+    input_vcf_index: "tabix index of input_vcf"
+    reference_fasta: "indexed reference FASTA (plain or bgzip)"
+    reference_fasta_index: ".fai of reference_fasta"
+    reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
+    reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
+    reads_indexes: ".bai/.crai of reads, same order"
+    architecture_json: "GATK model JSON (small_2d.json, 1d_cnn_mix_train_full_bn.json, ...)"
+    weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
+    intervals: "optional BED/interval_list: only records overlapping it are scored and written"
+    tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"
+    backend: "inference backend (tensorflow)"
+    inference_batch_size: "variants per model call (default 256 for 2D, 1024 for 1D)"
+    transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D)"
+    reservoir_scope: "site: scores independent of scatter_count (default); run: GATK's one stream"
+    scatter_count: "number of scoring shards wanted (balanced by record count)"
+    output_prefix: "name of the gathered VCF"
+    docker: "task image; build docker/Dockerfile and push it, or use cnnscore:local with miniwdl"
+    score_cpu: "CPUs per scoring task (also the inference threads)"
+    score_memory_gb: "memory per scoring task; 2D at batch 256 needs about 4 GiB"
+    preemptible: "preemptible tries on Terra before a regular VM"
+    max_retries: "retries of a failed task (tasks are idempotent)"
+  }
+}
