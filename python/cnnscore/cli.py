@@ -101,6 +101,25 @@ def _add_score_parser(subparsers) -> None:
         help="seconds between progress lines on stderr (default 10)",
     )
     p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "int8"],
+        default="fp32",
+        help="inference precision (default fp32, the only GATK-identical one); bf16 "
+        "and int8 need --backend openvino",
+    )
+    p.add_argument(
+        "--calibration-size",
+        type=_positive_int,
+        default=256,
+        help="records of the input used to calibrate int8 (default 256)",
+    )
+    p.add_argument(
+        "--encode-workers",
+        type=int,
+        default=1,
+        help="encoder processes beside inference (default 1; 0 = encode in-process)",
+    )
+    p.add_argument(
         "--reservoir-scope",
         choices=["run", "site"],
         default="run",
@@ -180,13 +199,16 @@ def _score(args: argparse.Namespace) -> None:
         metrics_json=args.metrics_json,
         progress_seconds=args.progress_seconds,
         reservoir_scope=args.reservoir_scope,
+        precision=args.precision,
+        calibration_size=args.calibration_size,
+        encode_workers=args.encode_workers,
     )
     metrics = run_score(options)
     print(
         f"cnnscore: scored {metrics.variants_scored:,} variants with {metrics.info_key} in "
         f"{metrics.wall_seconds:.1f} s ({metrics.variants_per_minute:,.0f} variants/min; "
         f"encoding {metrics.encode_seconds:.1f} s, inference {metrics.inference_seconds:.1f} s, "
-        f"backend {metrics.backend}) -> {options.output}",
+        f"backend {metrics.backend} {metrics.precision}) -> {options.output}",
         file=sys.stderr,
     )
 

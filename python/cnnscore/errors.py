@@ -14,5 +14,14 @@ class InputError(Exception):
     def __init__(self, message: str, *, path: str | None = None, record: str | None = None):
         self.path = path
         self.record = record
+        self.message = message
         parts = [p for p in (path, f"record {record}" if record else None) if p]
         super().__init__(": ".join([*parts, message]))
+
+    def __reduce__(self):
+        # Raised in encoder worker processes and re-raised in the parent: keep it picklable.
+        return (_rebuild, (self.message, self.path, self.record))
+
+
+def _rebuild(message: str, path: str | None, record: str | None) -> InputError:
+    return InputError(message, path=path, record=record)

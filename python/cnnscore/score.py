@@ -1,33 +1,33 @@
 """``cnnscore score``: the data flow from input files to the annotated VCF.
 
-records (vcf_text) -> tensors (encode_reference / reads + encode_reads) -> probabilities (backend)
--> score text (scores) -> annotated lines (vcf_output). Records are streamed in transfer batches,
-encoded and inferred in inference batches, and written in input order.
+records (vcf_text) -> tensors (pipeline: encode_reference / reads + encode_reads, in encoder
+processes) -> probabilities (backend) -> score text (scores) -> annotated lines (vcf_output).
+Records are streamed in inference-batch chunks, encoded beside inference, and written in input
+order, every transfer batch.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from . import __version__
-from .encode_reads import read_tensor
-from .encode_reference import annotation_vector, reference_tensor
 from .errors import InputError
 from .intervals import IntervalFilter, parse_intervals
-from .javarandom import JavaRandom
 from .models.spec import READ_TENSOR, REFERENCE, ModelSpec, companion_path, load_model_spec
+from .pipeline import Encoder, EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
 from .reads import ReadSource
 from .reference import Reference
 from .scores import format_score, site_scores
-from .variant_type import is_symbolic_or_sv, site_type, tensor_type_label
+from .variant_type import is_symbolic_or_sv
 from .vcf_output import AtomicVcfWriter, annotate_line, annotated_header
 from .vcf_text import VcfReader, VcfRecord
 
@@ -58,6 +58,9 @@ class ScoreOptions:
     metrics_json: str | None = None
     progress_seconds: float = 10.0
     reservoir_scope: str = "run"
+    precision: str = "fp32"
+    encode_workers: int = 1
+    calibration_size: int = 256
 
 
 @dataclass
@@ -67,9 +70,12 @@ class ScoreMetrics:
     wall_seconds: float
     variants_per_minute: float
     encode_seconds: float
+    encode_wait_seconds: float
     inference_seconds: float
     model_load_seconds: float
     backend: str
+    precision: str
+    encode_workers: int
     tensor_type: str
     info_key: str
     inference_batch_size: int
@@ -150,32 +156,6 @@ def _check_contigs(vcf: VcfReader, reference: Reference) -> None:
             )
 
 
-def _check_record_reference(record: VcfRecord, reference: Reference, vcf_path: str) -> bytes:
-    """The record's 128-base window, after checking its contig and REF against the reference."""
-    length = reference.lengths.get(record.chrom)
-    if length is None:
-        raise InputError(
-            f"contig {record.chrom} is not in the reference {reference.path}",
-            path=vcf_path,
-            record=record.label,
-        )
-    ref_end = record.pos + len(record.ref) - 1
-    if record.pos < 1 or ref_end > length:
-        raise InputError(
-            f"REF lies outside {record.chrom} (length {length})", path=vcf_path, record=record.label
-        )
-    expected = reference.bases(record.chrom, record.pos, ref_end)
-    given = record.ref.encode("ascii", "replace")
-    for ours, theirs in zip(given, expected, strict=True):
-        if ours != theirs and ours != ord("N") and theirs != ord("N"):
-            raise InputError(
-                f"REF {record.ref} does not match the reference ({expected.decode()})",
-                path=vcf_path,
-                record=record.label,
-            )
-    return reference.window(record.chrom, record.pos, record.end)
-
-
 def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord]]:
     batch: list[VcfRecord] = []
     for record in records:
@@ -187,65 +167,31 @@ def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord
         yield batch
 
 
-class _Scorer:
-    """Encodes and infers one inference batch at a time; holds the per-run state (RNG, reads)."""
-
-    def __init__(self, options, spec, tensor_type, reference, reads, backend, vcf_path):
-        self.options, self.spec, self.tensor_type = options, spec, tensor_type
-        self.reference, self.reads, self.backend = reference, reads, backend
-        self.vcf_path = vcf_path
-        # GATK draws from one process-wide generator for the whole run ("run"); "site" starts a
-        # fresh one per site, so a site's reads do not depend on the other records in the run.
-        self.rng = JavaRandom()
-        self.encode_seconds = 0.0
-        self.inference_seconds = 0.0
-
-    def _encode(self, record: VcfRecord) -> tuple[np.ndarray, np.ndarray, str]:
-        window = _check_record_reference(record, self.reference, self.vcf_path)
-        annotations = annotation_vector(
-            record.info_values(),
-            self.options.annotation_keys,
-            path=self.vcf_path,
-            record=record.label,
-        )
-        type_label = tensor_type_label(site_type(record.ref, record.alts))
-        try:
-            if self.tensor_type == REFERENCE:
-                return reference_tensor(window), annotations, type_label
-            rng = self.rng if self.options.reservoir_scope == "run" else JavaRandom()
-            reads = self.reads.reads_for_variant(
-                record.chrom,
-                record.pos,
-                record.end,
-                self.options.read_limit,
-                rng,
-                record=record.label,
-            )
-            tensor = read_tensor(
-                reads, record.pos, type_label, window, self.spec.window_size, self.spec.read_limit
-            )
-        except ValueError as err:
-            raise InputError(str(err), path=self.vcf_path, record=record.label) from None
-        return tensor, annotations, type_label
-
-    def score(self, records: list[VcfRecord]) -> list[str]:
-        started = time.monotonic()
-        encoded = [self._encode(record) for record in records]
-        tensors = np.stack([e[0] for e in encoded])
-        annotations = np.stack([e[1] for e in encoded])
-        labels = [e[2] for e in encoded]
-        encoded_at = time.monotonic()
-        probabilities = self.backend.predict([tensors, annotations])
-        self.inference_seconds += time.monotonic() - encoded_at
-        self.encode_seconds += encoded_at - started
-        return [format_score(s) for s in site_scores(probabilities, labels)]
-
-
-def _provenance(spec: ModelSpec, weights: str, backend: str) -> str:
+def _provenance(spec: ModelSpec, weights: str, backend: str, precision: str) -> str:
+    # fp32 backends give the same scores, so only a reduced precision is recorded: a scatter's
+    # shards and a direct run then carry the same header whatever fp32 backend ran them.
+    extra = f',Precision="{precision}"' if precision != "fp32" else ""
     return (
-        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}",Backend="{backend}",'
+        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}"{extra},'
         f'Architecture="{os.path.basename(spec.path)}",Weights="{os.path.basename(weights)}">'
     )
+
+
+def _calibration(
+    options: ScoreOptions, config: EncoderConfig, vcf: VcfReader, intervals, batch: int
+) -> list[list[np.ndarray]]:
+    """Model inputs for int8 calibration: the first records of the input itself."""
+    records = list(itertools.islice(vcf.records(intervals), options.calibration_size))
+    if not records:
+        return []
+    encoder = Encoder(replace(config, reservoir_scope="site"))
+    try:
+        chunks = [
+            encoder.encode_chunk(records[i : i + batch]) for i in range(0, len(records), batch)
+        ]
+    finally:
+        encoder.close()
+    return [[c.tensors, c.annotations] for c in chunks]
 
 
 def run_score(options: ScoreOptions) -> ScoreMetrics:
@@ -262,9 +208,16 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     inference_batch, transfer_batch = _batch_sizes(options, tensor_type)
     file_layers = read_keras2_weights(weights_path)
     backend_type = backend_class(options.backend)
+    if options.precision not in backend_type.precisions:
+        raise InputError(
+            f"backend {options.backend} runs {', '.join(backend_type.precisions)}, "
+            f"not {options.precision}",
+            path="--precision",
+        )
     threads = options.threads or os.cpu_count() or 1
 
     reference = Reference(options.reference)
+    reference.close()
     vcf = VcfReader(options.variants)
     _check_contigs(vcf, reference)
     if len(vcf.samples) > 1:
@@ -275,49 +228,65 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     intervals = None
     if options.intervals:
         intervals = IntervalFilter(parse_intervals(options.intervals, reference.lengths))
-    reads = (
-        ReadSource(options.reads, options.reference, reference.lengths)
-        if (tensor_type == READ_TENSOR)
-        else None
-    )
+    if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
+        ReadSource(options.reads, options.reference, reference.lengths).close()
+    config = EncoderConfig(
+        vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
+        tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
+        window_size=spec.window_size, read_limit=options.read_limit,
+        reservoir_scope=options.reservoir_scope,
+    )  # fmt: skip
     writer = AtomicVcfWriter(options.output)
     try:
         load_started = time.monotonic()
+        calibration = None
+        if backend_type.needs_calibration(options.precision):
+            calibration = _calibration(options, config, vcf, intervals, inference_batch)
         backend_type.configure_runtime(threads)
         model = build_model(spec, file_layers, weights_path)
-        backend = backend_type(model, inference_batch, threads)
+        backend = backend_type(model, inference_batch, threads, options.precision, calibration)
         model_load_seconds = time.monotonic() - load_started
 
-        scorer = _Scorer(options, spec, tensor_type, reference, reads, backend, vcf.path)
         meter = ProgressMeter(options.progress_seconds)
         writer.write_lines(
             annotated_header(
-                vcf.header_lines, spec.info_key, _provenance(spec, weights_path, options.backend)
+                vcf.header_lines,
+                spec.info_key,
+                _provenance(spec, weights_path, options.backend, options.precision),
             )
         )
         records = vcf.records(intervals)
         if options.filter_symbolic_and_sv:
             records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
-        scored = 0
-        for transfer in _batches(records, transfer_batch):
-            lines = []
-            for chunk in _batches(iter(transfer), inference_batch):
-                scores = scorer.score(chunk)
-                lines.extend(
-                    annotate_line(r.line, spec.info_key, s)
-                    for r, s in zip(chunk, scores, strict=True)
-                )
-                scored += len(chunk)
-                meter.update(scored, f"{chunk[-1].chrom}:{chunk[-1].pos}")
-            writer.write_lines(lines)
+        scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
+        pending: list[str] = []
+        chunks = encoded_chunks(_batches(records, inference_batch), config, options.encode_workers)
+        while True:
+            waited = time.monotonic()
+            item = next(chunks, None)
+            wait_seconds += time.monotonic() - waited
+            if item is None:
+                break
+            chunk, encoded = item
+            encode_seconds += encoded.seconds
+            inferred = time.monotonic()
+            probabilities = backend.predict([encoded.tensors, encoded.annotations])
+            inference_seconds += time.monotonic() - inferred
+            scores = site_scores(probabilities, encoded.type_labels)
+            pending.extend(
+                annotate_line(r.line, spec.info_key, format_score(s))
+                for r, s in zip(chunk, scores, strict=True)
+            )
+            scored += len(chunk)
+            if len(pending) >= transfer_batch:
+                writer.write_lines(pending)
+                pending = []
+            meter.update(scored, f"{chunk[-1].chrom}:{chunk[-1].pos}")
+        writer.write_lines(pending)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
-    finally:
-        reference.close()
-        if reads:
-            reads.close()
 
     wall = time.monotonic() - started
     metrics = ScoreMetrics(
@@ -325,10 +294,13 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         records_written=scored,
         wall_seconds=round(wall, 3),
         variants_per_minute=round(scored / wall * 60.0, 1) if wall > 0 else 0.0,
-        encode_seconds=round(scorer.encode_seconds, 3),
-        inference_seconds=round(scorer.inference_seconds, 3),
+        encode_seconds=round(encode_seconds, 3),
+        encode_wait_seconds=round(wait_seconds, 3),
+        inference_seconds=round(inference_seconds, 3),
         model_load_seconds=round(model_load_seconds, 3),
         backend=options.backend,
+        precision=options.precision,
+        encode_workers=options.encode_workers,
         tensor_type=tensor_type,
         info_key=spec.info_key,
         inference_batch_size=inference_batch,

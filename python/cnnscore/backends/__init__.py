@@ -17,6 +17,8 @@ from .base import InferenceBackend
 ENTRY_POINT_GROUP = "cnnscore.backends"
 BUILTIN_BACKENDS = {
     "tensorflow": "cnnscore.backends.tensorflow_backend:TensorFlowBackend",
+    "openvino": "cnnscore.backends.openvino_backend:OpenVinoBackend",
+    "onnxruntime": "cnnscore.backends.onnxruntime_backend:OnnxRuntimeBackend",
 }
 
 

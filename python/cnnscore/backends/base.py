@@ -1,32 +1,53 @@
 """The contract every inference backend meets.
 
-A backend receives the Keras model and one fixed batch size, prepares (compiles) it once, and
-returns softmax probabilities for any number of inputs. The base class cuts inputs into full batches
-and pads the last one with zeros, so a compiled static-shape model never sees a new shape; the
-padded rows' outputs are discarded.
+A backend receives the Keras model and one fixed batch size, prepares (converts, compiles) it
+once, and returns softmax probabilities for any number of inputs. The base class cuts inputs into
+full batches and pads the last one with zeros, so a compiled static-shape model never meets a new
+shape; the padded rows' outputs are discarded. Reduced precisions are opt-in per backend; fp32 is
+the only one that may claim GATK-identical scores.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import numpy as np
 
+PRECISIONS = ("fp32", "bf16", "int8")
+
 
 class InferenceBackend(ABC):
     name: ClassVar[str]
+    #: Precisions this backend can run; the first is its default.
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
 
-    def __init__(self, model, batch_size: int, threads: int):
+    def __init__(
+        self,
+        model,
+        batch_size: int,
+        threads: int,
+        precision: str = "fp32",
+        calibration: Sequence[Sequence[np.ndarray]] | None = None,
+    ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if precision not in self.precisions:
+            raise ValueError(f"backend {self.name} supports {', '.join(self.precisions)}")
         self.model = model
         self.batch_size = batch_size
         self.threads = threads
+        self.precision = precision
+        self.input_names = [t.name.split(":")[0] for t in model.inputs]
         self.input_shapes = [tuple(t.shape[1:]) for t in model.inputs]
 
-    @classmethod  # noqa: B027 - an optional hook, empty by default
+    @classmethod  # noqa: B027
+    def needs_calibration(cls, precision: str) -> bool:
+        """Whether ``precision`` needs calibration batches (int8 post-training quantization)."""
+        return precision == "int8"
+
+    @classmethod  # noqa: B027
     def configure_runtime(cls, threads: int) -> None:
         """Set process-wide runtime options; called once, before any model is built."""
 
@@ -34,10 +55,11 @@ class InferenceBackend(ABC):
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (batch_size, 4) for exactly ``batch_size`` rows of each input."""
 
-    def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities (n, 4) float32 for n rows, in fixed-size padded batches."""
+    def padded_batches(
+        self, inputs: Sequence[np.ndarray]
+    ) -> Iterator[tuple[list[np.ndarray], int]]:
+        """(full-size float32 batch, number of real rows) over the inputs."""
         count = len(inputs[0])
-        outputs = []
         for start in range(0, count, self.batch_size):
             chunk = [
                 np.asarray(x[start : start + self.batch_size], dtype=np.float32) for x in inputs
@@ -50,7 +72,14 @@ class InferenceBackend(ABC):
                     )
                     for c in chunk
                 ]
-            outputs.append(np.asarray(self.predict_batch(chunk), dtype=np.float32)[:rows])
+            yield chunk, rows
+
+    def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (n, 4) float32 for n rows, in fixed-size padded batches."""
+        outputs = [
+            np.asarray(self.predict_batch(chunk), dtype=np.float32)[:rows]
+            for chunk, rows in self.padded_batches(inputs)
+        ]
         if not outputs:
             return np.zeros((0, 4), dtype=np.float32)
         return np.concatenate(outputs)

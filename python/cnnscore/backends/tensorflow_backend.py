@@ -14,6 +14,22 @@ import numpy as np
 from .base import InferenceBackend
 
 
+def fixed_signature_function(model, batch_size: int):
+    """The model as a ``tf.function`` over one fixed batch shape (also what ONNX export traces)."""
+    import tensorflow as tf
+
+    signature = [
+        tf.TensorSpec((batch_size, *t.shape[1:]), tf.float32, name=t.name.split(":")[0])
+        for t in model.inputs
+    ]
+
+    @tf.function(input_signature=signature, autograph=False)
+    def infer(*inputs):
+        return model(list(inputs), training=False)
+
+    return infer, signature
+
+
 class TensorFlowBackend(InferenceBackend):
     name = "tensorflow"
 
@@ -28,20 +44,9 @@ class TensorFlowBackend(InferenceBackend):
         except RuntimeError:
             pass  # the runtime was already initialised in this process (e.g. by a test)
 
-    def __init__(self, model, batch_size: int, threads: int):
-        super().__init__(model, batch_size, threads)
-        import tensorflow as tf
-
-        signature = [
-            tf.TensorSpec((batch_size, *shape), tf.float32, name=t.name.split(":")[0])
-            for shape, t in zip(self.input_shapes, model.inputs, strict=True)
-        ]
-
-        @tf.function(input_signature=signature)
-        def infer(*inputs):
-            return model(list(inputs), training=False)
-
-        self._infer = infer
+    def __init__(self, model, batch_size, threads, precision="fp32", calibration=None):
+        super().__init__(model, batch_size, threads, precision, calibration)
+        self._infer, _ = fixed_signature_function(model, batch_size)
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self._infer(*inputs).numpy()

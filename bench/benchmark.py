@@ -1,0 +1,222 @@
+"""Benchmark every backend x precision on the same input, side by side, in one run.
+
+Each configuration scores the same VCF end to end (VCF -> VCF, model load included) in a fresh
+process; configurations are interleaved over --rounds and the median is reported, because these
+machines swing by up to 2x over minutes and only same-run ratios mean anything. Scores of every
+configuration are compared with the `tensorflow` fp32 baseline of the same round.
+
+Usage (after bench/build_data.sh):
+  .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CACHE = Path(os.environ.get("CNNSCORE_BENCH_CACHE", Path.home() / ".cache" / "cnnscore-bench"))
+SHARED = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared"))
+CONFIGS_2D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
+              ("openvino", "bf16"), ("openvino", "int8")]  # fmt: skip
+CONFIGS_1D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
+              ("openvino", "int8")]  # fmt: skip
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    flags: set[str] = set()
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name") and cpu == "unknown CPU":
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    simd = [
+        f
+        for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+        if f in flags
+    ]
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = []
+    for module in ("tensorflow", "openvino", "onnxruntime"):
+        with contextlib.suppress(ImportError):
+            versions.append(f"{module} {__import__(module).__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores ({', '.join(simd)}), {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, {', '.join(versions)}"
+    )
+
+
+def subset_vcf(records: int) -> Path:
+    source = CACHE / "candidates.vcf.gz"
+    if not source.exists():
+        sys.exit(f"no bench data in {CACHE}: run bench/build_data.sh first")
+    if records <= 0:
+        return source
+    target = CACHE / f"candidates.first{records}.vcf"
+    if not target.exists():
+        kept, lines = 0, []
+        with gzip.open(source, "rt") as handle:
+            for line in handle:
+                if line.startswith("#"):
+                    lines.append(line)
+                elif kept < records:
+                    lines.append(line)
+                    kept += 1
+        target.write_text("".join(lines))
+    return target
+
+
+def scores(path: Path, key: str) -> list[float]:
+    pattern = re.compile(rf"(?:^|;){key}=([^;\t]+)")
+    values = []
+    with open(path) as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                values.append(float(pattern.search(line.split("\t")[7]).group(1)))
+    return values
+
+
+def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
+    backend, precision = config
+    out = workdir / f"{backend}-{precision}.vcf"
+    metrics = workdir / f"{backend}-{precision}.json"
+    command = [sys.executable, str(HERE / "run_one.py"), "score", "-V", str(vcf),
+               "-R", str(CACHE / "20.fa"), "-O", str(out), "--backend", backend,
+               "--precision", precision, "--metrics-json", str(metrics),
+               "--inference-batch-size", str(args.batch), "--threads", str(args.threads),
+               "--encode-workers", str(args.encode_workers), "--progress-seconds", "3600",
+               *model_args]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        error = [line for line in result.stderr.splitlines() if "error" in line]
+        return {"config": config, "error": (error or result.stderr.splitlines()[-1:])[-1]}
+    rss = json.loads(result.stdout.strip().splitlines()[-1])
+    data = json.loads(metrics.read_text())
+    data.update(rss)
+    data["config"] = config
+    data["output"] = out
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=2000, help="first N candidates (0 = all)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--tensor-type", choices=["read_tensor", "reference"], default="read_tensor"
+    )
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--encode-workers", type=int, default=1)
+    parser.add_argument("--configs", nargs="*", help="backend:precision (default: all)")
+    args = parser.parse_args()
+
+    vcf = subset_vcf(args.records)
+    workdir = Path(tempfile.mkdtemp(prefix="cnnscore-bench-"))
+    if args.tensor_type == "read_tensor":
+        key, configs = "CNN_2D", CONFIGS_2D
+        model_args = ["-I", str(CACHE / "bench.bam"), "--architecture",
+                      str(SHARED / "models/gatk/small_2d.json"), "--weights",
+                      str(SHARED / "models/gatk/small_2d.hd5")]  # fmt: skip
+    else:
+        # GATK's 1D weights are not available offline: a seeded random-weight stand-in with the
+        # real architecture (same compute, meaningless scores) measures throughput only.
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import write_random_weights
+
+        weights = write_random_weights(
+            SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json", workdir / "random_1d.hd5", seed=1
+        )
+        key, configs = "CNN_1D", CONFIGS_1D
+        model_args = [
+            "--architecture",
+            str(SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json"),
+            "--weights",
+            str(weights),
+        ]
+    if args.configs:
+        configs = [tuple(c.split(":")) for c in args.configs]
+    if ("tensorflow", "fp32") not in configs:
+        configs = [("tensorflow", "fp32"), *configs]
+
+    rounds: dict[tuple, list[dict]] = {c: [] for c in configs}
+    for number in range(args.rounds):
+        baseline = None
+        for config in configs:
+            result = run(config, args, vcf, workdir, model_args)
+            if "error" not in result:
+                values = scores(result["output"], key)
+                if config == ("tensorflow", "fp32"):
+                    baseline = values
+                    texts = [f"{v:.3f}" for v in values]
+                deltas = [abs(a - b) for a, b in zip(values, baseline, strict=True)]
+                result["max_delta"] = max(deltas)
+                result["identical"] = sum(
+                    f"{v:.3f}" == t for v, t in zip(values, texts, strict=True)
+                ) / len(values)
+                result["sign_flips"] = sum(
+                    (a > 0) != (b > 0) for a, b in zip(values, baseline, strict=True)
+                )
+            rounds[config].append(result)
+            print(
+                f"round {number + 1}: {config[0]} {config[1]}: "
+                + (
+                    result.get("error")
+                    or f"{result['variants_scored'] / result['wall_seconds']:.1f} variants/s"
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def median(config, field):
+        values = [r[field] for r in rounds[config] if field in r]
+        return statistics.median(values) if values else None
+
+    base_rate = statistics.median(
+        r["variants_scored"] / r["wall_seconds"] for r in rounds[("tensorflow", "fp32")]
+    )
+    print(f"Machine: {machine()}")
+    print(
+        f"Input: {vcf.name} ({rounds[configs[0]][0].get('variants_scored', '?')} records), "
+        f"{args.tensor_type}, inference batch {args.batch}, threads {args.threads}, "
+        f"encoder processes {args.encode_workers}, median of {args.rounds} interleaved rounds\n"
+    )
+    print(
+        "| backend | precision | variants/s end to end | ratio to tensorflow | encode s "
+        "| inference s | wait for encoder s | model load s | peak RSS MB "
+        "| max abs delta vs tensorflow | identical %.3f text | sign flips |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for config in configs:
+        errors = [r["error"] for r in rounds[config] if "error" in r]
+        if errors:
+            print(f"| {config[0]} | {config[1]} | not run: {errors[0].replace('|', '/')} |||||||||")
+            continue
+        rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
+        print(
+            f"| {config[0]} | {config[1]} | {rate:.1f} | {rate / base_rate:.2f} | "
+            f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
+            f"{median(config, 'encode_wait_seconds'):.1f} | "
+            f"{median(config, 'model_load_seconds'):.1f} | "
+            f"{median(config, 'peak_rss_mb'):.0f} | {median(config, 'max_delta'):.3f} | "
+            f"{100 * median(config, 'identical'):.2f}% | {median(config, 'sign_flips'):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

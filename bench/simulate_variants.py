@@ -1,0 +1,93 @@
+"""Simulate a diploid genome for the benchmark: seeded SNVs and short indels on a reference contig.
+
+Writes the truth VCF and, for each haplotype, a FASTA of the windows around the variants with the
+variants applied (reads are simulated only there, which keeps the data set small enough to build
+on two cores while every scored site still sees a realistic 30x pileup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import pysam
+
+BASES = "ACGT"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--contig", default="20")
+    parser.add_argument("--count", type=int, default=13000)
+    parser.add_argument("--het-fraction", type=float, default=0.6)
+    parser.add_argument("--indel-fraction", type=float, default=0.15)
+    parser.add_argument("--flank", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--truth-vcf", required=True)
+    parser.add_argument("--haplotype-prefix", required=True)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    fasta = pysam.FastaFile(args.reference)
+    length = fasta.get_reference_length(args.contig)
+    sequence = fasta.fetch(args.contig).upper()
+
+    # Variant sites: uniformly over positions with unambiguous bases around them, at least 3 flanks
+    # apart so that windows do not collide.
+    chosen: list[int] = []
+    taken: set[int] = set()
+    spacing = 3 * args.flank
+    while len(chosen) < args.count:
+        pos0 = rng.randrange(args.flank, length - args.flank)
+        if pos0 // spacing in taken:
+            continue
+        context = sequence[pos0 - 20 : pos0 + 20]
+        if "N" in context:
+            continue
+        taken.add(pos0 // spacing)
+        chosen.append(pos0)
+    chosen.sort()
+
+    records = []
+    for pos0 in chosen:
+        ref_base = sequence[pos0]
+        roll = rng.random()
+        if roll < args.indel_fraction / 2:  # insertion after the anchor base
+            ref, alt = (
+                ref_base,
+                ref_base + "".join(rng.choice(BASES) for _ in range(rng.randint(1, 10))),
+            )
+        elif roll < args.indel_fraction:  # deletion of 1-10 bases after the anchor
+            size = rng.randint(1, 10)
+            ref, alt = sequence[pos0 : pos0 + size + 1], ref_base
+        else:
+            ref, alt = ref_base, rng.choice([b for b in BASES if b != ref_base])
+        genotype = "0/1" if rng.random() < args.het_fraction else "1/1"
+        haplotypes = (1, 0) if genotype == "0/1" and rng.random() < 0.5 else (0, 1)
+        if genotype == "1/1":
+            haplotypes = (1, 1)
+        records.append((pos0, ref, alt, genotype, haplotypes))
+
+    with open(args.truth_vcf, "w") as out:
+        out.write("##fileformat=VCFv4.2\n")
+        out.write(f"##contig=<ID={args.contig},length={length}>\n")
+        out.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
+        out.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTRUTH\n")
+        for pos0, ref, alt, genotype, _ in records:
+            out.write(f"{args.contig}\t{pos0 + 1}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t{genotype}\n")
+
+    for hap in (0, 1):
+        with open(f"{args.haplotype_prefix}{hap + 1}.fa", "w") as out:
+            for pos0, ref, alt, _, haplotypes in records:
+                start, end = pos0 - args.flank, pos0 + args.flank
+                window = sequence[start:end]
+                if haplotypes[hap]:
+                    offset = pos0 - start
+                    window = window[:offset] + alt + window[offset + len(ref) :]
+                # The window name keeps its reference start so reads can be traced back.
+                out.write(f">{args.contig}_{start + 1}\n{window}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Inference backends and the encoding pipeline: same scores as the TensorFlow baseline.
+
+fp32 backends must agree with `tensorflow` within 0.001 on every smoke record (the score text has
+three decimals, so a rounding flip of one unit is the most allowed). Reduced precisions are not
+GATK-identical; their runs are checked for completeness and agreement in direction.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnscore.backends import available_backends, backend_class
+from cnnscore.models.architectures import build_model
+from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.spec import load_model_spec
+from conftest import (
+    GATK_1D,
+    MODELS,
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
+    data_lines,
+    header_lines,
+    run_cli,
+    smoke_2d_args,
+    write_random_weights,
+)
+
+
+def scores(path, key="CNN_2D") -> list[float]:
+    values = []
+    for line in data_lines(path):
+        info = dict(item.partition("=")[::2] for item in line.split("\t")[7].split(";"))
+        values.append(float(info[key]))
+    return values
+
+
+def test_builtin_backends_are_registered():
+    assert {"tensorflow", "openvino", "onnxruntime"} <= set(available_backends())
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "openvino", "onnxruntime"])
+def test_padded_batches_return_one_row_per_input_in_order(name):
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    model = build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    rng = np.random.default_rng(5)
+    reads = rng.random((5, 128, 128, 15), dtype=np.float32)
+    annotations = rng.normal(30, 10, (5, 7)).astype(np.float32)
+    expected = model([reads, annotations], training=False).numpy()
+    backend = backend_class(name)(model, batch_size=2, threads=2)
+    got = backend.predict([reads, annotations])  # batches of 2, 2, and 1 padded to 2
+    assert got.shape == (5, 4)
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
+def test_fp32_backends_match_tensorflow_on_the_smoke_set(tmp_path, smoke_2d_output, name):
+    out = tmp_path / f"{name}.vcf"
+    run_cli(
+        *smoke_2d_args(
+            out,
+            "--backend",
+            name,
+            "--inference-batch-size",
+            "64",
+            "--metrics-json",
+            tmp_path / "m.json",
+        ),
+        check=True,
+    )
+    baseline, candidate = scores(smoke_2d_output), scores(out)
+    assert len(candidate) == 252
+    assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
+    assert json.loads((tmp_path / "m.json").read_text())["backend"] == name
+
+
+def test_int8_openvino_scores_every_record_and_keeps_direction(tmp_path, smoke_2d_output):
+    out = tmp_path / "int8.vcf"
+    run_cli(
+        *smoke_2d_args(
+            out,
+            "--backend",
+            "openvino",
+            "--precision",
+            "int8",
+            "--calibration-size",
+            "64",
+            "--inference-batch-size",
+            "32",
+        ),
+        check=True,
+    )
+    baseline, candidate = np.array(scores(smoke_2d_output)), np.array(scores(out))
+    assert len(candidate) == 252 and np.isfinite(candidate).all()
+    assert np.corrcoef(baseline, candidate)[0, 1] > 0.9
+    assert any('Precision="int8"' in h for h in header_lines(out) if h.startswith("##cnnscore"))
+
+
+def test_bf16_runs_or_is_refused_clearly(tmp_path, smoke_2d_output):
+    import openvino
+
+    out = tmp_path / "bf16.vcf"
+    result = run_cli(
+        *smoke_2d_args(
+            out, "--backend", "openvino", "--precision", "bf16", "-L", "chr20:10000000-10010000"
+        )
+    )
+    if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        assert result.returncode == 0, result.stderr
+        assert len(data_lines(out)) > 0
+    else:
+        assert result.returncode == 1
+        assert "this CPU has no bf16 support" in result.stderr
+        assert not out.exists()
+
+
+def test_reduced_precision_is_refused_by_fp32_only_backends(tmp_path):
+    result = run_cli(*smoke_2d_args(tmp_path / "x.vcf", "--precision", "int8"))
+    assert result.returncode == 1
+    assert "backend tensorflow runs fp32, not int8" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def random_1d_weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("w1d")
+    return write_random_weights(MODELS / "1d_cnn_mix_train_full_bn.json", folder / "w.hd5", seed=9)
+
+
+@pytest.mark.parametrize("workers", ["0", "3"])
+def test_encoder_processes_keep_order_and_scores(tmp_path, random_1d_weights, workers):
+    common = ["score", "-V", GATK_1D / "input.hc_vqsr.vcf.gz",
+              "-R", GATK_1D / "ref.b37.20_1-1M.fa.gz",
+              "--architecture", MODELS / "1d_cnn_mix_train_full_bn.json",
+              "--weights", random_1d_weights, "--inference-batch-size", "16",
+              "--reservoir-scope", "site"]  # fmt: skip
+    run_cli(*common, "-O", tmp_path / "one.vcf", check=True)  # default: one encoder process
+    run_cli(*common, "-O", tmp_path / "n.vcf", "--encode-workers", workers, check=True)
+    assert data_lines(tmp_path / "n.vcf") == data_lines(tmp_path / "one.vcf")
+    assert len(data_lines(tmp_path / "n.vcf")) == 472
+
+
+def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
+    out = tmp_path / "w.vcf.gz"
+    result = run_cli(*smoke_2d_args(out, "--encode-workers", "2"), check=True)
+    assert "using 1 encoder process" in result.stderr
+    assert data_lines(out) == data_lines(smoke_2d_output)
