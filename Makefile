@@ -30,8 +30,8 @@ demo: setup
 	  -O demo-out/smoke.cnn_2d.vcf.gz
 
 lint: setup
-	$(BIN)/ruff check python tests tools
-	$(BIN)/ruff format --check python tests tools
+	$(BIN)/ruff check python tests tools bench
+	$(BIN)/ruff format --check python tests tools bench
 
 ## The task image, built with rootful podman (no Docker engine needed); needs root on Debian 12.
 image:

@@ -2,7 +2,8 @@
 
 MQ and DP are bcftools' own; QD = QUAL / DP; MQRankSum and ReadPosRankSum take bcftools'
 Mann-Whitney Z scores MQBZ and RPBZ; FS and SOR are computed from DP4 (ref-fwd, ref-rev, alt-fwd,
-alt-rev) with GATK's formulas (Fisher's exact test, phred-scaled; symmetric odds ratio with pseudocounts).
+alt-rev) with GATK's formulas (Fisher's exact test, phred-scaled; symmetric odds ratio with
+pseudocounts).
 Output: VCF text on stdout, every record kept, its INFO extended.
 """
 
