@@ -33,9 +33,10 @@ lint: setup
 	$(BIN)/ruff check python tests tools bench
 	$(BIN)/ruff format --check python tests tools bench
 
-## The task image, built with rootful podman (no Docker engine needed); needs root on Debian 12.
+## The task images, built with rootful podman (no Docker engine needed); need root on Debian 12.
 image:
 	docker/podman-build.sh $(IMAGE)
+	docker/podman-build.sh cnnscore-ovtf:local docker/Dockerfile.ovtf
 
 ## Everything: lint, the image, then all tests (unit, end-to-end, and the WDL run under miniwdl).
 test: lint image

@@ -7,6 +7,9 @@ configuration are compared with the `tensorflow` fp32 baseline of the same round
 
 Usage (after bench/build_data.sh):
   .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
+      [--configs tensorflow:fp32 openvino:int8 openvino-tensorflow:fp32 ...]
+openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
+in the cnnscore-ovtf:local image (make image) under podman.
 """
 
 from __future__ import annotations
@@ -89,11 +92,30 @@ def scores(path: Path, key: str) -> list[float]:
     return values
 
 
+OVTF_IMAGE = "cnnscore-ovtf:local"
+
+
+def container_prefix(backend: str, workdir: Path) -> list[str]:
+    """openvino-tensorflow runs only in its own image (Python 3.9, TF 2.9): run it there under
+    podman, with every path mounted at the same place so the command line stays the same.
+    "openvino-tensorflow-off" is the same image with OPENVINO_TF_DISABLE=1: stock TF 2.9."""
+    mounts = []
+    for path in (CACHE, SHARED, workdir, HERE):
+        mounts += ["-v", f"{path.resolve()}:{path.resolve()}"]
+    disable = "1" if backend.endswith("-off") else "0"
+    return ["podman", "run", "--rm", "--user", "0", *mounts, "-e", f"OPENVINO_TF_DISABLE={disable}",
+            OVTF_IMAGE, "python"]  # fmt: skip
+
+
 def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
     backend, precision = config
     out = workdir / f"{backend}-{precision}.vcf"
     metrics = workdir / f"{backend}-{precision}.json"
-    command = [sys.executable, str(HERE / "run_one.py"), "score", "-V", str(vcf),
+    python = [sys.executable]
+    if backend.startswith("openvino-tensorflow"):
+        python = container_prefix(backend, workdir)
+        backend = "openvino-tensorflow"
+    command = [*python, str(HERE / "run_one.py"), "score", "-V", str(vcf),
                "-R", str(CACHE / "20.fa"), "-O", str(out), "--backend", backend,
                "--precision", precision, "--metrics-json", str(metrics),
                "--inference-batch-size", str(args.batch), "--threads", str(args.threads),

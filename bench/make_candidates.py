@@ -1,9 +1,9 @@
 """Give bcftools calls the GATK annotation names the CNN models read.
 
-MQ and DP are bcftools' own; QD = QUAL / DP; MQRankSum and ReadPosRankSum take bcftools'
-Mann-Whitney Z scores MQBZ and RPBZ; FS and SOR are computed from DP4 (ref-fwd, ref-rev, alt-fwd,
-alt-rev) with GATK's formulas (Fisher's exact test, phred-scaled; symmetric odds ratio with
-pseudocounts).
+MQ and DP are bcftools' own, and so is FS from bcftools 1.16 on; QD = QUAL / DP; MQRankSum and
+ReadPosRankSum take bcftools' Mann-Whitney Z scores MQBZ and RPBZ; SOR (and FS where bcftools has
+none) are computed from DP4 (ref-fwd, ref-rev, alt-fwd, alt-rev) with GATK's formulas (Fisher's
+exact test, phred-scaled; symmetric odds ratio with pseudocounts).
 Output: VCF text on stdout, every record kept, its INFO extended.
 """
 
@@ -64,7 +64,8 @@ def main() -> None:
             ("MQRankSum", "Float", "bcftools MQBZ"),
             ("ReadPosRankSum", "Float", "bcftools RPBZ"),
         ]:
-            header.info.add(key, 1, kind, text)
+            if key not in header.info:  # bcftools >= 1.16 writes its own FS
+                header.info.add(key, 1, kind, text)
         sys.stdout.write(str(header))
         for record in calls:
             info = record.info
@@ -73,7 +74,8 @@ def main() -> None:
                 info["QD"] = round(record.qual / depth, 2)
             dp4 = info.get("DP4")
             if dp4:
-                info["FS"] = round(fisher_strand(*dp4), 3)
+                if "FS" not in info:
+                    info["FS"] = round(fisher_strand(*dp4), 3)
                 info["SOR"] = round(strand_odds_ratio(*dp4), 3)
             if "MQBZ" in info:
                 info["MQRankSum"] = round(info["MQBZ"], 3)

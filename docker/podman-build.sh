@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Build the task image with rootful podman where there is no Docker engine (CI, Docker-less hosts).
 #
-# Usage: docker/podman-build.sh [TAG]     (default tag: cnnscore:local)
+# Usage: docker/podman-build.sh [TAG [DOCKERFILE]]
+#        (defaults: cnnscore:local, docker/Dockerfile; e.g. cnnscore-ovtf:local docker/Dockerfile.ovtf)
 # Needs root and Debian 12. Idempotent: installs podman once, builds a stand-in
-# debian:bookworm-slim base with mmdebstrap once (no registry needed), then `podman build`s the
-# repository's docker/Dockerfile unchanged (podman's layer cache makes a rebuild cheap).
+# debian:<suite>-slim base (the suite the Dockerfile's FROM names) with mmdebstrap once (no registry
+# needed), then `podman build`s the Dockerfile unchanged (podman's layer cache makes rebuilds cheap).
 # Writes the containers.conf it uses to $CNNSCORE_PODMAN_CONF (default /etc/cnnscore/containers.conf).
 set -euo pipefail
 tag=${1:-cnnscore:local}
 repo=$(cd "$(dirname "$0")/.." && pwd)
+dockerfile=${2:-$repo/docker/Dockerfile}
 conf=${CNNSCORE_PODMAN_CONF:-/etc/cnnscore/containers.conf}
-base=docker.io/library/debian:bookworm-slim
+suite=$(sed -n 's/^FROM debian:\([a-z]*\)-slim.*/\1/p' "$dockerfile" | head -1)
+[ -n "$suite" ] || { echo "$dockerfile: expected FROM debian:<suite>-slim" >&2; exit 1; }
+base=docker.io/library/debian:$suite-slim
 
 need=()
 for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
@@ -42,7 +46,7 @@ if ! podman image exists "$base"; then
     > "$work/host-ca.crt" 2>/dev/null || true
   mmdebstrap --quiet --variant=minbase \
     --customize-hook="mkdir -p \"\$1/etc/ssl/certs\" && cp $work/host-ca.crt \"\$1/etc/ssl/certs/host-ca.crt\"" \
-    bookworm "$work/rootfs.tar"
+    "$suite" "$work/rootfs.tar"
   podman import \
     --change 'ENV PIP_CERT=/etc/ssl/certs/host-ca.crt' \
     --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt' \
@@ -51,6 +55,6 @@ if ! podman image exists "$base"; then
     "$work/rootfs.tar" "$base" >/dev/null
 fi
 
-podman build --quiet -t "$tag" -f "$repo/docker/Dockerfile" "$repo" >/dev/null
+podman build --quiet -t "$tag" -f "$dockerfile" "$repo" >/dev/null
 size=$(podman image inspect "$tag" --format '{{.Size}}')
 echo "built $tag ($((size / 1000000)) MB)"

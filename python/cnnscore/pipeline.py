@@ -3,8 +3,9 @@
 Encoding (reference window, reads, tensors) runs in worker processes while the backend infers the
 previous chunk, so the two overlap. Chunks come back in input order; at most a few are in flight,
 so memory stays bounded whatever the VCF size. GATK's downsampling draws from one random stream in
-record order, so with ``reservoir_scope == "run"`` a single worker encodes every chunk in order;
-with ``"site"`` every site has its own stream and several workers may share the work.
+record order, so for 2D with ``reservoir_scope == "run"`` a single worker encodes every chunk in
+order; with ``"site"`` every site has its own stream, and 1D draws nothing, so several workers may
+share the work.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Encoder:
             )
         expected = reference.bases(record.chrom, record.pos, ref_end)
         given = record.ref.encode("ascii", "replace")
-        for ours, theirs in zip(given, expected, strict=True):
+        for ours, theirs in zip(given, expected):
             if ours != theirs and ours != ord("N") and theirs != ord("N"):
                 raise InputError(
                     f"REF {record.ref} does not match the reference ({expected.decode()})",
@@ -151,7 +152,7 @@ def encoded_chunks(
         finally:
             encoder.close()
         return
-    if config.reservoir_scope == "run" and workers > 1:
+    if config.tensor_type != REFERENCE and config.reservoir_scope == "run" and workers > 1:
         print(
             "cnnscore: warning: GATK's single downsampling stream needs records encoded in order: "
             "using 1 encoder process (--reservoir-scope site allows more)",

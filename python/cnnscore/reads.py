@@ -84,7 +84,7 @@ class ReadSource:
             indexed = False
         if not indexed:
             raise InputError("index (.bai/.crai/.csi) is missing; run samtools index", path=path)
-        for name, length in zip(reads.references, reads.lengths, strict=True):
+        for name, length in zip(reads.references, reads.lengths):
             if name in reference_lengths and reference_lengths[name] != length:
                 raise InputError(
                     f"contig {name} has length {length} here but {reference_lengths[name]} in the "

@@ -37,9 +37,7 @@ class Reference:
             self._fasta = pysam.FastaFile(path)
         except (OSError, ValueError) as err:
             raise InputError(f"not a readable indexed FASTA ({err})", path=path) from None
-        self.lengths: dict[str, int] = dict(
-            zip(self._fasta.references, self._fasta.lengths, strict=True)
-        )
+        self.lengths: dict[str, int] = dict(zip(self._fasta.references, self._fasta.lengths))
 
     def close(self) -> None:
         self._fasta.close()

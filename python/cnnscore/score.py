@@ -274,8 +274,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             inference_seconds += time.monotonic() - inferred
             scores = site_scores(probabilities, encoded.type_labels)
             pending.extend(
-                annotate_line(r.line, spec.info_key, format_score(s))
-                for r, s in zip(chunk, scores, strict=True)
+                annotate_line(r.line, spec.info_key, format_score(s)) for r, s in zip(chunk, scores)
             )
             scored += len(chunk)
             if len(pending) >= transfer_batch:

@@ -19,6 +19,9 @@ BUILTIN_BACKENDS = {
     "tensorflow": "cnnscore.backends.tensorflow_backend:TensorFlowBackend",
     "openvino": "cnnscore.backends.openvino_backend:OpenVinoBackend",
     "onnxruntime": "cnnscore.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "openvino-tensorflow": (
+        "cnnscore.backends.openvino_tensorflow_backend:OpenVinoTensorFlowBackend"
+    ),
 }
 
 

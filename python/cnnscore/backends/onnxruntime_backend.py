@@ -40,5 +40,5 @@ class OnnxRuntimeBackend(InferenceBackend):
             raise RuntimeError(f"ONNX inputs {self._names} differ from {self.input_names}")
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        feed = dict(zip(self.input_names, inputs, strict=True))  # by name: export may reorder
+        feed = dict(zip(self.input_names, inputs))  # by name: export may reorder
         return self._session.run(None, {name: feed[name] for name in self._names})[0]

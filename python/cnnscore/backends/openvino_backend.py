@@ -36,9 +36,7 @@ class OpenVinoBackend(InferenceBackend):
     def __init__(self, model, batch_size, threads, precision="fp32", calibration=None):
         super().__init__(model, batch_size, threads, precision, calibration)
         ov = _import_openvino()
-        shapes = [
-            (n, [batch_size, *s]) for n, s in zip(self.input_names, self.input_shapes, strict=True)
-        ]
+        shapes = [(n, [batch_size, *s]) for n, s in zip(self.input_names, self.input_shapes)]
         ov_model = ov.convert_model(model, input=shapes)
         if precision == "int8":
             ov_model = self._quantize(ov_model, calibration)
@@ -70,7 +68,7 @@ class OpenVinoBackend(InferenceBackend):
         if not calibration:
             raise InputError("int8 needs calibration tensors", path="--precision")
         batches = [
-            dict(zip(self.input_names, chunk, strict=True))
+            dict(zip(self.input_names, chunk))
             for inputs in calibration
             for chunk, _ in self.padded_batches(inputs)
         ]
@@ -79,7 +77,7 @@ class OpenVinoBackend(InferenceBackend):
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         request = self._compiled.create_infer_request()
-        return request.infer(dict(zip(self.input_names, inputs, strict=True)))[self._output]
+        return request.infer(dict(zip(self.input_names, inputs)))[self._output]
 
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         results: dict[int, np.ndarray] = {}
@@ -91,7 +89,7 @@ class OpenVinoBackend(InferenceBackend):
         self._queue.set_callback(done)
         count = 0
         for count, (chunk, rows) in enumerate(self.padded_batches(inputs), 1):
-            self._queue.start_async(dict(zip(self.input_names, chunk, strict=True)), (count, rows))
+            self._queue.start_async(dict(zip(self.input_names, chunk)), (count, rows))
         self._queue.wait_all()
         if not results:
             return np.zeros((0, 4), dtype=np.float32)

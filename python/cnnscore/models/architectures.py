@@ -169,7 +169,7 @@ def assign_weights(
                 f"the architecture {len(ours)}",
                 path=weights_path,
             )
-        for layer, stored in zip(ours, theirs, strict=True):
+        for layer, stored in zip(ours, theirs):
             try:
                 arrays = [stored.arrays[name] for name in _ARRAY_ORDER[kind]]
             except KeyError as err:
