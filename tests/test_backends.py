@@ -98,6 +98,47 @@ def test_int8_openvino_scores_every_record_and_keeps_direction(tmp_path, smoke_2
     assert any('Precision="int8"' in h for h in header_lines(out) if h.startswith("##cnnscore"))
 
 
+def test_int8_calibrates_on_a_vcf_the_user_gives(tmp_path):
+    from conftest import SMOKE_VCF
+
+    header = [line for line in header_lines(SMOKE_VCF)]
+    calibration = tmp_path / "calibration.vcf"
+    calibration.write_text("\n".join(header + data_lines(SMOKE_VCF)[200:240]) + "\n")
+    out = tmp_path / "int8.vcf"
+    result = run_cli(
+        *smoke_2d_args(
+            out,
+            "--backend",
+            "openvino",
+            "--precision",
+            "int8",
+            "--calibration-vcf",
+            calibration,
+            "--calibration-size",
+            "32",
+            "-L",
+            "chr20:10000000-10005000",
+        )
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(data_lines(out)) == 38
+    empty = tmp_path / "empty.vcf"
+    empty.write_text("\n".join(header) + "\n")
+    failed = run_cli(
+        *smoke_2d_args(
+            tmp_path / "x.vcf",
+            "--backend",
+            "openvino",
+            "--precision",
+            "int8",
+            "--calibration-vcf",
+            empty,
+        )
+    )
+    assert failed.returncode == 1 and "no records to calibrate int8 with" in failed.stderr
+    assert not (tmp_path / "x.vcf").exists()
+
+
 def test_bf16_runs_or_is_refused_clearly(tmp_path, smoke_2d_output):
     import openvino
 

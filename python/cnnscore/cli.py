@@ -111,7 +111,11 @@ def _add_score_parser(subparsers) -> None:
         "--calibration-size",
         type=_positive_int,
         default=256,
-        help="records of the input used to calibrate int8 (default 256)",
+        help="records used to calibrate int8 (default 256)",
+    )
+    p.add_argument(
+        "--calibration-vcf",
+        help="calibrate int8 on this VCF's first records (same -R/-I) instead of the input's",
     )
     p.add_argument(
         "--encode-workers",
@@ -201,6 +205,7 @@ def _score(args: argparse.Namespace) -> None:
         reservoir_scope=args.reservoir_scope,
         precision=args.precision,
         calibration_size=args.calibration_size,
+        calibration_vcf=args.calibration_vcf,
         encode_workers=args.encode_workers,
     )
     metrics = run_score(options)

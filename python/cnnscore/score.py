@@ -61,6 +61,7 @@ class ScoreOptions:
     precision: str = "fp32"
     encode_workers: int = 1
     calibration_size: int = 256
+    calibration_vcf: str | None = None
 
 
 @dataclass
@@ -180,10 +181,18 @@ def _provenance(spec: ModelSpec, weights: str, backend: str, precision: str) -> 
 def _calibration(
     options: ScoreOptions, config: EncoderConfig, vcf: VcfReader, intervals, batch: int
 ) -> list[list[np.ndarray]]:
-    """Model inputs for int8 calibration: the first records of the input itself."""
-    records = list(itertools.islice(vcf.records(intervals), options.calibration_size))
+    """Model inputs for int8 calibration: the first records of the input itself, or of the VCF
+    the user gives (same reference and reads), all of it, not restricted by -L."""
+    if options.calibration_vcf:
+        source = VcfReader(options.calibration_vcf).records()
+        config = replace(config, vcf_path=options.calibration_vcf)
+    else:
+        source = vcf.records(intervals)
+    records = list(itertools.islice(source, options.calibration_size))
     if not records:
-        return []
+        raise InputError(
+            "no records to calibrate int8 with", path=options.calibration_vcf or options.variants
+        )
     encoder = Encoder(replace(config, reservoir_scope="site"))
     try:
         chunks = [
