@@ -7,7 +7,7 @@ configuration are compared with the `tensorflow` fp32 baseline of the same round
 
 Usage (after bench/build_data.sh):
   .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
-      [--configs tensorflow:fp32 openvino:int8 openvino-tensorflow:fp32 ...]
+      [--configs tensorflow:fp32 tensorflow:fp32:dense openvino:int8 openvino-tensorflow:fp32 ...]
 openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
 in the cnnscore-ovtf:local image (make image) under podman.
 """
@@ -108,9 +108,10 @@ def container_prefix(backend: str, workdir: Path) -> list[str]:
 
 
 def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
-    backend, precision = config
-    out = workdir / f"{backend}-{precision}.vcf"
-    metrics = workdir / f"{backend}-{precision}.json"
+    backend, precision, *mode = config
+    name = "-".join(config)
+    out = workdir / f"{name}.vcf"
+    metrics = workdir / f"{name}.json"
     python = [sys.executable]
     if backend.startswith("openvino-tensorflow"):
         python = container_prefix(backend, workdir)
@@ -120,7 +121,7 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
                "--precision", precision, "--metrics-json", str(metrics),
                "--inference-batch-size", str(args.batch), "--threads", str(args.threads),
                "--encode-workers", str(args.encode_workers), "--progress-seconds", "3600",
-               *model_args]  # fmt: skip
+               *model_args, *(["--no-depth-adaptive"] if mode == ["dense"] else [])]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         error = [line for line in result.stderr.splitlines() if "error" in line]
@@ -131,6 +132,12 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
     data["config"] = config
     data["output"] = out
     return data
+
+
+def mode_label(config: tuple, args) -> str:
+    if args.tensor_type != "read_tensor":
+        return config[1]
+    return f"{config[1]} {'dense' if config[2:] == ('dense',) else 'adaptive'}"
 
 
 def main() -> None:
@@ -171,6 +178,8 @@ def main() -> None:
             "--weights",
             str(weights),
         ]
+    if args.tensor_type == "read_tensor":
+        configs = [*configs, ("tensorflow", "fp32", "dense"), ("openvino", "fp32", "dense")]
     if args.configs:
         configs = [tuple(c.split(":")) for c in args.configs]
     if ("tensorflow", "fp32") not in configs:
@@ -196,7 +205,7 @@ def main() -> None:
                 )
             rounds[config].append(result)
             print(
-                f"round {number + 1}: {config[0]} {config[1]}: "
+                f"round {number + 1}: {config[0]} {mode_label(config, args)}: "
                 + (
                     result.get("error")
                     or f"{result['variants_scored'] / result['wall_seconds']:.1f} variants/s"
@@ -227,17 +236,33 @@ def main() -> None:
     for config in configs:
         errors = [r["error"] for r in rounds[config] if "error" in r]
         if errors:
-            print(f"| {config[0]} | {config[1]} | not run: {errors[0].replace('|', '/')} |||||||||")
+            print(
+                f"| {config[0]} | {mode_label(config, args)} | not run: "
+                f"{errors[0].replace('|', '/')} |||||||||"
+            )
             continue
         rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
         print(
-            f"| {config[0]} | {config[1]} | {rate:.1f} | {rate / base_rate:.2f} | "
+            f"| {config[0]} | {mode_label(config, args)} | {rate:.1f} | {rate / base_rate:.2f} | "
             f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
             f"{median(config, 'encode_wait_seconds'):.1f} | "
             f"{median(config, 'model_load_seconds'):.1f} | "
             f"{median(config, 'peak_rss_mb'):.0f} | {median(config, 'max_delta'):.3f} | "
             f"{100 * median(config, 'identical'):.2f}% | {median(config, 'sign_flips'):.0f} |"
         )
+    print(f"\n{depth_summary(rounds)}")
+
+
+def depth_summary(rounds: dict) -> str:
+    for results in rounds.values():
+        for result in results:
+            if result.get("read_rows_quantiles") and result.get("depth_adaptive"):
+                return (
+                    f"Reads per variant (min/p10/p50/p90/max): "
+                    f"{'/'.join(str(v) for v in result['read_rows_quantiles'].values())}; "
+                    f"variants per computed-rows bucket: {result['rows_computed']}"
+                )
+    return ""
 
 
 if __name__ == "__main__":

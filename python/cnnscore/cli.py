@@ -118,6 +118,12 @@ def _add_score_parser(subparsers) -> None:
         help="calibrate int8 on this VCF's first records (same -R/-I) instead of the input's",
     )
     p.add_argument(
+        "--no-depth-adaptive",
+        action="store_true",
+        help="run the dense 2D network on all 128 read rows instead of skipping empty rows "
+        "(same scores up to float summation order; for checking)",
+    )
+    p.add_argument(
         "--encode-workers",
         type=int,
         default=1,
@@ -206,6 +212,7 @@ def _score(args: argparse.Namespace) -> None:
         precision=args.precision,
         calibration_size=args.calibration_size,
         calibration_vcf=args.calibration_vcf,
+        depth_adaptive=not args.no_depth_adaptive,
         encode_workers=args.encode_workers,
     )
     metrics = run_score(options)

@@ -47,6 +47,7 @@ class EncodedChunk:
     tensors: np.ndarray
     annotations: np.ndarray
     type_labels: list[str]
+    read_rows: np.ndarray  # reads in each 2D tensor (0 for 1D): rows after them are empty
     seconds: float
 
 
@@ -92,7 +93,7 @@ class Encoder:
                 )  # fmt: skip
         return reference.window(record.chrom, record.pos, record.end)
 
-    def encode(self, record: VcfRecord) -> tuple[np.ndarray, np.ndarray, str]:
+    def encode(self, record: VcfRecord) -> tuple[np.ndarray, np.ndarray, str, int]:
         config = self.config
         window = self._window(record)
         annotations = annotation_vector(
@@ -101,7 +102,7 @@ class Encoder:
         type_label = tensor_type_label(site_type(record.ref, record.alts))
         try:
             if config.tensor_type == REFERENCE:
-                return reference_tensor(window), annotations, type_label
+                return reference_tensor(window), annotations, type_label, 0
             rng = self.rng if config.reservoir_scope == "run" else JavaRandom()
             reads = self.reads.reads_for_variant(
                 record.chrom, record.pos, record.end, config.read_limit, rng, record=record.label
@@ -111,7 +112,7 @@ class Encoder:
             )
         except ValueError as err:
             raise InputError(str(err), path=config.vcf_path, record=record.label) from None
-        return tensor, annotations, type_label
+        return tensor, annotations, type_label, min(len(reads), config.read_limit)
 
     def encode_chunk(self, records: list[VcfRecord]) -> EncodedChunk:
         started = time.monotonic()
@@ -120,6 +121,7 @@ class Encoder:
             tensors=np.stack([e[0] for e in encoded]),
             annotations=np.stack([e[1] for e in encoded]),
             type_labels=[e[2] for e in encoded],
+            read_rows=np.array([e[3] for e in encoded], dtype=np.int64),
             seconds=time.monotonic() - started,
         )
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
+from .inference import ChunkInference
 from .intervals import IntervalFilter, parse_intervals
 from .models.spec import READ_TENSOR, REFERENCE, ModelSpec, companion_path, load_model_spec
 from .pipeline import Encoder, EncoderConfig, encoded_chunks
@@ -62,6 +63,7 @@ class ScoreOptions:
     encode_workers: int = 1
     calibration_size: int = 256
     calibration_vcf: str | None = None
+    depth_adaptive: bool = True
 
 
 @dataclass
@@ -77,6 +79,9 @@ class ScoreMetrics:
     backend: str
     precision: str
     encode_workers: int
+    depth_adaptive: bool
+    rows_computed: dict[str, int]
+    read_rows_quantiles: dict[str, int]
     tensor_type: str
     info_key: str
     inference_batch_size: int
@@ -253,7 +258,15 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             calibration = _calibration(options, config, vcf, intervals, inference_batch)
         backend_type.configure_runtime(threads)
         model = build_model(spec, file_layers, weights_path)
-        backend = backend_type(model, inference_batch, threads, options.precision, calibration)
+        inference = ChunkInference(
+            backend_type,
+            model,
+            inference_batch,
+            threads,
+            options.precision,
+            calibration,
+            depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
+        )
         model_load_seconds = time.monotonic() - load_started
 
         meter = ProgressMeter(options.progress_seconds)
@@ -269,6 +282,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
         scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
         pending: list[str] = []
+        read_rows: list[np.ndarray] = []
         chunks = encoded_chunks(_batches(records, inference_batch), config, options.encode_workers)
         while True:
             waited = time.monotonic()
@@ -278,8 +292,11 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 break
             chunk, encoded = item
             encode_seconds += encoded.seconds
+            read_rows.append(encoded.read_rows)
             inferred = time.monotonic()
-            probabilities = backend.predict([encoded.tensors, encoded.annotations])
+            probabilities = inference.predict(
+                encoded.tensors, encoded.annotations, encoded.read_rows
+            )
             inference_seconds += time.monotonic() - inferred
             scores = site_scores(probabilities, encoded.type_labels)
             pending.extend(
@@ -309,6 +326,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         backend=options.backend,
         precision=options.precision,
         encode_workers=options.encode_workers,
+        depth_adaptive=bool(inference.buckets),
+        rows_computed=dict(sorted(inference.counts.items())),
+        read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},
         tensor_type=tensor_type,
         info_key=spec.info_key,
         inference_batch_size=inference_batch,
@@ -318,6 +338,13 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if options.metrics_json:
         _write_json_atomically(options.metrics_json, asdict(metrics))
     return metrics
+
+
+def _quantiles(parts: list[np.ndarray]) -> dict[str, int]:
+    """Reads per 2D tensor: min, 10th, 50th, 90th percentile, max."""
+    values = np.concatenate(parts) if parts else np.zeros(1, dtype=np.int64)
+    points = {"min": 0, "p10": 10, "p50": 50, "p90": 90, "max": 100}
+    return {name: int(np.percentile(values, q, method="lower")) for name, q in points.items()}
 
 
 def _write_json_atomically(path: str, data: dict) -> None:

@@ -38,6 +38,8 @@ class TensorFlowBackend(InferenceBackend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
+        # one fixed-shape function per depth bucket is by design, not a retracing problem
+        tf.get_logger().setLevel("ERROR")
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))

@@ -1,0 +1,105 @@
+"""Depth-adaptive 2D inference gives the dense network's softmax (within float summation order)
+while computing only the rows that hold reads (plus the block arithmetic of the conv/pool chain)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnscore.backends import backend_class
+from cnnscore.inference import ChunkInference
+from cnnscore.models.architectures import architecture_for, build_model
+from cnnscore.models.depth_adaptive import NotAdaptable, bucket_models, read_chain, row_plan
+from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.spec import load_model_spec
+from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, data_lines, run_cli, smoke_2d_args
+
+
+@pytest.fixture(scope="module")
+def small_2d():
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    return build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+
+
+def synthetic_tensors(read_counts, seed=3):
+    """Tensors whose first n rows hold read-like values and whose other rows are identical
+    (reference channels only), as the encoder makes them."""
+    rng = np.random.default_rng(seed)
+    tensors = np.zeros((len(read_counts), 128, 128, 15), np.float32)
+    for index, n in enumerate(read_counts):
+        reference = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 128)]
+        tensors[index, :, :, 5:10] = reference
+        tensors[index, :n, :, :5] = rng.random((n, 128, 5))
+        tensors[index, :n, :, 10:14] = rng.integers(0, 2, (n, 1, 4))
+        tensors[index, :n, :, 14] = rng.uniform(0, 1, (n, 1))
+    annotations = rng.normal(
+        [60, 35, 1, 5, 14, 0, 0], [5, 10, 0.5, 5, 8, 1, 1], (len(read_counts), 7)
+    )
+    return tensors, annotations.astype(np.float32)
+
+
+def test_row_arithmetic_of_small_2d(small_2d):
+    steps, _ = read_chain(small_2d)
+    assert [(s.row_kernel, s.is_pool) for s in steps] == [
+        (25, False),
+        (1, False),
+        (25, False),
+        (3, True),
+        (1, False),
+        (3, True),
+    ]
+    # bucket 15 (16 rows): conv1 +24 rows, conv3 +24, pool1 18 rows for 6, pool2 9 for 3, then
+    # 5 copies of the last pooled row to make the dense model's 8.
+    assert row_plan(steps, 15, 128) == [24, 0, 24, 2, 0, 3, 5]
+    assert row_plan(steps, 63, 128) is not None and row_plan(steps, 64, 128) is None
+    assert sorted(bucket_models(small_2d)) == [15, 31, 47, 63]
+
+
+def test_legacy_2d_model_gets_only_the_buckets_its_arithmetic_allows():
+    spec = load_model_spec(str(MODELS / "2d_cnn_mix_train.json"))
+    assert sorted(bucket_models(architecture_for(spec).build(spec))) == [15]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "openvino"])
+def test_adaptive_equals_dense_for_every_depth(small_2d, backend):
+    counts = [0, 1, 24, 25, 60, 103, 104, 128, 15, 16, 31, 32, 47, 48, 63, 64]
+    tensors, annotations = synthetic_tensors(counts)
+    kind = backend_class(backend)
+    adaptive = ChunkInference(kind, small_2d, 8, 2, "fp32", None, depth_adaptive=True)
+    dense = kind(small_2d, 8, 2)
+    got = adaptive.predict(tensors, annotations, np.array(counts))
+    expected = dense.predict([tensors, annotations])
+    assert np.abs(got - expected).max() <= 1e-5
+    assert adaptive.counts == {"rows_16": 3, "rows_32": 4, "rows_48": 2, "rows_64": 3, "dense": 4}
+
+
+def test_chains_the_argument_does_not_cover_run_dense(capsys):
+    import keras
+
+    reads = keras.Input((128, 128, 15), name="read_tensor")
+    annotations = keras.Input((7,), name="best_practices")
+    x = keras.layers.Conv2D(4, (3, 3), name="square")(reads)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(4, activation="softmax")(keras.layers.Concatenate()([x, annotations]))
+    model = keras.Model([reads, annotations], out, name="square_conv")
+    with pytest.raises(NotAdaptable, match="square"):
+        read_chain(model)
+    inference = ChunkInference(backend_class("tensorflow"), model, 4, 2, "fp32", None, True)
+    assert inference.buckets == {}
+    assert "depth-adaptive inference off for square_conv" in capsys.readouterr().err
+
+
+def test_smoke_scores_identical_with_and_without(tmp_path, smoke_2d_output):
+    out = tmp_path / "dense.vcf.gz"
+    run_cli(
+        *smoke_2d_args(out, "--no-depth-adaptive", "--metrics-json", tmp_path / "d.json"),
+        check=True,
+    )
+    adaptive, dense = data_lines(smoke_2d_output), data_lines(out)
+    identical = sum(a == b for a, b in zip(adaptive, dense, strict=True))
+    assert identical / len(dense) >= 0.999
+    metrics = json.loads(smoke_2d_output.with_suffix(".json").read_text())
+    assert metrics["depth_adaptive"] is True and sum(metrics["rows_computed"].values()) == 252
+    assert json.loads((tmp_path / "d.json").read_text())["rows_computed"] == {"dense": 252}
