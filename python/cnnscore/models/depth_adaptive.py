@@ -97,6 +97,14 @@ def row_plan(steps: list[ChainStep], bucket: int, rows: int) -> list[int] | None
 def _replicate_last_row_layer():
     import keras
 
+    ops = getattr(keras, "ops", None)
+    if ops is not None:  # Keras 3
+        concatenate, repeat = ops.concatenate, ops.repeat
+    else:  # Keras 2 (TF 2.9, the openvino-tensorflow image)
+        import tensorflow as tf
+
+        concatenate, repeat = tf.concat, tf.repeat
+
     class ReplicateLastRow(keras.layers.Layer):
         """Append ``count`` copies of the last row (axis 1)."""
 
@@ -107,8 +115,7 @@ def _replicate_last_row_layer():
         def call(self, x):
             if self.count == 0:
                 return x
-            last = x[:, -1:, :, :]
-            return keras.ops.concatenate([x, keras.ops.repeat(last, self.count, axis=1)], axis=1)
+            return concatenate([x, repeat(x[:, -1:, :, :], self.count, axis=1)], axis=1)
 
         def get_config(self):
             return {**super().get_config(), "count": self.count}
