@@ -72,6 +72,16 @@ def data_lines(path: os.PathLike) -> list[str]:
         return [line.rstrip("\n") for line in handle if not line.startswith("#")]
 
 
+def info_text(line: str, key: str = "CNN_2D") -> str:
+    """The raw INFO value of ``key`` in one record line."""
+    return dict(item.partition("=")[::2] for item in line.split("\t")[7].split(";"))[key]
+
+
+def info_scores(path: os.PathLike, key: str = "CNN_2D") -> list[float]:
+    """The ``key`` INFO values of every record of a VCF, as floats, in order."""
+    return [float(info_text(line, key)) for line in data_lines(path)]
+
+
 def header_lines(path: os.PathLike) -> list[str]:
     import gzip
 

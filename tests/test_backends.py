@@ -23,18 +23,11 @@ from conftest import (
     SMALL_2D_JSON,
     data_lines,
     header_lines,
+    info_scores,
     run_cli,
     smoke_2d_args,
     write_random_weights,
 )
-
-
-def scores(path, key="CNN_2D") -> list[float]:
-    values = []
-    for line in data_lines(path):
-        info = dict(item.partition("=")[::2] for item in line.split("\t")[7].split(";"))
-        values.append(float(info[key]))
-    return values
 
 
 def test_builtin_backends_are_registered():
@@ -70,7 +63,7 @@ def test_fp32_backends_match_tensorflow_on_the_smoke_set(tmp_path, smoke_2d_outp
         ),
         check=True,
     )
-    baseline, candidate = scores(smoke_2d_output), scores(out)
+    baseline, candidate = info_scores(smoke_2d_output), info_scores(out)
     assert len(candidate) == 252
     assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
     assert json.loads((tmp_path / "m.json").read_text())["backend"] == name
@@ -92,7 +85,7 @@ def test_int8_openvino_scores_every_record_and_keeps_direction(tmp_path, smoke_2
         ),
         check=True,
     )
-    baseline, candidate = np.array(scores(smoke_2d_output)), np.array(scores(out))
+    baseline, candidate = np.array(info_scores(smoke_2d_output)), np.array(info_scores(out))
     assert len(candidate) == 252 and np.isfinite(candidate).all()
     assert np.corrcoef(baseline, candidate)[0, 1] > 0.9
     assert any('Precision="int8"' in h for h in header_lines(out) if h.startswith("##cnnscore"))

@@ -10,15 +10,10 @@ import subprocess
 
 import pytest
 
-from conftest import SHARED, data_lines, run_cli, smoke_2d_args
+from conftest import SHARED, info_scores, run_cli, smoke_2d_args
 
 IMAGE = "cnnscore-ovtf:local"
 CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
-
-
-def scores(path) -> list[float]:
-    return [float(dict(i.partition("=")[::2] for i in line.split("\t")[7].split(";"))["CNN_2D"])
-            for line in data_lines(path)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +43,7 @@ def score_in_image(env, out_dir, name: str, disable: bool) -> subprocess.Complet
 def test_openvino_tensorflow_matches_the_baseline(podman_env, tmp_path, smoke_2d_output, disable):
     result = score_in_image(podman_env, tmp_path, "ovtf.vcf", disable)
     assert result.returncode == 0, result.stderr[-3000:]
-    baseline, candidate = scores(smoke_2d_output), scores(tmp_path / "ovtf.vcf")
+    baseline, candidate = info_scores(smoke_2d_output), info_scores(tmp_path / "ovtf.vcf")
     assert len(candidate) == 252
     assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
 

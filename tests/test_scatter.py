@@ -10,7 +10,7 @@ import pytest
 
 from cnnscore.gather import gather_vcfs
 from cnnscore.intervals import IntervalFilter, parse_intervals
-from cnnscore.reference import Reference
+from cnnscore.reference import reference_lengths
 from cnnscore.score import ScoreOptions, run_score
 from cnnscore.split import run_split
 from cnnscore.vcf_text import VcfReader
@@ -28,10 +28,8 @@ from conftest import (
 USER_INTERVALS = ["chr20:10064000-10067100", "chr20:10068165-10070000", "chr20:10096000-10098000"]
 
 
-def reference_lengths() -> dict[str, int]:
-    reference = Reference(str(SMOKE_REF))
-    reference.close()
-    return reference.lengths
+def smoke_lengths() -> dict[str, int]:
+    return reference_lengths(str(SMOKE_REF))
 
 
 def score(output, intervals) -> None:
@@ -53,7 +51,7 @@ def direct(tmp_path_factory):
 @pytest.mark.parametrize("scatter_count", [1, 3, 40])
 def test_scatter_then_gather_equals_the_direct_run(tmp_path, direct, scatter_count):
     shards = run_split(
-        str(SMOKE_VCF), reference_lengths(), scatter_count, USER_INTERVALS, str(tmp_path / "shards")
+        str(SMOKE_VCF), smoke_lengths(), scatter_count, USER_INTERVALS, str(tmp_path / "shards")
     )
     direct_records = data_lines(direct)
     assert len(direct_records) == 19
@@ -70,10 +68,10 @@ def test_scatter_then_gather_equals_the_direct_run(tmp_path, direct, scatter_cou
 
 
 def test_shards_partition_the_records_and_balance_counts(tmp_path):
-    shards = run_split(str(SMOKE_VCF), reference_lengths(), 3, [], str(tmp_path))
+    shards = run_split(str(SMOKE_VCF), smoke_lengths(), 3, [], str(tmp_path))
     reader = VcfReader(str(SMOKE_VCF))
     per_shard = [
-        [r.line for r in reader.records(IntervalFilter(parse_intervals([s], reference_lengths())))]
+        [r.line for r in reader.records(IntervalFilter(parse_intervals([s], smoke_lengths())))]
         for s in shards
     ]
     assert [len(p) for p in per_shard] == [84, 84, 84]

@@ -12,7 +12,15 @@ import re
 import pytest
 
 from cnnscore.vcf_output import INFO_HEADER_LINES
-from conftest import GATK_1D, MODELS, data_lines, header_lines, run_cli, write_random_weights
+from conftest import (
+    GATK_1D,
+    MODELS,
+    data_lines,
+    header_lines,
+    info_text,
+    run_cli,
+    write_random_weights,
+)
 
 INPUT = GATK_1D / "input.hc_vqsr.vcf.gz"
 EXPECTED = GATK_1D / "expected.cnn_1d.vcf.gz"
@@ -57,7 +65,7 @@ def test_every_record_present_in_order_with_cnn_1d(scored_1d):
         assert a[:5] == g[:5]  # same CHROM POS ID REF ALT as GATK's expected output, same order
         assert a[:7] + a[8:] == b[:7] + b[8:]  # nothing but INFO changed
         assert info_without(a[7], "CNN_1D") == b[7]
-        value = dict(i.partition("=")[::2] for i in a[7].split(";"))["CNN_1D"]
+        value = info_text(after, "CNN_1D")
         assert re.fullmatch(r"-?\d+\.\d{3}", value)
         assert -16.2 < float(value) < 16.2  # ln(1e-7) bounds the log odds
 
@@ -73,10 +81,7 @@ def test_key_placed_like_gatk_and_header_line(scored_1d):
 
 
 def test_scores_vary_across_records(scored_1d):
-    values = {
-        dict(i.partition("=")[::2] for i in line.split("\t")[7].split(";"))["CNN_1D"]
-        for line in data_lines(scored_1d)
-    }
+    values = {info_text(line, "CNN_1D") for line in data_lines(scored_1d)}
     assert len(values) > 50  # the tensors differ per record, so the random model's outputs do
 
 

@@ -17,19 +17,12 @@ from conftest import (
     SMOKE_VCF,
     data_lines,
     header_lines,
+    info_text,
     run_cli,
     smoke_2d_args,
 )
 
 SCORE_TEXT = re.compile(r"^-?\d+\.\d{3}$")
-
-
-def cnn_values(lines: list[str], key: str = "CNN_2D") -> list[str]:
-    values = []
-    for line in lines:
-        info = dict(item.partition("=")[::2] for item in line.split("\t")[7].split(";"))
-        values.append(info[key])
-    return values
 
 
 def strip_key(line: str, key: str) -> str:
@@ -41,7 +34,7 @@ def strip_key(line: str, key: str) -> str:
 def test_every_record_scored_finite_and_other_fields_untouched(smoke_2d_output):
     inputs, outputs = data_lines(SMOKE_VCF), data_lines(smoke_2d_output)
     assert len(outputs) == len(inputs) == 252
-    values = cnn_values(outputs)
+    values = [info_text(line) for line in outputs]
     assert all(SCORE_TEXT.match(v) and math.isfinite(float(v)) for v in values)
     for before, after in zip(inputs, outputs, strict=True):
         assert strip_key(after, "CNN_2D") == before  # every other column and INFO key unchanged
@@ -150,7 +143,9 @@ def test_bcf_output_and_small_batches_give_the_same_scores(tmp_path, smoke_2d_ou
     expected = [
         (int(line.split("\t")[1]), float(v))
         for line, v in zip(
-            data_lines(smoke_2d_output), cnn_values(data_lines(smoke_2d_output)), strict=True
+            data_lines(smoke_2d_output),
+            [info_text(line) for line in data_lines(smoke_2d_output)],
+            strict=True,
         )
     ]
     assert len(got) == 252

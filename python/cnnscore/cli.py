@@ -9,7 +9,7 @@ import sys
 from . import __version__
 from .errors import InputError
 from .gather import gather_vcfs
-from .reference import Reference
+from .reference import reference_lengths
 from .score import DEFAULT_ANNOTATION_KEYS, ScoreOptions, run_score
 from .split import run_split
 
@@ -226,11 +226,8 @@ def _score(args: argparse.Namespace) -> None:
 
 
 def _split(args: argparse.Namespace) -> None:
-    reference = Reference(args.reference)
-    reference.close()
-    paths = run_split(
-        args.variant, reference.lengths, args.scatter_count, args.intervals, args.output
-    )
+    lengths = reference_lengths(args.reference)
+    paths = run_split(args.variant, lengths, args.scatter_count, args.intervals, args.output)
     print(f"cnnscore: wrote {len(paths)} shards to {args.output}", file=sys.stderr)
 
 

@@ -26,9 +26,9 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     count = 0
     try:
         writer.write_lines(first.header_lines)
-        previous: tuple[str, int] | None = None
-        last: tuple[str, int] | None = None
+        last: tuple[str, int] | None = None  # the last record written so far
         for reader in readers:
+            previous = last  # the previous shards' last record
             lines: list[str] = []
             for record in reader.records():
                 if previous and previous[0] == record.chrom and record.pos < previous[1]:
@@ -44,8 +44,6 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
                     writer.write_lines(lines)
                     lines = []
             writer.write_lines(lines)
-            if last is not None:
-                previous = last
         writer.commit()
     except BaseException:
         writer.abort()

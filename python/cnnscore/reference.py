@@ -21,6 +21,13 @@ REFERENCE_WINDOW = 128
 _HALF_WINDOW = REFERENCE_WINDOW // 2
 
 
+def reference_lengths(path: str) -> dict[str, int]:
+    """Contig lengths of an indexed FASTA, checked like any reference, without keeping it open."""
+    reference = Reference(path)
+    reference.close()
+    return reference.lengths
+
+
 class Reference:
     """An indexed FASTA (plain or bgzip) with GATK's base conversion and window rules."""
 

@@ -26,7 +26,7 @@ from .models.spec import READ_TENSOR, REFERENCE, ModelSpec, companion_path, load
 from .pipeline import Encoder, EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
 from .reads import ReadSource
-from .reference import Reference
+from .reference import reference_lengths
 from .scores import format_score, site_scores
 from .variant_type import is_symbolic_or_sv
 from .vcf_output import AtomicVcfWriter, annotate_line, annotated_header
@@ -152,12 +152,12 @@ def _check_options(options: ScoreOptions, spec: ModelSpec) -> str:
     return tensor_type
 
 
-def _check_contigs(vcf: VcfReader, reference: Reference) -> None:
+def _check_contigs(vcf: VcfReader, lengths: dict[str, int], reference_path: str) -> None:
     for contig, length in vcf.contig_lengths.items():
-        if contig in reference.lengths and reference.lengths[contig] != length:
+        if contig in lengths and lengths[contig] != length:
             raise InputError(
                 f"contig {contig} has length {length} in the VCF header but "
-                f"{reference.lengths[contig]} in the reference {reference.path}",
+                f"{lengths[contig]} in the reference {reference_path}",
                 path=vcf.path,
             )
 
@@ -173,7 +173,7 @@ def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord
         yield batch
 
 
-def _provenance(spec: ModelSpec, weights: str, backend: str, precision: str) -> str:
+def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
     # fp32 backends give the same scores, so only a reduced precision is recorded: a scatter's
     # shards and a direct run then carry the same header whatever fp32 backend ran them.
     extra = f',Precision="{precision}"' if precision != "fp32" else ""
@@ -230,10 +230,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         )
     threads = options.threads or os.cpu_count() or 1
 
-    reference = Reference(options.reference)
-    reference.close()
+    contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
-    _check_contigs(vcf, reference)
+    _check_contigs(vcf, contig_lengths, options.reference)
     if len(vcf.samples) > 1:
         print(
             "cnnscore: warning: the VCF has several samples; GATK's CNN expects one",
@@ -241,9 +240,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         )
     intervals = None
     if options.intervals:
-        intervals = IntervalFilter(parse_intervals(options.intervals, reference.lengths))
+        intervals = IntervalFilter(parse_intervals(options.intervals, contig_lengths))
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
-        ReadSource(options.reads, options.reference, reference.lengths).close()
+        ReadSource(options.reads, options.reference, contig_lengths).close()
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
@@ -274,7 +273,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             annotated_header(
                 vcf.header_lines,
                 spec.info_key,
-                _provenance(spec, weights_path, options.backend, options.precision),
+                _provenance(spec, weights_path, options.precision),
             )
         )
         records = vcf.records(intervals)
