@@ -38,9 +38,11 @@ image:
 	docker/podman-build.sh $(IMAGE)
 	docker/podman-build.sh cnnscore-ovtf:local docker/Dockerfile.ovtf
 
-## Everything: lint, the image, then all tests (unit, end-to-end, and the WDL run under miniwdl).
+## Everything: lint, the image, then all tests (unit, end-to-end, the WDL runs under miniwdl);
+## shellcheck checks the WDL commands and headless Chromium renders the compare report.
 test: lint image
 	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	CNNSCORE_SHARED=$(SHARED) $(BIN)/python -m pytest
 
 clean:

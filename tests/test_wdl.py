@@ -35,11 +35,23 @@ def test_miniwdl_check_strict_is_clean(path):
     assert "shellcheck" not in result.stdout.lower(), "install shellcheck so commands are checked"
 
 
-def workflow_inputs() -> tuple[dict[str, str], set[str]]:
-    document = WDL.load(str(WORKFLOW))
+WORKFLOWS = REPO / "wdl" / "workflows"
+# example inputs file -> the workflow it is for
+EXAMPLE_INPUTS = {
+    "local.smoke.json": WORKFLOWS / "cnn_score_variants.wdl",
+    "terra.example.json": WORKFLOWS / "cnn_score_variants.wdl",
+    "local.validate.json": WORKFLOWS / "validate_backends.wdl",
+    "terra.validate.example.json": WORKFLOWS / "validate_backends.wdl",
+}
+LOCAL_INPUTS = [name for name in EXAMPLE_INPUTS if name.startswith("local.")]
+TERRA_INPUTS = [name for name in EXAMPLE_INPUTS if name.startswith("terra.")]
+
+
+def workflow_inputs(path: Path = WORKFLOW) -> tuple[dict[str, WDL.Type.Base], set[str]]:
+    document = WDL.load(str(path))
     workflow = document.workflow
     available = {
-        f"{workflow.name}.{b.name}": str(b.value.type)
+        f"{workflow.name}.{b.name}": b.value.type
         for b in workflow.available_inputs
         if "." not in b.name
     }
@@ -47,37 +59,43 @@ def workflow_inputs() -> tuple[dict[str, str], set[str]]:
     return available, required
 
 
-@pytest.mark.parametrize("name", ["local.smoke.json", "terra.example.json"])
+def _holds_files(kind: WDL.Type.Base) -> bool:
+    return "File" in str(kind)
+
+
+def _file_values(value) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_INPUTS)
 def test_example_inputs_name_real_workflow_inputs(name):
-    available, required = workflow_inputs()
+    path = EXAMPLE_INPUTS[name]
+    available, required = workflow_inputs(path)
     inputs = json.loads((REPO / "inputs" / name).read_text())
     assert set(inputs) <= set(available), set(inputs) - set(available)
     assert required <= set(inputs), required - set(inputs)
-    for key, value in inputs.items():
-        kind = available[key].rstrip("?")
-        if kind == "File":
-            assert isinstance(value, str)
-        elif kind == "Array[File]":
-            assert isinstance(value, list) and all(isinstance(v, str) for v in value)
-        elif kind == "Int":
-            assert isinstance(value, int)
-        elif kind == "String":
-            assert isinstance(value, str)
+    # miniwdl's own input loader checks every value against its declared type, structs included
+    document = WDL.load(str(path))
+    WDL.values_from_json(
+        inputs, document.workflow.available_inputs, namespace=document.workflow.name
+    )
 
 
-def test_local_inputs_exist_relative_to_the_repo_root():
-    inputs = json.loads((REPO / "inputs" / "local.smoke.json").read_text())
-    available, _ = workflow_inputs()
+@pytest.mark.parametrize("name", LOCAL_INPUTS)
+def test_local_inputs_exist_relative_to_the_repo_root(name):
+    inputs = json.loads((REPO / "inputs" / name).read_text())
+    available, _ = workflow_inputs(EXAMPLE_INPUTS[name])
     for key, value in inputs.items():
-        for item in value if isinstance(value, list) else [value]:
-            if available[key].rstrip("?").endswith("File"):
+        if _holds_files(available[key]):
+            for item in _file_values(value):
                 assert (REPO / item).resolve().is_file(), item
 
 
-def test_terra_inputs_use_gs_paths():
-    inputs = json.loads((REPO / "inputs" / "terra.example.json").read_text())
-    available, _ = workflow_inputs()
+@pytest.mark.parametrize("name", TERRA_INPUTS)
+def test_terra_inputs_use_gs_paths(name):
+    inputs = json.loads((REPO / "inputs" / name).read_text())
+    available, _ = workflow_inputs(EXAMPLE_INPUTS[name])
     for key, value in inputs.items():
-        if "File" in available[key]:
-            for item in value if isinstance(value, list) else [value]:
+        if _holds_files(available[key]):
+            for item in _file_values(value):
                 assert item.startswith("gs://"), item

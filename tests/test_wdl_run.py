@@ -1,5 +1,6 @@
 """The workflow end to end: miniwdl runs it in the real task image (podman) on the smoke data with
-scatter_count=3, and the gathered VCF must equal a direct `cnnscore score` run record for record.
+scatter_count=3, and the gathered VCF must equal a direct `cnnscore score` run record for record
+(and its tranche-filtered VCF a direct `cnnscore filter` run of the gathered one).
 
 Needs the image built by `docker/podman-build.sh` (the Makefile's `image` target, which `make test`
 runs first) and the miniwdl plugin in tools/miniwdl_podman_local (installed by `make setup`).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, data_lines, header_lines, run_cli, smoke_2d_args
+from conftest import REPO, SMOKE, data_lines, header_lines, run_cli, smoke_2d_args
 
 IMAGE = "cnnscore:local"
 CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
@@ -66,3 +67,57 @@ def test_workflow_reports_metrics_per_shard(workflow_output):
     assert len(metrics) == 3
     assert sum(m["variants_scored"] for m in metrics) == 252
     assert all(m["backend"] == "tensorflow" and m["info_key"] == "CNN_2D" for m in metrics)
+
+
+def test_workflow_filters_like_a_direct_run(workflow_output, tmp_path):
+    """local.smoke.json gives the GIAB truth as the resource, so the filter step runs."""
+    gathered = Path(workflow_output["CNNScoreVariants.scored_vcf"])
+    filtered = Path(workflow_output["CNNScoreVariants.filtered_vcf"])
+    assert Path(workflow_output["CNNScoreVariants.filtered_vcf_index"]).is_file()
+    direct = tmp_path / "direct.filtered.vcf.gz"
+    run_cli("filter", "-V", gathered, "--resource", SMOKE / "giab_truth.vcf.gz", "-O", direct,
+            check=True)  # fmt: skip
+    records = data_lines(filtered)
+    assert len(records) == 252
+    assert records == data_lines(direct)
+    assert header_lines(filtered) == header_lines(direct)
+    assert {line.split("\t")[6] for line in records} > {"PASS"}  # the lowest truth scores fail
+
+
+@pytest.fixture(scope="module")
+def validation_output(podman_env, tmp_path_factory) -> dict:
+    run_dir = tmp_path_factory.mktemp("miniwdl-validate")
+    miniwdl = Path(sys.executable).with_name("miniwdl")
+    result = subprocess.run(
+        [str(miniwdl), "run", "wdl/workflows/validate_backends.wdl",
+         "-i", "inputs/local.validate.json", "--dir", f"{run_dir}/.",
+         "--cfg", "wdl/miniwdl/podman.cfg"],
+        cwd=REPO, env=podman_env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-6000:]
+    return json.loads((run_dir / "outputs.json").read_text())
+
+
+def test_validation_workflow_reports_openvino_against_tensorflow(validation_output):
+    """local.validate.json: tensorflow (baseline) vs openvino fp32 on 2 shards, gated on 0.001."""
+    assert validation_output["ValidateBackends.gates_passed"] == [True]
+    [json_path] = validation_output["ValidateBackends.reports_json"]
+    [html_path] = validation_output["ValidateBackends.reports_html"]
+    report = json.loads(Path(json_path).read_text())
+    assert report["schema"] == "cnnscore.compare/1" and report["info_key"] == "CNN_2D"
+    assert (report["baseline"]["label"], report["candidate"]["label"]) == ("tensorflow", "openvino")
+    assert report["baseline"]["backends"] == ["tensorflow fp32"]
+    assert report["candidate"]["backends"] == ["openvino fp32"]
+    s = report["summary"]
+    assert s["records_compared"] == 252 and report["candidate"]["variants_scored"] == 252
+    assert s["missing_in_baseline"] == s["missing_in_candidate"] == 0
+    assert s["max_abs_delta"] <= 0.001 and s["over_0_001"] == 0 and s["sign_flips"] == 0
+    assert s["identical_text_fraction"] >= 0.98
+    assert s["concordance"] == 1.0 and report["classification"]["cutoffs"]["classified"] == 252
+    assert s["baseline_variants_per_minute"] > 0 and s["speedup"] > 0
+    assert [g["gate"] for g in report["fail_if"]] == ["max_abs_delta>0.001", "concordance<1"]
+    assert Path(html_path).read_text().count("data:image/png;base64,") == 3
+    # the scored VCFs, one per configuration, each hold every record
+    assert [len(data_lines(p)) for p in validation_output["ValidateBackends.scored_vcfs"]] == [
+        252
+    ] * 2

@@ -10,6 +10,8 @@ from . import __version__
 from .errors import InputError
 from .gather import gather_vcfs
 from .reference import reference_lengths
+from .remote_args import localize, uses_gcs
+from .remote_files import RemoteFiles
 from .score import DEFAULT_ANNOTATION_KEYS, ScoreOptions, run_score
 from .split import run_split
 
@@ -176,6 +178,125 @@ def _add_gather_parser(subparsers) -> None:
     p.add_argument("-O", "--output", required=True, help="output .vcf, .vcf.gz or .bcf")
 
 
+def _add_filter_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "filter",
+        help="tranche-filter a scored VCF by truth sensitivity (GATK FilterVariantTranches)",
+        description="Filter SNPs and indels whose score is at or below the score that keeps the "
+        "given sensitivity to the resource-confirmed variants, as GATK FilterVariantTranches.",
+    )
+    p.add_argument("-V", "--variant", required=True, help="scored VCF (.vcf, .vcf.gz, .bcf)")
+    p.add_argument(
+        "--resource",
+        action="append",
+        required=True,
+        dest="resources",
+        metavar="VCF",
+        help="truth VCF (bgzip + .tbi/.csi), e.g. HapMap or Mills; repeatable",
+    )
+    p.add_argument(
+        "--info-key", default="CNN_2D", help="INFO key holding the score (default CNN_2D)"
+    )
+    p.add_argument(
+        "--snp-tranche",
+        type=float,
+        action="append",
+        dest="snp_tranches",
+        metavar="T",
+        help="SNP truth sensitivity in percent, 0 <= t < 100; repeatable (default 99.95)",
+    )
+    p.add_argument(
+        "--indel-tranche",
+        type=float,
+        action="append",
+        dest="indel_tranches",
+        metavar="T",
+        help="indel truth sensitivity in percent; repeatable (default 99.4)",
+    )
+    p.add_argument(
+        "--invalidate-previous-filters",
+        action="store_true",
+        help="drop the input's FILTER values and ##FILTER lines first",
+    )
+    p.add_argument(
+        "-O", "--output", required=True, help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)"
+    )
+
+
+def _filter(args: argparse.Namespace) -> None:
+    from .tranche_filter import (
+        DEFAULT_INDEL_TRANCHES,
+        DEFAULT_SNP_TRANCHES,
+        FilterOptions,
+        run_filter,
+        summary,
+    )
+
+    options = FilterOptions(
+        variants=args.variant,
+        resources=tuple(args.resources),
+        output=args.output,
+        info_key=args.info_key,
+        snp_tranches=tuple(args.snp_tranches or DEFAULT_SNP_TRANCHES),
+        indel_tranches=tuple(args.indel_tranches or DEFAULT_INDEL_TRANCHES),
+        invalidate_previous_filters=args.invalidate_previous_filters,
+    )
+    print(summary(run_filter(options)), file=sys.stderr)
+
+
+def _add_compare_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="score differences, classification concordance and speed between two runs",
+        description="Match two scored VCFs by CHROM/POS/REF/ALT and report how their scores "
+        "differ; writes PREFIX.json and PREFIX.html and prints a short table.",
+    )
+    p.add_argument("--baseline", required=True, help="scored VCF of the reference run")
+    p.add_argument("--candidate", required=True, help="scored VCF of the run being checked")
+    p.add_argument(
+        "--baseline-metrics",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="the baseline's --metrics-json file(s), one per shard, for throughput",
+    )
+    p.add_argument(
+        "--candidate-metrics", nargs="+", default=[], metavar="JSON", help="the same for candidate"
+    )
+    p.add_argument("--baseline-label", help="name shown for the baseline (default: its backend)")
+    p.add_argument("--candidate-label", help="name shown for the candidate")
+    p.add_argument("--info-key", default="CNN_2D", help="INFO key compared (default CNN_2D)")
+    p.add_argument(
+        "--snp-cutoff",
+        type=float,
+        help="tranche cutoff for SNPs: a SNP is filtered iff its score <= this (both sides)",
+    )
+    p.add_argument("--indel-cutoff", type=float, help="the same for indels")
+    p.add_argument(
+        "--compare-filters",
+        action="store_true",
+        help="the inputs are tranche-filtered VCFs: compare their FILTER columns",
+    )
+    p.add_argument(
+        "--fail-if",
+        action="append",
+        default=[],
+        metavar="GATE",
+        help="exit 3 when e.g. 'max_abs_delta>0.01' or 'concordance<0.999' holds; repeatable",
+    )
+    p.add_argument("-O", "--output", required=True, help="report prefix: writes PREFIX.json/.html")
+
+
+def _add_gcs_arguments(subparsers) -> None:
+    """Every subcommand takes gs://bucket/object for any path argument."""
+    for parser in subparsers.choices.values():
+        parser.add_argument(
+            "--requester-pays-project",
+            help="Google Cloud project billed for gs:// reads and writes of requester-pays "
+            "buckets (credentials: Application Default Credentials)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnnscore", description="GATK-compatible CNN variant scoring."
@@ -185,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score_parser(subparsers)
     _add_split_parser(subparsers)
     _add_gather_parser(subparsers)
+    _add_filter_parser(subparsers)
+    _add_compare_parser(subparsers)
+    _add_gcs_arguments(subparsers)
     return parser
 
 
@@ -231,6 +355,77 @@ def _split(args: argparse.Namespace) -> None:
     print(f"cnnscore: wrote {len(paths)} shards to {args.output}", file=sys.stderr)
 
 
+def _side_label(label: str | None, throughput, fallback: str) -> str:
+    if label:
+        return label
+    if throughput is not None and throughput.backends:
+        return " + ".join(throughput.backends)
+    return fallback
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Run the comparison; 3 when a --fail-if gate holds (the reports are written either way)."""
+    from .compare import Cutoffs, compare_vcfs, read_throughput
+    from .compare_gates import evaluate_gates, parse_gates
+    from .compare_report import SUMMARY_METRICS, build_report, summary_table, write_reports
+
+    gates = parse_gates(args.fail_if, SUMMARY_METRICS)
+    cutoffs = None
+    if args.snp_cutoff is not None or args.indel_cutoff is not None:
+        cutoffs = Cutoffs(snp=args.snp_cutoff, indel=args.indel_cutoff)
+    throughputs = (read_throughput(args.baseline_metrics), read_throughput(args.candidate_metrics))
+    comparison = compare_vcfs(
+        args.baseline, args.candidate, args.info_key, cutoffs, args.compare_filters
+    )
+    labels = (
+        _side_label(args.baseline_label, throughputs[0], "baseline"),
+        _side_label(args.candidate_label, throughputs[1], "candidate"),
+    )
+    report = build_report(comparison, labels, throughputs)
+    report["fail_if"] = evaluate_gates(gates, report["summary"])
+    json_path, html_path = write_reports(report, comparison, args.output)
+    print(summary_table(report))
+    print(f"cnnscore: wrote {json_path} and {html_path}", file=sys.stderr)
+    failed = [gate["gate"] for gate in report["fail_if"] if gate["failed"]]
+    if failed:
+        print(f"cnnscore: --fail-if failed: {', '.join(failed)}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _gather(args: argparse.Namespace) -> None:
+    count = gather_vcfs(args.inputs, args.output)
+    print(
+        f"cnnscore: gathered {count:,} records from {len(args.inputs)} shards -> {args.output}",
+        file=sys.stderr,
+    )
+
+
+_COMMANDS = {
+    "score": _score,
+    "split-intervals": _split,
+    "gather-vcfs": _gather,
+    "filter": _filter,
+    "compare": _compare,
+}
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one subcommand; with gs:// arguments, around the download/range-read/upload layer."""
+    command = _COMMANDS[args.command]
+    if not uses_gcs(args):
+        return command(args) or 0
+    with RemoteFiles(args.requester_pays_project) as remote:
+        try:
+            status = command(localize(args, remote)) or 0
+            if status in (0, 3):  # 3: compare's gates failed, its reports are complete
+                remote.publish()
+                print("cnnscore: uploaded the outputs to gs://", file=sys.stderr)
+        except InputError as err:
+            raise InputError(remote.user_text(str(err))) from None
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
@@ -238,24 +433,13 @@ def main(argv: list[str] | None = None) -> int:
 
     pysam.set_verbosity(0)  # htslib's own [E::...] lines would duplicate our one-line errors
     try:
-        if args.command == "score":
-            _score(args)
-        elif args.command == "split-intervals":
-            _split(args)
-        elif args.command == "gather-vcfs":
-            count = gather_vcfs(args.inputs, args.output)
-            print(
-                f"cnnscore: gathered {count:,} records from {len(args.inputs)} shards -> "
-                f"{args.output}",
-                file=sys.stderr,
-            )
+        return _run(args)
     except InputError as err:
         print(f"cnnscore: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cnnscore: interrupted; no output written", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

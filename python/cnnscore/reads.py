@@ -8,7 +8,6 @@ drawing from one process-wide ``java.util.Random``. This module reproduces that 
 from __future__ import annotations
 
 import heapq
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
+from . import locations
 from .errors import InputError
 from .javarandom import JavaRandom, reservoir_sample
 
@@ -70,10 +70,11 @@ class ReadSource:
     def _open(
         path: str, reference_path: str, reference_lengths: dict[str, int]
     ) -> pysam.AlignmentFile:
-        if not os.path.isfile(path):
+        if not locations.exists(path):
             raise InputError("reads file does not exist", path=path)
+        reference_file, _ = locations.split_indexes(reference_path)
         try:
-            reads = pysam.AlignmentFile(path, "r", reference_filename=reference_path)
+            reads = pysam.AlignmentFile(path, "r", reference_filename=reference_file)
         except (OSError, ValueError):
             raise InputError("not a readable BAM/CRAM file", path=path) from None
         if reads.is_sam:

@@ -10,6 +10,7 @@ import os
 
 import pysam
 
+from . import locations
 from .errors import InputError
 
 _GATK_BASES = bytes((c if c in b"ACGT" else ord("N")) for c in bytes(range(256)).upper())
@@ -33,15 +34,17 @@ class Reference:
 
     def __init__(self, path: str):
         self.path = path
-        if not os.path.isfile(path):
+        fasta, indexes = locations.split_indexes(path)  # a gs:// reference: URL + cached indexes
+        if not locations.exists(fasta):
             raise InputError("reference FASTA does not exist", path=path)
-        if not os.path.exists(path + ".fai"):
+        if not indexes and not os.path.exists(fasta + ".fai"):
             raise InputError(
                 f"reference index {os.path.basename(path)}.fai is missing (samtools faidx)",
                 path=path,
             )
+        fai, gzi = (indexes + [None, None])[:2]
         try:
-            self._fasta = pysam.FastaFile(path)
+            self._fasta = pysam.FastaFile(fasta, filepath_index=fai, filepath_index_compressed=gzi)
         except (OSError, ValueError) as err:
             raise InputError(f"not a readable indexed FASTA ({err})", path=path) from None
         self.lengths: dict[str, int] = dict(zip(self._fasta.references, self._fasta.lengths))

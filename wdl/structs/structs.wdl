@@ -9,3 +9,13 @@ struct RuntimeSettings {
   Int preemptible
   Int max_retries
 }
+
+# One way of scoring, as compared by the validation workflow. `name` labels its outputs and report;
+# unset batch sizes take cnnscore's defaults.
+struct BackendConfig {
+  String name
+  String backend
+  String precision
+  Int? inference_batch_size
+  Int? transfer_batch_size
+}

@@ -16,6 +16,7 @@ task ScoreVariants {
     File intervals
     String tensor_type = "read_tensor"
     String backend = "tensorflow"
+    String precision = "fp32"
     Int? inference_batch_size
     Int? transfer_batch_size
     String reservoir_scope = "site"
@@ -38,6 +39,7 @@ task ScoreVariants {
       --architecture '~{architecture_json}' \
       --weights '~{weights_hd5}' \
       --backend ~{backend} \
+      --precision ~{precision} \
       ~{"--inference-batch-size " + inference_batch_size} \
       ~{"--transfer-batch-size " + transfer_batch_size} \
       --reservoir-scope ~{reservoir_scope} \
@@ -74,7 +76,8 @@ task ScoreVariants {
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"
-    backend: "inference backend name (tensorflow)"
+    backend: "inference backend name: tensorflow, openvino or onnxruntime"
+    precision: "fp32 (default; GATK's scores), or bf16/int8 with openvino"
     inference_batch_size: "variants per model call; default 256 (2D) or 1024 (1D)"
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"

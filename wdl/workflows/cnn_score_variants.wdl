@@ -1,12 +1,14 @@
 version 1.0
 
 # Score a VCF with a GATK CNN model (CNN_1D or CNN_2D), scattered over interval shards balanced by
-# record count: SplitIntervals -> ScoreVariants (scatter) -> GatherVcfs.
+# record count: SplitIntervals -> ScoreVariants (scatter) -> GatherVcfs, then, when truth resources
+# are given, FilterVariantTranches (GATK's tranche filtering of the scores).
 
 import "../structs/structs.wdl"
 import "../tasks/split_intervals.wdl" as split
 import "../tasks/score_variants.wdl" as score
 import "../tasks/gather_vcfs.wdl" as gather
+import "../tasks/filter_variant_tranches.wdl" as tranches
 
 workflow CNNScoreVariants {
   input {
@@ -22,11 +24,19 @@ workflow CNNScoreVariants {
     File? intervals
     String tensor_type = "read_tensor"
     String backend = "tensorflow"
+    String precision = "fp32"
     Int? inference_batch_size
     Int? transfer_batch_size
     String reservoir_scope = "site"
     Int scatter_count = 10
     String output_prefix = "cnn_scored"
+
+    Array[File] resources = []
+    Array[File] resources_indexes = []
+    String? info_key
+    Array[Float] snp_tranches = [99.95]
+    Array[Float] indel_tranches = [99.4]
+    Boolean invalidate_previous_filters = false
 
     String docker = "ghcr.io/cnnscore/cnnscore:0.1.0"
     Int score_cpu = 2
@@ -71,6 +81,7 @@ workflow CNNScoreVariants {
         intervals = SplitIntervals.shards[shard_index],
         tensor_type = tensor_type,
         backend = backend,
+        precision = precision,
         inference_batch_size = inference_batch_size,
         transfer_batch_size = transfer_batch_size,
         reservoir_scope = reservoir_scope,
@@ -86,10 +97,30 @@ workflow CNNScoreVariants {
       runtime_settings = light
   }
 
+  if (length(resources) > 0) {
+    call tranches.FilterVariantTranches {
+      input:
+        input_vcf = GatherVcfs.output_vcf,
+        input_vcf_index = GatherVcfs.output_vcf_index,
+        resources = resources,
+        resources_indexes = resources_indexes,
+        info_key = select_first([
+          info_key, if tensor_type == "reference" then "CNN_1D" else "CNN_2D"
+        ]),
+        snp_tranches = snp_tranches,
+        indel_tranches = indel_tranches,
+        invalidate_previous_filters = invalidate_previous_filters,
+        output_prefix = "~{output_prefix}.filtered",
+        runtime_settings = light
+    }
+  }
+
   output {
     File scored_vcf = GatherVcfs.output_vcf
     File scored_vcf_index = GatherVcfs.output_vcf_index
     Array[File] shard_metrics = ScoreVariants.metrics
+    File? filtered_vcf = FilterVariantTranches.filtered_vcf
+    File? filtered_vcf_index = FilterVariantTranches.filtered_vcf_index
   }
 
   parameter_meta {
@@ -104,12 +135,19 @@ workflow CNNScoreVariants {
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list: only records overlapping it are scored and written"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"
-    backend: "inference backend (tensorflow)"
+    backend: "inference backend: tensorflow (default), openvino or onnxruntime"
+    precision: "fp32 (default; GATK's scores), or bf16/int8 with openvino"
     inference_batch_size: "variants per model call (default 256 for 2D, 1024 for 1D)"
     transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D)"
     reservoir_scope: "site: scores independent of scatter_count (default); run: GATK's one stream"
     scatter_count: "number of scoring shards wanted (balanced by record count)"
-    output_prefix: "name of the gathered VCF"
+    output_prefix: "name of the gathered VCF (the filtered one adds .filtered)"
+    resources: "truth VCFs for tranche filtering (e.g. HapMap, Mills); none: no filtering step"
+    resources_indexes: ".tbi/.csi of resources, same order"
+    info_key: "score key to filter on; default CNN_1D for tensor_type reference, else CNN_2D"
+    snp_tranches: "SNP truth sensitivities in percent (GATK default 99.95)"
+    indel_tranches: "indel truth sensitivities in percent (GATK default 99.4)"
+    invalidate_previous_filters: "drop the input's FILTERs before tranche filtering"
     docker: "task image; build docker/Dockerfile and push it, or use cnnscore:local with miniwdl"
     score_cpu: "CPUs per scoring task (also the inference threads)"
     score_memory_gb: "memory per scoring task; 2D at batch 256 needs about 4 GiB"

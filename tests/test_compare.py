@@ -1,0 +1,242 @@
+"""`cnnscore compare`: each counter on a hand-made VCF pair, gates, errors, the HTML in Chromium.
+
+The expected numbers below were worked out by hand from the two files in `_BASELINE`/`_CANDIDATE`
+(the comment on each record says what it exercises), not by running the code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=1000>
+##contig=<ID=chr2,length=1000>
+##INFO=<ID=CNN_2D,Number=1,Type=Float,Description="Log odds">
+##FILTER=<ID=LowQual,Description="low">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO
+"""
+
+# (chrom, pos, ref, alt, filter, info) rows
+_BASELINE = [
+    ("chr1", 10, "A", "G", "PASS", "CNN_2D=1.000"),  # identical
+    ("chr1", 20, "C", "T", "PASS", "CNN_2D=2.000"),  # delta 0.0005, same 3 significant digits
+    ("chr1", 30, "G", "A", "PASS", "CNN_2D=5.000"),  # delta 0.02, 3rd digit differs
+    ("chr1", 40, "T", "TA", "PASS", "CNN_2D=0.050"),  # indel, delta 0.15, sign flip
+    ("chr1", 50, "A", "C,T", "PASS", "CNN_2D=3.000"),  # multi-allelic SNP, delta 0.004
+    ("chr1", 60, "C", "G", "PASS", "CNN_2D=1.500"),  # missing in candidate
+    ("chr1", 70, "G", "T,C", "PASS", "CNN_2D=1.000"),  # candidate has only G>T: missing both ways
+    ("chr1", 80, "A", "G", ".", "DP=3"),  # unscored in baseline
+    ("chr1", 90, "A", "G", "LowQual;CNN", "CNN_2D=."),  # unscored on both sides
+    ("chr1", 100, "G", "C", "PASS", "CNN_2D=-0.000"),  # -0 vs 0: no sign flip, text differs
+    ("chr1", 110, "AC", "GT", "PASS", "CNN_2D=1.000"),  # MNP: never filtered by cutoffs
+    ("chr2", 15, "A", "G", "PASS", "CNN_2D=4.000"),  # two records at one position,
+    ("chr2", 15, "A", "AT", "PASS", "CNN_2D=-1.000"),  # in the other order in the candidate
+]
+_CANDIDATE = [
+    ("chr1", 10, "A", "G", "PASS", "CNN_2D=1.000"),
+    ("chr1", 20, "C", "T", "PASS", "CNN_2D=2.0005"),
+    ("chr1", 30, "G", "A", "CNN_2D_SNP_Tranche_99.95_100.00", "CNN_2D=5.020"),
+    ("chr1", 40, "T", "TA", "PASS", "CNN_2D=-0.100"),
+    ("chr1", 50, "A", "C,T", "PASS", "CNN_2D=3.004"),
+    ("chr1", 70, "G", "T", "PASS", "CNN_2D=1.000"),
+    ("chr1", 80, "A", "G", "PASS", "DP=3;CNN_2D=1.000"),
+    ("chr1", 90, "A", "G", "CNN;LowQual", "CNN_2D=."),
+    ("chr1", 100, "G", "C", "PASS", "CNN_2D=0.000"),
+    ("chr1", 110, "AC", "GT", "PASS", "CNN_2D=1.000"),
+    ("chr2", 5, "A", "T", "PASS", "CNN_2D=0.500"),  # missing in baseline
+    ("chr2", 15, "A", "AT", "PASS", "CNN_2D=-1.000"),
+    ("chr2", 15, "A", "G", "PASS", "CNN_2D=4.000"),
+]
+
+
+def _write_vcf(path: Path, rows) -> Path:
+    body = "".join(
+        f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t50\t{filt}\t{info}\n"
+        for chrom, pos, ref, alt, filt, info in rows
+    )
+    path.write_text(HEADER + body)
+    return path
+
+
+def _write_metrics(path: Path, variants: int, seconds: float) -> Path:
+    path.write_text(
+        json.dumps(
+            {"variants_scored": variants, "wall_seconds": seconds, "backend": "x", "precision": "y"}
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def pair(tmp_path) -> tuple[Path, Path]:
+    return _write_vcf(tmp_path / "a.vcf", _BASELINE), _write_vcf(tmp_path / "b.vcf", _CANDIDATE)
+
+
+def _compare(pair, out: Path, *extra) -> tuple[subprocess.CompletedProcess, dict | None]:
+    result = run_cli(
+        "compare", "--baseline", pair[0], "--candidate", pair[1], "-O", out, *extra
+    )  # fmt: skip
+    json_path = out.with_suffix(".json")
+    return result, json.loads(json_path.read_text()) if json_path.exists() else None
+
+
+def test_every_counter_on_a_hand_made_pair(pair, tmp_path):
+    result, report = _compare(pair, tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    s = report["summary"]
+    assert report["schema"] == "cnnscore.compare/1"
+    assert report["baseline"]["records"] == 13 and report["candidate"]["records"] == 13
+    assert report["matching"]["matched"] == 11
+    assert s["records_compared"] == 9
+    assert s["missing_in_candidate"] == 2  # chr1:60, chr1:70 G>T,C
+    assert s["missing_in_baseline"] == 2  # chr1:70 G>T, chr2:5
+    assert s["unscored_in_baseline"] == 2 and s["unscored_in_candidate"] == 1
+    assert s["max_abs_delta"] == pytest.approx(0.15)
+    assert s["mean_abs_delta"] == pytest.approx((0.0005 + 0.02 + 0.15 + 0.004) / 9)
+    assert (s["over_0_001"], s["over_0_01"], s["over_0_1"]) == (3, 2, 1)
+    assert s["third_digit_differs"] == 2
+    assert s["sign_flips"] == 1
+    assert s["identical_text_fraction"] == pytest.approx(4 / 9)
+    assert s["concordance"] is None and s["speedup"] is None
+    assert report["largest_deltas"][0]["record"] == "chr1:40 T>TA"
+    assert [d["abs_delta"] for d in report["largest_deltas"]] == sorted(
+        (d["abs_delta"] for d in report["largest_deltas"]), reverse=True
+    )
+    assert "max |delta|" in result.stdout  # the short table
+
+
+def test_cutoff_concordance_follows_filter_variant_tranches_rule(pair, tmp_path):
+    # SNP filtered iff score <= 2.0, indel iff <= 0.0, MNP never.
+    _, report = _compare(pair, tmp_path / "r", "--snp-cutoff", "2.0", "--indel-cutoff", "0")
+    cut = report["classification"]["cutoffs"]
+    # discordant: chr1:20 (2.000 filtered vs 2.0005 pass), chr1:40 (0.05 pass vs -0.1 filtered)
+    assert cut == {
+        "classified": 9,
+        "concordant": 7,
+        "discordant": 2,
+        "baseline_filtered": 4,  # chr1:10, chr1:20, chr1:100, chr2:15 A>AT
+        "candidate_filtered": 4,  # chr1:10, chr1:40, chr1:100, chr2:15 A>AT
+        "concordance": pytest.approx(7 / 9),
+    }
+    assert report["summary"]["concordance"] == pytest.approx(7 / 9)
+    # With only a SNP cutoff, the two indels are left unclassified.
+    _, report = _compare(pair, tmp_path / "snp", "--snp-cutoff", "2.0")
+    assert report["classification"]["cutoffs"]["classified"] == 7
+
+
+def test_filter_concordance_compares_filter_columns(pair, tmp_path):
+    _, report = _compare(pair, tmp_path / "r", "--compare-filters")
+    filters = report["classification"]["filters"]
+    # every matched record; '.' = PASS, filter order ignored; only chr1:30 differs
+    assert (filters["classified"], filters["concordant"]) == (11, 10)
+    assert filters["baseline_filtered"] == 1 and filters["candidate_filtered"] == 2
+
+
+def test_throughput_sums_shard_metrics_and_gates_exit_3(pair, tmp_path):
+    base = [
+        _write_metrics(tmp_path / "b1.json", 100, 10),
+        _write_metrics(tmp_path / "b2.json", 50, 5),
+    ]
+    cand = _write_metrics(tmp_path / "c.json", 150, 5)
+    metrics = ["--baseline-metrics", *base, "--candidate-metrics", cand]
+    result, report = _compare(pair, tmp_path / "ok", *metrics, "--fail-if", "max_abs_delta>0.2")
+    assert result.returncode == 0, result.stderr
+    s = report["summary"]
+    assert s["baseline_variants_per_minute"] == pytest.approx(600)
+    assert s["candidate_variants_per_minute"] == pytest.approx(1800)
+    assert s["speedup"] == pytest.approx(3.0)
+    assert report["fail_if"] == [{"gate": "max_abs_delta>0.2", "value": s["max_abs_delta"],
+                                  "failed": False}]  # fmt: skip
+
+    gates = ["--fail-if", "max_abs_delta>0.01", "--fail-if", "speedup<2"]
+    result, report = _compare(pair, tmp_path / "bad", *metrics, *gates)
+    assert result.returncode == 3
+    assert [g["failed"] for g in report["fail_if"]] == [True, False]
+    assert "--fail-if failed: max_abs_delta>0.01" in result.stderr
+    assert (tmp_path / "bad.html").stat().st_size > 10_000  # reports are written either way
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--fail-if", "max_delta>0.1"], "unknown metric 'max_delta'"),
+        (["--fail-if", "max_abs_delta=0.1"], "is not METRIC<op>NUMBER"),
+        (["--fail-if", "concordance<0.999"], "concordance was not measured"),
+    ],
+)
+def test_bad_gates_are_errors(pair, tmp_path, extra, message):
+    result, report = _compare(pair, tmp_path / "r", *extra)
+    assert result.returncode == 1
+    assert message in result.stderr and "--fail-if" in result.stderr
+    assert report is None and not (tmp_path / "r.html").exists()
+
+
+def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
+    unsorted = _write_vcf(tmp_path / "unsorted.vcf", [_CANDIDATE[1], _CANDIDATE[0]])
+    result, report = _compare((pair[0], unsorted), tmp_path / "r")
+    assert result.returncode == 1 and report is None
+    assert "unsorted.vcf: record chr1:10 A>G: records are not coordinate-sorted" in result.stderr
+
+    garbage = _write_vcf(tmp_path / "garbage.vcf", [("chr1", 10, "A", "G", "PASS", "CNN_2D=abc")])
+    result, _ = _compare((garbage, pair[1]), tmp_path / "r")
+    assert "garbage.vcf: record chr1:10 A>G: CNN_2D=abc is not a number" in result.stderr
+
+    result, _ = _compare((pair[0], tmp_path / "absent.vcf"), tmp_path / "r")
+    assert "absent.vcf: VCF file does not exist" in result.stderr
+
+    bad_metrics = tmp_path / "m.json"
+    bad_metrics.write_text("{}")
+    result, _ = _compare(pair, tmp_path / "r", "--baseline-metrics", bad_metrics)
+    assert result.returncode == 1 and "m.json: not a cnnscore --metrics-json file" in result.stderr
+    assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
+
+
+def test_real_smoke_output_against_itself(smoke_2d_output, tmp_path):
+    result, report = _compare((smoke_2d_output, smoke_2d_output), tmp_path / "self")
+    assert result.returncode == 0, result.stderr
+    s = report["summary"]
+    assert s["records_compared"] == 252 and s["max_abs_delta"] == 0.0
+    assert s["identical_text_fraction"] == 1.0 and s["sign_flips"] == 0
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.fail("Chromium is needed to render the report (apt-get install chromium; make test)")
+
+
+def test_html_renders_in_headless_chromium(pair, tmp_path):
+    base = _write_metrics(tmp_path / "b.json", 100, 10)
+    cand = _write_metrics(tmp_path / "c.json", 150, 5)
+    _, report = _compare(
+        pair, tmp_path / "report", "--baseline-metrics", base, "--candidate-metrics", cand
+    )
+    page = (tmp_path / "report.html").read_text()
+    images = page.split('src="data:image/png;base64,')[1:]
+    assert len(images) == 3
+    for image in images:
+        assert base64.b64decode(image.split('"', 1)[0])[:8] == b"\x89PNG\r\n\x1a\n"
+
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=1280,1800", f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    not_white = (pixels < 0.95).any(axis=-1).mean()
+    colours = len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0))
+    assert not_white > 0.05, f"screenshot nearly blank ({not_white:.3f} non-white)"
+    assert colours > 50, f"screenshot has only {colours} colours: plots did not render"

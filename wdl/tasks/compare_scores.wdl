@@ -1,0 +1,81 @@
+version 1.0
+
+import "../structs/structs.wdl"
+
+task CompareScores {
+  input {
+    File baseline_vcf
+    File candidate_vcf
+    Array[File] baseline_metrics = []
+    Array[File] candidate_metrics = []
+    String baseline_label
+    String candidate_label
+    String info_key = "CNN_2D"
+    Float? snp_cutoff
+    Float? indel_cutoff
+    Boolean compare_filters = false
+    Array[String] fail_if = []
+    Boolean fail_on_gates = true
+    String output_prefix
+    RuntimeSettings runtime_settings
+  }
+
+  Int disk_gb = ceil(size(baseline_vcf, "GB") + size(candidate_vcf, "GB")) + 10
+
+  command <<<
+    set -euo pipefail
+    # gates hold shell metacharacters (> <): pass each one as a single quoted argument
+    gates=()
+    while IFS= read -r gate; do gates+=(--fail-if "${gate}"); done < '~{write_lines(fail_if)}'
+    status=0
+    cnnscore compare \
+      --baseline '~{baseline_vcf}' \
+      --candidate '~{candidate_vcf}' \
+      ~{true="--baseline-metrics" false="" length(baseline_metrics) > 0} ~{sep=" " baseline_metrics} \
+      ~{true="--candidate-metrics" false="" length(candidate_metrics) > 0} ~{sep=" " candidate_metrics} \
+      --baseline-label '~{baseline_label}' \
+      --candidate-label '~{candidate_label}' \
+      --info-key ~{info_key} \
+      ~{"--snp-cutoff " + snp_cutoff} \
+      ~{"--indel-cutoff " + indel_cutoff} \
+      ~{true="--compare-filters" false="" compare_filters} \
+      "${gates[@]}" \
+      -O '~{output_prefix}' || status=$?
+    # 3 = a --fail-if gate held; the reports are complete either way
+    if [ "${status}" -ne 0 ] && [ "${status}" -ne 3 ]; then exit "${status}"; fi
+    if [ "${status}" -eq 3 ]; then echo false > gates_passed.txt; else echo true > gates_passed.txt; fi
+    if [ "${status}" -eq 3 ] && [ '~{fail_on_gates}' = 'true' ]; then exit 3; fi
+  >>>
+
+  output {
+    File report_json = "~{output_prefix}.json"
+    File report_html = "~{output_prefix}.html"
+    Boolean gates_passed = read_boolean("gates_passed.txt")
+  }
+
+  runtime {
+    docker: runtime_settings.docker
+    cpu: 1
+    memory: "2 GiB"
+    disks: "local-disk ~{disk_gb} HDD"
+    preemptible: runtime_settings.preemptible
+    maxRetries: runtime_settings.max_retries
+  }
+
+  parameter_meta {
+    baseline_vcf: "scored VCF of the reference configuration"
+    candidate_vcf: "scored VCF of the configuration being checked"
+    baseline_metrics: "the baseline's per-shard --metrics-json files (throughput)"
+    candidate_metrics: "the candidate's per-shard --metrics-json files"
+    baseline_label: "name of the baseline in the report"
+    candidate_label: "name of the candidate in the report"
+    info_key: "INFO key compared: CNN_2D or CNN_1D"
+    snp_cutoff: "tranche cutoff for SNP classification concordance (filtered iff score <= cutoff)"
+    indel_cutoff: "tranche cutoff for indel classification concordance"
+    compare_filters: "inputs are tranche-filtered: compare their FILTER columns"
+    fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999"
+    fail_on_gates: "fail the task when a gate holds (otherwise report it in gates_passed)"
+    output_prefix: "report name: writes PREFIX.json and PREFIX.html"
+    runtime_settings: "docker image, preemptible and retry settings"
+  }
+}

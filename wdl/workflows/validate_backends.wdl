@@ -1,0 +1,153 @@
+version 1.0
+
+# Score the same interval shards with several backend configurations and compare each with the
+# first (the baseline): score deltas, classification concordance and throughput, as report.json and
+# report.html per candidate. SplitIntervals -> per configuration: ScoreVariants (scatter) ->
+# GatherVcfs -> CompareScores (each candidate against the baseline).
+
+import "../structs/structs.wdl"
+import "../tasks/split_intervals.wdl" as split
+import "../tasks/score_variants.wdl" as score
+import "../tasks/gather_vcfs.wdl" as gather
+import "../tasks/compare_scores.wdl" as compare
+
+workflow ValidateBackends {
+  input {
+    File input_vcf
+    File input_vcf_index
+    File reference_fasta
+    File reference_fasta_index
+    File? reference_fasta_gzi
+    Array[File] reads = []
+    Array[File] reads_indexes = []
+    File architecture_json
+    File weights_hd5
+    File? intervals
+    String tensor_type = "read_tensor"
+    Array[BackendConfig] configurations
+    String reservoir_scope = "site"
+    Int scatter_count = 4
+    Float? snp_cutoff
+    Float? indel_cutoff
+    Array[String] fail_if = []
+    Boolean fail_on_gates = true
+    String output_prefix = "validation"
+
+    String docker = "ghcr.io/cnnscore/cnnscore:0.1.0"
+    Int score_cpu = 2
+    Int score_memory_gb = 8
+    Int preemptible = 0
+    Int max_retries = 0
+  }
+
+  String info_key = if tensor_type == "reference" then "CNN_1D" else "CNN_2D"
+
+  RuntimeSettings light = {
+    "docker": docker, "cpu": 1, "memory_gb": 2, "preemptible": preemptible,
+    "max_retries": max_retries
+  }
+  RuntimeSettings scoring = {
+    "docker": docker, "cpu": score_cpu, "memory_gb": score_memory_gb, "preemptible": preemptible,
+    "max_retries": max_retries
+  }
+
+  call split.SplitIntervals {
+    input:
+      input_vcf = input_vcf,
+      input_vcf_index = input_vcf_index,
+      reference_fasta = reference_fasta,
+      reference_fasta_index = reference_fasta_index,
+      reference_fasta_gzi = reference_fasta_gzi,
+      intervals = intervals,
+      scatter_count = scatter_count,
+      runtime_settings = light
+  }
+
+  scatter (configuration in configurations) {
+    scatter (shard_index in range(length(SplitIntervals.shards))) {
+      call score.ScoreVariants {
+        input:
+          input_vcf = input_vcf,
+          input_vcf_index = input_vcf_index,
+          reference_fasta = reference_fasta,
+          reference_fasta_index = reference_fasta_index,
+          reference_fasta_gzi = reference_fasta_gzi,
+          reads = reads,
+          reads_indexes = reads_indexes,
+          architecture_json = architecture_json,
+          weights_hd5 = weights_hd5,
+          intervals = SplitIntervals.shards[shard_index],
+          tensor_type = tensor_type,
+          backend = configuration.backend,
+          precision = configuration.precision,
+          inference_batch_size = configuration.inference_batch_size,
+          transfer_batch_size = configuration.transfer_batch_size,
+          reservoir_scope = reservoir_scope,
+          output_prefix = "~{output_prefix}.~{configuration.name}.shard-~{shard_index}",
+          runtime_settings = scoring
+      }
+    }
+
+    call gather.GatherVcfs {
+      input:
+        scored_vcfs = ScoreVariants.scored_vcf,
+        output_prefix = "~{output_prefix}.~{configuration.name}",
+        runtime_settings = light
+    }
+  }
+
+  scatter (candidate_index in range(length(configurations))) {
+    if (candidate_index > 0) {
+      call compare.CompareScores {
+        input:
+          baseline_vcf = GatherVcfs.output_vcf[0],
+          candidate_vcf = GatherVcfs.output_vcf[candidate_index],
+          baseline_metrics = ScoreVariants.metrics[0],
+          candidate_metrics = ScoreVariants.metrics[candidate_index],
+          baseline_label = configurations[0].name,
+          candidate_label = configurations[candidate_index].name,
+          info_key = info_key,
+          snp_cutoff = snp_cutoff,
+          indel_cutoff = indel_cutoff,
+          fail_if = fail_if,
+          fail_on_gates = fail_on_gates,
+          output_prefix = "~{output_prefix}.~{configurations[candidate_index].name}_vs_~{configurations[0].name}",
+          runtime_settings = light
+      }
+    }
+  }
+
+  output {
+    Array[File] scored_vcfs = GatherVcfs.output_vcf
+    Array[File] reports_json = select_all(CompareScores.report_json)
+    Array[File] reports_html = select_all(CompareScores.report_html)
+    Array[Boolean] gates_passed = select_all(CompareScores.gates_passed)
+  }
+
+  parameter_meta {
+    input_vcf: "VCF to score (bgzip + tabix index)"
+    input_vcf_index: "tabix index of input_vcf"
+    reference_fasta: "indexed reference FASTA (plain or bgzip)"
+    reference_fasta_index: ".fai of reference_fasta"
+    reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
+    reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
+    reads_indexes: ".bai/.crai of reads, same order"
+    architecture_json: "GATK model JSON"
+    weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
+    intervals: "optional BED/interval_list restricting what is scored"
+    tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"
+    configurations: "backend configurations {name, backend, precision, batch sizes}; the first is the baseline"
+    reservoir_scope: "site (default): scores independent of sharding, so shards compare cleanly"
+    scatter_count: "shards per configuration (the same shards for every configuration)"
+    snp_cutoff: "optional SNP tranche cutoff for classification concordance"
+    indel_cutoff: "optional indel tranche cutoff for classification concordance"
+    fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"
+    fail_on_gates: "fail the workflow when a gate holds (default); otherwise see gates_passed"
+    output_prefix: "prefix of every output name"
+    docker: "task image (build docker/Dockerfile; cnnscore:local with miniwdl)"
+    score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
+    score_memory_gb: "memory per scoring task (int8 calibration needs about 5 GiB)"
+    preemptible: "preemptible tries; 0 keeps timings free of restarts"
+    max_retries: "retries of a failed task"
+  }
+}
