@@ -114,6 +114,7 @@ class RemoteFiles:
         """A BAM/CRAM input: read by range; its index from the cache (``URL##idx##index``)."""
         if not is_gcs(path):
             return path
+        url = self._url(path)  # first, so a missing BAM is reported as missing, not unindexed
         suffixes = next(
             (s for ext, s in READS_INDEX_SUFFIXES.items() if path.lower().endswith(ext)),
             (".bai", ".crai", ".csi"),
@@ -124,7 +125,7 @@ class RemoteFiles:
                 f"index is missing: none of {', '.join(path + s for s in suffixes)} exists",
                 path=path,
             )
-        joined = f"{self._url(path)}{INDEX_DELIMITER}{indexes[0]}"
+        joined = f"{url}{INDEX_DELIMITER}{indexes[0]}"
         self._aliases[joined] = path
         return joined
 
@@ -132,13 +133,14 @@ class RemoteFiles:
         """A FASTA input: read by range; .fai (and .gzi for bgzip) from the cache."""
         if not is_gcs(path):
             return path
+        url = self._url(path)
         if not self._client.exists(path + ".fai"):
             raise InputError(
                 f"reference index {os.path.basename(path)}.fai is missing (samtools faidx)",
                 path=path,
             )
         indexes = self._cached_companions(path, FASTA_INDEX_SUFFIXES)
-        joined = INDEX_DELIMITER.join([self._url(path), *indexes])
+        joined = INDEX_DELIMITER.join([url, *indexes])
         self._aliases[joined] = path
         return joined
 
