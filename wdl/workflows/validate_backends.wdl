@@ -3,13 +3,15 @@ version 1.0
 # Score the same interval shards with several backend configurations and compare each with the
 # first (the baseline): score deltas, classification concordance and throughput, as report.json and
 # report.html per candidate. SplitIntervals -> per configuration: ScoreVariants (scatter) ->
-# GatherVcfs -> CompareScores (each candidate against the baseline).
+# GatherVcfs -> FilterVariantTranches (when resources are given: each configuration's own tranche
+# cutoffs, as a user would run it) -> CompareScores (each candidate against the baseline).
 
 import "../structs/structs.wdl"
 import "../tasks/split_intervals.wdl" as split
 import "../tasks/score_variants.wdl" as score
 import "../tasks/gather_vcfs.wdl" as gather
 import "../tasks/compare_scores.wdl" as compare
+import "../tasks/filter_variant_tranches.wdl" as tranches
 
 workflow ValidateBackends {
   input {
@@ -27,6 +29,10 @@ workflow ValidateBackends {
     Array[BackendConfig] configurations
     String reservoir_scope = "site"
     Int scatter_count = 4
+    Array[File] resources = []
+    Array[File] resources_indexes = []
+    Array[Float] snp_tranches = [99.95]
+    Array[Float] indel_tranches = [99.4]
     Float? snp_cutoff
     Float? indel_cutoff
     Array[String] fail_if = []
@@ -41,6 +47,7 @@ workflow ValidateBackends {
   }
 
   String info_key = if tensor_type == "reference" then "CNN_1D" else "CNN_2D"
+  Boolean filtering = length(resources) > 0
 
   RuntimeSettings light = {
     "docker": docker, "cpu": 1, "memory_gb": 2, "preemptible": preemptible,
@@ -94,14 +101,30 @@ workflow ValidateBackends {
         output_prefix = "~{output_prefix}.~{configuration.name}",
         runtime_settings = light
     }
+
+    if (filtering) {
+      call tranches.FilterVariantTranches {
+        input:
+          input_vcf = GatherVcfs.output_vcf,
+          input_vcf_index = GatherVcfs.output_vcf_index,
+          resources = resources,
+          resources_indexes = resources_indexes,
+          info_key = info_key,
+          snp_tranches = snp_tranches,
+          indel_tranches = indel_tranches,
+          output_prefix = "~{output_prefix}.~{configuration.name}.filtered",
+          runtime_settings = light
+      }
+    }
+    File compared_vcf = select_first([FilterVariantTranches.filtered_vcf, GatherVcfs.output_vcf])
   }
 
   scatter (candidate_index in range(length(configurations))) {
     if (candidate_index > 0) {
       call compare.CompareScores {
         input:
-          baseline_vcf = GatherVcfs.output_vcf[0],
-          candidate_vcf = GatherVcfs.output_vcf[candidate_index],
+          baseline_vcf = compared_vcf[0],
+          candidate_vcf = compared_vcf[candidate_index],
           baseline_metrics = ScoreVariants.metrics[0],
           candidate_metrics = ScoreVariants.metrics[candidate_index],
           baseline_label = configurations[0].name,
@@ -109,6 +132,7 @@ workflow ValidateBackends {
           info_key = info_key,
           snp_cutoff = snp_cutoff,
           indel_cutoff = indel_cutoff,
+          compare_filters = filtering,
           fail_if = fail_if,
           fail_on_gates = fail_on_gates,
           output_prefix = "~{output_prefix}.~{configurations[candidate_index].name}_vs_~{configurations[0].name}",
@@ -119,6 +143,7 @@ workflow ValidateBackends {
 
   output {
     Array[File] scored_vcfs = GatherVcfs.output_vcf
+    Array[File] filtered_vcfs = select_all(FilterVariantTranches.filtered_vcf)
     Array[File] reports_json = select_all(CompareScores.report_json)
     Array[File] reports_html = select_all(CompareScores.report_html)
     Array[Boolean] gates_passed = select_all(CompareScores.gates_passed)
@@ -139,6 +164,10 @@ workflow ValidateBackends {
     configurations: "backend configurations {name, backend, precision, batch sizes}; the first is the baseline"
     reservoir_scope: "site (default): scores independent of sharding, so shards compare cleanly"
     scatter_count: "shards per configuration (the same shards for every configuration)"
+    resources: "truth VCFs: when given, each configuration is tranche-filtered with its own cutoffs and the FILTER columns are compared"
+    resources_indexes: ".tbi/.csi of resources, same order"
+    snp_tranches: "SNP truth sensitivities for the filtering (GATK default 99.95)"
+    indel_tranches: "indel truth sensitivities for the filtering (GATK default 99.4)"
     snp_cutoff: "optional SNP tranche cutoff for classification concordance"
     indel_cutoff: "optional indel tranche cutoff for classification concordance"
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"
