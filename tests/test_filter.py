@@ -17,13 +17,8 @@ import numpy as np
 import pysam
 import pytest
 
-from cnnscore.tranche_filter import (
-    ResourceCursor,
-    is_allele_in_list,
-    java_percent,
-    parse_java_double,
-    tranche_cutoffs,
-)
+from cnnscore.tranche_filter import java_percent, parse_java_double, tranche_cutoffs
+from cnnscore.truth_resources import ResourceCursor, is_allele_in_list
 from conftest import SMOKE, data_lines, header_lines, run_cli
 
 GIAB = SMOKE / "giab_truth.vcf.gz"

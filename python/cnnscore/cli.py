@@ -23,20 +23,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_score_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "score",
-        help="annotate a VCF with CNN_1D or CNN_2D scores (GATK CNNScoreVariants)",
-        description="Score every record of a VCF with a GATK CNN model and write it with "
-        "INFO CNN_1D (reference model) or CNN_2D (read-tensor model).",
-    )
-    p.add_argument("-V", "--variant", required=True, help="input VCF (.vcf, .vcf.gz, .bcf)")
+def _add_reference_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-R", "--reference", required=True, help="indexed FASTA (.fai; bgzip needs .gzi)"
     )
-    p.add_argument(
-        "-O", "--output", required=True, help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)"
-    )
+
+
+def _add_reads_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-I",
         "--input",
@@ -45,6 +38,21 @@ def _add_score_parser(subparsers) -> None:
         dest="reads",
         help="indexed BAM or CRAM; repeatable; required for read_tensor",
     )
+
+
+def _add_score_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "score",
+        help="annotate a VCF with CNN_1D or CNN_2D scores (GATK CNNScoreVariants)",
+        description="Score every record of a VCF with a GATK CNN model and write it with "
+        "INFO CNN_1D (reference model) or CNN_2D (read-tensor model).",
+    )
+    p.add_argument("-V", "--variant", required=True, help="input VCF (.vcf, .vcf.gz, .bcf)")
+    _add_reference_argument(p)
+    p.add_argument(
+        "-O", "--output", required=True, help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)"
+    )
+    _add_reads_argument(p)
     p.add_argument(
         "--tensor-type",
         choices=["reference", "read_tensor"],
@@ -287,6 +295,44 @@ def _add_compare_parser(subparsers) -> None:
     p.add_argument("-O", "--output", required=True, help="report prefix: writes PREFIX.json/.html")
 
 
+def _add_models_parser(subparsers) -> None:
+    p = subparsers.add_parser("models", help="get model files (GATK's, checked by sha256)")
+    actions = p.add_subparsers(dest="models_command", required=True)
+    fetch = actions.add_parser(
+        "fetch",
+        help="download GATK's CNN model files, verify their sha256 and cache them",
+        description="Fetch GATK's .json/.hd5 model pairs from GitHub's LFS media at a GATK tag "
+        "(or a mirror), verify size and sha256 against GATK's LFS pointers, and cache them.",
+    )
+    fetch.add_argument("source", choices=["gatk"], help="whose models (gatk)")
+    fetch.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME",
+        help="small_2d (default), 1d_cnn_mix_train_full_bn, 2d_cnn_mix_train, or all; repeatable",
+    )
+    fetch.add_argument(
+        "--mirror", help="a folder or http(s) base URL holding the files, instead of GitHub"
+    )
+    fetch.add_argument("--gatk-tag", default="4.6.0.0", help="GATK release tag (default 4.6.0.0)")
+    fetch.add_argument(
+        "--cache-dir",
+        help="where models are kept (default $CNNSCORE_MODEL_CACHE or ~/.cache/cnnscore/models)",
+    )
+
+
+def _models(args: argparse.Namespace) -> None:
+    from .model_fetch import GATK_MODELS, fetch_gatk
+
+    wanted = args.models or ["small_2d"]
+    models = list(GATK_MODELS) if "all" in wanted else wanted
+    for path, fetched, pinned in fetch_gatk(models, args.cache_dir, args.mirror, args.gatk_tag):
+        check = "sha256 verified" if pinned else "size and partial sha256 verified (spec §10)"
+        print(path)
+        print(f"cnnscore: {'fetched' if fetched else 'cached'}, {check}: {path}", file=sys.stderr)
+
+
 def _add_gcs_arguments(subparsers) -> None:
     """Every subcommand takes gs://bucket/object for any path argument."""
     for parser in subparsers.choices.values():
@@ -308,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gather_parser(subparsers)
     _add_filter_parser(subparsers)
     _add_compare_parser(subparsers)
+    _add_write_tensors_parser(subparsers)
+    _add_train_parser(subparsers)
     _add_gcs_arguments(subparsers)
+    _add_models_parser(subparsers)
     return parser
 
 
@@ -401,12 +450,200 @@ def _gather(args: argparse.Namespace) -> None:
     )
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a fraction between 0 and 1")
+    return value
+
+
+def _tensor_store_path(text: str) -> str:
+    """A tensor store is a folder or a .zip; in a bucket only the one-object .zip form works."""
+    if text.startswith("gs://") and not text.endswith(".zip"):
+        raise argparse.ArgumentTypeError("a gs:// tensor store must be a single .zip file")
+    return text
+
+
+def _add_write_tensors_parser(subparsers) -> None:
+    from .write_tensors import DEFAULT_DOWNSAMPLING, DEFAULT_MAX_TENSORS
+
+    p = subparsers.add_parser(
+        "write-tensors",
+        help="labelled training tensors from candidates, a truth VCF and its BED "
+        "(GATK CNNVariantWriteTensors)",
+        description="Label each candidate in the truth BED as SNP/INDEL (matches the truth) or "
+        "NOT_SNP/NOT_INDEL, encode it as cnnscore score does, and write a tensor store "
+        "(a folder, or one .zip) for cnnscore train.",
+    )
+    p.add_argument("-V", "--variant", required=True, help="candidate VCF (.vcf, .vcf.gz, .bcf)")
+    _add_reference_argument(p)
+    _add_reads_argument(p)
+    p.add_argument("--truth-vcf", required=True, help="truth calls, bgzip VCF with .tbi/.csi")
+    p.add_argument("--truth-bed", required=True, help="the truth's confident regions (.bed)")
+    p.add_argument(
+        "--tensor-type",
+        choices=["reference", "read_tensor"],
+        default="reference",
+        help="reference (1D, default as in GATK) or read_tensor (2D)",
+    )
+    p.add_argument(
+        "-L",
+        "--intervals",
+        action="append",
+        default=[],
+        help="chr:start-end, BED or .interval_list; repeatable (union)",
+    )
+    p.add_argument(
+        "--info-annotation-keys",
+        nargs="+",
+        default=list(DEFAULT_ANNOTATION_KEYS),
+        metavar="KEY",
+        help="INFO keys stored as the annotation input, in order",
+    )
+    for label, flag, what in (
+        ("SNP", "--downsample-snps", "true SNPs"),
+        ("INDEL", "--downsample-indels", "true indels"),
+        ("NOT_SNP", "--downsample-not-snps", "false SNPs"),
+        ("NOT_INDEL", "--downsample-not-indels", "false indels"),
+    ):
+        p.add_argument(
+            flag,
+            type=_fraction,
+            default=DEFAULT_DOWNSAMPLING[label],
+            help=f"fraction of {what} kept (default {DEFAULT_DOWNSAMPLING[label]})",
+        )
+    p.add_argument(
+        "--max-tensors",
+        type=_positive_int,
+        default=DEFAULT_MAX_TENSORS,
+        help=f"stop after this many tensors (default {DEFAULT_MAX_TENSORS:,})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="downsampling seed (default 0)")
+    p.add_argument(
+        "--shard-size",
+        type=_positive_int,
+        help="tensors per shard (default 512 for 1D, 128 for 2D)",
+    )
+    p.add_argument(
+        "--encode-workers",
+        type=int,
+        default=1,
+        help="encoder processes (default 1; 0 = encode in-process)",
+    )
+    p.add_argument(
+        "-O",
+        "--output",
+        required=True,
+        type=_tensor_store_path,
+        help="tensor store: a folder, or a single file when it ends in .zip",
+    )
+
+
+def _write_tensors(args: argparse.Namespace) -> None:
+    from .write_tensors import WriteTensorsOptions, run_write_tensors, summary
+
+    options = WriteTensorsOptions(
+        variants=args.variant,
+        reference=args.reference,
+        truth_vcf=args.truth_vcf,
+        truth_bed=args.truth_bed,
+        output=args.output,
+        reads=tuple(args.reads),
+        tensor_type=args.tensor_type,
+        intervals=tuple(args.intervals),
+        annotation_keys=tuple(args.info_annotation_keys),
+        downsampling={
+            "SNP": args.downsample_snps,
+            "INDEL": args.downsample_indels,
+            "NOT_SNP": args.downsample_not_snps,
+            "NOT_INDEL": args.downsample_not_indels,
+        },
+        max_tensors=args.max_tensors,
+        seed=args.seed,
+        shard_size=args.shard_size,
+        encode_workers=args.encode_workers,
+    )
+    print(summary(run_write_tensors(options)), file=sys.stderr)
+
+
+def _add_train_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a GATK CNN architecture on tensor stores (GATK CNNVariantTrain)",
+        description="Fit a 1D or 2D GATK architecture to cnnscore write-tensors output, with a "
+        "seeded validation split and early stopping; writes PREFIX.hd5 + PREFIX.json (loadable "
+        "by cnnscore score) and PREFIX.report.html/.json.",
+    )
+    p.add_argument(
+        "--tensors",
+        action="append",
+        required=True,
+        type=_tensor_store_path,
+        metavar="STORE",
+        help="tensor store (folder or .zip) from write-tensors; repeatable",
+    )
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--architecture", help="GATK model JSON whose network is trained")
+    model.add_argument(
+        "--model-kind",
+        choices=["1d", "2d"],
+        help="GATK's default network: 1d_cnn_mix_train_full_bn (1d) or small_2d (2d)",
+    )
+    p.add_argument("--epochs", type=_positive_int, default=10, help="most epochs (default 10)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="(default 32)")
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of each label held out for validation (default 0.1)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="epochs without a lower validation loss before stopping (default 3)",
+    )
+    p.add_argument(
+        "--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="split, shuffle and weights seed")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
+    p.add_argument(
+        "-O",
+        "--output",
+        required=True,
+        help="prefix: writes PREFIX.hd5, PREFIX.json, PREFIX.report.json and PREFIX.report.html",
+    )
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .train import TrainOptions, run_train, summary
+
+    options = TrainOptions(
+        tensors=tuple(args.tensors),
+        output=args.output,
+        architecture=args.architecture,
+        model_kind=args.model_kind,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_fraction=args.validation_fraction,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    print(summary(run_train(options)), file=sys.stderr)
+
+
 _COMMANDS = {
     "score": _score,
     "split-intervals": _split,
     "gather-vcfs": _gather,
     "filter": _filter,
     "compare": _compare,
+    "write-tensors": _write_tensors,
+    "train": _train,
+    "models": _models,
 }
 
 

@@ -13,10 +13,10 @@ import html
 import io
 import json
 import os
-import tempfile
 from typing import Any
 
 from .compare import DELTA_THRESHOLDS, Comparison, Throughput
+from .files import write_atomically
 
 SCHEMA = "cnnscore.compare/1"
 SUMMARY_METRICS = (
@@ -114,21 +114,6 @@ def build_report(
     }
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".partial-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is for the partial file only
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def report_paths(prefix: str) -> tuple[str, str]:
     for suffix in (".json", ".html"):
         if prefix.endswith(suffix):
@@ -142,8 +127,8 @@ def write_reports(report: dict[str, Any], comparison: Comparison, prefix: str) -
     folder = os.path.dirname(os.path.abspath(json_path))
     os.makedirs(folder, exist_ok=True)
     page = render_html(report, comparison)
-    _atomic_write(json_path, (json.dumps(report, indent=2) + "\n").encode())
-    _atomic_write(html_path, page.encode())
+    write_atomically(json_path, (json.dumps(report, indent=2) + "\n").encode())
+    write_atomically(html_path, page.encode())
     return json_path, html_path
 
 

@@ -10,7 +10,6 @@ size are checked, and the command says so.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import InputError
+from .files import sha256_file
 
 DEFAULT_GATK_TAG = "4.6.0.0"
 LFS_MEDIA_URL = (
@@ -87,14 +87,6 @@ def default_cache_dir() -> str:
     )
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source_of(name: str, mirror: str | None, tag: str) -> str:
     if mirror is None:
         return LFS_MEDIA_URL.format(tag=tag, name=name)
@@ -123,7 +115,7 @@ def _copy_from(source: str, destination: str) -> None:
 def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tuple[str, bool]:
     """(cached path, whether it was downloaded now). A cached copy is re-verified, never trusted."""
     target = os.path.join(cache, spec.name)
-    if os.path.isfile(target) and spec.check(os.path.getsize(target), _sha256(target)) is None:
+    if os.path.isfile(target) and spec.check(os.path.getsize(target), sha256_file(target)) is None:
         return target, False
     os.makedirs(cache, exist_ok=True)
     source = _source_of(spec.name, mirror, tag)
@@ -131,7 +123,7 @@ def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tup
     os.close(handle)
     try:
         _copy_from(source, partial)
-        problem = spec.check(os.path.getsize(partial), _sha256(partial))
+        problem = spec.check(os.path.getsize(partial), sha256_file(partial))
         if problem:
             raise InputError(f"not GATK's {spec.name}: {problem}", path=source)
         os.chmod(partial, 0o644)

@@ -43,6 +43,17 @@ _KINDS: dict[str, dict[str, str]] = {
         "candidate_metrics": "file",
         "output": "output",
     },
+    # a gs:// tensor store is one .zip object (the parsers refuse a gs:// folder)
+    "write-tensors": {
+        "variant": "vcf",
+        "reference": "fasta",
+        "reads": "reads",
+        "truth_vcf": "vcf",
+        "truth_bed": "file",
+        "intervals": "file",
+        "output": "output",
+    },
+    "train": {"tensors": "file", "architecture": "file", "output": "output"},
 }
 
 

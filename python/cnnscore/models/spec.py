@@ -46,6 +46,12 @@ def load_model_spec(path: str) -> ModelSpec:
             data = json.load(handle)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"not a readable architecture JSON ({err})", path=path) from None
+    return parse_model_spec(data, path)
+
+
+def parse_model_spec(data: object, path: str) -> ModelSpec:
+    """Check a GATK architecture JSON's content (already parsed) and read what the scorer needs;
+    ``path`` names it in errors (``cnnscore train`` checks a JSON it is about to write)."""
     if not isinstance(data, dict):
         raise InputError("architecture JSON is not an object", path=path)
     try:

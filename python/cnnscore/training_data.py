@@ -1,0 +1,157 @@
+"""Feeding tensor stores to Keras: the seeded validation split and shard-streaming batches.
+
+A store can be far larger than memory (2D tensors are ~1 MB each), so batches are cut from a few
+decompressed shards at a time: every epoch visits the shards in a new seeded order, a few shards at
+a time, and shuffles the tensors within each such group. Everything random derives from the seed,
+so the same seed gives the same batches, and with TensorFlow's deterministic ops the same weights.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from .tensor_store import TensorStore
+
+#: shards mixed together when shuffling (more mixes better, costs memory: 2D shards are ~128 MB)
+SHUFFLE_SHARDS = 4
+
+
+@dataclass(frozen=True)
+class TensorIndex:
+    """Every tensor of the stores as (store, shard, row), with its label (output channel) and
+    annotation vector (small: kept in memory to set the annotation normalisation)."""
+
+    store: np.ndarray
+    shard: np.ndarray
+    row: np.ndarray
+    labels: np.ndarray
+    annotations: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, positions: np.ndarray) -> TensorIndex:
+        return TensorIndex(
+            self.store[positions], self.shard[positions], self.row[positions],
+            self.labels[positions], self.annotations[positions],
+        )  # fmt: skip
+
+
+def index_stores(stores: list[TensorStore]) -> TensorIndex:
+    """Read the labels and annotations of every shard (small; the tensors stay compressed)."""
+    parts = []
+    for store_number, store in enumerate(stores):
+        for shard_number, count in enumerate(store.shard_counts):
+            shard = store.load(shard_number, ("labels", "annotations"))
+            parts.append(
+                (
+                    np.full(count, store_number),
+                    np.full(count, shard_number),
+                    np.arange(count),
+                    shard.labels.astype(np.int64),
+                    shard.annotations,
+                )
+            )
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        keys = len(stores[0].annotation_keys) if stores else 0
+        return TensorIndex(empty, empty, empty, empty, np.zeros((0, keys), dtype=np.float32))
+    return TensorIndex(*(np.concatenate(columns) for columns in zip(*parts)))
+
+
+def split_validation(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) positions: a seeded shuffle within each label, the first
+    ``fraction`` of it (at least one tensor of any label that has two) held out, so the validation
+    set has every class the data has, which per-class accuracy and ROC need."""
+    rng = np.random.default_rng(seed)
+    training, validation = [], []
+    for label in np.unique(labels):
+        positions = rng.permutation(np.flatnonzero(labels == label))
+        held = int(round(len(positions) * fraction))
+        if len(positions) >= 2:
+            held = min(max(held, 1), len(positions) - 1)
+        validation.append(positions[:held])
+        training.append(positions[held:])
+    return np.sort(np.concatenate(training)), np.sort(np.concatenate(validation))
+
+
+class TensorBatches(keras.utils.PyDataset):
+    """A Keras PyDataset of ([tensors, annotations], one-hot labels) batches.
+
+    With ``seed`` the order is reshuffled every epoch (seed + epoch); without it, the order is the
+    stores' (validation, prediction). Keras reads batches in order (``fit(shuffle=False)``), so at
+    most ``SHUFFLE_SHARDS`` + 1 shards are held decompressed.
+    """
+
+    def __init__(
+        self,
+        stores: list[TensorStore],
+        index: TensorIndex,
+        batch_size: int,
+        classes: int,
+        seed: int | None = None,
+    ):
+        super().__init__()
+        self.stores = stores
+        self.index = index
+        self.batch_size = batch_size
+        self.classes = classes
+        self.seed = seed
+        self.epoch = 0
+        self._cache: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        shards = np.stack([index.store, index.shard], axis=1)
+        _, self._shard_of = np.unique(shards, axis=0, return_inverse=True)
+        self._shards = int(self._shard_of.max()) + 1 if len(index) else 0
+        self.order = self._plan()
+
+    def _plan(self) -> np.ndarray:
+        """Positions into ``index`` in this epoch's order: shards in a random order, taken
+        ``SHUFFLE_SHARDS`` at a time, tensors in a random order within each such group."""
+        if self.seed is None:
+            return np.lexsort((self.index.row, self.index.shard, self.index.store))
+        rng = np.random.default_rng([self.seed, self.epoch])
+        group = rng.permutation(self._shards)[self._shard_of] // SHUFFLE_SHARDS
+        return np.lexsort((rng.random(len(self.index)), group))
+
+    @property
+    def num_batches(self) -> int:
+        return -(-len(self.index) // self.batch_size)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def on_epoch_end(self) -> None:
+        if self.seed is not None:
+            self.epoch += 1
+            self.order = self._plan()
+
+    def _shard(self, store: int, shard: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (store, shard)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        loaded = self.stores[store].load(shard, ("tensors", "annotations"))
+        self._cache[key] = (loaded.tensors, loaded.annotations)
+        while len(self._cache) > SHUFFLE_SHARDS + 1:
+            self._cache.popitem(last=False)
+        return self._cache[key]
+
+    def __getitem__(self, batch: int):
+        positions = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        tensors, annotations = [], []
+        for position in positions.tolist():
+            shard_tensors, shard_annotations = self._shard(
+                int(self.index.store[position]), int(self.index.shard[position])
+            )
+            row = int(self.index.row[position])
+            tensors.append(shard_tensors[row])
+            annotations.append(shard_annotations[row])
+        targets = np.zeros((len(positions), self.classes), dtype=np.float32)
+        targets[np.arange(len(positions)), self.index.labels[positions]] = 1.0
+        return (np.stack(tensors), np.stack(annotations)), targets
