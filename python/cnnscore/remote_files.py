@@ -88,6 +88,14 @@ class RemoteFiles:
         """Those of ``url + suffix`` that exist, cached beside the main object's cache copy."""
         return [self._cached(url + s) for s in suffixes if self._client.exists(url + s)]
 
+    def fasta_copy(self, path: str) -> str:
+        """A FASTA downloaded whole (with .fai/.gzi) for CRAM decoding: htslib's CRAM reader
+        looks for the reference's index beside the name it is given, which a range URL is not."""
+        if not is_gcs(path):
+            return path
+        self._cached_companions(path, FASTA_INDEX_SUFFIXES)
+        return self.file(path)
+
     def file(self, path: str | None) -> str | None:
         """A whole-file input (model, interval list, metrics): a local path."""
         if not is_gcs(path):
