@@ -291,3 +291,32 @@ def test_cram_and_its_reference_from_gcs(emulator, smoke_2d_output, tmp_path):
     # the CRAM was read by range; its reference was fetched whole for htslib's CRAM decoder
     cached = {p.name for p in Path(os.environ["CNNSCORE_GCS_CACHE"]).rglob("*") if p.is_file()}
     assert "ref.chr20.fa.gz" in cached and "smoke.cram" not in cached
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_range_server_stops_when_its_scorer_is_killed(tmp_path):
+    """A SIGKILLed scorer (a preempted task) must not leave its range server serving forever."""
+    program = (
+        "import os, signal\n"
+        "from cnnscore.range_server import RangeServer\n"
+        "if __name__ == '__main__':\n"
+        "    server = RangeServer()\n"
+        "    print(server._process.pid, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    pid_file = tmp_path / "server.pid"
+    with open(pid_file, "w") as out:  # not a pipe: a surviving server would hold it open
+        subprocess.run([sys.executable, "-c", program], stdout=out, stderr=subprocess.DEVNULL)
+    server_pid = int(pid_file.read_text().split()[0])
+    deadline = time.monotonic() + 15
+    while _running(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(server_pid)

@@ -11,8 +11,11 @@ pinned object generation. Encoder processes reach the same URLs, so nothing is l
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import sys
+import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +26,7 @@ from .gcs import GcsClient, ObjectInfo
 STREAM_CHUNK_BYTES = 4 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _START_SECONDS = 60
+_PARENT_CHECK_SECONDS = 1.0
 
 
 class RangeServer:
@@ -34,7 +38,7 @@ class RangeServer:
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_serve, args=(sender, requester_pays_project), daemon=True
+            target=_serve, args=(sender, requester_pays_project, os.getpid()), daemon=True
         )
         self._process.start()
         sender.close()
@@ -64,12 +68,20 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _serve(sender, requester_pays_project: str | None) -> None:
+def _serve(sender, requester_pays_project: str | None, parent_pid: int) -> None:
     client = GcsClient(requester_pays_project)
     server = _QuietServer(("127.0.0.1", 0), _handler_for(client))
     sender.send(server.server_address[1])
     sender.close()
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     server.serve_forever()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A killed scorer (SIGKILL, a preempted task) cannot stop its server: stop on our own."""
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
