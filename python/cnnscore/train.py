@@ -24,7 +24,7 @@ from . import __version__
 from .errors import InputError
 from .files import sha256_file, write_atomically
 from .models.gatk_json import MODEL_KINDS, architecture_json
-from .models.spec import READ_TENSOR, ModelSpec, parse_model_spec
+from .models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .tensor_store import TensorStore
 from .train_report import SCHEMA, report_paths, validation_metrics, write_train_report
 from .training_labels import LABELS
@@ -118,13 +118,7 @@ def _architecture_data(options: TrainOptions, store: TensorStore) -> dict[str, A
     if options.model_kind:
         return architecture_json(options.model_kind, store.annotation_keys)
     path = options.architecture
-    if not os.path.isfile(path):
-        raise InputError("architecture JSON does not exist", path=path)
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"not a readable architecture JSON ({err})", path=path) from None
+    data = read_architecture_json(path)
     parse_model_spec(data, path)
     given = tuple(data.get("input_annotations", ()))
     if len(given) != len(store.annotation_keys):

@@ -38,15 +38,19 @@ class ModelSpec:
         return "CNN_1D" if self.tensor_type == REFERENCE else "CNN_2D"
 
 
-def load_model_spec(path: str) -> ModelSpec:
+def read_architecture_json(path: str) -> object:
+    """The parsed JSON of an architecture file, or one clear error naming it."""
     if not os.path.isfile(path):
         raise InputError("architecture JSON does not exist", path=path)
     try:
         with open(path) as handle:
-            data = json.load(handle)
+            return json.load(handle)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"not a readable architecture JSON ({err})", path=path) from None
-    return parse_model_spec(data, path)
+
+
+def load_model_spec(path: str) -> ModelSpec:
+    return parse_model_spec(read_architecture_json(path), path)
 
 
 def parse_model_spec(data: object, path: str) -> ModelSpec:
