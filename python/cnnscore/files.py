@@ -10,6 +10,8 @@ import hashlib
 import os
 import tempfile
 
+from .errors import InputError
+
 
 def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
@@ -17,6 +19,16 @@ def sha256_file(path: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_output_folder(path: str) -> None:
+    """The folder ``path`` goes into exists and is writable: checked before any work is done."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise InputError(f"output folder {problem}", path=path)
+    if not os.access(folder, os.W_OK):
+        raise InputError("output folder is not writable", path=path)
 
 
 def write_atomically(path: str, data: bytes) -> None:

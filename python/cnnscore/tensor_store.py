@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .files import check_output_folder
 
 SCHEMA = "cnnscore.tensors/1"
 MANIFEST = "manifest.json"
@@ -52,12 +53,7 @@ def _is_store_zip(path: str) -> bool:
 
 def check_destination(path: str) -> None:
     """Refuse an output that would overwrite something other than a previous tensor store."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise InputError(f"output folder {problem}", path=path)
-    if not os.access(folder, os.W_OK):
-        raise InputError("output folder is not writable", path=path)
+    check_output_folder(path)
     if not os.path.exists(path):
         return
     if path.endswith(".zip"):

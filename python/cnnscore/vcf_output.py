@@ -15,6 +15,7 @@ import pysam
 import pysam.bcftools
 
 from .errors import InputError
+from .files import check_output_folder
 
 INFO_HEADER_LINES = {
     "CNN_1D": '##INFO=<ID=CNN_1D,Number=1,Type=Float,Description="Log odds of being a true variant '
@@ -82,12 +83,8 @@ class AtomicVcfWriter:
     def __init__(self, path: str):
         self.path = path
         self.format = output_format(path)
+        check_output_folder(path)
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-            raise InputError(f"output folder {problem}", path=path)
-        if not os.access(folder, os.W_OK):
-            raise InputError("output folder is not writable", path=path)
         stem = f".{os.path.basename(path)}.partial-{os.getpid()}"
         # The text VCF is always written first; .vcf.gz and .bcf are made from it at the end.
         text_suffix = ".vcf.gz" if self.format == ".vcf.gz" else ".vcf"
