@@ -98,41 +98,39 @@ def smoke_2d_output(tmp_path_factory) -> Path:
     return output
 
 
-def random_layers(model, seed: int) -> list:
-    """Seeded random weights for every weighted layer, under Keras-2 style layer names."""
+def random_layers(network, seed: int) -> list:
+    """Seeded random weights for every weighted layer of a Network, under Keras-2 style layer
+    names (GATK's files name layers differently from our descriptions)."""
     from cnnscore.models.keras2_weights import LayerWeights
+    from cnnscore.models.network import weight_shapes
 
     rng = np.random.default_rng(seed)
     layers = []
-    for index, layer in enumerate(layer for layer in model.layers if layer.get_weights()):
-        kind = type(layer).__name__
-        if kind == "BatchNormalization":
-            names = ("gamma", "beta", "moving_mean", "moving_variance")
-            shapes = [w.shape for w in layer.get_weights()]
-            arrays = [
-                rng.uniform(0.5, 1.5, shapes[0]),
-                rng.normal(0, 0.1, shapes[1]),
-                rng.normal(0, 1, shapes[2]),
-                rng.uniform(0.5, 2.0, shapes[3]),
-            ]
+    for index, shapes in enumerate(weight_shapes(network).values()):
+        if "moving_mean" in shapes:
+            kind = "batchnormalization"
+            arrays = {
+                "gamma": rng.uniform(0.5, 1.5, shapes["gamma"]),
+                "beta": rng.normal(0, 0.1, shapes["beta"]),
+                "moving_mean": rng.normal(0, 1, shapes["moving_mean"]),
+                "moving_variance": rng.uniform(0.5, 2.0, shapes["moving_variance"]),
+            }
         else:
-            names = ("kernel", "bias")
-            arrays = [rng.normal(0, 0.05, w.shape) for w in layer.get_weights()]
-        layers.append(
-            LayerWeights(f"{kind.lower()}_{index}", dict(zip(names, arrays, strict=True)))
-        )
+            kind = "dense" if len(shapes["kernel"]) == 2 else f"conv{len(shapes['kernel']) - 2}d"
+            arrays = {key: rng.normal(0, 0.05, shape) for key, shape in shapes.items()}
+        layers.append(LayerWeights(f"{kind}_{index}", arrays))
     return layers
 
 
 def write_random_weights(architecture_json: os.PathLike, path: os.PathLike, seed: int) -> Path:
     """A Keras-2 .hd5 with seeded random weights for the architecture (GATK's 1D weights are not
     available offline, so 1D runs use this stand-in)."""
-    from cnnscore.models.architectures import architecture_for
+    from cnnscore.models.architectures import network_for
     from cnnscore.models.keras2_weights import write_keras2_weights
     from cnnscore.models.spec import load_model_spec
 
     spec = load_model_spec(str(architecture_json))
-    layers = random_layers(architecture_for(spec).build(spec), seed)
+    layers = random_layers(network_for(spec), seed)
     write_keras2_weights(str(path), layers, [layer.name for layer in layers])
     return Path(path)
 

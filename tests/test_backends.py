@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from cnnscore.backends import available_backends, backend_class
-from cnnscore.models.architectures import build_model
+from cnnscore.models.architectures import load_network
 from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.keras_builder import build_keras
 from cnnscore.models.spec import load_model_spec
 from conftest import (
     GATK_1D,
@@ -37,12 +38,12 @@ def test_builtin_backends_are_registered():
 @pytest.mark.parametrize("name", ["tensorflow", "openvino", "onnxruntime"])
 def test_padded_batches_return_one_row_per_input_in_order(name):
     spec = load_model_spec(str(SMALL_2D_JSON))
-    model = build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
     rng = np.random.default_rng(5)
     reads = rng.random((5, 128, 128, 15), dtype=np.float32)
     annotations = rng.normal(30, 10, (5, 7)).astype(np.float32)
-    expected = model([reads, annotations], training=False).numpy()
-    backend = backend_class(name)(model, batch_size=2, threads=2)
+    expected = build_keras(network, weights)([reads, annotations], training=False).numpy()
+    backend = backend_class(name)(network, weights, batch_size=2, threads=2)
     got = backend.predict([reads, annotations])  # batches of 2, 2, and 1 padded to 2
     assert got.shape == (5, 4)
     np.testing.assert_allclose(got, expected, atol=2e-6)
@@ -180,3 +181,49 @@ def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
     result = run_cli(*smoke_2d_args(out, "--encode-workers", "2"), check=True)
     assert "using 1 encoder process" in result.stderr
     assert data_lines(out) == data_lines(smoke_2d_output)
+
+
+@pytest.mark.parametrize(
+    "json_name", ["small_2d.json", "2d_cnn_mix_train.json", "1d_cnn_mix_train_full_bn.json"]
+)
+def test_openvino_graph_built_without_keras_equals_keras(json_name):
+    """OpenVINO's graph is built from the description, not converted from Keras: layouts
+    (channels-first convolutions, channels-last Flatten), the folded batch norm and the second
+    annotation concatenation of the legacy models must all agree with Keras."""
+    from cnnscore.models.architectures import network_for
+    from cnnscore.models.network import bind_weights
+    from conftest import random_layers
+
+    spec = load_model_spec(str(MODELS / json_name))
+    network = network_for(spec)
+    weights = bind_weights(network, random_layers(network, seed=11), json_name, "random")
+    rng = np.random.default_rng(2)
+    tensors = rng.random((3, *network.tensor_shape), dtype=np.float32)
+    annotations = rng.normal(0, 2, (3, network.annotation_count)).astype(np.float32)
+    expected = build_keras(network, weights)([tensors, annotations], training=False).numpy()
+    got = backend_class("openvino")(network, weights, batch_size=2, threads=2).predict(
+        [tensors, annotations]
+    )
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_openvino_scoring_never_imports_tensorflow(tmp_path):
+    """The openvino backend builds its graph from the description: a whole 2D score (depth
+    buckets included) must run without TensorFlow or Keras in the process."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ov.vcf"
+    args = [str(a) for a in smoke_2d_args(out, "--backend", "openvino")]
+    code = (
+        "import sys\n"
+        "from cnnscore.cli import main\n"
+        f"rc = main({args!r})\n"
+        "loaded = sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules)\n"
+        "print('LOADED', loaded)\n"
+        "sys.exit(rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout
+    assert len(data_lines(out)) == 252

@@ -10,9 +10,11 @@ import pytest
 
 from cnnscore.backends import backend_class
 from cnnscore.inference import ChunkInference
-from cnnscore.models.architectures import architecture_for, build_model
-from cnnscore.models.depth_adaptive import NotAdaptable, bucket_models, read_chain, row_plan
+from cnnscore.models.architectures import load_network, network_for
+from cnnscore.models.depth_adaptive import NotAdaptable, bucket_networks, row_kernels, row_plan
 from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.keras_builder import build_keras
+from cnnscore.models.network import Conv, Dense, Network
 from cnnscore.models.spec import load_model_spec
 from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, data_lines, run_cli, smoke_2d_args
 
@@ -20,7 +22,7 @@ from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, data_lines, run_cli, s
 @pytest.fixture(scope="module")
 def small_2d():
     spec = load_model_spec(str(SMALL_2D_JSON))
-    return build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    return load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
 
 
 def synthetic_tensors(read_counts, seed=3):
@@ -41,8 +43,9 @@ def synthetic_tensors(read_counts, seed=3):
 
 
 def test_row_arithmetic_of_small_2d(small_2d):
-    steps, _ = read_chain(small_2d)
-    assert [(s.row_kernel, s.is_pool) for s in steps] == [
+    network, _ = small_2d
+    kernels = row_kernels(network)
+    assert kernels == [
         (25, False),
         (1, False),
         (25, False),
@@ -52,14 +55,18 @@ def test_row_arithmetic_of_small_2d(small_2d):
     ]
     # bucket 15 (16 rows): conv1 +24 rows, conv3 +24, pool1 18 rows for 6, pool2 9 for 3, then
     # 5 copies of the last pooled row to make the dense model's 8.
-    assert row_plan(steps, 15, 128) == [24, 0, 24, 2, 0, 3, 5]
-    assert row_plan(steps, 63, 128) is not None and row_plan(steps, 64, 128) is None
-    assert sorted(bucket_models(small_2d)) == [15, 31, 47, 63]
+    assert row_plan(kernels, 15, 128) == [24, 0, 24, 2, 0, 3, 5]
+    assert row_plan(kernels, 63, 128) is not None and row_plan(kernels, 64, 128) is None
+    buckets = bucket_networks(network)
+    assert sorted(buckets) == [15, 31, 47, 63]
+    # the bucket's branch ends with the dense network's pre-Flatten shape: the head is unchanged
+    keras_bucket = build_keras(buckets[15])
+    assert keras_bucket.get_layer("flatten").output.shape[1:] == (8 * 80 * 24,)
 
 
 def test_legacy_2d_model_gets_only_the_buckets_its_arithmetic_allows():
     spec = load_model_spec(str(MODELS / "2d_cnn_mix_train.json"))
-    assert sorted(bucket_models(architecture_for(spec).build(spec))) == [15]
+    assert sorted(bucket_networks(network_for(spec))) == [15]
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "openvino"])
@@ -67,8 +74,9 @@ def test_adaptive_equals_dense_for_every_depth(small_2d, backend):
     counts = [0, 1, 24, 25, 60, 103, 104, 128, 15, 16, 31, 32, 47, 48, 63, 64]
     tensors, annotations = synthetic_tensors(counts)
     kind = backend_class(backend)
-    adaptive = ChunkInference(kind, small_2d, 8, 2, "fp32", None, depth_adaptive=True)
-    dense = kind(small_2d, 8, 2)
+    network, weights = small_2d
+    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", None, depth_adaptive=True)
+    dense = kind(network, weights, 8, 2)
     got = adaptive.predict(tensors, annotations, np.array(counts))
     expected = dense.predict([tensors, annotations])
     assert np.abs(got - expected).max() <= 1e-5
@@ -76,19 +84,32 @@ def test_adaptive_equals_dense_for_every_depth(small_2d, backend):
 
 
 def test_chains_the_argument_does_not_cover_run_dense(capsys):
-    import keras
-
-    reads = keras.Input((128, 128, 15), name="read_tensor")
-    annotations = keras.Input((7,), name="best_practices")
-    x = keras.layers.Conv2D(4, (3, 3), name="square")(reads)
-    x = keras.layers.Flatten()(x)
-    out = keras.layers.Dense(4, activation="softmax")(keras.layers.Concatenate()([x, annotations]))
-    model = keras.Model([reads, annotations], out, name="square_conv")
+    network = Network(
+        name="square_conv", tensor_input="read_tensor", tensor_shape=(128, 128, 15),
+        annotation_input="best_practices", annotation_count=7,
+        branch=(Conv("square", 4, (3, 3)),), annotation_units=4,
+        head=(Dense("softmax_predictions", 4, "softmax"),),
+    )  # fmt: skip
     with pytest.raises(NotAdaptable, match="square"):
-        read_chain(model)
-    inference = ChunkInference(backend_class("tensorflow"), model, 4, 2, "fp32", None, True)
+        row_kernels(network)
+    rng = np.random.default_rng(1)
+    weights = {
+        "square": {"kernel": rng.normal(0, 0.1, (3, 3, 15, 4)), "bias": np.zeros(4)},
+        "annotation_bn": {"gamma": np.ones(7), "beta": np.zeros(7), "moving_mean": np.zeros(7),
+                          "moving_variance": np.ones(7)},
+        "dense_annotations": {"kernel": rng.normal(0, 0.1, (7, 4)), "bias": np.zeros(4)},
+        "softmax_predictions": {"kernel": rng.normal(0, 0.01, (126 * 126 * 4 + 4, 4)),
+                                "bias": np.zeros(4)},
+    }  # fmt: skip
+    weights = {k: {n: a.astype(np.float32) for n, a in v.items()} for k, v in weights.items()}
+    inference = ChunkInference(
+        backend_class("tensorflow"), network, weights, 4, 2, "fp32", None, True
+    )
     assert inference.buckets == {}
     assert "depth-adaptive inference off for square_conv" in capsys.readouterr().err
+    tensors, annotations = synthetic_tensors([5, 40])
+    assert inference.predict(tensors, annotations, np.array([5, 40])).shape == (2, 4)
+    assert inference.counts == {"dense": 2}
 
 
 def test_smoke_scores_identical_with_and_without(tmp_path, smoke_2d_output):

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from cnnscore.errors import InputError
-from cnnscore.models.architectures import architecture_for, build_model
+from cnnscore.models.architectures import load_network, network_for
 from cnnscore.models.keras2_weights import read_keras2_weights, write_keras2_weights
+from cnnscore.models.keras_builder import build_keras, build_model, model_weights
+from cnnscore.models.network import parameter_count
 from cnnscore.models.spec import load_model_spec
 from cnnscore.scores import format_score, log_odds
 from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers
@@ -53,13 +55,15 @@ def test_small_2d_reproduces_the_spec_sanity_vectors(small_2d):
 )
 def test_architectures_have_gatks_parameter_counts(json_name, parameters):
     spec = load_model_spec(str(MODELS / json_name))
-    assert architecture_for(spec).build(spec).count_params() == parameters
+    network = network_for(spec)
+    assert parameter_count(network) == parameters
+    assert build_keras(network).count_params() == parameters
+    assert build_keras(network, dropout=True).count_params() == parameters
 
 
 def test_keras2_weights_round_trip_and_load(tmp_path):
     spec = load_model_spec(str(MODELS / "1d_cnn_mix_train_full_bn.json"))
-    template = architecture_for(spec).build(spec)
-    layers = random_layers(template, seed=7)
+    layers = random_layers(network_for(spec), seed=7)
     path = tmp_path / "random_1d.hd5"
     write_keras2_weights(str(path), layers, ["reference", *[layer.name for layer in layers]])
     loaded = read_keras2_weights(str(path))
@@ -78,3 +82,17 @@ def test_weights_of_another_architecture_are_refused():
     spec = load_model_spec(str(MODELS / "1d_cnn_mix_train_full_bn.json"))
     with pytest.raises(InputError, match="weights do not match architecture"):
         build_model(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+
+
+def test_keras_model_carries_the_bound_weights_by_name():
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    assert list(weights) == [
+        "conv_1", "conv_2", "conv_3", "conv_4", "annotation_bn",
+        "dense_annotations", "dense_fc", "softmax_predictions",
+    ]  # fmt: skip
+    back = model_weights(build_keras(network, weights))
+    assert list(back) == list(weights)
+    for name, arrays in weights.items():
+        for key, array in arrays.items():
+            np.testing.assert_array_equal(back[name][key], array)

@@ -13,36 +13,37 @@ from collections import Counter
 
 import numpy as np
 
-from .models.depth_adaptive import NotAdaptable, bucket_models
+from .models.depth_adaptive import NotAdaptable, bucket_networks
+from .models.network import Network, Weights
 
 #: Fixed batch of every model when variants are split by depth.
 ADAPTIVE_BATCH = 4
 
 
 class ChunkInference:
-    def __init__(self, backend_type, model, batch_size: int, threads: int, precision: str,
-                 calibration, depth_adaptive: bool):  # fmt: skip
+    def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
+                 threads: int, precision: str, calibration, depth_adaptive: bool):  # fmt: skip
         self.buckets: dict[int, object] = {}
         self.counts: Counter = Counter()
-        models = {}
+        networks = {}
         if depth_adaptive:
             try:
-                models = bucket_models(model)
+                networks = bucket_networks(network)
             except NotAdaptable as reason:
-                print(f"cnnscore: depth-adaptive inference off for {model.name}: {reason}",
+                print(f"cnnscore: depth-adaptive inference off for {network.name}: {reason}",
                       file=sys.stderr)  # fmt: skip
         # A chunk splits over the buckets and the dense model, and each group is padded to its
         # model's fixed batch: small batches keep that padding small (per-call cost is tiny next
         # to ~2.9 GFLOP per dense variant; measured rates hardly depend on batch size).
-        bucket_batch = min(batch_size, ADAPTIVE_BATCH) if models else batch_size
-        self.dense = backend_type(model, bucket_batch, threads, precision, calibration)
-        for bucket, bucket_model in sorted(models.items()):
+        bucket_batch = min(batch_size, ADAPTIVE_BATCH) if networks else batch_size
+        self.dense = backend_type(network, weights, bucket_batch, threads, precision, calibration)
+        for bucket, bucket_network in sorted(networks.items()):
             rows = bucket + 1
             sliced = None
             if calibration:
                 sliced = [[inputs[0][:, :rows], *inputs[1:]] for inputs in calibration]
-            self.buckets[bucket] = backend_type(bucket_model, bucket_batch, threads, precision,
-                                                sliced)  # fmt: skip
+            self.buckets[bucket] = backend_type(bucket_network, weights, bucket_batch, threads,
+                                                precision, sliced)  # fmt: skip
 
     def predict(self, tensors: np.ndarray, annotations: np.ndarray, read_rows: np.ndarray):
         """Softmax probabilities (n, 4), in input order."""

@@ -211,7 +211,7 @@ def _calibration(
 def run_score(options: ScoreOptions) -> ScoreMetrics:
     """Score every record of the input (restricted by -L) and write the annotated VCF."""
     from .backends import backend_class
-    from .models.architectures import architecture_for, build_model
+    from .models.architectures import architecture_for, load_network
     from .models.keras2_weights import read_keras2_weights
 
     started = time.monotonic()
@@ -256,10 +256,11 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         if backend_type.needs_calibration(options.precision):
             calibration = _calibration(options, config, vcf, intervals, inference_batch)
         backend_type.configure_runtime(threads)
-        model = build_model(spec, file_layers, weights_path)
+        network, weights = load_network(spec, file_layers, weights_path)
         inference = ChunkInference(
             backend_type,
-            model,
+            network,
+            weights,
             inference_batch,
             threads,
             options.precision,

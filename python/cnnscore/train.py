@@ -202,8 +202,8 @@ def _start_normalisation(model, annotations: np.ndarray) -> None:
 def _export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
     """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
     what the trained model predicts, before it takes its final name."""
-    from .models.architectures import build_model, model_layer_weights
     from .models.keras2_weights import read_keras2_weights, write_keras2_weights
+    from .models.keras_builder import build_model, model_layer_weights
 
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, f".{name}.partial-{os.getpid()}")
@@ -277,7 +277,9 @@ def _train(
     _configure_keras(options.seed, options.threads or os.cpu_count() or 1)
     import keras
 
-    model = architecture.build(spec, dropout=True)
+    from .models.keras_builder import build_keras
+
+    model = build_keras(architecture.describe(spec), dropout=True)
     _start_normalisation(model, training.annotations)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),

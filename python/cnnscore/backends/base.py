@@ -1,8 +1,9 @@
 """The contract every inference backend meets.
 
-A backend receives the Keras model and one fixed batch size, prepares (converts, compiles) it
-once, and returns softmax probabilities for any number of inputs. The base class cuts inputs into
-full batches and pads the last one with zeros, so a compiled static-shape model never meets a new
+A backend receives the network (a framework-free description, ``models.network``) with its bound
+weights and one fixed batch size, builds its runtime graph from them and compiles it once, and
+returns softmax probabilities for any number of inputs. The base class cuts inputs into full
+batches and pads the last one with zeros, so a compiled static-shape model never meets a new
 shape; the padded rows' outputs are discarded. Reduced precisions are opt-in per backend; fp32 is
 the only one that may claim GATK-identical scores.
 """
@@ -15,6 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..models.network import Network, Weights
+
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
@@ -25,7 +28,8 @@ class InferenceBackend(ABC):
 
     def __init__(
         self,
-        model,
+        network: Network,
+        weights: Weights,
         batch_size: int,
         threads: int,
         precision: str = "fp32",
@@ -35,12 +39,13 @@ class InferenceBackend(ABC):
             raise ValueError("batch_size must be at least 1")
         if precision not in self.precisions:
             raise ValueError(f"backend {self.name} supports {', '.join(self.precisions)}")
-        self.model = model
+        self.network = network
+        self.weights = weights
         self.batch_size = batch_size
         self.threads = threads
         self.precision = precision
-        self.input_names = [t.name.split(":")[0] for t in model.inputs]
-        self.input_shapes = [tuple(t.shape[1:]) for t in model.inputs]
+        self.input_names = network.input_names
+        self.input_shapes = network.input_shapes
 
     @classmethod  # noqa: B027
     def needs_calibration(cls, precision: str) -> bool:
@@ -56,20 +61,18 @@ class InferenceBackend(ABC):
         """Probabilities (batch_size, 4) for exactly ``batch_size`` rows of each input."""
 
     def padded_batches(
-        self, inputs: Sequence[np.ndarray]
+        self, inputs: Sequence[np.ndarray], size: int | None = None
     ) -> Iterator[tuple[list[np.ndarray], int]]:
-        """(full-size float32 batch, number of real rows) over the inputs."""
+        """(full-size float32 batch, number of real rows) over the inputs; ``size`` defaults to
+        the backend's batch size."""
+        size = size or self.batch_size
         count = len(inputs[0])
-        for start in range(0, count, self.batch_size):
-            chunk = [
-                np.asarray(x[start : start + self.batch_size], dtype=np.float32) for x in inputs
-            ]
+        for start in range(0, count, size):
+            chunk = [np.asarray(x[start : start + size], dtype=np.float32) for x in inputs]
             rows = len(chunk[0])
-            if rows < self.batch_size:
+            if rows < size:
                 chunk = [
-                    np.concatenate(
-                        [c, np.zeros((self.batch_size - rows, *c.shape[1:]), np.float32)]
-                    )
+                    np.concatenate([c, np.zeros((size - rows, *c.shape[1:]), np.float32)])
                     for c in chunk
                 ]
             yield chunk, rows

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..models.keras_builder import build_keras
 from .base import InferenceBackend
 from .tensorflow_backend import fixed_signature_function
 
@@ -15,8 +16,8 @@ from .tensorflow_backend import fixed_signature_function
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(self, model, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(model, batch_size, threads, precision, calibration)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
+        super().__init__(network, weights, batch_size, threads, precision, calibration)
         try:
             import onnxruntime
             import tf2onnx
@@ -26,6 +27,7 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "pip install 'cnnscore[onnxruntime]'",
                 path="--backend",
             ) from None
+        model = build_keras(network, weights)
         function, signature = fixed_signature_function(model, batch_size)
         proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
         options = onnxruntime.SessionOptions()

@@ -1,19 +1,27 @@
-"""OpenVINO's native runtime: the Keras model converted once to a static-shape IR and compiled.
+"""OpenVINO's native runtime: the network built in OpenVINO's opset (``openvino_graph``, no
+TensorFlow), static shapes, compiled once.
 
 fp32 sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO's CPU plugin otherwise picks bf16
 on CPUs with avx512_bf16 and moves scores. bf16 asks for it; int8 quantizes the model with NNCF
-post-training quantization on calibration batches (tensors from the input itself). Batches go
-through an ``AsyncInferQueue`` with one job per stream, results restored to input order.
+post-training quantization on calibration batches (tensors from the input itself).
+
+Streams, not one wide request: each of ``threads`` streams runs its own request on one core, and
+a call's batch is cut into one micro-batch per stream, all in flight at once through an
+``AsyncInferQueue``. A single request spread over every core stalls whenever another process (the
+encoder) takes one of them — on 2 cores with the encoder busy a third of the time, measured
+57 variants/s against 69 with two streams (48-row bucket, batch 4).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .base import InferenceBackend
+from .openvino_graph import build_openvino_model
 
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
@@ -33,11 +41,12 @@ class OpenVinoBackend(InferenceBackend):
     name = "openvino"
     precisions = ("fp32", "bf16", "int8")
 
-    def __init__(self, model, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(model, batch_size, threads, precision, calibration)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
+        super().__init__(network, weights, batch_size, threads, precision, calibration)
         ov = _import_openvino()
-        shapes = [(n, [batch_size, *s]) for n, s in zip(self.input_names, self.input_shapes)]
-        ov_model = ov.convert_model(model, input=shapes)
+        self.streams = max(1, min(int(threads), batch_size))
+        self.micro_batch = math.ceil(batch_size / self.streams)
+        ov_model = build_openvino_model(network, weights, self.micro_batch)
         if precision == "int8":
             ov_model = self._quantize(ov_model, calibration)
         core = ov.Core()
@@ -51,12 +60,13 @@ class OpenVinoBackend(InferenceBackend):
             )
         config = {
             "INFERENCE_PRECISION_HINT": _HINTS[precision],
-            "PERFORMANCE_HINT": "LATENCY",
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "NUM_STREAMS": self.streams,
             "INFERENCE_NUM_THREADS": int(threads),
         }
         self._compiled = core.compile_model(ov_model, "CPU", config)
         self._output = self._compiled.outputs[0]
-        self._queue = ov.AsyncInferQueue(self._compiled, 1)
+        self._queue = ov.AsyncInferQueue(self._compiled, self.streams)
 
     def _quantize(self, ov_model, calibration):
         try:
@@ -70,14 +80,13 @@ class OpenVinoBackend(InferenceBackend):
         batches = [
             dict(zip(self.input_names, chunk))
             for inputs in calibration
-            for chunk, _ in self.padded_batches(inputs)
+            for chunk, _ in self.padded_batches(inputs, self.micro_batch)
         ]
-        samples = len(batches) * self.batch_size
+        samples = len(batches) * self.micro_batch
         return nncf.quantize(ov_model, nncf.Dataset(batches), subset_size=samples)
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        request = self._compiled.create_infer_request()
-        return request.infer(dict(zip(self.input_names, inputs)))[self._output]
+        return self.predict(inputs)
 
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         results: dict[int, np.ndarray] = {}
@@ -88,7 +97,7 @@ class OpenVinoBackend(InferenceBackend):
 
         self._queue.set_callback(done)
         count = 0
-        for count, (chunk, rows) in enumerate(self.padded_batches(inputs), 1):
+        for count, (chunk, rows) in enumerate(self.padded_batches(inputs, self.micro_batch), 1):
             self._queue.start_async(dict(zip(self.input_names, chunk)), (count, rows))
         self._queue.wait_all()
         if not results:

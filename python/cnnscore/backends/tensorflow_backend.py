@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..models.keras_builder import build_keras
 from .base import InferenceBackend
 
 
@@ -46,9 +47,10 @@ class TensorFlowBackend(InferenceBackend):
         except RuntimeError:
             pass  # the runtime was already initialised in this process (e.g. by a test)
 
-    def __init__(self, model, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(model, batch_size, threads, precision, calibration)
-        self._infer, _ = fixed_signature_function(model, batch_size)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
+        super().__init__(network, weights, batch_size, threads, precision, calibration)
+        self.model = build_keras(network, weights)
+        self._infer, _ = fixed_signature_function(self.model, batch_size)
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self._infer(*inputs).numpy()

@@ -14,144 +14,86 @@ m - 1; replicating it gives the full map and the unchanged head (Flatten, Dense,
 same softmax, up to float summation order. Any other layer in the read branch (a (k, k) conv, a
 stride, padding) breaks the argument: such models run dense, with the reason logged.
 
-Variants are grouped into a few row-count buckets, one static-shape model per bucket, all sharing
-the dense model's layers (and so its weights).
+Variants are grouped into a few row-count buckets, one static-shape network per bucket: the dense
+network's description with fewer input rows and row copies inserted, so it uses the same weights.
+Dropout (training only) does not count; any other step breaks the argument.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from .network import Conv, Dropout, Network, Pool, ReplicateRows
 
 #: Bucket sizes tried, as "at most B reads" (B + 1 rows are computed); invalid ones are dropped.
 CANDIDATE_BUCKETS = (15, 31, 47, 63, 79, 95)
 
 
 class NotAdaptable(Exception):
-    """The read branch has a layer the row argument does not cover."""
+    """The read branch has a step the row argument does not cover."""
 
 
-@dataclass(frozen=True)
-class ChainStep:
-    layer: object  # a Keras Conv2D or MaxPooling2D
-    row_kernel: int  # k of a (k, 1) conv, 1 for a (1, k) conv, p of a (p, 1) pool
-    is_pool: bool
+def row_kernels(network: Network) -> list[tuple[int, bool]]:
+    """(row extent, is a pool) per conv/pool step of the 2D branch, checked; dropout skipped.
+
+    A (k, 1) conv has row extent k, a (1, k) conv 1 and a (p, 1) pool p."""
+    if not network.is_2d:
+        raise NotAdaptable("the network does not take a 2D read tensor")
+    kernels = []
+    for step in network.branch:
+        if isinstance(step, Conv):
+            if 1 not in step.kernel:
+                raise NotAdaptable(f"layer {step.name}: conv {step.kernel} is not (k,1) or (1,k)")
+            kernels.append((step.kernel[0] if step.kernel[1] == 1 else 1, False))
+        elif isinstance(step, Pool):
+            kernels.append((step.rows, True))
+        elif not isinstance(step, Dropout):
+            raise NotAdaptable(f"layer {step.name} ({type(step).__name__}) in the read branch")
+    return kernels
 
 
-def read_chain(model) -> tuple[list[ChainStep], object]:
-    """The conv/pool layers from the read input to Flatten, checked, and the Flatten layer."""
-    current = model.inputs[0]
-    steps: list[ChainStep] = []
-    by_input = {id(layer.input): layer for layer in model.layers if _single_input(layer)}
-    while True:
-        layer = by_input.get(id(current))
-        if layer is None:
-            raise NotAdaptable("the read input does not feed a single chain of layers")
-        kind = type(layer).__name__
-        if kind == "Flatten":
-            return steps, layer
-        config = layer.get_config()
-        if kind == "Conv2D":
-            kernel = tuple(config["kernel_size"])
-            if (config["padding"] != "valid" or tuple(config["strides"]) != (1, 1)
-                    or tuple(config["dilation_rate"]) != (1, 1) or 1 not in kernel):  # fmt: skip
-                raise NotAdaptable(
-                    f"layer {layer.name}: conv {kernel} is not (k,1) or (1,k), valid"
-                )
-            steps.append(ChainStep(layer, kernel[0] if kernel[1] == 1 else 1, False))
-        elif kind == "MaxPooling2D":
-            pool, strides = tuple(config["pool_size"]), tuple(config["strides"])
-            if config["padding"] != "valid" or pool[1] != 1 or strides != pool:
-                raise NotAdaptable(f"layer {layer.name}: pool {pool}/{strides} is not (p,1)")
-            steps.append(ChainStep(layer, pool[0], True))
-        else:
-            raise NotAdaptable(f"layer {layer.name} ({kind}) in the read branch")
-        current = layer.output
-
-
-def _single_input(layer) -> bool:
-    try:
-        return not isinstance(layer.input, (list, tuple))
-    except (AttributeError, ValueError):
-        return False
-
-
-def row_plan(steps: list[ChainStep], bucket: int, rows: int) -> list[int] | None:
+def row_plan(kernels: list[tuple[int, bool]], bucket: int, rows: int) -> list[int] | None:
     """Rows to replicate before each step (and a last entry before Flatten), or None when the
     bucket is too large for this network (a block would exceed the full height somewhere)."""
     computed, height, plan = bucket + 1, rows, []
-    for step in steps:
-        if step.is_pool:
-            pooled = math.ceil((computed - 1) / step.row_kernel) + 1
-            plan.append(step.row_kernel * pooled - computed)
-            computed, height = pooled, height // step.row_kernel
+    for row_kernel, is_pool in kernels:
+        if is_pool:
+            pooled = math.ceil((computed - 1) / row_kernel) + 1
+            plan.append(row_kernel * pooled - computed)
+            computed, height = pooled, height // row_kernel
         else:
-            plan.append(step.row_kernel - 1)
-            height -= step.row_kernel - 1
+            plan.append(row_kernel - 1)
+            height -= row_kernel - 1
         if computed > height:
             return None
     plan.append(height - computed)
     return plan
 
 
-def _replicate_last_row_layer():
-    import keras
-
-    ops = getattr(keras, "ops", None)
-    if ops is not None:  # Keras 3
-        concatenate, repeat = ops.concatenate, ops.repeat
-    else:  # Keras 2 (TF 2.9, the openvino-tensorflow image)
-        import tensorflow as tf
-
-        concatenate, repeat = tf.concat, tf.repeat
-
-    class ReplicateLastRow(keras.layers.Layer):
-        """Append ``count`` copies of the last row (axis 1)."""
-
-        def __init__(self, count: int, **kwargs):
-            super().__init__(**kwargs)
-            self.count = count
-
-        def call(self, x):
-            if self.count == 0:
-                return x
-            return concatenate([x, repeat(x[:, -1:, :, :], self.count, axis=1)], axis=1)
-
-        def get_config(self):
-            return {**super().get_config(), "count": self.count}
-
-    return ReplicateLastRow
+def bucket_network(network: Network, bucket: int, plan: list[int]) -> Network:
+    """The network for tensors with at most ``bucket`` reads: input rows [0, bucket]."""
+    branch, extras = [], iter(plan)
+    for step in network.branch:
+        if not isinstance(step, Dropout):
+            extra = next(extras)
+            if extra:
+                branch.append(ReplicateRows(f"replicate_before_{step.name}", extra))
+        branch.append(step)
+    last = next(extras)
+    if last:
+        branch.append(ReplicateRows("replicate_before_flatten", last))
+    return network.with_rows(bucket + 1, tuple(branch), f"rows_{bucket}")
 
 
-def build_bucket_model(model, steps: list[ChainStep], flatten, bucket: int, plan: list[int]):
-    """The model for tensors with at most ``bucket`` reads: input rows [0, bucket], same weights."""
-    import keras
-
-    replicate = _replicate_last_row_layer()
-    reads_input, annotations_input = model.inputs[0], model.inputs[1]
-    tail = keras.Model([flatten.input, annotations_input], model.output)
-    reads = keras.Input(shape=(bucket + 1, *reads_input.shape[2:]), name="read_tensor")
-    annotations = keras.Input(shape=annotations_input.shape[1:],
-                              name=annotations_input.name.split(":")[0])  # fmt: skip
-    x = reads
-    for step, extra in zip(steps, plan):
-        if extra:
-            x = replicate(extra)(x)
-        x = step.layer(x)
-    if plan[-1]:
-        x = replicate(plan[-1])(x)
-    return keras.Model([reads, annotations], tail([x, annotations]), name=f"rows_{bucket}")
-
-
-def bucket_models(model, candidates=CANDIDATE_BUCKETS) -> dict[int, object]:
-    """Models per bucket size, largest valid buckets included; raises NotAdaptable."""
-    steps, flatten = read_chain(model)
-    rows = model.inputs[0].shape[1]
-    models = {}
+def bucket_networks(network: Network, candidates=CANDIDATE_BUCKETS) -> dict[int, Network]:
+    """Networks per bucket size, largest valid buckets included; raises NotAdaptable."""
+    kernels = row_kernels(network)
+    rows = network.tensor_shape[0]
+    networks = {}
     for bucket in candidates:
-        plan = row_plan(steps, bucket, rows)
+        plan = row_plan(kernels, bucket, rows)
         if plan is not None and bucket < rows:
-            models[bucket] = build_bucket_model(model, steps, flatten, bucket, plan)
-    if not models:
+            networks[bucket] = bucket_network(network, bucket, plan)
+    if not networks:
         raise NotAdaptable("no bucket fits this network's row arithmetic")
-    return models
+    return networks
