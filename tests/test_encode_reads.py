@@ -13,8 +13,10 @@ from cnnscore.encode_reads import (
     insertion_map,
     read_tensor,
     reference_row,
+    rows_at_height,
     sort_character,
     sorted_reads,
+    stack_compact,
 )
 from cnnscore.reads import ReadData
 
@@ -220,3 +222,27 @@ def test_empty_pileup_is_reference_only():
     tensor = read_tensor([], POS, "SNP", REF)
     assert tensor[:, :, :5].sum() == 0 and tensor[:, :, 10:].sum() == 0
     assert tensor[:, :, 5:9].sum() == 128 * 128
+
+
+def test_compact_tensor_is_the_full_one_cut_after_the_first_empty_row():
+    """The encoder sends compact tensors; restoring the height must give the full tensor bit for
+    bit, and a chunk of different heights must stack at the tallest one's height."""
+    reads = [
+        make_read("A" * 60, [(M, 60)], ustart=WSTART + 3, reverse=True),
+        make_read("C" * 40, [(M, 20), (I, 2), (M, 18)], ustart=WSTART + 30, mq=20),
+        make_read("G" * 50, [(M, 50)], ustart=WSTART + 50, first=False),
+    ]
+    reference = b"ACGTN" * 25 + b"ACG"
+    for count, limit in [(0, 128), (1, 128), (3, 128), (3, 3), (3, 2)]:
+        full = read_tensor(reads[:count], POS, "SNP", reference, read_limit=limit)
+        compact = read_tensor(reads[:count], POS, "SNP", reference, read_limit=limit, compact=True)
+        assert compact.shape[0] == min(count + 1, limit)
+        np.testing.assert_array_equal(rows_at_height(compact[None], limit)[0], full)
+        np.testing.assert_array_equal(rows_at_height(full[None], 2)[0], full[:2])
+    tall = read_tensor(reads, POS, "SNP", reference, compact=True)
+    short = read_tensor(reads[:1], POS, "SNP", reference, compact=True)
+    stacked = stack_compact([short, tall])
+    assert stacked.shape == (2, 4, W, 15)
+    np.testing.assert_array_equal(
+        rows_at_height(stacked, 128)[0], read_tensor(reads[:1], POS, "SNP", reference)
+    )

@@ -130,6 +130,7 @@ def write_tensors(output: Path, *extra, bed: Path = TRUTH_BED, check: bool = Tru
 def scorer_tensors(tensor_type: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """What ``cnnscore score`` encodes for every record: its own configuration (GATK's single
     read-downsampling stream over the whole file, in order)."""
+    from cnnscore.encode_reads import rows_at_height
     from cnnscore.pipeline import EncoderConfig, encoded_chunks
     from cnnscore.score import DEFAULT_ANNOTATION_KEYS
     from cnnscore.vcf_text import VcfReader
@@ -143,8 +144,11 @@ def scorer_tensors(tensor_type: str) -> dict[str, tuple[np.ndarray, np.ndarray]]
     chunks = (records[i : i + 64] for i in range(0, len(records), 64))
     encoded = {}
     for chunk, result in encoded_chunks(chunks, config, workers=0):
+        tensors = result.tensors
+        if tensor_type == "read_tensor":  # the scorer's chunks are compact
+            tensors = rows_at_height(tensors, 128)
         for index, record in enumerate(chunk):
-            encoded[record.label] = (result.tensors[index], result.annotations[index])
+            encoded[record.label] = (tensors[index], result.annotations[index])
     return encoded
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+from .encode_reads import rows_at_height
 from .models.depth_adaptive import NotAdaptable, bucket_networks
 from .models.network import Network, Weights
 
@@ -36,19 +37,28 @@ class ChunkInference:
         # model's fixed batch: small batches keep that padding small (per-call cost is tiny next
         # to ~2.9 GFLOP per dense variant; measured rates hardly depend on batch size).
         bucket_batch = min(batch_size, ADAPTIVE_BATCH) if networks else batch_size
-        self.dense = backend_type(network, weights, bucket_batch, threads, precision, calibration)
+        self.rows = network.tensor_shape[0] if network.is_2d else 0
+        self.dense = backend_type(network, weights, bucket_batch, threads, precision,
+                                  self._at_height(calibration, self.rows))  # fmt: skip
         for bucket, bucket_network in sorted(networks.items()):
-            rows = bucket + 1
-            sliced = None
-            if calibration:
-                sliced = [[inputs[0][:, :rows], *inputs[1:]] for inputs in calibration]
-            self.buckets[bucket] = backend_type(bucket_network, weights, bucket_batch, threads,
-                                                precision, sliced)  # fmt: skip
+            sliced = self._at_height(calibration, bucket + 1)
+            self.buckets[bucket] = backend_type(
+                bucket_network, weights, bucket_batch, threads, precision, sliced
+            )
+
+    @staticmethod
+    def _at_height(calibration, rows: int):
+        if not calibration or not rows:
+            return calibration
+        return [[rows_at_height(inputs[0], rows), *inputs[1:]] for inputs in calibration]
 
     def predict(self, tensors: np.ndarray, annotations: np.ndarray, read_rows: np.ndarray):
-        """Softmax probabilities (n, 4), in input order."""
+        """Softmax probabilities (n, 4), in input order. 2D ``tensors`` may be compact (see
+        pipeline.EncodedChunk)."""
         if not self.buckets:
             self.counts["dense"] += len(tensors)
+            if self.rows:
+                tensors = rows_at_height(tensors, self.rows)
             return self.dense.predict([tensors, annotations])
         probabilities = np.zeros((len(tensors), 4), dtype=np.float32)
         pending = np.ones(len(tensors), dtype=bool)
@@ -56,12 +66,14 @@ class ChunkInference:
             chosen = np.flatnonzero(pending & (read_rows <= bucket))
             if chosen.size:
                 probabilities[chosen] = backend.predict(
-                    [tensors[chosen, : bucket + 1], annotations[chosen]]
+                    [rows_at_height(tensors[chosen], bucket + 1), annotations[chosen]]
                 )
                 pending[chosen] = False
                 self.counts[f"rows_{bucket + 1}"] += int(chosen.size)
         rest = np.flatnonzero(pending)
         if rest.size:
-            probabilities[rest] = self.dense.predict([tensors[rest], annotations[rest]])
+            probabilities[rest] = self.dense.predict(
+                [rows_at_height(tensors[rest], self.rows), annotations[rest]]
+            )
             self.counts["dense"] += int(rest.size)
         return probabilities

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .encode_reads import read_tensor
+from .encode_reads import read_tensor, stack_compact
 from .encode_reference import annotation_vector, reference_tensor
 from .errors import InputError
 from .javarandom import JavaRandom
@@ -44,6 +44,8 @@ class EncoderConfig:
 
 @dataclass
 class EncodedChunk:
+    #: 1D: (n, window, 4). 2D: compact, (n, h, window, 15) with h the tallest pileup + 1; every
+    #: row after the last stored one is a copy of it (encode_reads.rows_at_height restores them)
     tensors: np.ndarray
     annotations: np.ndarray
     type_labels: list[str]
@@ -108,8 +110,9 @@ class Encoder:
                 record.chrom, record.pos, record.end, config.read_limit, rng, record=record.label
             )
             tensor = read_tensor(
-                reads, record.pos, type_label, window, config.window_size, config.read_limit
-            )
+                reads, record.pos, type_label, window, config.window_size, config.read_limit,
+                compact=True,
+            )  # fmt: skip
         except ValueError as err:
             raise InputError(str(err), path=config.vcf_path, record=record.label) from None
         return tensor, annotations, type_label, min(len(reads), config.read_limit)
@@ -117,8 +120,11 @@ class Encoder:
     def encode_chunk(self, records: list[VcfRecord]) -> EncodedChunk:
         started = time.monotonic()
         encoded = [self.encode(record) for record in records]
+        tensors = [e[0] for e in encoded]
         return EncodedChunk(
-            tensors=np.stack([e[0] for e in encoded]),
+            tensors=np.stack(tensors)
+            if self.config.tensor_type == REFERENCE
+            else stack_compact(tensors),
             annotations=np.stack([e[1] for e in encoded]),
             type_labels=[e[2] for e in encoded],
             read_rows=np.array([e[3] for e in encoded], dtype=np.int64),

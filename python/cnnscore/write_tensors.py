@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
+from .encode_reads import rows_at_height
 from .errors import InputError
 from .intervals import IntervalFilter, parse_intervals
 from .models.spec import READ_TENSOR, REFERENCE
@@ -204,8 +205,11 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
             labels: deque[list[int]] = deque()
             chunks = selection.chunks(vcf.records(intervals), labels)
             for records, encoded in encoded_chunks(chunks, config, options.encode_workers):
+                tensors = encoded.tensors
+                if options.tensor_type == READ_TENSOR:
+                    tensors = rows_at_height(tensors, READ_LIMIT)
                 writer.add(
-                    encoded.tensors,
+                    tensors,
                     encoded.annotations,
                     np.array(labels.popleft(), dtype=np.uint8),
                     [record.label for record in records],
