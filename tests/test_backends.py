@@ -186,10 +186,11 @@ def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
 @pytest.mark.parametrize(
     "json_name", ["small_2d.json", "2d_cnn_mix_train.json", "1d_cnn_mix_train_full_bn.json"]
 )
-def test_openvino_graph_built_without_keras_equals_keras(json_name):
-    """OpenVINO's graph is built from the description, not converted from Keras: layouts
-    (channels-first convolutions, channels-last Flatten), the folded batch norm and the second
-    annotation concatenation of the legacy models must all agree with Keras."""
+@pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
+def test_graph_built_without_keras_equals_keras(name, json_name):
+    """OpenVINO's and ONNX Runtime's graphs are built from the description, not converted from
+    Keras: layouts (channels-first convolutions, channels-last Flatten), the folded batch norm and
+    the second annotation concatenation of the legacy models must all agree with Keras."""
     from cnnscore.models.architectures import network_for
     from cnnscore.models.network import bind_weights
     from conftest import random_layers
@@ -201,20 +202,21 @@ def test_openvino_graph_built_without_keras_equals_keras(json_name):
     tensors = rng.random((3, *network.tensor_shape), dtype=np.float32)
     annotations = rng.normal(0, 2, (3, network.annotation_count)).astype(np.float32)
     expected = build_keras(network, weights)([tensors, annotations], training=False).numpy()
-    got = backend_class("openvino")(network, weights, batch_size=2, threads=2).predict(
+    got = backend_class(name)(network, weights, batch_size=2, threads=2).predict(
         [tensors, annotations]
     )
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
-def test_openvino_scoring_never_imports_tensorflow(tmp_path):
-    """The openvino backend builds its graph from the description: a whole 2D score (depth
-    buckets included) must run without TensorFlow or Keras in the process."""
+@pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
+def test_scoring_never_imports_tensorflow(tmp_path, name):
+    """The openvino and onnxruntime backends build their graphs from the description: a whole 2D
+    score (depth buckets included) must run without TensorFlow, Keras or tf2onnx in the process."""
     import subprocess
     import sys
 
-    out = tmp_path / "ov.vcf"
-    args = [str(a) for a in smoke_2d_args(out, "--backend", "openvino")]
+    out = tmp_path / f"{name}.vcf"
+    args = [str(a) for a in smoke_2d_args(out, "--backend", name)]
     code = (
         "import sys\n"
         "from cnnscore.cli import main\n"

@@ -94,8 +94,6 @@ class Network:
     branch: tuple[BranchStep, ...]
     annotation_units: int
     head: tuple[HeadStep, ...]
-    #: rows the head was built for: a depth-adaptive variant computes fewer and copies the last
-    full_rows: int = 0
 
     @property
     def is_2d(self) -> bool:
@@ -111,13 +109,7 @@ class Network:
 
     def with_rows(self, rows: int, branch: tuple[BranchStep, ...], name: str) -> Network:
         """The same network on ``rows`` input rows with a rewritten branch (same weights)."""
-        return replace(
-            self,
-            name=name,
-            tensor_shape=(rows, *self.tensor_shape[1:]),
-            branch=branch,
-            full_rows=self.full_rows or self.tensor_shape[0],
-        )
+        return replace(self, name=name, tensor_shape=(rows, *self.tensor_shape[1:]), branch=branch)
 
 
 def branch_output_shape(network: Network) -> tuple[int, ...]:
