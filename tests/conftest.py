@@ -7,8 +7,10 @@ points elsewhere; when the folder is missing the tests fail loudly rather than s
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +144,65 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; failing the run", red=True)
         session.exitstatus = 1
+
+
+# --------------------------------------------------------------------- GCS API emulator
+BUCKET = "cnnscore-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gcs_emulator(tmp_path_factory):
+    """A running GCS API emulator (gcp-storage-emulator on localhost) with the smoke data and
+    model uploaded; yields a client on it. Module-scoped: it sets STORAGE_EMULATOR_HOST."""
+    port = _free_port()
+    executable = Path(sys.executable).with_name("gcp-storage-emulator")
+    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [str(executable), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
+            stdout=handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    saved = {k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "CNNSCORE_GCS_CACHE")}
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    os.environ["CNNSCORE_GCS_CACHE"] = str(tmp_path_factory.mktemp("gcs-cache"))
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the GCS emulator did not start: {log.read_text()}")
+        from google.cloud import storage
+
+        client = storage.Client(project="test")
+        bucket = client.create_bucket(BUCKET)
+        for path in [
+            SMOKE_VCF, Path(f"{SMOKE_VCF}.tbi"), SMOKE_REF, Path(f"{SMOKE_REF}.fai"),
+            Path(f"{SMOKE_REF}.gzi"), SMOKE_BAM, Path(f"{SMOKE_BAM}.bai"),
+            SMOKE / "giab_truth.vcf.gz", SMOKE / "giab_truth.vcf.gz.tbi",
+        ]:  # fmt: skip
+            bucket.blob(f"smoke/{path.name}").upload_from_filename(str(path))
+        for path in (SMALL_2D_JSON, SMALL_2D_HD5):
+            bucket.blob(f"models/{path.name}").upload_from_filename(str(path))
+        bucket.blob("noindex/reads.bam").upload_from_filename(str(SMOKE_BAM))
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def gs(name: str) -> str:
+    return f"gs://{BUCKET}/{name}"

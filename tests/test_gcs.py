@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,75 +18,16 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    SMALL_2D_HD5,
-    SMALL_2D_JSON,
+    BUCKET,
     SMOKE,
     SMOKE_BAM,
     SMOKE_REF,
     SMOKE_VCF,
     data_lines,
+    gs,
     header_lines,
     run_cli,
 )
-
-BUCKET = "cnnscore-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    """A running emulator with the smoke data and model uploaded; yields a client on it."""
-    port = _free_port()
-    executable = Path(sys.executable).with_name("gcp-storage-emulator")
-    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    with open(log, "w") as handle:
-        process = subprocess.Popen(
-            [str(executable), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
-            stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    saved = {k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "CNNSCORE_GCS_CACHE")}
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    os.environ["CNNSCORE_GCS_CACHE"] = str(tmp_path_factory.mktemp("gcs-cache"))
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"the GCS emulator did not start: {log.read_text()}")
-        from google.cloud import storage
-
-        client = storage.Client(project="test")
-        bucket = client.create_bucket(BUCKET)
-        for path in [
-            SMOKE_VCF, Path(f"{SMOKE_VCF}.tbi"), SMOKE_REF, Path(f"{SMOKE_REF}.fai"),
-            Path(f"{SMOKE_REF}.gzi"), SMOKE_BAM, Path(f"{SMOKE_BAM}.bai"),
-            SMOKE / "giab_truth.vcf.gz", SMOKE / "giab_truth.vcf.gz.tbi",
-        ]:  # fmt: skip
-            bucket.blob(f"smoke/{path.name}").upload_from_filename(str(path))
-        for path in (SMALL_2D_JSON, SMALL_2D_HD5):
-            bucket.blob(f"models/{path.name}").upload_from_filename(str(path))
-        bucket.blob("noindex/reads.bam").upload_from_filename(str(SMOKE_BAM))
-        yield client
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def gs(name: str) -> str:
-    return f"gs://{BUCKET}/{name}"
 
 
 def _score_args(output: str, *extra: str, reads: str = "smoke/NA12878.chr20_10M_10.1M.bam"):
@@ -107,7 +47,7 @@ def _without_provenance(lines: list[str]) -> list[str]:
     return [line for line in lines if not line.startswith("##cnnscoreCommandLine")]
 
 
-def test_full_2d_score_from_and_to_gcs(emulator, smoke_2d_output, tmp_path):
+def test_full_2d_score_from_and_to_gcs(gcs_emulator, smoke_2d_output, tmp_path):
     """Every input from gs:// (the model's .json derived from the .hd5 name, as GATK does), the
     VCF, its index and the metrics to gs://; same records as the local run."""
     result = run_cli(
@@ -115,14 +55,16 @@ def test_full_2d_score_from_and_to_gcs(emulator, smoke_2d_output, tmp_path):
                      "--requester-pays-project", "billing-project"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    names = {blob.name for blob in emulator.list_blobs(BUCKET, prefix="out/")}
+    names = {blob.name for blob in gcs_emulator.list_blobs(BUCKET, prefix="out/")}
     assert names == {"out/smoke.vcf.gz", "out/smoke.vcf.gz.tbi", "out/smoke.metrics.json"}
-    scored = _download(emulator, "out/smoke.vcf.gz", tmp_path / "smoke.vcf.gz")
+    scored = _download(gcs_emulator, "out/smoke.vcf.gz", tmp_path / "smoke.vcf.gz")
     assert data_lines(scored) == data_lines(smoke_2d_output)
     assert _without_provenance(header_lines(scored)) == _without_provenance(
         header_lines(smoke_2d_output)
     )
-    metrics = json.loads(emulator.bucket(BUCKET).blob("out/smoke.metrics.json").download_as_text())
+    metrics = json.loads(
+        gcs_emulator.bucket(BUCKET).blob("out/smoke.metrics.json").download_as_text()
+    )
     assert metrics["variants_scored"] == 252
     # BAM and FASTA were read by range: only their indexes (and the small files) were cached.
     cached = {p.name for p in Path(os.environ["CNNSCORE_GCS_CACHE"]).rglob("*") if p.is_file()}
@@ -130,26 +72,28 @@ def test_full_2d_score_from_and_to_gcs(emulator, smoke_2d_output, tmp_path):
     assert "NA12878.chr20_10M_10.1M.bam" not in cached and "ref.chr20.fa.gz" not in cached
 
 
-def test_missing_object_is_one_clear_line(emulator):
+def test_missing_object_is_one_clear_line(gcs_emulator):
     result = run_cli(*_score_args(gs("out/missing.vcf.gz"), reads="smoke/absent.bam"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == f"cnnscore: error: {gs('smoke/absent.bam')}: object does not exist"
-    assert not emulator.bucket(BUCKET).blob("out/missing.vcf.gz").exists()
+    assert not gcs_emulator.bucket(BUCKET).blob("out/missing.vcf.gz").exists()
 
 
-def test_missing_bam_index_and_failed_run_upload_nothing(emulator):
+def test_missing_bam_index_and_failed_run_upload_nothing(gcs_emulator):
     result = run_cli(*_score_args(gs("out/noindex.vcf.gz"), reads="noindex/reads.bam"))
     assert result.returncode == 1
     assert f"{gs('noindex/reads.bam')}: index is missing" in result.stderr
     result = run_cli(*_score_args(gs("out/bad.vcf.gz"), "--read-limit", "64"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert not list(emulator.list_blobs(BUCKET, prefix="out/noindex"))
-    assert not list(emulator.list_blobs(BUCKET, prefix="out/bad"))
+    assert not list(gcs_emulator.list_blobs(BUCKET, prefix="out/noindex"))
+    assert not list(gcs_emulator.list_blobs(BUCKET, prefix="out/bad"))
 
 
-def test_filter_and_compare_read_and_write_gcs(emulator, smoke_2d_output, tmp_path):
-    emulator.bucket(BUCKET).blob("scored/smoke.vcf.gz").upload_from_filename(str(smoke_2d_output))
+def test_filter_and_compare_read_and_write_gcs(gcs_emulator, smoke_2d_output, tmp_path):
+    gcs_emulator.bucket(BUCKET).blob("scored/smoke.vcf.gz").upload_from_filename(
+        str(smoke_2d_output)
+    )
     filtered = gs("scored/smoke.filtered.vcf.gz")
     result = run_cli("filter", "-V", gs("scored/smoke.vcf.gz"),
                      "--resource", gs("smoke/giab_truth.vcf.gz"), "-O", filtered)  # fmt: skip
@@ -157,16 +101,16 @@ def test_filter_and_compare_read_and_write_gcs(emulator, smoke_2d_output, tmp_pa
     local = tmp_path / "filtered.vcf.gz"
     run_cli("filter", "-V", smoke_2d_output, "--resource", SMOKE / "giab_truth.vcf.gz",
             "-O", local, check=True)  # fmt: skip
-    remote = _download(emulator, "scored/smoke.filtered.vcf.gz", tmp_path / "remote.vcf.gz")
+    remote = _download(gcs_emulator, "scored/smoke.filtered.vcf.gz", tmp_path / "remote.vcf.gz")
     assert data_lines(remote) == data_lines(local)
 
     result = run_cli("compare", "--baseline", gs("scored/smoke.vcf.gz"),
                      "--candidate", filtered, "-O", gs("reports/self"))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    report = json.loads(emulator.bucket(BUCKET).blob("reports/self.json").download_as_text())
+    report = json.loads(gcs_emulator.bucket(BUCKET).blob("reports/self.json").download_as_text())
     assert report["summary"]["records_compared"] == 252
     assert report["summary"]["max_abs_delta"] == 0.0
-    assert emulator.bucket(BUCKET).blob("reports/self.html").exists()
+    assert gcs_emulator.bucket(BUCKET).blob("reports/self.html").exists()
 
 
 class _FailingReader(io.RawIOBase):
@@ -197,12 +141,12 @@ class _FailingReader(io.RawIOBase):
         super().close()
 
 
-def test_interrupted_upload_leaves_the_previous_object(emulator, tmp_path, monkeypatch):
+def test_interrupted_upload_leaves_the_previous_object(gcs_emulator, tmp_path, monkeypatch):
     from cnnscore import gcs
     from cnnscore.errors import InputError
     from cnnscore.remote_files import RemoteFiles
 
-    blob = emulator.bucket(BUCKET).blob("uploads/result.bin")
+    blob = gcs_emulator.bucket(BUCKET).blob("uploads/result.bin")
     blob.upload_from_string(b"previous complete version")
     # over 8 MiB, so the client uses a resumable upload (smaller files go in one request); the
     # connection breaks after two of its 256 KiB chunks were sent
@@ -243,17 +187,17 @@ def test_permission_errors_name_the_object_and_requester_pays():
     assert "--requester-pays-project" in message
 
 
-def test_split_and_gather_with_gcs_paths(emulator, tmp_path):
+def test_split_and_gather_with_gcs_paths(gcs_emulator, tmp_path):
     result = run_cli("split-intervals", "-V", gs("smoke/hc.gatk4.vcf.gz"),
                      "-R", gs("smoke/ref.chr20.fa.gz"), "--scatter-count", "3",
                      "-O", gs("shards/"))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    shards = sorted(b.name for b in emulator.list_blobs(BUCKET, prefix="shards/"))
+    shards = sorted(b.name for b in gcs_emulator.list_blobs(BUCKET, prefix="shards/"))
     assert shards == [f"shards/shard-000{i}.interval_list" for i in range(3)]
     result = run_cli("gather-vcfs", "-I", gs("smoke/hc.gatk4.vcf.gz"),
                      "-O", gs("gathered/all.vcf.gz"))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    gathered = _download(emulator, "gathered/all.vcf.gz", tmp_path / "all.vcf.gz")
+    gathered = _download(gcs_emulator, "gathered/all.vcf.gz", tmp_path / "all.vcf.gz")
     assert data_lines(gathered) == data_lines(SMOKE_VCF)
 
 
@@ -279,11 +223,11 @@ def _external_reference_cram(path: Path) -> Path:
     return path
 
 
-def test_cram_and_its_reference_from_gcs(emulator, smoke_2d_output, tmp_path):
+def test_cram_and_its_reference_from_gcs(gcs_emulator, smoke_2d_output, tmp_path):
     """A CRAM decoded with a gs:// reference gives the BAM's scores (same reads, same tensors)."""
     _external_reference_cram(tmp_path / "smoke.cram")
     for name in ("smoke.cram", "smoke.cram.crai"):
-        emulator.bucket(BUCKET).blob(f"cram/{name}").upload_from_filename(str(tmp_path / name))
+        gcs_emulator.bucket(BUCKET).blob(f"cram/{name}").upload_from_filename(str(tmp_path / name))
     output = tmp_path / "remote.vcf.gz"
     result = run_cli(*_score_args(str(output), reads="cram/smoke.cram"))
     assert result.returncode == 0, result.stderr

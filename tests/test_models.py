@@ -96,3 +96,29 @@ def test_keras_model_carries_the_bound_weights_by_name():
     for name, arrays in weights.items():
         for key, array in arrays.items():
             np.testing.assert_array_equal(back[name][key], array)
+
+
+def test_small_2d_topology_written_as_gatks_own_model_config():
+    """The Keras 2.2 topology cnnscore writes into trained models equals the one inside GATK's
+    small_2d.hd5: layer classes, order (Keras 2 assigns weights by it) and every config key; only
+    layer names differ."""
+    import json
+
+    import h5py
+
+    from cnnscore.models.keras2_config import keras2_model_config
+
+    ours = keras2_model_config(network_for(load_model_spec(str(SMALL_2D_JSON))))["config"]
+    with h5py.File(SMALL_2D_HD5, "r") as handle:
+        gatk = json.loads(handle.attrs["model_config"])["config"]
+    names = {}
+    for mine, theirs in zip(ours["layers"], gatk["layers"], strict=True):
+        assert mine["class_name"] == theirs["class_name"]
+        names[theirs["name"]] = mine["name"]
+        strip = lambda config: {k: v for k, v in config.items() if k != "name"}  # noqa: E731
+        assert strip(mine["config"]) == strip(theirs["config"]), mine["name"]
+    for mine, theirs in zip(ours["layers"], gatk["layers"], strict=True):
+        inbound = [[[names[i[0]], *i[1:]] for i in node] for node in theirs["inbound_nodes"]]
+        assert mine["inbound_nodes"] == inbound
+    assert ours["input_layers"] == [[names[i[0]], 0, 0] for i in gatk["input_layers"]]
+    assert ours["output_layers"] == [[names[o[0]], 0, 0] for o in gatk["output_layers"]]

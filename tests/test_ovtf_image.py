@@ -1,6 +1,6 @@
-"""The openvino-tensorflow backend, in its own image (Python 3.9, TF 2.9.3, openvino-tensorflow
-2.3.0): scores of the smoke set match the main TensorFlow baseline, with the integration on and
-with it switched off by OPENVINO_TF_DISABLE=1."""
+"""The openvino-tensorflow image (Python 3.9, TF 2.9.3, openvino-tensorflow 2.3.0): scores of the
+smoke set match the main TensorFlow baseline, with the integration on and with it switched off by
+OPENVINO_TF_DISABLE=1; and its Keras 2 loads the whole models cnnscore exports, as GATK would."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
-from conftest import SHARED, info_scores, run_cli, smoke_2d_args
+from conftest import (
+    MODELS,
+    SHARED,
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
+    info_scores,
+    random_layers,
+    run_cli,
+    smoke_2d_args,
+)
 
 IMAGE = "cnnscore-ovtf:local"
 CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
@@ -53,3 +63,61 @@ def test_backend_outside_its_image_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert "use the image docker/Dockerfile.ovtf" in result.stderr
     assert not (tmp_path / "x.vcf").exists()
+
+
+_LOAD_WITH_KERAS_2 = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+for case in sys.argv[1:]:
+    path = "/shared/models/gatk/small_2d.hd5" if case == "gatk_small_2d" else f"/work/{case}.hd5"
+    inputs = np.load(f"/work/{case.replace('gatk_', '')}.inputs.npz")
+    model = tf.keras.models.load_model(path, compile=False)
+    out = model([inputs["tensor"], inputs["annotations"]], training=False).numpy()
+    np.save(f"/work/{case}.out.npy", out)
+"""
+
+
+def test_models_cnnscore_writes_load_with_keras_2(podman_env, tmp_path):
+    """What `cnnscore train` exports is a whole Keras 2.2 model, as GATK ships them: Keras 2
+    (TensorFlow 2.9 in this image) loads it with load_model and predicts what cnnscore predicts.
+    GATK's real small_2d weights, re-exported, must also predict what GATK's own file predicts."""
+    from cnnscore.models.architectures import load_network, network_for
+    from cnnscore.models.keras2_config import write_gatk_model
+    from cnnscore.models.keras2_weights import read_keras2_weights
+    from cnnscore.models.keras_builder import build_keras
+    from cnnscore.models.network import bind_weights
+    from cnnscore.models.spec import load_model_spec
+
+    cases = {
+        "small_2d": load_network(
+            load_model_spec(str(SMALL_2D_JSON)),
+            read_keras2_weights(str(SMALL_2D_HD5)),
+            str(SMALL_2D_HD5),
+        )
+    }
+    for name in ("2d_cnn_mix_train", "1d_cnn_mix_train_full_bn"):
+        network = network_for(load_model_spec(str(MODELS / f"{name}.json")))
+        cases[name] = network, bind_weights(network, random_layers(network, 5), name, "random")
+    rng = np.random.default_rng(8)
+    expected = {}
+    for name, (network, weights) in cases.items():
+        write_gatk_model(str(tmp_path / f"{name}.hd5"), network, weights)
+        tensor = rng.random((3, *network.tensor_shape), dtype=np.float32)
+        annotations = rng.normal(0, 2, (3, network.annotation_count)).astype(np.float32)
+        np.savez(tmp_path / f"{name}.inputs.npz", tensor=tensor, annotations=annotations)
+        expected[name] = build_keras(network, weights)([tensor, annotations]).numpy()
+    (tmp_path / "load.py").write_text(_LOAD_WITH_KERAS_2)
+    command = [
+        "podman", "run", "--rm", "--user", "0", "-v", f"{SHARED}:/shared:ro",
+        "-v", f"{tmp_path}:/work", IMAGE, "python", "/work/load.py", *cases, "gatk_small_2d",
+    ]  # fmt: skip
+    result = subprocess.run(command, env=podman_env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in cases:
+        got = np.load(tmp_path / f"{name}.out.npy")
+        np.testing.assert_allclose(got, expected[name], atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "gatk_small_2d.out.npy"), expected["small_2d"], atol=1e-5
+    )

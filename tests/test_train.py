@@ -21,17 +21,15 @@ import numpy as np
 import pysam
 import pytest
 
-# the GCS emulator fixture of test_gcs, used here under this name (a fixture, hence the noqa)
-from test_gcs import BUCKET, gs
-from test_gcs import emulator as gcs_emulator  # noqa: F401
-
 from conftest import (
+    BUCKET,
     SMALL_2D_JSON,
     SMOKE,
     SMOKE_BAM,
     SMOKE_REF,
     SMOKE_VCF,
     data_lines,
+    gs,
     info_scores,
     run_cli,
 )
@@ -358,6 +356,14 @@ def test_trained_1d_model_is_scored_end_to_end(trained_1d, tmp_path):
     assert architecture["id"] == "1d_cnn_mix_train_full_bn"
     assert architecture["architecture"] == "model.hd5"
     assert architecture["output_labels"] == CHANNELS
+    # a whole Keras 2.2 model, as GATK loads it: topology and the weights under its layer names
+    import h5py
+
+    with h5py.File(f"{prefix}.hd5", "r") as handle:
+        config = json.loads(handle.attrs["model_config"])["config"]
+        stored = [n.decode() for n in handle["model_weights"].attrs["layer_names"]]
+    assert stored == [layer["name"] for layer in config["layers"]]
+    assert {layer["class_name"] for layer in config["layers"]} >= {"Conv1D", "Dropout", "Dense"}
 
 
 def test_training_report(trained_1d):

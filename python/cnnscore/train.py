@@ -202,15 +202,15 @@ def _start_normalisation(model, annotations: np.ndarray) -> None:
 def _export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
     """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
     what the trained model predicts, before it takes its final name."""
-    from .models.keras2_weights import read_keras2_weights, write_keras2_weights
-    from .models.keras_builder import build_model, model_layer_weights
+    from .models.architectures import network_for
+    from .models.keras2_config import write_gatk_model
+    from .models.keras2_weights import read_keras2_weights
+    from .models.keras_builder import build_model, model_weights
 
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, f".{name}.partial-{os.getpid()}")
     try:
-        write_keras2_weights(
-            temporary, model_layer_weights(model), [layer.name for layer in model.layers]
-        )
+        write_gatk_model(temporary, network_for(spec), model_weights(model))
         scoring = build_model(spec, read_keras2_weights(temporary), temporary)
         expected = np.asarray(model(check_inputs, training=False))
         loaded = np.asarray(scoring(check_inputs, training=False))

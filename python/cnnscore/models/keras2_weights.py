@@ -8,6 +8,7 @@ lets tests (and training) produce files GATK itself could load.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,12 +72,18 @@ def read_keras2_weights(path: str) -> list[LayerWeights]:
 
 
 def write_keras2_weights(
-    path: str, layers: Sequence[LayerWeights], layer_names: Sequence[str]
+    path: str,
+    layers: Sequence[LayerWeights],
+    layer_names: Sequence[str],
+    model_config: dict | None = None,
 ) -> None:
-    """Write a Keras-2-layout weights file (``model_weights`` group, Keras 2.2 attributes)."""
+    """Write a Keras-2-layout weights file (``model_weights`` group, Keras 2.2 attributes); with
+    ``model_config`` (see keras2_config), a whole model Keras 2's ``load_model`` reads."""
     with h5py.File(path, "w") as handle:
         handle.attrs["keras_version"] = b"2.2.4"
         handle.attrs["backend"] = b"tensorflow"
+        if model_config is not None:
+            handle.attrs["model_config"] = json.dumps(model_config).encode()
         group = handle.create_group("model_weights")
         group.attrs["keras_version"] = b"2.2.4"
         group.attrs["backend"] = b"tensorflow"

@@ -124,12 +124,6 @@ def model_weights(model) -> Weights:
     return weights
 
 
-def model_layer_weights(model) -> list[LayerWeights]:
-    """The model's weighted layers as the Keras-2 file stores them, for exporting a trained
-    model."""
-    return [LayerWeights(name, arrays) for name, arrays in model_weights(model).items()]
-
-
 def build_model(spec, file_layers: list[LayerWeights], weights_path: str):
     """The Keras model for a GATK JSON ``spec`` with the file's weights (checked)."""
     from .architectures import load_network
