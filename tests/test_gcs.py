@@ -110,6 +110,7 @@ def test_filter_and_compare_read_and_write_gcs(gcs_emulator, smoke_2d_output, tm
     report = json.loads(gcs_emulator.bucket(BUCKET).blob("reports/self.json").download_as_text())
     assert report["summary"]["records_compared"] == 252
     assert report["summary"]["max_abs_delta"] == 0.0
+    assert report["baseline"]["vcf"] == gs("scored/smoke.vcf.gz")  # not the cache copy
     assert gcs_emulator.bucket(BUCKET).blob("reports/self.html").exists()
 
 

@@ -476,6 +476,10 @@ def test_write_tensors_and_train_from_and_to_gcs(tmp_path, whole_bed):
     remote_manifest, remote = read_store(fetched)
     local_manifest, local = read_store(tmp_path / "local")
     assert remote_manifest["counts"] == local_manifest["counts"]
+    # the manifest names the user's gs:// inputs, not the cache copies or loopback URLs
+    assert remote_manifest["sources"]["variants"] == gs("smoke/hc.gatk4.vcf.gz")
+    assert remote_manifest["sources"]["reference"] == gs("smoke/ref.chr20.fa.gz")
+    assert remote_manifest["sources"]["truth_bed"] == gs("truth/whole.bed")
     for key in ("tensors", "annotations", "labels", "variants"):
         np.testing.assert_array_equal(remote[key], local[key])
 
@@ -491,3 +495,7 @@ def test_write_tensors_and_train_from_and_to_gcs(tmp_path, whole_bed):
         "trained/model.report.json",
         "trained/model.report.html",
     }
+    report = json.loads(client.bucket(BUCKET).blob("trained/model.report.json").download_as_text())
+    assert report["data"]["stores"][0]["path"] == gs("tensors/t.zip")
+    assert report["outputs"]["weights"]["path"] == gs("trained/model.hd5")
+    assert gs("trained/model.hd5") in result.stderr

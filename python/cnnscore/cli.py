@@ -13,11 +13,17 @@ import sys
 from .cli_parsers import build_parser
 from .errors import InputError
 from .gather import gather_vcfs
+from .locations import shown_as, user_facing
 from .reference import reference_lengths
 from .remote_args import localize, uses_gcs
 from .remote_files import RemoteFiles
 from .score import ScoreOptions, run_score
 from .split import run_split
+
+
+def _tell(message: str) -> None:
+    """A summary line on stderr, naming the user's paths (not gs:// stand-ins)."""
+    print(user_facing(message), file=sys.stderr)
 
 
 def _filter(args: argparse.Namespace) -> None:
@@ -38,7 +44,7 @@ def _filter(args: argparse.Namespace) -> None:
         indel_tranches=tuple(args.indel_tranches or DEFAULT_INDEL_TRANCHES),
         invalidate_previous_filters=args.invalidate_previous_filters,
     )
-    print(summary(run_filter(options)), file=sys.stderr)
+    _tell(summary(run_filter(options)))
 
 
 def _models(args: argparse.Namespace) -> None:
@@ -80,19 +86,18 @@ def _score(args: argparse.Namespace) -> None:
         encode_workers=args.encode_workers,
     )
     metrics = run_score(options)
-    print(
+    _tell(
         f"cnnscore: scored {metrics.variants_scored:,} variants with {metrics.info_key} in "
         f"{metrics.wall_seconds:.1f} s ({metrics.variants_per_minute:,.0f} variants/min; "
         f"encoding {metrics.encode_seconds:.1f} s, inference {metrics.inference_seconds:.1f} s, "
-        f"backend {metrics.backend} {metrics.precision}) -> {options.output}",
-        file=sys.stderr,
+        f"backend {metrics.backend} {metrics.precision}) -> {options.output}"
     )
 
 
 def _split(args: argparse.Namespace) -> None:
     lengths = reference_lengths(args.reference)
     paths = run_split(args.variant, lengths, args.scatter_count, args.intervals, args.output)
-    print(f"cnnscore: wrote {len(paths)} shards to {args.output}", file=sys.stderr)
+    _tell(f"cnnscore: wrote {len(paths)} shards to {args.output}")
 
 
 def _side_label(label: str | None, throughput, fallback: str) -> str:
@@ -125,7 +130,7 @@ def _compare(args: argparse.Namespace) -> int:
     report["fail_if"] = evaluate_gates(gates, report["summary"])
     json_path, html_path = write_reports(report, comparison, args.output)
     print(summary_table(report))
-    print(f"cnnscore: wrote {json_path} and {html_path}", file=sys.stderr)
+    _tell(f"cnnscore: wrote {json_path} and {html_path}")
     failed = [gate["gate"] for gate in report["fail_if"] if gate["failed"]]
     if failed:
         print(f"cnnscore: --fail-if failed: {', '.join(failed)}", file=sys.stderr)
@@ -135,10 +140,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _gather(args: argparse.Namespace) -> None:
     count = gather_vcfs(args.inputs, args.output)
-    print(
-        f"cnnscore: gathered {count:,} records from {len(args.inputs)} shards -> {args.output}",
-        file=sys.stderr,
-    )
+    _tell(f"cnnscore: gathered {count:,} records from {len(args.inputs)} shards -> {args.output}")
 
 
 def _write_tensors(args: argparse.Namespace) -> None:
@@ -165,7 +167,7 @@ def _write_tensors(args: argparse.Namespace) -> None:
         shard_size=args.shard_size,
         encode_workers=args.encode_workers,
     )
-    print(summary(run_write_tensors(options)), file=sys.stderr)
+    _tell(summary(run_write_tensors(options)))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -184,7 +186,7 @@ def _train(args: argparse.Namespace) -> None:
         seed=args.seed,
         threads=args.threads,
     )
-    print(summary(run_train(options)), file=sys.stderr)
+    _tell(summary(run_train(options)))
 
 
 _COMMANDS = {
@@ -204,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     command = _COMMANDS[args.command]
     if not uses_gcs(args):
         return command(args) or 0
-    with RemoteFiles(args.requester_pays_project) as remote:
+    with RemoteFiles(args.requester_pays_project) as remote, shown_as(remote.user_text):
         try:
             status = command(localize(args, remote)) or 0
             if status in (0, 3):  # 3: compare's gates failed, its reports are complete

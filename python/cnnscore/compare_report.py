@@ -15,6 +15,7 @@ from typing import Any
 
 from .compare import DELTA_THRESHOLDS, Comparison, Throughput
 from .files import write_atomically
+from .locations import user_facing
 from .report_html import figures, page, png_base64
 
 SCHEMA = "cnnscore.compare/1"
@@ -46,7 +47,7 @@ def _threshold_name(threshold: float) -> str:
 
 def _side(path: str, label: str, records: int, throughput: Throughput | None) -> dict[str, Any]:
     return {
-        "vcf": path,
+        "vcf": user_facing(path),
         "label": label,
         "records": records,
         "backends": throughput.backends if throughput else None,

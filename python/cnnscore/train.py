@@ -23,6 +23,7 @@ import numpy as np
 from . import __version__
 from .errors import InputError
 from .files import sha256_file, write_atomically
+from .locations import user_facing
 from .models.gatk_json import MODEL_KINDS, architecture_json
 from .models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .tensor_store import TensorStore
@@ -318,7 +319,7 @@ def _train(
     _export_weights(model, spec, weights_path, validation_batches[0][0])
     data["cnnscore_training"] = {
         "cnnscore_version": __version__,
-        "tensors": list(options.tensors),
+        "tensors": user_facing(list(options.tensors)),
         "seed": options.seed,
         "epochs_run": epochs_run,
         "best_epoch": best_epoch,
@@ -364,6 +365,7 @@ def _train(
         },
         "seconds": round(time.monotonic() - started, 3),
     }
+    report = user_facing(report)
     report_json, report_html = write_train_report(report, output_prefix(options.output))
     return TrainResult(weights_path, json_path, report_json, report_html, report)
 

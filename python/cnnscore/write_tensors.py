@@ -26,6 +26,7 @@ from . import __version__
 from .encode_reads import rows_at_height
 from .errors import InputError
 from .intervals import IntervalFilter, parse_intervals
+from .locations import user_facing
 from .models.spec import READ_TENSOR, REFERENCE
 from .pipeline import EncoderConfig, encoded_chunks
 from .reads import ReadSource
@@ -168,14 +169,16 @@ def _header(options: WriteTensorsOptions, shard_size: int) -> dict:
         "downsampling": dict(options.downsampling),
         "max_tensors": options.max_tensors,
         "reservoir_scope": "site",
-        "sources": {
-            "variants": options.variants,
-            "reference": options.reference,
-            "reads": list(options.reads) if options.tensor_type == READ_TENSOR else [],
-            "truth_vcf": options.truth_vcf,
-            "truth_bed": options.truth_bed,
-            "intervals": list(options.intervals),
-        },
+        "sources": user_facing(
+            {
+                "variants": options.variants,
+                "reference": options.reference,
+                "reads": list(options.reads) if options.tensor_type == READ_TENSOR else [],
+                "truth_vcf": options.truth_vcf,
+                "truth_bed": options.truth_bed,
+                "intervals": list(options.intervals),
+            }
+        ),
     }
 
 
