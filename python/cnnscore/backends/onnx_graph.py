@@ -14,7 +14,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..models.network import (
-    ANNOTATION_BN,
     DENSE_ANNOTATIONS,
     ConcatAnnotations,
     Conv,
@@ -23,8 +22,9 @@ from ..models.network import (
     Pool,
     ReplicateRows,
     Weights,
+    channels_first_kernel,
+    folded_batch_norm,
 )
-from .openvino_graph import BATCH_NORM_EPSILON
 
 OPSET = 17
 
@@ -55,8 +55,7 @@ def build_onnx_model(network: Network, weights: Weights, batch_size: int) -> onn
     for step in network.branch:
         if isinstance(step, Conv):
             arrays = weights[step.name]
-            kernel = arrays["kernel"]  # (*kernel, in, out) -> (out, in, *kernel)
-            filters = kernel.transpose(spatial + 1, spatial, *range(spatial))
+            filters = channels_first_kernel(arrays["kernel"])
             x = g.add("Conv", x, g.const(filters), g.const(arrays["bias"]))
             x = g.add("Relu", x)
         elif isinstance(step, Pool):
@@ -68,11 +67,9 @@ def build_onnx_model(network: Network, weights: Weights, batch_size: int) -> onn
     x = g.add("Transpose", x, perm=[0, *range(2, spatial + 2), 1])
     x = g.add("Flatten", x, axis=1)
 
-    norm = weights[ANNOTATION_BN]
-    scale = norm["gamma"] / np.sqrt(norm["moving_variance"] + np.float32(BATCH_NORM_EPSILON))
-    shift = norm["beta"] - norm["moving_mean"] * scale
-    normalised = g.add("Mul", network.annotation_input, g.const(scale.astype(np.float32)))
-    normalised = g.add("Add", normalised, g.const(shift.astype(np.float32)))
+    scale, shift = folded_batch_norm(weights)
+    normalised = g.add("Mul", network.annotation_input, g.const(scale))
+    normalised = g.add("Add", normalised, g.const(shift))
     x = g.add("Concat", x, _dense(g, normalised, weights[DENSE_ANNOTATIONS], "relu"), axis=1)
     for step in network.head:
         if isinstance(step, Dense):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.network import (
-    ANNOTATION_BN,
     DENSE_ANNOTATIONS,
     ConcatAnnotations,
     Conv,
@@ -21,10 +20,9 @@ from ..models.network import (
     Pool,
     ReplicateRows,
     Weights,
+    channels_first_kernel,
+    folded_batch_norm,
 )
-
-#: Keras' BatchNormalization epsilon in GATK's models.
-BATCH_NORM_EPSILON = 1e-3
 
 
 def build_openvino_model(network: Network, weights: Weights, batch_size: int):
@@ -45,8 +43,7 @@ def build_openvino_model(network: Network, weights: Weights, batch_size: int):
     for step in network.branch:
         if isinstance(step, Conv):
             arrays = weights[step.name]
-            kernel = arrays["kernel"]  # (*kernel, in, out) -> (out, in, *kernel)
-            filters = np.ascontiguousarray(kernel.transpose(spatial + 1, spatial, *range(spatial)))
+            filters = channels_first_kernel(arrays["kernel"])
             x = ops.convolution(x, ops.constant(filters), [1] * spatial, [0] * spatial,
                                 [0] * spatial, [1] * spatial)  # fmt: skip
             bias = arrays["bias"].reshape(1, -1, *([1] * spatial))
@@ -64,9 +61,7 @@ def build_openvino_model(network: Network, weights: Weights, batch_size: int):
     x = ops.transpose(x, ops.constant(np.array(to_channels_last, np.int64)))
     x = ops.reshape(x, ops.constant(np.array([batch_size, -1], np.int64)), special_zero=False)
 
-    norm = weights[ANNOTATION_BN]
-    scale = norm["gamma"] / np.sqrt(norm["moving_variance"] + np.float32(BATCH_NORM_EPSILON))
-    shift = norm["beta"] - norm["moving_mean"] * scale
+    scale, shift = folded_batch_norm(weights)
     normalised = ops.add(ops.multiply(annotations, ops.constant(scale[None, :])),
                          ops.constant(shift[None, :]))  # fmt: skip
     a = _dense(ops, normalised, weights[DENSE_ANNOTATIONS], "relu")

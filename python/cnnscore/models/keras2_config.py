@@ -14,6 +14,7 @@ from typing import Any
 from .keras2_weights import LayerWeights, write_keras2_weights
 from .network import (
     ANNOTATION_BN,
+    BATCH_NORM_EPSILON,
     DENSE_ANNOTATIONS,
     ConcatAnnotations,
     Conv,
@@ -117,7 +118,7 @@ def keras2_model_config(network: Network) -> dict[str, Any]:
     x = layers.add("Flatten", "flatten", {"data_format": "channels_last"}, [x])
     annotations = layers.input(network.annotation_input, (network.annotation_count,))
     normalised = layers.add("BatchNormalization", ANNOTATION_BN, {
-        "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True,
+        "axis": -1, "momentum": 0.99, "epsilon": BATCH_NORM_EPSILON, "center": True, "scale": True,
         "beta_initializer": _initialiser("Zeros"), "gamma_initializer": _initialiser("Ones"),
         "moving_mean_initializer": _initialiser("Zeros"),
         "moving_variance_initializer": _initialiser("Ones"),

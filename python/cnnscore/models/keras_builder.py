@@ -13,6 +13,7 @@ from .keras2_weights import LayerWeights
 from .network import (
     ANNOTATION_BN,
     ARRAY_ORDER,
+    BATCH_NORM_EPSILON,
     DENSE_ANNOTATIONS,
     ConcatAnnotations,
     Conv,
@@ -84,9 +85,9 @@ def build_keras(network: Network, weights: Weights | None = None, *, dropout: bo
             x = _dropout(keras, step, x, is_2d)
     x = keras.layers.Flatten(name="flatten")(x)
     annotations = keras.Input(shape=(network.annotation_count,), name=network.annotation_input)
-    normalised = keras.layers.BatchNormalization(axis=-1, epsilon=1e-3, name=ANNOTATION_BN)(
-        annotations
-    )
+    normalised = keras.layers.BatchNormalization(
+        axis=-1, epsilon=BATCH_NORM_EPSILON, name=ANNOTATION_BN
+    )(annotations)
     a = keras.layers.Dense(network.annotation_units, activation="relu", name=DENSE_ANNOTATIONS)(
         normalised
     )

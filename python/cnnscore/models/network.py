@@ -82,6 +82,8 @@ HeadStep = Union[Dense, Dropout, ConcatAnnotations]  # noqa: UP007
 
 ANNOTATION_BN = "annotation_bn"
 DENSE_ANNOTATIONS = "dense_annotations"
+#: Keras' BatchNormalization epsilon in GATK's models.
+BATCH_NORM_EPSILON = 1e-3
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,21 @@ def bind_weights(
     if other:
         raise InputError(f"{mismatch}: unexpected weighted layers {other}", path=weights_path)
     return {name: bound[name] for name in expected}  # the network's layer order
+
+
+def folded_batch_norm(weights: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """The annotation batch norm at inference as ``x * scale + shift`` (float32)."""
+    norm = weights[ANNOTATION_BN]
+    scale = norm["gamma"] / np.sqrt(norm["moving_variance"] + np.float32(BATCH_NORM_EPSILON))
+    shift = norm["beta"] - norm["moving_mean"] * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
+
+
+def channels_first_kernel(kernel: np.ndarray) -> np.ndarray:
+    """A Keras convolution kernel (*kernel, in, out) as (out, in, *kernel), for runtimes whose
+    convolutions are channels-first (OpenVINO, ONNX)."""
+    spatial = kernel.ndim - 2
+    return np.ascontiguousarray(kernel.transpose(spatial + 1, spatial, *range(spatial)))
 
 
 def parameter_count(network: Network) -> int:
