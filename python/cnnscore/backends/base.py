@@ -39,8 +39,6 @@ class InferenceBackend(ABC):
             raise ValueError("batch_size must be at least 1")
         if precision not in self.precisions:
             raise ValueError(f"backend {self.name} supports {', '.join(self.precisions)}")
-        self.network = network
-        self.weights = weights
         self.batch_size = batch_size
         self.threads = threads
         self.precision = precision

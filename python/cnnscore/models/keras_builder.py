@@ -69,6 +69,7 @@ def build_keras(network: Network, weights: Weights | None = None, *, dropout: bo
 
     is_2d = network.is_2d
     conv = keras.layers.Conv2D if is_2d else keras.layers.Conv1D
+    replicate = _replicate_last_row_layer()
     tensor = keras.Input(shape=network.tensor_shape, name=network.tensor_input)
     x = tensor
     for step in network.branch:
@@ -80,7 +81,7 @@ def build_keras(network: Network, weights: Weights | None = None, *, dropout: bo
             x = keras.layers.MaxPooling2D(pool_size=pool, strides=pool, name=step.name)(x)
         elif isinstance(step, ReplicateRows):
             if step.count:
-                x = _replicate_last_row_layer()(step.count, name=step.name)(x)
+                x = replicate(step.count, name=step.name)(x)
         elif isinstance(step, Dropout) and dropout:
             x = _dropout(keras, step, x, is_2d)
     x = keras.layers.Flatten(name="flatten")(x)
