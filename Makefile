@@ -16,7 +16,8 @@ $(BIN)/cnnscore: python/pyproject.toml python/requirements.lock tools/miniwdl_po
 
 setup: $(BIN)/cnnscore
 
-## Score the real NA12878 smoke set with GATK's small_2d model (data and model read from ../shared).
+## Score the real NA12878 smoke set (read from ../shared) with cnnscore's own shipped 2D model:
+## no model download, no network.
 demo: setup
 	mkdir -p demo-out
 	$(BIN)/cnnscore score \
@@ -24,14 +25,12 @@ demo: setup
 	  -R $(SHARED)/data/na12878_chr20_smoke/ref.chr20.fa.gz \
 	  -I $(SHARED)/data/na12878_chr20_smoke/NA12878.chr20_10M_10.1M.bam \
 	  --tensor-type read_tensor \
-	  --architecture $(SHARED)/models/gatk/small_2d.json \
-	  --weights $(SHARED)/models/gatk/small_2d.hd5 \
 	  --metrics-json demo-out/metrics.json \
 	  -O demo-out/smoke.cnn_2d.vcf.gz
 
 lint: setup
-	$(BIN)/ruff check python tests tools bench
-	$(BIN)/ruff format --check python tests tools bench
+	$(BIN)/ruff check python tests tools bench models
+	$(BIN)/ruff format --check python tests tools bench models
 
 ## The task images, built with rootful podman (no Docker engine needed); need root on Debian 12.
 image:

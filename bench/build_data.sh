@@ -16,22 +16,7 @@ variants=${VARIANTS:-13000}
 mkdir -p "$cache"
 cd "$cache"
 
-need=()
-for tool in art_illumina bwa samtools bcftools bgzip; do command -v $tool >/dev/null || need+=($tool); done
-if ((${#need[@]})); then
-  apt-get update -qq
-  apt-get install -y -qq art-nextgen-simulation-tools bwa samtools bcftools tabix >/dev/null
-fi
-
-if [ ! -s 20.fa ]; then
-  work=$(mktemp -d)
-  (cd "$work" && apt-get download vt-examples >/dev/null && dpkg-deb -x vt-examples_*.deb x)
-  zcat "$work/x/usr/share/doc/vt/examples/ref/20.fa.gz" > 20.fa.partial
-  mv 20.fa.partial 20.fa
-  rm -rf "$work"
-fi
-[ -s 20.fa.fai ] || samtools faidx 20.fa
-[ -s 20.fa.bwt ] || bwa index 20.fa 2> bwa-index.log
+"$here/get_reference.sh" .
 
 if [ ! -s truth.vcf.gz ]; then
   "$python" "$here/simulate_variants.py" --reference 20.fa --contig 20 --count "$variants" \

@@ -5,11 +5,20 @@ ReadPosRankSum take bcftools' Mann-Whitney Z scores MQBZ and RPBZ; SOR (and FS w
 none) are computed from DP4 (ref-fwd, ref-rev, alt-fwd, alt-rev) with GATK's formulas (Fisher's
 exact test, phred-scaled; symmetric odds ratio with pseudocounts).
 Output: VCF text on stdout, every record kept, its INFO extended.
+
+``--gatk-scale`` (the training recipe, models/) makes QD and FS look like HaplotypeCaller's, which
+is what the trained models will score. bcftools' QUAL saturates near 225, so QUAL / DP is ~4 where
+HaplotypeCaller's QD is ~15 (het) to ~30 (hom-alt); HaplotypeCaller's QUAL grows with the alt
+reads' base qualities, so QD is taken as 32 x the alt allele's read fraction (INFO/AD), and above
+35 replaced as GATK's QualByDepth does, by 30 + N(0, 3) (seeded by the position). bcftools' own FS
+is replaced by GATK's formula from DP4.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import random
 import sys
 
 import pysam
@@ -54,8 +63,20 @@ def strand_odds_ratio(ref_fwd: int, ref_rev: int, alt_fwd: int, alt_rev: int) ->
     )
 
 
+def gatk_like_qd(alt_depth: int, depth: int, pos: int) -> float:
+    """HaplotypeCaller-scale QD from the alt read fraction (see the module docstring)."""
+    qd = 32.0 * alt_depth / depth
+    if qd > 35.0:
+        qd = 30.0 + random.Random(pos).gauss(0.0, 3.0)
+    return round(qd, 2)
+
+
 def main() -> None:
-    with pysam.VariantFile(sys.argv[1]) as calls:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("calls", help="bcftools call output (VCF/BCF)")
+    parser.add_argument("--gatk-scale", action="store_true", help="HaplotypeCaller-like QD and FS")
+    args = parser.parse_args()
+    with pysam.VariantFile(args.calls) as calls:
         header = calls.header
         for key, kind, text in [
             ("QD", "Float", "Variant quality by depth"),
@@ -70,11 +91,15 @@ def main() -> None:
         for record in calls:
             info = record.info
             depth = info.get("DP") or 0
-            if record.qual is not None and depth:
+            allele_depths = info.get("AD") or ()
+            if args.gatk_scale and sum(allele_depths):
+                alt_depth = max(allele_depths[1:], default=0)
+                info["QD"] = gatk_like_qd(alt_depth, sum(allele_depths), record.pos)
+            elif record.qual is not None and depth:
                 info["QD"] = round(record.qual / depth, 2)
             dp4 = info.get("DP4")
             if dp4:
-                if "FS" not in info:
+                if "FS" not in info or args.gatk_scale:
                     info["FS"] = round(fisher_strand(*dp4), 3)
                 info["SOR"] = round(strand_odds_ratio(*dp4), 3)
             if "MQBZ" in info:

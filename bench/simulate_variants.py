@@ -1,8 +1,18 @@
-"""Simulate a diploid genome for the benchmark: seeded SNVs and short indels on a reference contig.
+"""Simulate a diploid genome: seeded SNVs and short indels on a reference contig.
 
 Writes the truth VCF and, for each haplotype, a FASTA of the windows around the variants with the
 variants applied (reads are simulated only there, which keeps the data set small enough to build
 on two cores while every scored site still sees a realistic 30x pileup).
+
+For training data (``models/recipe``) it also makes false candidates the way real ones arise:
+``--paralog-fraction`` gives that share of windows 1..``--paralog-max-copies`` copies of an
+unplaced paralog, the reference window diverged by ``--paralog-divergence`` substitutions (and
+small indels), which is absent from the reference. Its reads map onto the window like reads of a
+collapsed segmental duplication, and a permissive caller calls the paralog's differences as
+low-fraction variants that are not in the truth. ``--exclude`` keeps a region (the real smoke set)
+free of simulated sites, and ``--confident-bed`` writes the windows (less their thinly covered
+edges) as the truth's confident regions. Without these options the output is the benchmark's,
+byte for byte.
 """
 
 from __future__ import annotations
@@ -26,7 +36,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--truth-vcf", required=True)
     parser.add_argument("--haplotype-prefix", required=True)
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="START-END",
+        help="1-based closed range of the contig kept free of sites; repeatable",
+    )  # fmt: skip
+    parser.add_argument("--paralog-fraction", type=float, default=0.0)
+    parser.add_argument("--paralog-divergence", type=float, default=0.008)
+    parser.add_argument("--paralog-indel-rate", type=float, default=0.0005)
+    parser.add_argument("--paralog-max-copies", type=int, default=3)
+    parser.add_argument("--paralog-fasta", help="FASTA of the paralog copies (with --paralog-*)")
+    parser.add_argument("--confident-bed", help="BED of the windows less --bed-margin each side")
+    parser.add_argument("--bed-margin", type=int, default=150)
     args = parser.parse_args()
+    excluded = [tuple(int(x) for x in text.split("-")) for text in args.exclude]
 
     rng = random.Random(args.seed)
     fasta = pysam.FastaFile(args.reference)
@@ -41,6 +63,8 @@ def main() -> None:
     while len(chosen) < args.count:
         pos0 = rng.randrange(args.flank, length - args.flank)
         if pos0 // spacing in taken:
+            continue
+        if any(lo - args.flank <= pos0 + 1 <= hi + args.flank for lo, hi in excluded):
             continue
         context = sequence[pos0 - 20 : pos0 + 20]
         if "N" in context:
@@ -87,6 +111,52 @@ def main() -> None:
                     window = window[:offset] + alt + window[offset + len(ref) :]
                 # The window name keeps its reference start so reads can be traced back.
                 out.write(f">{args.contig}_{start + 1}\n{window}\n")
+
+    if args.confident_bed:
+        with open(args.confident_bed, "w") as out:
+            margin = args.flank - args.bed_margin
+            for pos0, *_ in records:
+                start, end = pos0 - margin, pos0 + margin
+                out.write(f"{args.contig}\t{start}\t{end}\n")
+    if args.paralog_fraction > 0:
+        if not args.paralog_fasta:
+            parser.error("--paralog-fraction needs --paralog-fasta")
+        write_paralogs(args, sequence, [r[0] for r in records])
+
+
+def diverged(window: str, rng: random.Random, substitution_rate: float, indel_rate: float) -> str:
+    """The window with random substitutions and 1-3 bp insertions/deletions."""
+    out, i = [], 0
+    while i < len(window):
+        roll = rng.random()
+        if roll < substitution_rate:
+            out.append(rng.choice([b for b in BASES if b != window[i]]))
+        elif roll < substitution_rate + indel_rate / 2:
+            out.append(window[i] + "".join(rng.choice(BASES) for _ in range(rng.randint(1, 3))))
+        elif roll < substitution_rate + indel_rate:
+            out.append(window[i])
+            i += rng.randint(1, 3)
+        else:
+            out.append(window[i])
+        i += 1
+    return "".join(out)
+
+
+def write_paralogs(args: argparse.Namespace, sequence: str, sites: list[int]) -> None:
+    """Paralog copies for a seeded share of the windows (their own random stream, so the truth
+    and haplotypes do not depend on the paralog options)."""
+    rng = random.Random(args.seed + 1)
+    with open(args.paralog_fasta, "w") as out:
+        for pos0 in sites:
+            if rng.random() >= args.paralog_fraction:
+                continue
+            start = pos0 - args.flank
+            paralog = diverged(
+                sequence[start : pos0 + args.flank], rng, args.paralog_divergence,
+                args.paralog_indel_rate,
+            )  # fmt: skip
+            for copy in range(rng.randint(1, args.paralog_max_copies)):
+                out.write(f">paralog_{args.contig}_{start + 1}_{copy + 1}\n{paralog}\n")
 
 
 if __name__ == "__main__":

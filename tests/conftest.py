@@ -100,6 +100,17 @@ def smoke_2d_output(tmp_path_factory) -> Path:
     return output
 
 
+def model_kind_spec(kind: str):
+    """The ModelSpec of ``cnnscore train --model-kind KIND`` (GATK's default annotation keys)."""
+    from cnnscore.models.gatk_json import architecture_json
+    from cnnscore.models.spec import parse_model_spec
+    from cnnscore.score import DEFAULT_ANNOTATION_KEYS
+
+    data = architecture_json(kind, DEFAULT_ANNOTATION_KEYS)
+    data["architecture"] = f"{kind}.hd5"
+    return parse_model_spec(data, f"{kind}.json")
+
+
 def random_layers(network, seed: int) -> list:
     """Seeded random weights for every weighted layer of a Network, under Keras-2 style layer
     names (GATK's files name layers differently from our descriptions)."""

@@ -184,18 +184,26 @@ def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
 
 
 @pytest.mark.parametrize(
-    "json_name", ["small_2d.json", "2d_cnn_mix_train.json", "1d_cnn_mix_train_full_bn.json"]
-)
+    "json_name",
+    [
+        "small_2d.json", "2d_cnn_mix_train.json", "1d_cnn_mix_train_full_bn.json",
+        "compact-2d", "compact-1d",
+    ],
+)  # fmt: skip
 @pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
 def test_graph_built_without_keras_equals_keras(name, json_name):
     """OpenVINO's and ONNX Runtime's graphs are built from the description, not converted from
     Keras: layouts (channels-first convolutions, channels-last Flatten), the folded batch norm and
-    the second annotation concatenation of the legacy models must all agree with Keras."""
+    the second annotation concatenation of the legacy models must all agree with Keras. GATK's
+    JSONs, and cnnscore's own compact networks (their --model-kind JSONs)."""
     from cnnscore.models.architectures import network_for
     from cnnscore.models.network import bind_weights
-    from conftest import random_layers
+    from conftest import model_kind_spec, random_layers
 
-    spec = load_model_spec(str(MODELS / json_name))
+    if json_name.endswith(".json"):
+        spec = load_model_spec(str(MODELS / json_name))
+    else:
+        spec = model_kind_spec(json_name)
     network = network_for(spec)
     weights = bind_weights(network, random_layers(network, seed=11), json_name, "random")
     rng = np.random.default_rng(2)

@@ -83,6 +83,31 @@ def test_adaptive_equals_dense_for_every_depth(small_2d, backend):
     assert adaptive.counts == {"rows_16": 3, "rows_32": 4, "rows_48": 2, "rows_64": 3, "dense": 4}
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "onnxruntime"])
+def test_compact_2d_adaptive_equals_dense(backend):
+    """cnnscore's own 2D network pools earlier (by 4), so its row plan differs from small_2d's;
+    its buckets must still give the dense softmax."""
+    from cnnscore.models.network import bind_weights
+    from conftest import model_kind_spec, random_layers
+
+    network = network_for(model_kind_spec("compact-2d"))
+    # bucket 15 (16 rows): conv_2 +6 rows; pool_1 makes 5 rows of 20 (+4); conv_4 +4; pool_2
+    # makes 2 of 8 (+3); 4 copies make the dense model's 6 rows before Flatten
+    assert row_plan(row_kernels(network), 15, 128) == [0, 6, 4, 0, 4, 3, 4]
+    assert sorted(bucket_networks(network)) == [15, 31, 47, 63, 79]
+    weights = bind_weights(network, random_layers(network, seed=4), "compact", "random")
+    counts = [0, 1, 7, 15, 16, 31, 40, 63, 64, 79, 80, 128]
+    tensors, annotations = synthetic_tensors(counts)
+    kind = backend_class(backend)
+    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", None, depth_adaptive=True)
+    got = adaptive.predict(tensors, annotations, np.array(counts))
+    expected = kind(network, weights, 8, 2).predict([tensors, annotations])
+    assert np.abs(got - expected).max() <= 1e-5
+    assert adaptive.counts == {
+        "rows_16": 4, "rows_32": 2, "rows_48": 1, "rows_64": 1, "rows_80": 2, "dense": 2
+    }  # fmt: skip
+
+
 def test_chains_the_argument_does_not_cover_run_dense(capsys):
     network = Network(
         name="square_conv", tensor_input="read_tensor", tensor_shape=(128, 128, 15),

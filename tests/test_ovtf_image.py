@@ -82,8 +82,10 @@ for case in sys.argv[1:]:
 def test_models_cnnscore_writes_load_with_keras_2(podman_env, tmp_path):
     """What `cnnscore train` exports is a whole Keras 2.2 model, as GATK ships them: Keras 2
     (TensorFlow 2.9 in this image) loads it with load_model and predicts what cnnscore predicts.
-    GATK's real small_2d weights, re-exported, must also predict what GATK's own file predicts."""
+    GATK's real small_2d weights, re-exported, must also predict what GATK's own file predicts,
+    and cnnscore's shipped default models must load as they are."""
     from cnnscore.models.architectures import load_network, network_for
+    from cnnscore.models.defaults import DEFAULT_MODELS, default_model
     from cnnscore.models.keras2_config import write_gatk_model
     from cnnscore.models.keras2_weights import read_keras2_weights
     from cnnscore.models.keras_builder import build_keras
@@ -100,10 +102,21 @@ def test_models_cnnscore_writes_load_with_keras_2(podman_env, tmp_path):
     for name in ("2d_cnn_mix_train", "1d_cnn_mix_train_full_bn"):
         network = network_for(load_model_spec(str(MODELS / f"{name}.json")))
         cases[name] = network, bind_weights(network, random_layers(network, 5), name, "random")
+    shipped = {}
+    for tensor_type in DEFAULT_MODELS:
+        architecture, weights_path = default_model(tensor_type)
+        name = os.path.basename(weights_path)[: -len(".hd5")]
+        shipped[name] = weights_path
+        cases[name] = load_network(
+            load_model_spec(architecture), read_keras2_weights(weights_path), weights_path
+        )
     rng = np.random.default_rng(8)
     expected = {}
     for name, (network, weights) in cases.items():
-        write_gatk_model(str(tmp_path / f"{name}.hd5"), network, weights)
+        if name in shipped:  # the shipped file itself, as trained and exported
+            shutil.copyfile(shipped[name], tmp_path / f"{name}.hd5")
+        else:
+            write_gatk_model(str(tmp_path / f"{name}.hd5"), network, weights)
         tensor = rng.random((3, *network.tensor_shape), dtype=np.float32)
         annotations = rng.normal(0, 2, (3, network.annotation_count)).astype(np.float32)
         np.savez(tmp_path / f"{name}.inputs.npz", tensor=tensor, annotations=annotations)

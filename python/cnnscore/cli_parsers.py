@@ -434,8 +434,9 @@ def _add_train_parser(subparsers) -> None:
     model.add_argument("--architecture", help="GATK model JSON whose network is trained")
     model.add_argument(
         "--model-kind",
-        choices=["1d", "2d"],
-        help="GATK's default network: 1d_cnn_mix_train_full_bn (1d) or small_2d (2d)",
+        choices=["1d", "2d", "compact-1d", "compact-2d"],
+        help="GATK's default network: 1d_cnn_mix_train_full_bn (1d) or small_2d (2d); or "
+        "cnnscore's own smaller ones (compact-1d, compact-2d: the shipped default models)",
     )
     p.add_argument("--epochs", type=_positive_int, default=10, help="most epochs (default 10)")
     p.add_argument("--batch-size", type=_positive_int, default=32, help="(default 32)")

@@ -91,12 +91,19 @@ class ScoreMetrics:
 
 
 def _model_paths(options: ScoreOptions) -> tuple[str, str]:
+    """The given model, or with none given cnnscore's own default for the tensor type (GATK's
+    default tensor type, reference, when none is given either)."""
     architecture, weights = options.architecture, options.weights
     if not architecture and not weights:
-        raise InputError(
-            "no model given: pass --architecture and/or --weights (GATK's .json/.hd5; see README)",
-            path="--architecture",
+        from .models.defaults import default_model
+
+        architecture, weights = default_model(options.tensor_type or REFERENCE)
+        print(
+            f"cnnscore: no model given: using cnnscore's own {os.path.basename(weights)} "
+            "(see MODEL_CARD.md; GATK's models: cnnscore models fetch gatk)",
+            file=sys.stderr,
         )
+        return architecture, weights
     return (
         architecture or companion_path(weights, ".json"),
         weights or companion_path(architecture, ".hd5"),

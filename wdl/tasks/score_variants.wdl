@@ -11,8 +11,8 @@ task ScoreVariants {
     File? reference_fasta_gzi
     Array[File] reads = []
     Array[File] reads_indexes = []
-    File architecture_json
-    File weights_hd5
+    File? architecture_json
+    File? weights_hd5
     File intervals
     String tensor_type = "read_tensor"
     String backend = "tensorflow"
@@ -36,8 +36,8 @@ task ScoreVariants {
       ~{sep=" " prefix("-I ", reads)} \
       -L '~{intervals}' \
       --tensor-type ~{tensor_type} \
-      --architecture '~{architecture_json}' \
-      --weights '~{weights_hd5}' \
+      ~{"--architecture '" + architecture_json + "'"} \
+      ~{"--weights '" + weights_hd5 + "'"} \
       --backend ~{backend} \
       --precision ~{precision} \
       ~{"--inference-batch-size " + inference_batch_size} \
@@ -72,7 +72,7 @@ task ScoreVariants {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta, localised beside it"
     reads: {description: "BAM/CRAM files for the 2D model (read_tensor)", localization_optional: false}
     reads_indexes: "their .bai/.crai indexes, localised beside them"
-    architecture_json: "GATK model JSON (e.g. small_2d.json)"
+    architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, cnnscore's own shipped model for tensor_type"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"

@@ -22,8 +22,8 @@ workflow ValidateBackends {
     File? reference_fasta_gzi
     Array[File] reads = []
     Array[File] reads_indexes = []
-    File architecture_json
-    File weights_hd5
+    File? architecture_json
+    File? weights_hd5
     File? intervals
     String tensor_type = "read_tensor"
     Array[BackendConfig] configurations
@@ -157,7 +157,7 @@ workflow ValidateBackends {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
-    architecture_json: "GATK model JSON"
+    architecture_json: "GATK model JSON; leave both model files unset for cnnscore's own shipped model"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list restricting what is scored"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"

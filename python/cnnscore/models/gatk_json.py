@@ -1,9 +1,10 @@
-"""GATK-style architecture JSONs for ``cnnscore train --model-kind 1d|2d``.
+"""GATK-style architecture JSONs for ``cnnscore train --model-kind``.
 
 Training a model needs its architecture JSON, and the exported JSON must be one GATK and
 ``cnnscore score`` read. ``--model-kind`` spares the user finding GATK's file: it builds the same
 content (the fields of GATK's ``1d_cnn_mix_train_full_bn.json`` / ``small_2d.json``, spec §4.4 and
-§5.8), so the trained model is built by the same code as GATK's defaults.
+§5.8), so the trained model is built by the same code as GATK's defaults. ``compact-1d`` and
+``compact-2d`` are cnnscore's own smaller networks (the shipped default models), in the same form.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _INPUT_SYMBOLS = {"A": 0, "C": 1, "G": 2, "T": 3, "*": 4}
 MODEL_KINDS = {
     "1d": ("1d_cnn_mix_train_full_bn", REFERENCE, "annotations"),
     "2d": ("nova_hiseq_mix_small_tf", READ_TENSOR, "best_practices"),
+    "compact-1d": ("cnnscore_compact_1d", REFERENCE, "annotations"),
+    "compact-2d": ("cnnscore_compact_2d", READ_TENSOR, "best_practices"),
 }
 
 

@@ -1,0 +1,79 @@
+"""How well a scored VCF separates true from false candidates, against a truth VCF.
+
+This is what the shipped models' card reports (``models/train_default_models.sh``): ROC AUC of
+the score over candidates labelled as ``cnnscore write-tensors`` labels them (inside the truth
+BED; GATK's allele matching), per variant type and overall, and the mean score of true and false
+candidates. Without a BED every record counts and "true" means "matches the truth VCF", which is
+how the real smoke set's GIAB check reads ("GIAB-true calls against the others").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .intervals import IntervalFilter
+from .train_report import roc_auc, roc_curve
+from .training_labels import read_confident_regions
+from .truth_resources import ResourceCursor, matches_truth
+from .variant_type import SiteType, site_type
+from .vcf_text import VcfReader
+
+_TYPES = {SiteType.SNP: "snp", SiteType.INDEL: "indel"}
+
+
+def labelled_scores(
+    scored_vcf: str, truth_vcf: str, truth_bed: str | None, info_key: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(score, is true, variant type) of every SNP/indel record in the BED (all without one)."""
+    reader = VcfReader(scored_vcf)
+    confident: IntervalFilter | None = None
+    if truth_bed:
+        confident = read_confident_regions(truth_bed, reader.contig_lengths)
+    truth = ResourceCursor(truth_vcf)
+    scores, truths, kinds = [], [], []
+    try:
+        for record in reader.records():
+            where = (record.chrom, record.pos, record.pos)
+            if confident is not None and not confident.overlaps(*where):
+                continue
+            kind = site_type(record.ref, record.alts)
+            if kind not in _TYPES:
+                continue
+            value = record.info_values().get(info_key)
+            if value is None:
+                raise InputError(f"no {info_key} score", path=scored_vcf, record=record.label)
+            scores.append(float(value))
+            truths.append(matches_truth(record, [truth], "scored VCF"))
+            kinds.append(_TYPES[kind])
+    finally:
+        truth.close()
+    return np.array(scores, dtype=np.float64), np.array(truths, dtype=bool), kinds
+
+
+def separation(scores: np.ndarray, truths: np.ndarray) -> dict[str, Any]:
+    """Counts, ROC AUC (None when a class is empty) and mean scores of true and false records."""
+    true_count, false_count = int(truths.sum()), int((~truths).sum())
+    auc = roc_auc(*roc_curve(scores, truths)) if true_count and false_count else None
+    return {
+        "true": true_count,
+        "false": false_count,
+        "roc_auc": None if auc is None else round(auc, 4),
+        "mean_score_true": round(float(scores[truths].mean()), 3) if true_count else None,
+        "mean_score_false": round(float(scores[~truths].mean()), 3) if false_count else None,
+    }
+
+
+def evaluate(
+    scored_vcf: str, truth_vcf: str, truth_bed: str | None, info_key: str
+) -> dict[str, Any]:
+    """``separation`` overall and per variant type."""
+    scores, truths, kinds = labelled_scores(scored_vcf, truth_vcf, truth_bed, info_key)
+    by_kind = np.array(kinds)
+    result = {"all": separation(scores, truths)}
+    for kind in _TYPES.values():
+        mask = by_kind == kind
+        result[kind] = separation(scores[mask], truths[mask])
+    return result
