@@ -8,6 +8,10 @@ configuration are compared with the `tensorflow` fp32 baseline of the same round
 Usage (after bench/build_data.sh):
   .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
       [--configs tensorflow:fp32 tensorflow:fp32:dense openvino:int8 openvino-tensorflow:fp32 ...]
+      [--models gatk shipped]
+--models picks the models scored: GATK's (small_2d, or a random-weight stand-in of its 1D
+architecture) and/or cnnscore's shipped default for the tensor type; every configuration runs with
+each, interleaved, scores are compared within a model, speed against the first model's tensorflow.
 openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
 in the cnnscore-ovtf:local image (make image) under podman.
 """
@@ -107,9 +111,9 @@ def container_prefix(backend: str, workdir: Path) -> list[str]:
             OVTF_IMAGE, "python"]  # fmt: skip
 
 
-def run(config, args, vcf: Path, workdir: Path, model_args: list[str]) -> dict:
+def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: str) -> dict:
     backend, precision, *mode = config
-    name = "-".join(config)
+    name = "-".join((model, *config))
     out = workdir / f"{name}.vcf"
     metrics = workdir / f"{name}.json"
     python = [sys.executable]
@@ -153,15 +157,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--encode-workers", type=int, default=1)
     parser.add_argument("--configs", nargs="*", help="backend:precision (default: all)")
+    parser.add_argument(
+        "--models", nargs="+", choices=["gatk", "shipped"], default=["gatk"],
+        help="GATK's model and/or cnnscore's shipped default (default: gatk)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     vcf = subset_vcf(args.records)
     workdir = Path(tempfile.mkdtemp(prefix="cnnscore-bench-"))
+    shipped = ["--tensor-type", args.tensor_type]  # no model given: the shipped default
     if args.tensor_type == "read_tensor":
         key, configs = "CNN_2D", CONFIGS_2D
-        model_args = ["-I", str(CACHE / "bench.bam"), "--architecture",
-                      str(SHARED / "models/gatk/small_2d.json"), "--weights",
-                      str(SHARED / "models/gatk/small_2d.hd5")]  # fmt: skip
+        reads = ["-I", str(CACHE / "bench.bam")]
+        model_args = {
+            "gatk": [*reads, "--architecture", str(SHARED / "models/gatk/small_2d.json"),
+                     "--weights", str(SHARED / "models/gatk/small_2d.hd5")],
+            "shipped": [*reads, *shipped],
+        }  # fmt: skip
     else:
         # GATK's 1D weights are not available offline: a seeded random-weight stand-in with the
         # real architecture (same compute, meaningless scores) measures throughput only.
@@ -172,27 +184,29 @@ def main() -> None:
             SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json", workdir / "random_1d.hd5", seed=1
         )
         key, configs = "CNN_1D", CONFIGS_1D
-        model_args = [
-            "--architecture",
-            str(SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json"),
-            "--weights",
-            str(weights),
-        ]
+        gatk_1d = SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json"
+        model_args = {
+            "gatk": ["--architecture", str(gatk_1d), "--weights", str(weights)],
+            "shipped": shipped,
+        }
     if args.tensor_type == "read_tensor":
         configs = [*configs, ("tensorflow", "fp32", "dense"), ("openvino", "fp32", "dense")]
     if args.configs:
         configs = [tuple(c.split(":")) for c in args.configs]
     if ("tensorflow", "fp32") not in configs:
         configs = [("tensorflow", "fp32"), *configs]
+    # (model, backend, precision[, mode]): each model's tensorflow fp32 first, its own baseline
+    configs = [(model, *config) for model in args.models for config in configs]
+    first = (args.models[0], "tensorflow", "fp32")
 
     rounds: dict[tuple, list[dict]] = {c: [] for c in configs}
     for number in range(args.rounds):
-        baseline = None
+        baseline: list[float] = []
         for config in configs:
-            result = run(config, args, vcf, workdir, model_args)
+            result = run(config[1:], args, vcf, workdir, model_args[config[0]], config[0])
             if "error" not in result:
                 values = scores(result["output"], key)
-                if config == ("tensorflow", "fp32"):
+                if config[1:3] == ("tensorflow", "fp32") and len(config) == 3:
                     baseline = values
                     texts = [f"{v:.3f}" for v in values]
                 deltas = [abs(a - b) for a, b in zip(values, baseline, strict=True)]
@@ -205,7 +219,7 @@ def main() -> None:
                 )
             rounds[config].append(result)
             print(
-                f"round {number + 1}: {config[0]} {mode_label(config, args)}: "
+                f"round {number + 1}: {config[0]} {config[1]} {mode_label(config[1:], args)}: "
                 + (
                     result.get("error")
                     or f"{result['variants_scored'] / result['wall_seconds']:.1f} variants/s"
@@ -218,9 +232,7 @@ def main() -> None:
         values = [r[field] for r in rounds[config] if field in r]
         return statistics.median(values) if values else None
 
-    base_rate = statistics.median(
-        r["variants_scored"] / r["wall_seconds"] for r in rounds[("tensorflow", "fp32")]
-    )
+    base_rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[first])
     print(f"Machine: {machine()}")
     print(
         f"Input: {vcf.name} ({rounds[configs[0]][0].get('variants_scored', '?')} records), "
@@ -228,22 +240,20 @@ def main() -> None:
         f"encoder processes {args.encode_workers}, median of {args.rounds} interleaved rounds\n"
     )
     print(
-        "| backend | precision | variants/s end to end | ratio to tensorflow | encode s "
-        "| inference s | wait for encoder s | model load s | peak RSS MB "
-        "| max abs delta vs tensorflow | identical %.3f text | sign flips |"
+        f"| model | backend | precision | variants/s end to end | ratio to {first[0]} tensorflow "
+        "| encode s | inference s | wait for encoder s | model load s | peak RSS MB "
+        "| max abs delta vs the model's tensorflow | identical %.3f text | sign flips |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in configs:
+        label = f"| {config[0]} | {config[1]} | {mode_label(config[1:], args)} |"
         errors = [r["error"] for r in rounds[config] if "error" in r]
         if errors:
-            print(
-                f"| {config[0]} | {mode_label(config, args)} | not run: "
-                f"{errors[0].replace('|', '/')} |||||||||"
-            )
+            print(f"{label} not run: {errors[0].replace('|', '/')} |||||||||")
             continue
         rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
         print(
-            f"| {config[0]} | {mode_label(config, args)} | {rate:.1f} | {rate / base_rate:.2f} | "
+            f"{label} {rate:.1f} | {rate / base_rate:.2f} | "
             f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
             f"{median(config, 'encode_wait_seconds'):.1f} | "
             f"{median(config, 'model_load_seconds'):.1f} | "
