@@ -4,11 +4,11 @@ Writes the truth VCF and, for each haplotype, a FASTA of the windows around the 
 variants applied (reads are simulated only there, which keeps the data set small enough to build
 on two cores while every scored site still sees a realistic 30x pileup).
 
-For training data (``models/recipe``) it also makes false candidates the way real ones arise:
-``--paralog-fraction`` gives that share of windows 1..``--paralog-max-copies`` copies of an
-unplaced paralog, the reference window diverged by ``--paralog-divergence`` substitutions (and
-small indels), which is absent from the reference. Its reads map onto the window like reads of a
-collapsed segmental duplication, and a permissive caller calls the paralog's differences as
+For training data (``models/build_training_data.sh``) it also makes false candidates the way real
+ones arise: ``--paralog-fraction`` gives that share of windows 1..``--paralog-max-copies`` copies
+of an unplaced paralog, the reference window diverged by ``--paralog-divergence`` substitutions
+(and small indels), which is absent from the reference. Its reads map onto the window like reads
+of a collapsed segmental duplication, and a permissive caller calls the paralog's differences as
 low-fraction variants that are not in the truth. ``--exclude`` keeps a region (the real smoke set)
 free of simulated sites, and ``--confident-bed`` writes the windows (less their thinly covered
 edges) as the truth's confident regions. Without these options the output is the benchmark's,

@@ -14,42 +14,42 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .intervals import IntervalFilter
 from .train_report import roc_auc, roc_curve
-from .training_labels import read_confident_regions
-from .truth_resources import ResourceCursor, matches_truth
-from .variant_type import SiteType, site_type
+from .training_labels import FALSE_LABELS, TRUE_LABELS, Skip, TruthLabeler
+from .variant_type import SiteType
 from .vcf_text import VcfReader
 
-_TYPES = {SiteType.SNP: "snp", SiteType.INDEL: "indel"}
+_TYPE_NAMES = {SiteType.SNP: "snp", SiteType.INDEL: "indel"}
+#: label -> variant type name, for the true and the false labels
+_TYPE_OF_LABEL = {
+    label: _TYPE_NAMES[kind]
+    for labels in (TRUE_LABELS, FALSE_LABELS)
+    for kind, label in labels.items()
+}
 
 
 def labelled_scores(
     scored_vcf: str, truth_vcf: str, truth_bed: str | None, info_key: str
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(score, is true, variant type) of every SNP/indel record in the BED (all without one)."""
+    """(score, is true, variant type) of every SNP/indel record in the BED (all without one),
+    labelled as write-tensors labels candidates."""
     reader = VcfReader(scored_vcf)
-    confident: IntervalFilter | None = None
-    if truth_bed:
-        confident = read_confident_regions(truth_bed, reader.contig_lengths)
-    truth = ResourceCursor(truth_vcf)
+    labeler = TruthLabeler(truth_vcf, truth_bed, reader.contig_lengths, role="scored VCF")
+    true_labels = set(TRUE_LABELS.values())
     scores, truths, kinds = [], [], []
     try:
         for record in reader.records():
-            where = (record.chrom, record.pos, record.pos)
-            if confident is not None and not confident.overlaps(*where):
-                continue
-            kind = site_type(record.ref, record.alts)
-            if kind not in _TYPES:
+            label = labeler.label(record)
+            if isinstance(label, Skip):
                 continue
             value = record.info_values().get(info_key)
             if value is None:
                 raise InputError(f"no {info_key} score", path=scored_vcf, record=record.label)
             scores.append(float(value))
-            truths.append(matches_truth(record, [truth], "scored VCF"))
-            kinds.append(_TYPES[kind])
+            truths.append(label in true_labels)
+            kinds.append(_TYPE_OF_LABEL[label])
     finally:
-        truth.close()
+        labeler.close()
     return np.array(scores, dtype=np.float64), np.array(truths, dtype=bool), kinds
 
 
@@ -73,7 +73,7 @@ def evaluate(
     scores, truths, kinds = labelled_scores(scored_vcf, truth_vcf, truth_bed, info_key)
     by_kind = np.array(kinds)
     result = {"all": separation(scores, truths)}
-    for kind in _TYPES.values():
+    for kind in _TYPE_NAMES.values():
         mask = by_kind == kind
         result[kind] = separation(scores[mask], truths[mask])
     return result

@@ -48,20 +48,31 @@ def read_confident_regions(path: str, contig_lengths: dict[str, int]) -> Interva
 
 
 class TruthLabeler:
-    """Labels candidates against a truth VCF (bgzip + index) and its confident-region BED."""
+    """Labels candidates against a truth VCF (bgzip + index) and its confident-region BED.
 
-    def __init__(self, truth_vcf: str, truth_bed: str, contig_lengths: dict[str, int]):
+    Without a BED every candidate is labelled (how a scored call set is checked against a truth
+    set, :mod:`cnnscore.model_evaluation`); ``role`` names the candidates' file in errors."""
+
+    def __init__(
+        self,
+        truth_vcf: str,
+        truth_bed: str | None,
+        contig_lengths: dict[str, int],
+        role: str = "candidates",
+    ):
         if not os.path.isfile(truth_vcf):
             raise InputError("truth VCF does not exist", path=truth_vcf)
-        self.confident = read_confident_regions(truth_bed, contig_lengths)
+        self.confident = read_confident_regions(truth_bed, contig_lengths) if truth_bed else None
         self.truth = ResourceCursor(truth_vcf)
+        self.role = role
 
     def close(self) -> None:
         self.truth.close()
 
     def label(self, record: VcfRecord) -> str | Skip:
         """The record's label name, or why it has none."""
-        if not self.confident.overlaps(record.chrom, record.pos, record.pos):
+        where = (record.chrom, record.pos, record.pos)
+        if self.confident is not None and not self.confident.overlaps(*where):
             return Skip.OUTSIDE_BED
         kind = site_type(record.ref, record.alts)
         if kind not in TRUE_LABELS:
@@ -69,4 +80,4 @@ class TruthLabeler:
         return TRUE_LABELS[kind] if self._in_truth(record) else FALSE_LABELS[kind]
 
     def _in_truth(self, record: VcfRecord) -> bool:
-        return matches_truth(record, [self.truth], "candidates")
+        return matches_truth(record, [self.truth], self.role)
