@@ -10,7 +10,7 @@ import json
 import resource
 import sys
 
-from cnnscore.cli import main
+from cnnscore.cli.main import main
 
 if __name__ == "__main__":
     status = main(sys.argv[1:])

@@ -17,8 +17,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-from cnnscore.files import sha256_file, write_atomically  # noqa: E402
-from cnnscore.model_evaluation import evaluate  # noqa: E402
+from cnnscore.io.files import sha256_file, write_atomically  # noqa: E402
+from cnnscore.training.evaluation import evaluate  # noqa: E402
 
 KEYS = {"1d": "CNN_1D", "2d": "CNN_2D"}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train cnnscore's own default models (compact-1d, compact-2d) on the data that
 # models/build_training_data.sh builds, evaluate them, and (with --install) put them into the
-# package (python/cnnscore/default_models) with their SHA256SUMS and model card.
+# package (python/cnnscore/models/default_models) with their SHA256SUMS and model card.
 #   train      chr20 before 50 Mb: write-tensors (true SNPs downsampled to about the false ones),
 #              cnnscore train with a seeded 10% validation split and early stopping
 #   evaluate   held-out chr20 from 50 Mb: every candidate scored by cnnscore score, ROC AUC of true
@@ -65,7 +65,7 @@ fi
   -O "$out/evaluation.json"
 
 if $install; then
-  target=$root/python/cnnscore/default_models
+  target=$root/python/cnnscore/models/default_models
   for kind in 1d 2d; do
     cp "$out/cnnscore_compact_$kind.hd5" "$out/cnnscore_compact_$kind.json" "$target/"
   done

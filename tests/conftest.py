@@ -103,8 +103,7 @@ def smoke_2d_output(tmp_path_factory) -> Path:
 def model_kind_spec(kind: str):
     """The ModelSpec of ``cnnscore train --model-kind KIND`` (GATK's default annotation keys)."""
     from cnnscore.models.gatk_json import architecture_json
-    from cnnscore.models.spec import parse_model_spec
-    from cnnscore.score import DEFAULT_ANNOTATION_KEYS
+    from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS, parse_model_spec
 
     data = architecture_json(kind, DEFAULT_ANNOTATION_KEYS)
     data["architecture"] = f"{kind}.hd5"

@@ -227,7 +227,7 @@ def test_scoring_never_imports_tensorflow(tmp_path, name):
     args = [str(a) for a in smoke_2d_args(out, "--backend", name)]
     code = (
         "import sys\n"
-        "from cnnscore.cli import main\n"
+        "from cnnscore.cli.main import main\n"
         f"rc = main({args!r})\n"
         "loaded = sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules)\n"
         "print('LOADED', loaded)\n"

@@ -143,9 +143,9 @@ class _FailingReader(io.RawIOBase):
 
 
 def test_interrupted_upload_leaves_the_previous_object(gcs_emulator, tmp_path, monkeypatch):
-    from cnnscore import gcs
     from cnnscore.errors import InputError
-    from cnnscore.remote_files import RemoteFiles
+    from cnnscore.gcs import client as gcs
+    from cnnscore.gcs.remote_files import RemoteFiles
 
     blob = gcs_emulator.bucket(BUCKET).blob("uploads/result.bin")
     blob.upload_from_string(b"previous complete version")
@@ -179,7 +179,7 @@ def test_permission_errors_name_the_object_and_requester_pays():
     from google.api_core import exceptions
 
     from cnnscore.errors import InputError
-    from cnnscore.gcs import _explained
+    from cnnscore.gcs.client import _explained
 
     with pytest.raises(InputError) as caught, _explained("gs://private/x.bam"):
         raise exceptions.Forbidden("caller does not have storage.objects.get access")
@@ -251,7 +251,7 @@ def test_range_server_stops_when_its_scorer_is_killed(tmp_path):
     """A SIGKILLed scorer (a preempted task) must not leave its range server serving forever."""
     program = (
         "import os, signal\n"
-        "from cnnscore.range_server import RangeServer\n"
+        "from cnnscore.gcs.range_server import RangeServer\n"
         "if __name__ == '__main__':\n"
         "    server = RangeServer()\n"
         "    print(server._process.pid, flush=True)\n"

@@ -13,7 +13,7 @@ from cnnscore.models.keras2_weights import read_keras2_weights, write_keras2_wei
 from cnnscore.models.keras_builder import build_keras, build_model, model_weights
 from cnnscore.models.network import parameter_count
 from cnnscore.models.spec import load_model_spec
-from cnnscore.scores import format_score, log_odds
+from cnnscore.scoring.scores import format_score, log_odds
 from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers
 
 

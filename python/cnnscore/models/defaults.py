@@ -3,7 +3,7 @@
 GATK's model files are not redistributable offline and its 1D weights are not obtainable without
 the network, so a fresh install scores with these: ``cnnscore_compact_1d`` and
 ``cnnscore_compact_2d``, trained by ``models/train_default_models.sh`` (recipe and numbers in
-``cnnscore/default_models/MODEL_CARD.md``). Each file is checked against the shipped
+``cnnscore/models/default_models/MODEL_CARD.md``). Each file is checked against the shipped
 ``SHA256SUMS`` before use, so a damaged install fails with a clear line instead of scoring with
 altered weights.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError
-from ..files import sha256_file
+from ..io.files import sha256_file
 from .spec import READ_TENSOR, REFERENCE
 
-FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "default_models")
+FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default_models")
 #: tensor type -> the shipped model's file name stem
 DEFAULT_MODELS = {REFERENCE: "cnnscore_compact_1d", READ_TENSOR: "cnnscore_compact_2d"}
 SUMS_FILE = "SHA256SUMS"

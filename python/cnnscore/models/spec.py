@@ -19,6 +19,8 @@ READ_TENSOR_CHANNEL_MAP = {
 }  # fmt: skip
 REFERENCE_CHANNEL_MAP = {"A": 0, "C": 1, "G": 2, "T": 3}
 OUTPUT_LABELS = {"NOT_SNP": 0, "NOT_INDEL": 1, "SNP": 2, "INDEL": 3}
+#: GATK's default ``--info-annotation-keys``: the annotation input of every shipped model.
+DEFAULT_ANNOTATION_KEYS = ("MQ", "DP", "SOR", "FS", "QD", "MQRankSum", "ReadPosRankSum")
 
 
 @dataclass(frozen=True)

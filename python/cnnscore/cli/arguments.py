@@ -1,0 +1,53 @@
+"""Argument types and flags shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a fraction between 0 and 1")
+    return value
+
+
+def tensor_store_path(text: str) -> str:
+    """A tensor store is a folder or a .zip; in a bucket only the one-object .zip form works."""
+    if text.startswith("gs://") and not text.endswith(".zip"):
+        raise argparse.ArgumentTypeError("a gs:// tensor store must be a single .zip file")
+    return text
+
+
+def add_reference_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-R", "--reference", required=True, help="indexed FASTA (.fai; bgzip needs .gzi)"
+    )
+
+
+def add_reads_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-I",
+        "--input",
+        action="append",
+        default=[],
+        dest="reads",
+        help="indexed BAM or CRAM; repeatable; required for read_tensor",
+    )
+
+
+def add_gcs_arguments(subparsers) -> None:
+    """Every subcommand takes gs://bucket/object for any path argument."""
+    for parser in subparsers.choices.values():
+        parser.add_argument(
+            "--requester-pays-project",
+            help="Google Cloud project billed for gs:// reads and writes of requester-pays "
+            "buckets (credentials: Application Default Credentials)",
+        )

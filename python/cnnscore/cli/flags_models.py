@@ -1,0 +1,30 @@
+"""``cnnscore models``: fetching GATK's model files."""
+
+from __future__ import annotations
+
+
+def add_models_parser(subparsers) -> None:
+    p = subparsers.add_parser("models", help="get model files (GATK's, checked by sha256)")
+    actions = p.add_subparsers(dest="models_command", required=True)
+    fetch = actions.add_parser(
+        "fetch",
+        help="download GATK's CNN model files, verify their sha256 and cache them",
+        description="Fetch GATK's .json/.hd5 model pairs from GitHub's LFS media at a GATK tag "
+        "(or a mirror), verify size and sha256 against GATK's LFS pointers, and cache them.",
+    )
+    fetch.add_argument("source", choices=["gatk"], help="whose models (gatk)")
+    fetch.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME",
+        help="small_2d (default), 1d_cnn_mix_train_full_bn, 2d_cnn_mix_train, or all; repeatable",
+    )
+    fetch.add_argument(
+        "--mirror", help="a folder or http(s) base URL holding the files, instead of GitHub"
+    )
+    fetch.add_argument("--gatk-tag", default="4.6.0.0", help="GATK release tag (default 4.6.0.0)")
+    fetch.add_argument(
+        "--cache-dir",
+        help="where models are kept (default $CNNSCORE_MODEL_CACHE or ~/.cache/cnnscore/models)",
+    )

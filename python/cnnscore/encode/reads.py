@@ -1,0 +1,172 @@
+"""Reads for the 2D tensor: GATK's read filters, multi-file merge and reservoir downsampling.
+
+GATK hands Python, per variant, the reads overlapping the variant's REF span that pass
+WellformedReadFilter and the artificial-haplotype read-group blacklist, downsampled by a reservoir
+drawing from one process-wide ``java.util.Random``. This module reproduces that selection.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pysam
+
+from ..errors import InputError
+from ..io import locations
+from .javarandom import JavaRandom, reservoir_sample
+
+# pysam / BAM CIGAR operation codes
+CIGAR_M, CIGAR_I, CIGAR_D, CIGAR_N, CIGAR_S, CIGAR_H = 0, 1, 2, 3, 4, 5
+CIGAR_LETTERS = "MIDNSHP=XB"
+_QUERY_CONSUMING = {0, 1, 4, 7, 8}
+_BLACKLISTED_READ_GROUPS = {"ArtificialHaplotypeRG", "ArtificialHaplotype"}
+
+
+@dataclass(frozen=True)
+class ReadData:
+    """The eight fields GATK's Java side sends per read, in the types the encoder needs."""
+
+    seq: bytes  # stored bases, soft clips included, hard clips absent
+    qual: np.ndarray  # uint8 phred per base
+    cigar: tuple[tuple[int, int], ...]  # (op code, length)
+    reverse: bool
+    mate_reverse: bool  # False for unpaired reads
+    first: bool  # first of pair; False for unpaired reads
+    mapping_quality: int
+    unclipped_start: int  # 1-based, leading S and H subtracted
+
+
+def _coordinate_key(read: pysam.AlignedSegment) -> tuple:
+    """htsjdk's SAMRecordCoordinateComparator order, used to merge several inputs."""
+    return (
+        read.reference_start,
+        read.is_reverse,
+        read.query_name,
+        read.flag,
+        read.mapping_quality,
+        read.next_reference_id,
+        read.next_reference_start,
+        read.template_length,
+    )
+
+
+class ReadSource:
+    """One or more BAM/CRAM files, opened once, queried per variant."""
+
+    def __init__(
+        self, paths: Sequence[str], reference_path: str, reference_lengths: dict[str, int]
+    ):
+        self.paths = list(paths)
+        self._files: list[pysam.AlignmentFile] = []
+        self._warned_no_read_group = False
+        for path in self.paths:
+            self._files.append(self._open(path, reference_path, reference_lengths))
+
+    @staticmethod
+    def _open(
+        path: str, reference_path: str, reference_lengths: dict[str, int]
+    ) -> pysam.AlignmentFile:
+        if not locations.exists(path):
+            raise InputError("reads file does not exist", path=path)
+        reference_file, _ = locations.split_indexes(reference_path)
+        try:
+            reads = pysam.AlignmentFile(path, "r", reference_filename=reference_file)
+        except (OSError, ValueError):
+            raise InputError("not a readable BAM/CRAM file", path=path) from None
+        if reads.is_sam:
+            raise InputError("SAM input is not indexable; convert it to BAM or CRAM", path=path)
+        try:
+            indexed = reads.has_index() and reads.check_index()
+        except (OSError, ValueError):
+            indexed = False
+        if not indexed:
+            raise InputError("index (.bai/.crai/.csi) is missing; run samtools index", path=path)
+        for name, length in zip(reads.references, reads.lengths):
+            if name in reference_lengths and reference_lengths[name] != length:
+                raise InputError(
+                    f"contig {name} has length {length} here but {reference_lengths[name]} in the "
+                    "reference: the reads were aligned to another reference",
+                    path=path,
+                )
+        return reads
+
+    def close(self) -> None:
+        for handle in self._files:
+            handle.close()
+
+    def _passes_filters(self, read: pysam.AlignedSegment) -> bool:
+        """WellformedReadFilter plus the ArtificialHaplotype read-group blacklist."""
+        if not read.has_tag("RG"):
+            if not self._warned_no_read_group:
+                self._warned_no_read_group = True
+                print(
+                    f"cnnscore: warning: reads without an RG tag are dropped, as GATK does "
+                    f"(first: {read.query_name})",
+                    file=sys.stderr,
+                )
+            return False
+        if read.get_tag("RG") in _BLACKLISTED_READ_GROUPS:
+            return False
+        if not read.query_sequence:
+            return False
+        if read.is_unmapped:
+            return True
+        cigar = read.cigartuples or ()
+        if any(op == CIGAR_N for op, _ in cigar):
+            return False
+        return sum(n for op, n in cigar if op in _QUERY_CONSUMING) == read.query_length
+
+    def _overlapping(self, contig: str, start: int, end: int) -> Iterator[pysam.AlignedSegment]:
+        iterators = []
+        for handle in self._files:
+            if contig in handle.references:
+                iterators.append(handle.fetch(contig, start - 1, end))
+        if len(iterators) == 1:
+            return iterators[0]
+        return heapq.merge(*iterators, key=_coordinate_key)
+
+    def reads_for_variant(
+        self, contig: str, start: int, end: int, limit: int, rng: JavaRandom, *, record: str
+    ) -> list[ReadData]:
+        """Filtered reads overlapping [start, end] (1-based), reservoir-sampled to ``limit``."""
+        try:
+            candidates = (
+                r for r in self._overlapping(contig, start, end) if self._passes_filters(r)
+            )
+            kept = reservoir_sample(candidates, limit, rng)
+        except (OSError, ValueError) as err:
+            raise InputError(
+                f"cannot read the reads at {contig}:{start} ({err})",
+                path=",".join(self.paths),
+                record=record,
+            ) from None
+        return [self._read_data(read, record) for read in kept]
+
+    def _read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
+        qualities = read.query_qualities
+        if qualities is None:
+            raise InputError(
+                f"read {read.query_name} has no base qualities (QUAL '*'); the 2D model needs them",
+                path=",".join(self.paths),
+                record=record,
+            )
+        cigar = tuple(read.cigartuples or ())
+        leading_clip = 0
+        for op, length in cigar:
+            if op not in (CIGAR_S, CIGAR_H):
+                break
+            leading_clip += length
+        return ReadData(
+            seq=read.query_sequence.encode("ascii"),
+            qual=np.frombuffer(bytes(qualities), dtype=np.uint8),
+            cigar=cigar,
+            reverse=read.is_reverse,
+            mate_reverse=read.is_paired and read.mate_is_reverse,
+            first=read.is_paired and read.is_read1,
+            mapping_quality=read.mapping_quality,
+            unclipped_start=read.reference_start + 1 - leading_clip,
+        )

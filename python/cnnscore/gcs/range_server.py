@@ -1,0 +1,170 @@
+"""A loopback HTTP server that serves GCS objects by byte range, so htslib reads BAM/CRAM/FASTA
+from ``gs://`` without copying them.
+
+htslib's own ``gs://`` support only knows a bearer token in ``GCS_OAUTH_TOKEN`` and the public
+endpoint. Serving objects on ``http://127.0.0.1:PORT/bucket/object`` instead lets htslib's
+range-capable HTTP reader (libcurl, built into pysam) do the seeking, while every byte comes
+through :mod:`cnnscore.gcs.client` with the standard credentials, the requester-pays project, and a
+pinned object generation. Encoder processes reach the same URLs, so nothing is localised whole.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ..errors import InputError
+from .client import GcsClient, ObjectInfo
+
+#: Bytes fetched from GCS per request while streaming an open-ended range to htslib.
+STREAM_CHUNK_BYTES = 4 * 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_START_SECONDS = 60
+_PARENT_CHECK_SECONDS = 1.0
+
+
+class RangeServer:
+    """A server process for one run. It runs apart from the scorer because pysam holds the GIL
+    while htslib waits for data: a server thread in the same process would never get to answer.
+    It is stateless: each URL carries the object's generation and size, taken by the caller."""
+
+    def __init__(self, requester_pays_project: str | None = None):
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_serve, args=(sender, requester_pays_project, os.getpid()), daemon=True
+        )
+        self._process.start()
+        sender.close()
+        if not receiver.poll(_START_SECONDS):
+            self.close()
+            raise InputError("the local range server for gs:// reads did not start", path="gs://")
+        self._port = receiver.recv()
+        receiver.close()
+
+    def url_for(self, gs_url: str, info: ObjectInfo) -> str:
+        """The loopback URL htslib reads ``gs_url`` from, pinned to one generation."""
+        route = urllib.parse.quote(gs_url[len("gs://") :])
+        query = urllib.parse.urlencode({"generation": info.generation, "size": info.size})
+        return f"http://127.0.0.1:{self._port}/{route}?{query}"
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(timeout=5)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # htslib hangs up when it seeks
+            super().handle_error(request, client_address)
+
+
+def _serve(sender, requester_pays_project: str | None, parent_pid: int) -> None:
+    client = GcsClient(requester_pays_project)
+    server = _QuietServer(("127.0.0.1", 0), _handler_for(client))
+    sender.send(server.server_address[1])
+    sender.close()
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    server.serve_forever()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A killed scorer (SIGKILL, a preempted task) cannot stop its server: stop on our own."""
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive from a Range header; None for the whole object."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        raise ValueError(header)
+    first_text, last_text = match.groups()
+    if first_text == "":  # suffix range: the last N bytes
+        first, last = max(size - int(last_text), 0), size - 1
+    else:
+        first = int(first_text)
+        last = min(int(last_text), size - 1) if last_text else size - 1
+    if first >= size or first > last:
+        raise ValueError(header)
+    return first, last
+
+
+def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's signature
+            pass  # htslib makes many requests; they are not the user's business
+
+        def _target(self) -> tuple[str, ObjectInfo] | None:
+            route, _, query = self.path.partition("?")
+            fields = urllib.parse.parse_qs(query)
+            try:
+                size, generation = int(fields["size"][0]), int(fields["generation"][0])
+            except (KeyError, ValueError):
+                self.send_error(400, "generation and size are required")
+                return None
+            info = ObjectInfo(size=size, generation=generation)
+            return "gs://" + urllib.parse.unquote(route.lstrip("/")), info
+
+        def _headers(self, status: int, first: int, last: int, size: int) -> None:
+            self.send_response(status)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(last - first + 1))
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+            self.end_headers()
+
+        def _plan(self) -> tuple[str, ObjectInfo, int, int, int] | None:
+            found = self._target()
+            if found is None:
+                return None
+            gs_url, info = found
+            try:
+                wanted = _byte_range(self.headers.get("Range"), info.size)
+            except ValueError:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{info.size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            first, last = wanted if wanted else (0, info.size - 1)
+            return gs_url, info, first, last, 206 if wanted else 200
+
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            plan = self._plan()
+            if plan:
+                _gs_url, info, first, last, status = plan
+                self._headers(status, first, last, info.size)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            plan = self._plan()
+            if not plan:
+                return
+            gs_url, info, first, last, status = plan
+            self._headers(status, first, last, info.size)
+            offset = first
+            try:
+                while offset <= last:
+                    stop = min(offset + STREAM_CHUNK_BYTES - 1, last)
+                    self.wfile.write(client.read_range(gs_url, offset, stop, info.generation))
+                    offset = stop + 1
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # htslib seeks by dropping the connection mid-stream
+            except InputError:
+                self.close_connection = True  # htslib sees a short read and reports an I/O error
+
+    return Handler

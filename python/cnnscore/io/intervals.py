@@ -1,0 +1,123 @@
+"""``-L`` intervals: ``chr:start-end`` strings, BED files and Picard ``.interval_list`` files.
+
+Everything is held as 1-based inclusive ``Interval``s, GATK's convention, whatever the source
+format (BED is 0-based half-open and is converted on reading).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+_REGION = re.compile(r"^(?P<contig>.+?)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?(?P<plus>\+)?)?$")
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    contig: str
+    start: int  # 1-based, inclusive
+    end: int  # 1-based, inclusive
+
+    def __str__(self) -> str:
+        return f"{self.contig}:{self.start}-{self.end}"
+
+
+def _parse_region(text: str, contig_lengths: dict[str, int]) -> Interval:
+    if text in contig_lengths:
+        return Interval(text, 1, contig_lengths[text])
+    match = _REGION.match(text)
+    if not match or match.group("contig") not in contig_lengths:
+        raise InputError(f"interval '{text}' names no contig of the reference", path="-L")
+    contig = match.group("contig")
+    start = int(match.group("start").replace(",", ""))
+    length = contig_lengths[contig]
+    if match.group("end") is not None:
+        end = int(match.group("end").replace(",", ""))
+    elif match.group("plus"):
+        end = length
+    else:
+        end = start
+    if start < 1 or end < start:
+        raise InputError(f"interval '{text}' is empty or starts before 1", path="-L")
+    return Interval(contig, start, min(end, length))
+
+
+def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Interval]:
+    is_bed = path.endswith((".bed", ".bed.gz"))
+    intervals = []
+    try:
+        with open(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip() or line.startswith(("@", "#", "track", "browser")):
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                where = f"line {number}"
+                try:
+                    contig = fields[0]
+                    if is_bed:
+                        start, end = int(fields[1]) + 1, int(fields[2])
+                    elif len(fields) >= 3:  # Picard interval_list: 1-based inclusive
+                        start, end = int(fields[1]), int(fields[2])
+                    else:
+                        intervals.append(_parse_region(fields[0].strip(), contig_lengths))
+                        continue
+                except (IndexError, ValueError):
+                    raise InputError(f"{where} is not a valid interval", path=path) from None
+                if contig not in contig_lengths:
+                    raise InputError(
+                        f"{where}: contig '{contig}' is not in the reference", path=path
+                    )
+                if end < start:
+                    continue  # an empty BED interval selects nothing
+                intervals.append(Interval(contig, start, end))
+    except OSError as err:
+        raise InputError(f"cannot read interval file ({err.strerror})", path=path) from None
+    return intervals
+
+
+def parse_intervals(specs: Sequence[str], contig_lengths: dict[str, int]) -> list[Interval]:
+    """Turn the ``-L`` values into intervals; a value that is an existing file is read as one."""
+    intervals: list[Interval] = []
+    for spec in specs:
+        if os.path.exists(spec) or spec.endswith((".bed", ".interval_list", ".intervals", ".list")):
+            intervals.extend(_read_interval_file(spec, contig_lengths))
+        else:
+            intervals.append(_parse_region(spec, contig_lengths))
+    return intervals
+
+
+def merge_intervals(intervals: Iterable[Interval]) -> dict[str, list[Interval]]:
+    """Union of the intervals, per contig, sorted and with overlapping or abutting ones joined."""
+    merged: dict[str, list[Interval]] = {}
+    for interval in sorted(intervals):
+        runs = merged.setdefault(interval.contig, [])
+        if runs and interval.start <= runs[-1].end + 1:
+            if interval.end > runs[-1].end:
+                runs[-1] = Interval(interval.contig, runs[-1].start, interval.end)
+        else:
+            runs.append(interval)
+    return merged
+
+
+class IntervalFilter:
+    """Answers "does this record overlap the union of the intervals?" for records in file order."""
+
+    def __init__(self, intervals: Iterable[Interval]):
+        self._by_contig = merge_intervals(intervals)
+        self._starts = {c: [i.start for i in runs] for c, runs in self._by_contig.items()}
+
+    @property
+    def by_contig(self) -> dict[str, list[Interval]]:
+        return self._by_contig
+
+    def overlaps(self, contig: str, start: int, end: int) -> bool:
+        runs = self._by_contig.get(contig)
+        if not runs:
+            return False
+        index = bisect_right(self._starts[contig], end) - 1
+        return index >= 0 and runs[index].end >= start

@@ -1,0 +1,65 @@
+"""Input locations that are not plain local files: htslib URLs with their indexes attached, and
+how locations are shown to the user.
+
+``gs://`` inputs reach the readers as loopback ``http://`` URLs (see
+:mod:`cnnscore.gcs.remote_files`) whose indexes are local files, joined by htslib's ``##idx##``
+delimiter. htslib itself understands
+it for BAM/CRAM/VCF; the FASTA reader splits it here (index, then the .gzi of a bgzip FASTA).
+
+Such stand-ins (cache paths, loopback URLs, staging files) must not leak into what the user reads:
+messages, reports and manifests name the user's ``gs://`` paths. The gs:// layer installs the
+renaming for the run (:func:`shown_as`); writers pass what they show through :func:`user_facing`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_rename: Callable[[str], str] | None = None
+
+
+@contextmanager
+def shown_as(rename: Callable[[str], str]) -> Iterator[None]:
+    """While active, :func:`user_facing` puts the user's names back with ``rename``."""
+    global _rename
+    previous, _rename = _rename, rename
+    try:
+        yield
+    finally:
+        _rename = previous
+
+
+def user_facing(value: Any) -> Any:
+    """``value`` (text, or JSON-like dicts and lists of it) with stand-ins renamed."""
+    if _rename is None:
+        return value
+    if isinstance(value, str):
+        return _rename(value)
+    if isinstance(value, dict):
+        return {key: user_facing(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(user_facing(item) for item in value)
+    return value
+
+
+INDEX_DELIMITER = "##idx##"
+_URL_SCHEMES = ("http://", "https://", "ftp://")
+
+
+def split_indexes(location: str) -> tuple[str, list[str]]:
+    """(the file or URL, the index paths attached to it)."""
+    main, *indexes = location.split(INDEX_DELIMITER)
+    return main, indexes
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(_URL_SCHEMES)
+
+
+def exists(location: str) -> bool:
+    """A local file that exists, or a URL (whose existence the remote layer already checked)."""
+    main, _ = split_indexes(location)
+    return is_url(main) or os.path.isfile(main)

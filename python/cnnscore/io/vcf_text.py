@@ -1,0 +1,227 @@
+"""Reading VCF records as text, so that every byte we do not annotate is written back unchanged.
+
+GATK re-encodes records through htsjdk; a drop-in replacement must not disturb the user's fields,
+so records are kept as their original text lines and only the INFO column is edited on output.
+BCF input has no text form: it is decoded by htslib (pysam) and re-serialised once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pysam
+
+from ..errors import InputError
+from .intervals import IntervalFilter
+
+_BGZF_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class VcfRecord:
+    """One data line, split into the columns the scorer reads; ``line`` is the untouched text."""
+
+    line: str
+    chrom: str
+    pos: int
+    ref: str
+    alts: list[str]
+    info: str
+    end: int = field(default=0)
+
+    @property
+    def label(self) -> str:
+        return f"{self.chrom}:{self.pos} {self.ref}>{','.join(self.alts) or '.'}"
+
+    def info_values(self) -> dict[str, str | None]:
+        """INFO as key -> raw text value (None for flags), parsed only when asked for."""
+        values: dict[str, str | None] = {}
+        if self.info in ("", "."):
+            return values
+        for item in self.info.split(";"):
+            key, sep, value = item.partition("=")
+            values[key] = value if sep else None
+        return values
+
+
+def parse_record(line: str, path: str, where: str) -> VcfRecord:
+    columns = line.split("\t", 8)
+    if len(columns) < 8:
+        raise InputError(
+            f"{where} has {len(columns)} columns, a VCF record needs at least 8", path=path
+        )
+    chrom, pos_text, _id, ref, alt, _qual, _filter, info = columns[:8]
+    try:
+        pos = int(pos_text)
+    except ValueError:
+        raise InputError(f"{where} has a non-numeric POS '{pos_text}'", path=path) from None
+    if not ref or ref == ".":
+        raise InputError(f"{where} has no REF allele", path=path)
+    alts = [] if alt == "." else alt.split(",")
+    record = VcfRecord(line, chrom, pos, ref.upper(), alts, info)
+    record.end = pos + len(ref) - 1
+    if "END=" in info:
+        end_text = record.info_values().get("END")
+        if end_text:
+            try:
+                record.end = int(end_text)
+            except ValueError:
+                raise InputError(f"{where} has a non-integer END '{end_text}'", path=path) from None
+    return record
+
+
+class VcfReader:
+    """A VCF (plain, bgzip or gzip) or BCF file: header lines plus an iterator over records."""
+
+    def __init__(self, path: str):
+        self.path = path
+        if not os.path.isfile(path):
+            raise InputError("VCF file does not exist", path=path)
+        with open(path, "rb") as probe:
+            magic = probe.read(4)
+        self.is_bcf = False
+        self.compressed = magic[:2] == _BGZF_MAGIC
+        if self.compressed:
+            try:
+                with gzip.open(path, "rb") as raw:
+                    self.is_bcf = raw.read(3) == b"BCF"
+            except (OSError, EOFError, zlib.error) as err:
+                raise InputError(f"not a readable VCF ({err})", path=path) from None
+        elif magic[:3] == b"BCF":
+            self.is_bcf = True
+        self.header_lines: list[str] = []
+        self._data_offset_lines = 0
+        self._read_header()
+        self.contig_lengths = _contig_lengths(self.header_lines)
+
+    def _open_text(self):
+        if self.compressed:
+            return gzip.open(self.path, "rt", newline="\n")
+        return open(self.path, newline="\n")
+
+    def _read_header(self) -> None:
+        if self.is_bcf:
+            try:
+                with pysam.VariantFile(self.path) as bcf:
+                    text = str(bcf.header)
+            except (OSError, ValueError) as err:
+                raise InputError(f"not a readable BCF ({err})", path=self.path) from None
+            self.header_lines = text.rstrip("\n").split("\n")
+        else:
+            try:
+                with self._open_text() as handle:
+                    for line in handle:
+                        if not line.startswith("#"):
+                            break
+                        self.header_lines.append(line.rstrip("\r\n"))
+            except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+                raise InputError(f"not a readable VCF ({err})", path=self.path) from None
+        self._data_offset_lines = len(self.header_lines)
+        if not self.header_lines or not self.header_lines[0].startswith("##fileformat=VCF"):
+            raise InputError("not a VCF: the first line is not ##fileformat=VCF...", path=self.path)
+        if not self.header_lines[-1].startswith("#CHROM"):
+            raise InputError("not a VCF: no #CHROM header line", path=self.path)
+
+    @property
+    def samples(self) -> list[str]:
+        return self.header_lines[-1].split("\t")[9:]
+
+    def _text_lines(self) -> Iterator[tuple[str, str]]:
+        """(line, where) for every data line, in file order."""
+        if self.is_bcf:
+            with pysam.VariantFile(self.path) as bcf:
+                for number, record in enumerate(bcf, 1):
+                    yield str(record).rstrip("\n"), f"record {number}"
+            return
+        try:
+            with self._open_text() as handle:
+                for number, line in enumerate(handle, 1):
+                    if number <= self._data_offset_lines:
+                        continue
+                    line = line.rstrip("\r\n")
+                    if line:
+                        yield line, f"line {number}"
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+            raise InputError(f"VCF is corrupt or truncated ({err})", path=self.path) from None
+
+    def _index_path(self) -> str | None:
+        for suffix in (".tbi", ".csi"):
+            if os.path.exists(self.path + suffix):
+                return self.path + suffix
+        return None
+
+    def _indexed_lines(self, intervals: IntervalFilter) -> Iterator[tuple[str, str]]:
+        """Lines overlapping the intervals, fetched by the tabix index, each once, in file order."""
+        try:
+            tabix = pysam.TabixFile(self.path, index=self._index_path())
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot open the VCF index ({err})", path=self.path) from None
+        with tabix:
+            for contig in tabix.contigs:
+                previous_end = 0
+                for run in intervals.by_contig.get(contig, []):
+                    try:
+                        lines = tabix.fetch(contig, run.start - 1, run.end)
+                        for line in lines:
+                            record_start = int(line.split("\t", 2)[1])
+                            # A record spanning two runs was already written with the first one.
+                            if record_start <= previous_end:
+                                continue
+                            yield line, f"{contig}:{record_start}"
+                    except (OSError, ValueError) as err:
+                        raise InputError(f"VCF is corrupt ({err})", path=self.path) from None
+                    previous_end = run.end
+
+    def records(self, intervals: IntervalFilter | None = None) -> Iterator[VcfRecord]:
+        """Records in file order; with intervals, only those overlapping them (GATK's -L)."""
+        use_index = intervals is not None and self.compressed and not self.is_bcf
+        use_index = use_index and self._index_path() is not None
+        source = self._indexed_lines(intervals) if use_index else self._text_lines()
+        for line, where in source:
+            record = parse_record(line, self.path, where)
+            if intervals is None or intervals.overlaps(record.chrom, record.pos, record.end):
+                yield record
+
+
+def _contig_lengths(header_lines: list[str]) -> dict[str, int]:
+    lengths: dict[str, int] = {}
+    for line in header_lines:
+        if line.startswith("##contig=<"):
+            fields = _structured_fields(line[len("##contig=<") : -1])
+            if "ID" in fields and "length" in fields:
+                with contextlib.suppress(ValueError):
+                    lengths[fields["ID"]] = int(fields["length"])
+    return lengths
+
+
+def _structured_fields(body: str) -> dict[str, str]:
+    """Key=value pairs of a structured header line, honouring quoted values."""
+    fields: dict[str, str] = {}
+    key, value, in_quotes, reading_key = "", "", False, True
+    for char in body + ",":
+        if reading_key:
+            if char == "=":
+                reading_key = False
+            elif char != ",":
+                key += char
+        elif char == '"':
+            in_quotes = not in_quotes
+        elif char == "," and not in_quotes:
+            fields[key.strip()] = value
+            key, value, reading_key = "", "", True
+        else:
+            value += char
+    return fields
+
+
+def header_info_ids(header_lines: list[str]) -> set[str]:
+    return {
+        _structured_fields(line[len("##INFO=<") : -1]).get("ID", "")
+        for line in header_lines
+        if line.startswith("##INFO=<")
+    }

@@ -1,0 +1,151 @@
+"""``cnnscore models fetch gatk``: GATK's official CNN model files, checked by sha256, cached.
+
+GATK shipped its models as Git LFS files (spec §10); GATK 4.6.1 deleted the tool, so users need a
+dependable way to get exactly those bytes. The files come from GitHub's LFS media endpoint at a
+GATK release tag, or from a mirror (a local folder or an http(s) base URL: air-gapped sites, CI),
+and land in a cache only after their size and sha256 match the LFS pointers. For the two weight
+files whose full sha256 the spec does not record, the known prefix/suffix of the hash and the exact
+size are checked, and the command says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..io.files import sha256_file
+
+DEFAULT_GATK_TAG = "4.6.0.0"
+LFS_MEDIA_URL = (
+    "https://media.githubusercontent.com/media/broadinstitute/gatk/{tag}/"
+    "src/main/resources/large/cnn_score_variants/{name}"
+)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    size: int
+    sha256_prefix: str
+    sha256_suffix: str = ""
+
+    @property
+    def fully_pinned(self) -> bool:
+        return len(self.sha256_prefix) == 64
+
+    def check(self, size: int, digest: str) -> str | None:
+        """Why the bytes are not this file, or None when they are."""
+        if size != self.size:
+            return f"size {size:,} bytes, expected {self.size:,}"
+        if not (digest.startswith(self.sha256_prefix) and digest.endswith(self.sha256_suffix)):
+            expected = self.sha256_prefix + (
+                "…" + self.sha256_suffix if not self.fully_pinned else ""
+            )
+            return f"sha256 {digest}, expected {expected}"
+        return None
+
+
+# The LFS pointers of GATK 4.0.12.0-4.6.0.0 (spec §10; small_2d.* and the JSONs byte-verified).
+GATK_FILES = {
+    f.name: f
+    for f in (
+        ModelFile(
+            "small_2d.json", 758, "e38e09cfe7b7ffbc80dce4972bc9c382148520147d46738a3f6f3235b2d876c6"
+        ),
+        ModelFile(
+            "small_2d.hd5",
+            2_163_096,
+            "6f663a2fdbcde0addc5cb755f7af5d4c19bed92dccfd20e25b2acf2bc8c2ca7c",
+        ),  # fmt: skip
+        ModelFile(
+            "1d_cnn_mix_train_full_bn.json",
+            519,
+            "eda2517817b23238c2b28f69a1fa39e9b85b45985854f0a5d5508280e76da39e",
+        ),  # fmt: skip
+        ModelFile("1d_cnn_mix_train_full_bn.hd5", 20_227_144, "bd17c3a98f7651b4", "6b44d"),
+        ModelFile(
+            "2d_cnn_mix_train.json",
+            732,
+            "4ed7feb0343e9ac03135b1456b2c8d2edab1b359c4950908c4d44152c0634a89",
+        ),  # fmt: skip
+        ModelFile("2d_cnn_mix_train.hd5", 24_459_852, "1d70940b"),
+    )
+}
+GATK_MODELS = ("small_2d", "1d_cnn_mix_train_full_bn", "2d_cnn_mix_train")
+
+
+def default_cache_dir() -> str:
+    return os.environ.get(
+        "CNNSCORE_MODEL_CACHE",
+        os.path.join(os.path.expanduser("~"), ".cache", "cnnscore", "models"),
+    )
+
+
+def _source_of(name: str, mirror: str | None, tag: str) -> str:
+    if mirror is None:
+        return LFS_MEDIA_URL.format(tag=tag, name=name)
+    if mirror.startswith(("http://", "https://")):
+        return mirror.rstrip("/") + "/" + name
+    return os.path.join(mirror, name)
+
+
+def _copy_from(source: str, destination: str) -> None:
+    """Local file or URL to ``destination`` (a temporary name the caller renames)."""
+    if not source.startswith(("http://", "https://")):
+        if not os.path.isfile(source):
+            raise InputError("not in the mirror folder", path=source)
+        shutil.copyfile(source, destination)
+        return
+    try:
+        with urllib.request.urlopen(source, timeout=60) as response, open(destination, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except urllib.error.HTTPError as err:
+        raise InputError(f"download failed: HTTP {err.code} {err.reason}", path=source) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise InputError(f"download failed ({reason})", path=source) from None
+
+
+def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tuple[str, bool]:
+    """(cached path, whether it was downloaded now). A cached copy is re-verified, never trusted."""
+    target = os.path.join(cache, spec.name)
+    if os.path.isfile(target) and spec.check(os.path.getsize(target), sha256_file(target)) is None:
+        return target, False
+    os.makedirs(cache, exist_ok=True)
+    source = _source_of(spec.name, mirror, tag)
+    handle, partial = tempfile.mkstemp(prefix=f".{spec.name}.", dir=cache)
+    os.close(handle)
+    try:
+        _copy_from(source, partial)
+        problem = spec.check(os.path.getsize(partial), sha256_file(partial))
+        if problem:
+            raise InputError(f"not GATK's {spec.name}: {problem}", path=source)
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return target, True
+
+
+def fetch_gatk(
+    models: list[str], cache_dir: str | None = None, mirror: str | None = None,
+    tag: str = DEFAULT_GATK_TAG,
+) -> Iterator[tuple[str, bool, bool]]:  # fmt: skip
+    """Fetch each model's .json and .hd5, yielding (path, downloaded now, fully pinned) as each
+    one lands, so a failure later in the list does not hide what was already fetched."""
+    cache = os.path.join(cache_dir or default_cache_dir(), "gatk")
+    unknown = [model for model in models if model not in GATK_MODELS]
+    if unknown:
+        raise InputError(f"unknown GATK model; known: {', '.join(GATK_MODELS)}", path=unknown[0])
+    for model in models:
+        for suffix in (".json", ".hd5"):
+            spec = GATK_FILES[model + suffix]
+            path, fetched = fetch_file(spec, cache, mirror, tag)
+            yield path, fetched, spec.fully_pinned

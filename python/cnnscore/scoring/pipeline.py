@@ -1,0 +1,181 @@
+"""Encoding, in order, beside inference: records -> (tensors, annotations, type labels) chunks.
+
+Encoding (reference window, reads, tensors) runs in worker processes while the backend infers the
+previous chunk, so the two overlap. Chunks come back in input order; at most a few are in flight,
+so memory stays bounded whatever the VCF size. GATK's downsampling draws from one random stream in
+record order, so for 2D with ``reservoir_scope == "run"`` a single worker encodes every chunk in
+order; with ``"site"`` every site has its own stream, and 1D draws nothing, so several workers may
+share the work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..encode.javarandom import JavaRandom
+from ..encode.read_tensor import read_tensor, stack_compact
+from ..encode.reads import ReadSource
+from ..encode.reference_tensor import annotation_vector, reference_tensor
+from ..encode.variant_type import site_type, tensor_type_label
+from ..errors import InputError
+from ..io.reference import Reference
+from ..io.vcf_text import VcfRecord
+from ..models.spec import REFERENCE
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    vcf_path: str
+    reference_path: str
+    reads_paths: tuple[str, ...]
+    tensor_type: str
+    annotation_keys: tuple[str, ...]
+    window_size: int
+    read_limit: int
+    reservoir_scope: str
+
+
+@dataclass
+class EncodedChunk:
+    #: 1D: (n, window, 4). 2D: compact, (n, h, window, 15) with h the tallest pileup + 1; every
+    #: row after the last stored one is a copy of it (read_tensor.rows_at_height restores them)
+    tensors: np.ndarray
+    annotations: np.ndarray
+    type_labels: list[str]
+    read_rows: np.ndarray  # reads in each 2D tensor (0 for 1D): rows after them are empty
+    seconds: float
+
+
+class Encoder:
+    """Turns records into model inputs; owns the open reference, reads and random stream."""
+
+    def __init__(self, config: EncoderConfig):
+        self.config = config
+        self.reference = Reference(config.reference_path)
+        self.reads = None
+        if config.tensor_type != REFERENCE:
+            self.reads = ReadSource(
+                config.reads_paths, config.reference_path, self.reference.lengths
+            )
+        self.rng = JavaRandom()
+
+    def close(self) -> None:
+        self.reference.close()
+        if self.reads:
+            self.reads.close()
+
+    def _window(self, record: VcfRecord) -> bytes:
+        """The record's reference window, after checking its contig and REF against the FASTA."""
+        reference, path = self.reference, self.config.vcf_path
+        length = reference.lengths.get(record.chrom)
+        if length is None:
+            raise InputError(
+                f"contig {record.chrom} is not in the reference {reference.path}",
+                path=path, record=record.label,
+            )  # fmt: skip
+        ref_end = record.pos + len(record.ref) - 1
+        if record.pos < 1 or ref_end > length:
+            raise InputError(
+                f"REF lies outside {record.chrom} (length {length})", path=path, record=record.label
+            )
+        expected = reference.bases(record.chrom, record.pos, ref_end)
+        given = record.ref.encode("ascii", "replace")
+        for ours, theirs in zip(given, expected):
+            if ours != theirs and ours != ord("N") and theirs != ord("N"):
+                raise InputError(
+                    f"REF {record.ref} does not match the reference ({expected.decode()})",
+                    path=path, record=record.label,
+                )  # fmt: skip
+        return reference.window(record.chrom, record.pos, record.end)
+
+    def encode(self, record: VcfRecord) -> tuple[np.ndarray, np.ndarray, str, int]:
+        config = self.config
+        window = self._window(record)
+        annotations = annotation_vector(
+            record.info_values(), config.annotation_keys, path=config.vcf_path, record=record.label
+        )
+        type_label = tensor_type_label(site_type(record.ref, record.alts))
+        try:
+            if config.tensor_type == REFERENCE:
+                return reference_tensor(window), annotations, type_label, 0
+            rng = self.rng if config.reservoir_scope == "run" else JavaRandom()
+            reads = self.reads.reads_for_variant(
+                record.chrom, record.pos, record.end, config.read_limit, rng, record=record.label
+            )
+            tensor = read_tensor(
+                reads, record.pos, type_label, window, config.window_size, config.read_limit,
+                compact=True,
+            )  # fmt: skip
+        except ValueError as err:
+            raise InputError(str(err), path=config.vcf_path, record=record.label) from None
+        return tensor, annotations, type_label, min(len(reads), config.read_limit)
+
+    def encode_chunk(self, records: list[VcfRecord]) -> EncodedChunk:
+        started = time.monotonic()
+        encoded = [self.encode(record) for record in records]
+        tensors = [e[0] for e in encoded]
+        return EncodedChunk(
+            tensors=np.stack(tensors)
+            if self.config.tensor_type == REFERENCE
+            else stack_compact(tensors),
+            annotations=np.stack([e[1] for e in encoded]),
+            type_labels=[e[2] for e in encoded],
+            read_rows=np.array([e[3] for e in encoded], dtype=np.int64),
+            seconds=time.monotonic() - started,
+        )
+
+
+_worker_encoder: Encoder | None = None
+
+
+def _start_worker(config: EncoderConfig) -> None:
+    global _worker_encoder
+    import pysam
+
+    pysam.set_verbosity(0)
+    _worker_encoder = Encoder(config)
+
+
+def _encode_in_worker(records: list[VcfRecord]) -> EncodedChunk:
+    assert _worker_encoder is not None
+    return _worker_encoder.encode_chunk(records)
+
+
+def encoded_chunks(
+    chunks: Iterator[list[VcfRecord]], config: EncoderConfig, workers: int
+) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]:
+    """(records, their encoding) per chunk, in input order."""
+    if workers <= 0:
+        encoder = Encoder(config)
+        try:
+            for records in chunks:
+                yield records, encoder.encode_chunk(records)
+        finally:
+            encoder.close()
+        return
+    if config.tensor_type != REFERENCE and config.reservoir_scope == "run" and workers > 1:
+        print(
+            "cnnscore: warning: GATK's single downsampling stream needs records encoded in order: "
+            "using 1 encoder process (--reservoir-scope site allows more)",
+            file=sys.stderr,
+        )
+        workers = 1
+    # spawn, not fork: the parent may already run TensorFlow or OpenVINO threads.
+    context = multiprocessing.get_context("spawn")
+    in_flight: deque = deque()
+    with context.Pool(workers, initializer=_start_worker, initargs=(config,)) as pool:
+        for records in chunks:
+            in_flight.append((records, pool.apply_async(_encode_in_worker, (records,))))
+            if len(in_flight) > 2 * workers:
+                done_records, result = in_flight.popleft()
+                yield done_records, result.get()
+        while in_flight:
+            done_records, result = in_flight.popleft()
+            yield done_records, result.get()

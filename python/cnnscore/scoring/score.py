@@ -1,0 +1,374 @@
+"""``cnnscore score``: the data flow from input files to the annotated VCF.
+
+records (io.vcf_text) -> tensors (pipeline: encode.reference_tensor / encode.reads +
+encode.read_tensor, in encoder processes) -> probabilities (backends) -> score text (scores) ->
+annotated lines (io.vcf_output); docs/ARCHITECTURE.md draws it.
+Records are streamed in inference-batch chunks, encoded beside inference, and written in input
+order, every transfer batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .. import __version__
+from ..encode.reads import ReadSource
+from ..encode.variant_type import is_symbolic_or_sv
+from ..errors import InputError
+from ..io.intervals import IntervalFilter, parse_intervals
+from ..io.reference import reference_lengths
+from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
+from ..io.vcf_text import VcfReader, VcfRecord
+from ..models.spec import (
+    DEFAULT_ANNOTATION_KEYS,
+    READ_TENSOR,
+    REFERENCE,
+    ModelSpec,
+    companion_path,
+    load_model_spec,
+)
+from .inference import ChunkInference
+from .pipeline import Encoder, EncoderConfig, encoded_chunks
+from .progress import ProgressMeter
+from .scores import format_score, site_scores
+
+#: GATK's effective defaults (its batch-size floors applied to its flag defaults).
+DEFAULT_BATCH_SIZES = {REFERENCE: (1024, 1024), READ_TENSOR: (256, 512)}
+MAX_INFERENCE_BATCH, MAX_TRANSFER_BATCH = 4096, 8192
+
+
+@dataclass
+class ScoreOptions:
+    variants: str
+    reference: str
+    output: str
+    reads: list[str] = field(default_factory=list)
+    tensor_type: str | None = None
+    architecture: str | None = None
+    weights: str | None = None
+    intervals: list[str] = field(default_factory=list)
+    inference_batch_size: int | None = None
+    transfer_batch_size: int | None = None
+    read_limit: int = 128
+    window_size: int = 128
+    annotation_keys: tuple[str, ...] = DEFAULT_ANNOTATION_KEYS
+    filter_symbolic_and_sv: bool = False
+    backend: str = "tensorflow"
+    threads: int = 0
+    metrics_json: str | None = None
+    progress_seconds: float = 10.0
+    reservoir_scope: str = "run"
+    precision: str = "fp32"
+    encode_workers: int = 1
+    calibration_size: int = 256
+    calibration_vcf: str | None = None
+    depth_adaptive: bool = True
+
+
+@dataclass
+class ScoreMetrics:
+    variants_scored: int
+    records_written: int
+    wall_seconds: float
+    variants_per_minute: float
+    encode_seconds: float
+    encode_wait_seconds: float
+    inference_seconds: float
+    model_load_seconds: float
+    backend: str
+    precision: str
+    encode_workers: int
+    depth_adaptive: bool
+    rows_computed: dict[str, int]
+    read_rows_quantiles: dict[str, int]
+    tensor_type: str
+    info_key: str
+    inference_batch_size: int
+    transfer_batch_size: int
+    threads: int
+    cnnscore_version: str = __version__
+
+
+def _model_paths(options: ScoreOptions) -> tuple[str, str]:
+    """The given model, or with none given cnnscore's own default for the tensor type (GATK's
+    default tensor type, reference, when none is given either)."""
+    architecture, weights = options.architecture, options.weights
+    if not architecture and not weights:
+        from ..models.defaults import default_model
+
+        architecture, weights = default_model(options.tensor_type or REFERENCE)
+        print(
+            f"cnnscore: no model given: using cnnscore's own {os.path.basename(weights)} "
+            "(see MODEL_CARD.md; GATK's models: cnnscore models fetch gatk)",
+            file=sys.stderr,
+        )
+        return architecture, weights
+    return (
+        architecture or companion_path(weights, ".json"),
+        weights or companion_path(architecture, ".hd5"),
+    )
+
+
+def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
+    default_inference, default_transfer = DEFAULT_BATCH_SIZES[tensor_type]
+    inference = options.inference_batch_size or default_inference
+    transfer = options.transfer_batch_size or max(default_transfer, inference)
+    if not 1 <= inference <= MAX_INFERENCE_BATCH:
+        raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", path="--inference-batch-size")
+    if not 1 <= transfer <= MAX_TRANSFER_BATCH:
+        raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", path="--transfer-batch-size")
+    if inference > transfer:
+        raise InputError(
+            f"inference batch {inference} exceeds transfer batch {transfer}",
+            path="--inference-batch-size",
+        )
+    return inference, transfer
+
+
+def _check_options(options: ScoreOptions, spec: ModelSpec) -> str:
+    tensor_type = options.tensor_type or spec.tensor_type
+    if tensor_type != spec.tensor_type:
+        raise InputError(
+            f"--tensor-type {tensor_type} but the model takes {spec.tensor_type}", path=spec.path
+        )
+    if tensor_type == READ_TENSOR and not options.reads:
+        raise InputError("--tensor-type read_tensor needs reads: pass -I BAM/CRAM", path="-I")
+    if options.reads and tensor_type == REFERENCE:
+        print("cnnscore: warning: -I is ignored by the 1D reference model", file=sys.stderr)
+    if options.window_size != spec.window_size:
+        raise InputError(
+            f"--window-size {options.window_size} differs from the model's {spec.window_size}",
+            path=spec.path,
+        )
+    if tensor_type == READ_TENSOR and options.read_limit != spec.read_limit:
+        raise InputError(
+            f"--read-limit {options.read_limit} differs from the model's {spec.read_limit}",
+            path=spec.path,
+        )
+    if len(options.annotation_keys) != len(spec.annotations):
+        raise InputError(
+            f"{len(options.annotation_keys)} --info-annotation-keys given, "
+            f"the model takes {len(spec.annotations)}",
+            path=spec.path,
+        )
+    if tuple(options.annotation_keys) != DEFAULT_ANNOTATION_KEYS:
+        print("cnnscore: warning: annotation keys differ from GATK's default", file=sys.stderr)
+    if os.path.abspath(options.output) == os.path.abspath(options.variants):
+        raise InputError("output would overwrite the input VCF", path=options.output)
+    return tensor_type
+
+
+def _check_contigs(vcf: VcfReader, lengths: dict[str, int], reference_path: str) -> None:
+    for contig, length in vcf.contig_lengths.items():
+        if contig in lengths and lengths[contig] != length:
+            raise InputError(
+                f"contig {contig} has length {length} in the VCF header but "
+                f"{lengths[contig]} in the reference {reference_path}",
+                path=vcf.path,
+            )
+
+
+def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord]]:
+    batch: list[VcfRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
+    # fp32 backends give the same scores, so only a reduced precision is recorded: a scatter's
+    # shards and a direct run then carry the same header whatever fp32 backend ran them.
+    extra = f',Precision="{precision}"' if precision != "fp32" else ""
+    return (
+        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}"{extra},'
+        f'Architecture="{os.path.basename(spec.path)}",Weights="{os.path.basename(weights)}">'
+    )
+
+
+def _calibration(
+    options: ScoreOptions, config: EncoderConfig, vcf: VcfReader, intervals, batch: int
+) -> list[list[np.ndarray]]:
+    """Model inputs for int8 calibration: the first records of the input itself, or of the VCF
+    the user gives (same reference and reads), all of it, not restricted by -L."""
+    if options.calibration_vcf:
+        source = VcfReader(options.calibration_vcf).records()
+        config = replace(config, vcf_path=options.calibration_vcf)
+    else:
+        source = vcf.records(intervals)
+    records = list(itertools.islice(source, options.calibration_size))
+    if not records:
+        raise InputError(
+            "no records to calibrate int8 with", path=options.calibration_vcf or options.variants
+        )
+    encoder = Encoder(replace(config, reservoir_scope="site"))
+    try:
+        chunks = [
+            encoder.encode_chunk(records[i : i + batch]) for i in range(0, len(records), batch)
+        ]
+    finally:
+        encoder.close()
+    return [[c.tensors, c.annotations] for c in chunks]
+
+
+def run_score(options: ScoreOptions) -> ScoreMetrics:
+    """Score every record of the input (restricted by -L) and write the annotated VCF."""
+    from ..backends import backend_class
+    from ..models.architectures import architecture_for, load_network
+    from ..models.keras2_weights import read_keras2_weights
+
+    started = time.monotonic()
+    architecture_path, weights_path = _model_paths(options)
+    spec = load_model_spec(architecture_path)
+    tensor_type = _check_options(options, spec)
+    architecture_for(spec)
+    inference_batch, transfer_batch = _batch_sizes(options, tensor_type)
+    file_layers = read_keras2_weights(weights_path)
+    backend_type = backend_class(options.backend)
+    if options.precision not in backend_type.precisions:
+        raise InputError(
+            f"backend {options.backend} runs {', '.join(backend_type.precisions)}, "
+            f"not {options.precision}",
+            path="--precision",
+        )
+    threads = options.threads or os.cpu_count() or 1
+
+    contig_lengths = reference_lengths(options.reference)
+    vcf = VcfReader(options.variants)
+    _check_contigs(vcf, contig_lengths, options.reference)
+    if len(vcf.samples) > 1:
+        print(
+            "cnnscore: warning: the VCF has several samples; GATK's CNN expects one",
+            file=sys.stderr,
+        )
+    intervals = None
+    if options.intervals:
+        intervals = IntervalFilter(parse_intervals(options.intervals, contig_lengths))
+    if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
+        ReadSource(options.reads, options.reference, contig_lengths).close()
+    config = EncoderConfig(
+        vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
+        tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
+        window_size=spec.window_size, read_limit=options.read_limit,
+        reservoir_scope=options.reservoir_scope,
+    )  # fmt: skip
+    writer = AtomicVcfWriter(options.output)
+    try:
+        load_started = time.monotonic()
+        calibration = None
+        if backend_type.needs_calibration(options.precision):
+            calibration = _calibration(options, config, vcf, intervals, inference_batch)
+        backend_type.configure_runtime(threads)
+        network, weights = load_network(spec, file_layers, weights_path)
+        inference = ChunkInference(
+            backend_type,
+            network,
+            weights,
+            inference_batch,
+            threads,
+            options.precision,
+            calibration,
+            depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
+        )
+        model_load_seconds = time.monotonic() - load_started
+
+        meter = ProgressMeter(options.progress_seconds)
+        writer.write_lines(
+            annotated_header(
+                vcf.header_lines,
+                spec.info_key,
+                _provenance(spec, weights_path, options.precision),
+            )
+        )
+        records = vcf.records(intervals)
+        if options.filter_symbolic_and_sv:
+            records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
+        scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
+        pending: list[str] = []
+        read_rows: list[np.ndarray] = []
+        chunks = encoded_chunks(_batches(records, inference_batch), config, options.encode_workers)
+        while True:
+            waited = time.monotonic()
+            item = next(chunks, None)
+            wait_seconds += time.monotonic() - waited
+            if item is None:
+                break
+            chunk, encoded = item
+            encode_seconds += encoded.seconds
+            read_rows.append(encoded.read_rows)
+            inferred = time.monotonic()
+            probabilities = inference.predict(
+                encoded.tensors, encoded.annotations, encoded.read_rows
+            )
+            inference_seconds += time.monotonic() - inferred
+            scores = site_scores(probabilities, encoded.type_labels)
+            pending.extend(
+                annotate_line(r.line, spec.info_key, format_score(s)) for r, s in zip(chunk, scores)
+            )
+            scored += len(chunk)
+            if len(pending) >= transfer_batch:
+                writer.write_lines(pending)
+                pending = []
+            meter.update(scored, f"{chunk[-1].chrom}:{chunk[-1].pos}")
+        writer.write_lines(pending)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+    wall = time.monotonic() - started
+    metrics = ScoreMetrics(
+        variants_scored=scored,
+        records_written=scored,
+        wall_seconds=round(wall, 3),
+        variants_per_minute=round(scored / wall * 60.0, 1) if wall > 0 else 0.0,
+        encode_seconds=round(encode_seconds, 3),
+        encode_wait_seconds=round(wait_seconds, 3),
+        inference_seconds=round(inference_seconds, 3),
+        model_load_seconds=round(model_load_seconds, 3),
+        backend=options.backend,
+        precision=options.precision,
+        encode_workers=options.encode_workers,
+        depth_adaptive=bool(inference.buckets),
+        rows_computed=dict(sorted(inference.counts.items())),
+        read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},
+        tensor_type=tensor_type,
+        info_key=spec.info_key,
+        inference_batch_size=inference_batch,
+        transfer_batch_size=transfer_batch,
+        threads=threads,
+    )
+    if options.metrics_json:
+        _write_json_atomically(options.metrics_json, asdict(metrics))
+    return metrics
+
+
+def _quantiles(parts: list[np.ndarray]) -> dict[str, int]:
+    """Reads per 2D tensor: min, 10th, 50th, 90th percentile, max."""
+    values = np.concatenate(parts) if parts else np.zeros(1, dtype=np.int64)
+    points = {"min": 0, "p10": 10, "p50": 50, "p90": 90, "max": 100}
+    return {name: int(np.percentile(values, q, method="lower")) for name, q in points.items()}
+
+
+def _write_json_atomically(path: str, data: dict) -> None:
+    temp = f"{path}.partial-{os.getpid()}"
+    try:
+        with open(temp, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(temp, path)
+    except OSError as err:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise InputError(f"cannot write metrics ({err.strerror})", path=path) from None

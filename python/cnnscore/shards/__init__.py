@@ -1,0 +1,1 @@
+"""Scatter and gather for the workflow: ``split-intervals`` and ``gather-vcfs``."""

@@ -1,0 +1,51 @@
+"""``cnnscore gather-vcfs``: concatenate scored shards, in shard order, into one indexed VCF.
+
+Shards come from ``split-intervals`` in file order, so concatenating them restores input order.
+The header is taken once (from the first shard); every shard must carry the same #CHROM line.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..io.vcf_output import AtomicVcfWriter
+from ..io.vcf_text import VcfReader
+
+_WRITE_EVERY = 10_000
+
+
+def gather_vcfs(inputs: list[str], output: str) -> int:
+    """Write the concatenation; returns the number of records."""
+    if not inputs:
+        raise InputError("no shards given", path="-I")
+    readers = [VcfReader(path) for path in inputs]
+    first = readers[0]
+    for reader in readers[1:]:
+        if reader.header_lines[-1] != first.header_lines[-1]:
+            raise InputError(f"samples differ from {first.path}", path=reader.path)
+    writer = AtomicVcfWriter(output)
+    count = 0
+    try:
+        writer.write_lines(first.header_lines)
+        last: tuple[str, int] | None = None  # the last record written so far
+        for reader in readers:
+            previous = last  # the previous shards' last record
+            lines: list[str] = []
+            for record in reader.records():
+                if previous and previous[0] == record.chrom and record.pos < previous[1]:
+                    raise InputError(
+                        f"record at {record.chrom}:{record.pos} comes before the previous shard's "
+                        f"last record ({previous[0]}:{previous[1]}): shards out of order",
+                        path=reader.path,
+                    )
+                lines.append(record.line)
+                count += 1
+                last = (record.chrom, record.pos)
+                if len(lines) == _WRITE_EVERY:
+                    writer.write_lines(lines)
+                    lines = []
+            writer.write_lines(lines)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return count

@@ -1,0 +1,390 @@
+"""``cnnscore train``: fit a GATK CNN architecture to tensor stores and export it for scoring.
+
+The network is built by the same code that scores (:mod:`cnnscore.models.architectures`, with
+GATK's dropout switched on for training) and trained as GATK trained its models: Adam with
+gradient-norm clipping 1.0, categorical cross-entropy over the four output channels, early stopping
+on the validation loss keeping the best epoch's weights. The result is exported as GATK's pair, a
+Keras-2 layout ``.hd5`` and its architecture ``.json``, and checked by loading it back into the
+scoring graph; the report (:mod:`cnnscore.training.report`) says how good it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..io.files import sha256_file, write_atomically
+from ..io.locations import user_facing
+from ..models.gatk_json import MODEL_KINDS, architecture_json
+from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
+from .labels import LABELS
+from .report import SCHEMA, report_paths, validation_metrics, write_train_report
+from .tensor_store import TensorStore
+
+_EXPORT_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The command line of ``cnnscore train``."""
+
+    tensors: tuple[str, ...]
+    output: str
+    architecture: str | None = None
+    model_kind: str | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    validation_fraction: float = 0.1
+    patience: int = 3
+    learning_rate: float = 1e-4
+    seed: int = 0
+    threads: int = 0
+
+
+@dataclass
+class TrainResult:
+    weights: str
+    architecture: str
+    report_json: str
+    report_html: str
+    report: dict[str, Any]
+
+
+def output_prefix(output: str) -> str:
+    """``-O`` names the prefix; a trailing .hd5 or .json is taken off."""
+    for suffix in (".hd5", ".json"):
+        if output.endswith(suffix):
+            return output[: -len(suffix)]
+    return output
+
+
+def _check_options(options: TrainOptions) -> None:
+    if bool(options.architecture) == bool(options.model_kind):
+        raise InputError(
+            "give exactly one of --architecture and --model-kind", path="--architecture"
+        )
+    if options.model_kind and options.model_kind not in MODEL_KINDS:
+        raise InputError(f"unknown model kind {options.model_kind}", path="--model-kind")
+    if not 0.0 < options.validation_fraction < 1.0:
+        raise InputError("must be between 0 and 1 (exclusive)", path="--validation-fraction")
+    for flag, value, least in (
+        ("--epochs", options.epochs, 1),
+        ("--batch-size", options.batch_size, 1),
+        ("--patience", options.patience, 0),
+    ):
+        if value < least:
+            raise InputError(f"must be at least {least}", path=flag)
+    if not options.learning_rate > 0:
+        raise InputError("must be positive", path="--learning-rate")
+    folder = os.path.dirname(os.path.abspath(output_prefix(options.output)))
+    if not os.path.isdir(folder):
+        raise InputError("output folder does not exist", path=options.output)
+    if not os.access(folder, os.W_OK):
+        raise InputError("output folder is not writable", path=options.output)
+
+
+def _check_stores(stores: Sequence[TensorStore]) -> TensorStore:
+    """All stores must hold the same kind of tensor, with GATK's label channels."""
+    first = stores[0]
+    for store in stores:
+        if store.labels != LABELS:
+            raise InputError(
+                f"labels {store.labels} differ from the model's output channels {LABELS}",
+                path=store.path,
+            )
+        for what, ours, theirs in (
+            ("tensor type", store.tensor_type, first.tensor_type),
+            ("tensor shape", store.tensor_shape, first.tensor_shape),
+            ("annotation keys", store.annotation_keys, first.annotation_keys),
+        ):
+            if ours != theirs:
+                raise InputError(
+                    f"{what} {ours} differs from {theirs} of {first.path}", path=store.path
+                )
+    return first
+
+
+def _architecture_data(options: TrainOptions, store: TensorStore) -> dict[str, Any]:
+    """The JSON to export: the given architecture (or the --model-kind one) with the stores'
+    annotation keys, which are what the model is fed."""
+    if options.model_kind:
+        return architecture_json(options.model_kind, store.annotation_keys)
+    path = options.architecture
+    data = read_architecture_json(path)
+    parse_model_spec(data, path)
+    given = tuple(data.get("input_annotations", ()))
+    if len(given) != len(store.annotation_keys):
+        raise InputError(
+            f"the architecture takes {len(given)} annotations, the tensors have "
+            f"{len(store.annotation_keys)} ({', '.join(store.annotation_keys)})",
+            path=path,
+        )
+    if given != store.annotation_keys:
+        print(
+            "cnnscore: warning: the tensors' annotation keys differ from the architecture's; "
+            "the exported JSON lists the tensors' (score with the same --info-annotation-keys)",
+            file=sys.stderr,
+        )
+    return {**data, "input_annotations": list(store.annotation_keys)}
+
+
+def _check_spec(spec: ModelSpec, store: TensorStore) -> None:
+    if spec.tensor_type != store.tensor_type:
+        raise InputError(
+            f"the architecture takes {spec.tensor_type} tensors, the store holds "
+            f"{store.tensor_type}",
+            path=store.path,
+        )
+    expected = (
+        (spec.read_limit, spec.window_size, 15)
+        if spec.tensor_type == READ_TENSOR
+        else (spec.window_size, 4)
+    )
+    if store.tensor_shape != expected:
+        raise InputError(
+            f"tensors have shape {store.tensor_shape}, the architecture takes {expected}",
+            path=store.path,
+        )
+
+
+def _configure_keras(seed: int, threads: int) -> None:
+    """Same seed, same weights: seeded Python/NumPy/TensorFlow streams and deterministic ops."""
+    from ..backends.tensorflow_backend import TensorFlowBackend
+
+    TensorFlowBackend.configure_runtime(threads)
+    import keras
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)
+
+
+def _epoch_logger(epochs: int):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """One line per epoch on stderr (Keras' progress bars are for terminals)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            values = " ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
+            seconds = time.monotonic() - self.started
+            line = f"cnnscore: epoch {epoch + 1}/{epochs}: {values} ({seconds:.1f} s)"
+            print(line, file=sys.stderr)
+
+    return EpochLog()
+
+
+def _start_normalisation(model, annotations: np.ndarray) -> None:
+    """Start the annotation BatchNormalization's moving statistics at the training data's.
+
+    Raw annotations differ in scale by orders of magnitude (DP ~50, SOR ~1), and the moving mean
+    and variance start at 0 and 1 and move 1% per step, so for the first thousands of steps the
+    inference-mode network (validation, scoring) sees badly normalised inputs; starting them at
+    the data's moments makes the validation loss meaningful from the first epoch.
+    """
+    layers = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+    for layer in layers:
+        layer.moving_mean.assign(annotations.mean(axis=0).astype(np.float32))
+        layer.moving_variance.assign(annotations.var(axis=0).astype(np.float32))
+
+
+def _export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
+    """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
+    what the trained model predicts, before it takes its final name."""
+    from ..models.architectures import network_for
+    from ..models.keras2_config import write_gatk_model
+    from ..models.keras2_weights import read_keras2_weights
+    from ..models.keras_builder import build_model, model_weights
+
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.partial-{os.getpid()}")
+    try:
+        write_gatk_model(temporary, network_for(spec), model_weights(model))
+        scoring = build_model(spec, read_keras2_weights(temporary), temporary)
+        expected = np.asarray(model(check_inputs, training=False))
+        loaded = np.asarray(scoring(check_inputs, training=False))
+        difference = float(np.max(np.abs(expected - loaded)))
+        if difference > _EXPORT_TOLERANCE:
+            raise RuntimeError(f"exported weights predict differently (max |diff| {difference})")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def run_train(options: TrainOptions) -> TrainResult:
+    """Train, export ``PREFIX.hd5`` + ``PREFIX.json``, and write the report."""
+    started = time.monotonic()
+    _check_options(options)
+    prefix = output_prefix(options.output)
+    weights_path, json_path = prefix + ".hd5", prefix + ".json"
+    stores = [TensorStore(path) for path in options.tensors]
+    try:
+        store = _check_stores(stores)
+        data = _architecture_data(options, store)
+        data["architecture"] = os.path.basename(weights_path)
+        spec = parse_model_spec(data, json_path)
+        from ..models.architectures import architecture_for
+
+        architecture = architecture_for(spec)
+        _check_spec(spec, store)
+        return _train(options, stores, spec, architecture, data, (weights_path, json_path), started)
+    finally:
+        for opened in stores:
+            opened.close()
+
+
+def _train(
+    options: TrainOptions,
+    stores: list[TensorStore],
+    spec: ModelSpec,
+    architecture,
+    data: dict[str, Any],
+    paths: tuple[str, str],
+    started: float,
+) -> TrainResult:
+    from .batches import TensorBatches, index_stores, split_validation
+
+    weights_path, json_path = paths
+    index = index_stores(stores)
+    if len(index) < 2:
+        raise InputError(
+            f"{len(index)} tensors: too few to train and validate", path=options.tensors[0]
+        )
+    training_positions, validation_positions = split_validation(
+        index.labels, options.validation_fraction, options.seed
+    )
+    training, validation = index.subset(training_positions), index.subset(validation_positions)
+    if len(validation) == 0:
+        raise InputError(
+            f"--validation-fraction {options.validation_fraction} of {len(index)} tensors holds "
+            "none out: raise it or add tensors",
+            path="--validation-fraction",
+        )
+
+    _configure_keras(options.seed, options.threads or os.cpu_count() or 1)
+    import keras
+
+    from ..models.keras_builder import build_keras
+
+    model = build_keras(architecture.describe(spec), dropout=True)
+    _start_normalisation(model, training.annotations)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    classes = len(LABELS)
+    training_batches = TensorBatches(stores, training, options.batch_size, classes, options.seed)
+    validation_batches = TensorBatches(stores, validation, options.batch_size, classes)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=options.patience, restore_best_weights=True
+    )
+    fit_started = time.monotonic()
+    history = model.fit(
+        training_batches,
+        validation_data=validation_batches,
+        epochs=options.epochs,
+        shuffle=False,  # TensorBatches shuffles, shard-aware and seeded
+        callbacks=[stopper, _epoch_logger(options.epochs)],
+        verbose=0,
+    )
+    fit_seconds = time.monotonic() - fit_started
+    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    epochs_run = len(curves.get("loss", []))
+    best_epoch = stopper.best_epoch + 1 if stopper.best_weights is not None else epochs_run
+
+    probabilities = np.concatenate(
+        [
+            np.asarray(model(inputs, training=False))
+            for inputs, _ in (validation_batches[i] for i in range(len(validation_batches)))
+        ]
+    )
+    validation_labels = validation.labels[validation_batches.order]
+    metrics = validation_metrics(probabilities, validation_labels)
+
+    _export_weights(model, spec, weights_path, validation_batches[0][0])
+    data["cnnscore_training"] = {
+        "cnnscore_version": __version__,
+        "tensors": user_facing(list(options.tensors)),
+        "seed": options.seed,
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
+        "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
+    }
+    write_atomically(json_path, (json.dumps(data, indent=2) + "\n").encode())
+
+    report = {
+        "schema": SCHEMA,
+        "cnnscore_version": __version__,
+        "model": {
+            "id": spec.model_id,
+            "architecture": architecture.name,
+            "tensor_type": spec.tensor_type,
+            "annotations": list(spec.annotations),
+            "parameters": int(model.count_params()),
+        },
+        "options": {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(options).items()
+        },
+        "data": {
+            "stores": [
+                {"path": store.path, "tensors": len(store), "counts": store.manifest.get("counts")}
+                for store in stores
+            ],
+            "training_counts": _label_counts(training.labels),
+            "validation_counts": _label_counts(validation.labels),
+        },
+        "training": {
+            "tensors": len(training),
+            "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "stopped_early": epochs_run < options.epochs,
+            "seconds": round(fit_seconds, 3),
+        },
+        "history": curves,
+        "validation": metrics,
+        "outputs": {
+            "weights": {"path": weights_path, "sha256": sha256_file(weights_path)},
+            "architecture": {"path": json_path, "sha256": sha256_file(json_path)},
+        },
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    report = user_facing(report)
+    report_json, report_html = write_train_report(report, output_prefix(options.output))
+    return TrainResult(weights_path, json_path, report_json, report_html, report)
+
+
+def _label_counts(labels: np.ndarray) -> dict[str, int]:
+    return {name: int(np.sum(labels == index)) for name, index in LABELS.items()}
+
+
+def summary(result: TrainResult) -> str:
+    report = result.report
+    training, validation = report["training"], report["validation"]
+    aucs = ", ".join(
+        f"{kind} {entry['auc']:.3f}" if entry["auc"] is not None else f"{kind} n/a"
+        for kind, entry in validation["roc"].items()
+    )
+    return (
+        f"cnnscore: trained {report['model']['id']} on {training['tensors']:,} tensors "
+        f"({validation['tensors']:,} held out) for {training['epochs_run']} epoch(s), keeping "
+        f"epoch {training['best_epoch']}: validation accuracy {validation['accuracy']:.3f}, "
+        f"ROC AUC {aucs} ({training['seconds']:.1f} s) -> {result.weights}, {result.architecture}, "
+        f"{result.report_html}"
+    )

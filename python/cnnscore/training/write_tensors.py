@@ -1,0 +1,275 @@
+"""``cnnscore write-tensors``: labelled training tensors from candidates, reads and a truth set.
+
+GATK's CNNVariantWriteTensors, with its label scheme (:mod:`cnnscore.training.labels`) and
+downsampling flags. The tensors come from the scorer's own
+:class:`~cnnscore.scoring.pipeline.Encoder`, so a model learns from exactly what it will later be
+shown. Two choices differ from scoring, both so that a record's tensor does not depend on which
+other records were written:
+
+- 2D read downsampling draws from one random stream per site (``--reservoir-scope site`` in
+  ``cnnscore score``); at sites with at most ``read_limit`` reads nothing is drawn and the tensor
+  equals the default scorer's too;
+- whether a record survives ``--downsample-*`` is decided by a hash of the seed and the record, not
+  by a stream, so the same records are kept whatever ``-L``, sharding or record order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import __version__
+from ..encode.read_tensor import rows_at_height
+from ..encode.reads import ReadSource
+from ..errors import InputError
+from ..io.intervals import IntervalFilter, parse_intervals
+from ..io.locations import user_facing
+from ..io.reference import REFERENCE_WINDOW, reference_lengths
+from ..io.vcf_text import VcfReader, VcfRecord
+from ..models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR, REFERENCE
+from ..scoring.pipeline import EncoderConfig, encoded_chunks
+from .labels import LABELS, Skip, TruthLabeler
+from .tensor_store import TensorStoreWriter, check_destination
+
+#: GATK's CNNVariantWriteTensors defaults: keep 5% of true SNPs, 50% of true indels, every false.
+DEFAULT_DOWNSAMPLING = {"SNP": 0.05, "INDEL": 0.5, "NOT_SNP": 1.0, "NOT_INDEL": 1.0}
+DEFAULT_MAX_TENSORS = 1_000_000
+#: tensors per shard: ~1 MB of 1D tensors, ~128 MB (before compression) of 2D ones
+DEFAULT_SHARD_SIZE = {REFERENCE: 512, READ_TENSOR: 128}
+_ENCODE_CHUNK = 64
+READ_LIMIT = 128
+_READ_CHANNELS, _REFERENCE_CHANNELS = 15, 4
+
+
+@dataclass(frozen=True)
+class WriteTensorsOptions:
+    """The command line of ``cnnscore write-tensors``."""
+
+    variants: str
+    reference: str
+    truth_vcf: str
+    truth_bed: str
+    output: str
+    reads: tuple[str, ...] = ()
+    tensor_type: str = REFERENCE
+    intervals: tuple[str, ...] = ()
+    annotation_keys: tuple[str, ...] = DEFAULT_ANNOTATION_KEYS
+    downsampling: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DOWNSAMPLING))
+    max_tensors: int = DEFAULT_MAX_TENSORS
+    seed: int = 0
+    shard_size: int | None = None
+    encode_workers: int = 1
+
+
+@dataclass
+class WriteTensorsResult:
+    output: str
+    counts: dict[str, int]
+    skipped: dict[str, int]
+    shards: int
+    stopped_at: str | None  # the record at which --max-tensors stopped the run
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def kept_by_downsampling(record: VcfRecord, fraction: float, seed: int) -> bool:
+    """Keep the record with probability ``fraction``, decided by a hash of (seed, record)."""
+    if fraction >= 1.0:
+        return True
+    key = f"{seed}\t{record.chrom}\t{record.pos}\t{record.ref}\t{','.join(record.alts)}"
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64 < fraction
+
+
+def _check(options: WriteTensorsOptions) -> None:
+    for label, fraction in options.downsampling.items():
+        if not 0.0 <= fraction <= 1.0:
+            flag = "--downsample-" + label.lower().replace("_", "-") + "s"
+            raise InputError(f"fraction {fraction} is not within 0..1", path=flag)
+    if options.max_tensors < 1:
+        raise InputError("must be at least 1", path="--max-tensors")
+    if options.tensor_type not in (REFERENCE, READ_TENSOR):
+        raise InputError(f"unknown tensor type {options.tensor_type}", path="--tensor-type")
+    if options.tensor_type == READ_TENSOR and not options.reads:
+        raise InputError("--tensor-type read_tensor needs reads: pass -I BAM/CRAM", path="-I")
+
+
+class _Selection:
+    """Labels records, applies downsampling and --max-tensors, and counts what it skips."""
+
+    def __init__(self, labeler: TruthLabeler, options: WriteTensorsOptions):
+        self.labeler = labeler
+        self.options = options
+        self.skipped = {skip.value: 0 for skip in Skip}
+        self.skipped["downsampled"] = 0
+        self.in_bed = 0
+        self.true = 0
+        self.selected = 0
+        self.stopped_at: str | None = None
+
+    def chunks(
+        self, records: Iterator[VcfRecord], labels: deque[list[int]]
+    ) -> Iterator[list[VcfRecord]]:
+        """Chunks of selected records; each chunk's output channels are appended to ``labels``."""
+        chunk: list[VcfRecord] = []
+        chunk_labels: list[int] = []
+        for record in records:
+            if self.selected >= self.options.max_tensors:
+                self.stopped_at = record.label
+                break
+            label = self.labeler.label(record)
+            if isinstance(label, Skip):
+                self.skipped[label.value] += 1
+                continue
+            self.in_bed += 1
+            self.true += int(label in ("SNP", "INDEL"))
+            if not kept_by_downsampling(
+                record, self.options.downsampling[label], self.options.seed
+            ):
+                self.skipped["downsampled"] += 1
+                continue
+            self.selected += 1
+            chunk.append(record)
+            chunk_labels.append(LABELS[label])
+            if len(chunk) == _ENCODE_CHUNK:
+                labels.append(chunk_labels)
+                yield chunk
+                chunk, chunk_labels = [], []
+        if chunk:
+            labels.append(chunk_labels)
+            yield chunk
+
+
+def _header(options: WriteTensorsOptions, shard_size: int) -> dict:
+    shape = (
+        [READ_LIMIT, REFERENCE_WINDOW, _READ_CHANNELS]
+        if options.tensor_type == READ_TENSOR
+        else [REFERENCE_WINDOW, _REFERENCE_CHANNELS]
+    )
+    return {
+        "cnnscore_version": __version__,
+        "tensor_type": options.tensor_type,
+        "tensor_shape": shape,
+        "tensor_dtype": "float32",
+        "annotation_keys": list(options.annotation_keys),
+        "annotation_dtype": "float32",
+        "window_size": REFERENCE_WINDOW,
+        "read_limit": READ_LIMIT,
+        "labels": LABELS,
+        "shard_size": shard_size,
+        "seed": options.seed,
+        "downsampling": dict(options.downsampling),
+        "max_tensors": options.max_tensors,
+        "reservoir_scope": "site",
+        "sources": user_facing(
+            {
+                "variants": options.variants,
+                "reference": options.reference,
+                "reads": list(options.reads) if options.tensor_type == READ_TENSOR else [],
+                "truth_vcf": options.truth_vcf,
+                "truth_bed": options.truth_bed,
+                "intervals": list(options.intervals),
+            }
+        ),
+    }
+
+
+def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
+    """Label, select and encode the candidates, and write the store (complete or not at all)."""
+    started = time.monotonic()
+    _check(options)
+    lengths = reference_lengths(options.reference)
+    vcf = VcfReader(options.variants)
+    intervals = None
+    if options.intervals:
+        intervals = IntervalFilter(parse_intervals(list(options.intervals), lengths))
+    if options.tensor_type == READ_TENSOR:  # a bad BAM fails before any work
+        ReadSource(list(options.reads), options.reference, lengths).close()
+    check_destination(options.output)
+    labeler = TruthLabeler(options.truth_vcf, options.truth_bed, lengths)
+    shard_size = options.shard_size or DEFAULT_SHARD_SIZE[options.tensor_type]
+    config = EncoderConfig(
+        vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
+        tensor_type=options.tensor_type, annotation_keys=tuple(options.annotation_keys),
+        window_size=REFERENCE_WINDOW, read_limit=READ_LIMIT, reservoir_scope="site",
+    )  # fmt: skip
+    selection = _Selection(labeler, options)
+    try:
+        writer = TensorStoreWriter(options.output, _header(options, shard_size), shard_size)
+        try:
+            labels: deque[list[int]] = deque()
+            chunks = selection.chunks(vcf.records(intervals), labels)
+            for records, encoded in encoded_chunks(chunks, config, options.encode_workers):
+                tensors = encoded.tensors
+                if options.tensor_type == READ_TENSOR:
+                    tensors = rows_at_height(tensors, READ_LIMIT)
+                writer.add(
+                    tensors,
+                    encoded.annotations,
+                    np.array(labels.popleft(), dtype=np.uint8),
+                    [record.label for record in records],
+                )
+            _check_selection(selection, options)
+            writer.commit({"skipped": selection.skipped, "stopped_at": selection.stopped_at})
+        except BaseException:
+            writer.abort()
+            raise
+    finally:
+        labeler.close()
+    return WriteTensorsResult(
+        output=options.output,
+        counts=writer.counts,
+        skipped=selection.skipped,
+        shards=len(writer.shards),
+        stopped_at=selection.stopped_at,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _check_selection(selection: _Selection, options: WriteTensorsOptions) -> None:
+    """A store without candidates, or without a single true one, cannot train anything; most
+    often the truth BED or VCF does not belong to the candidates (build, contig names)."""
+    if selection.in_bed == 0:
+        raise InputError(
+            "no SNP or indel candidate lies in the truth BED: nothing to label "
+            f"({selection.skipped[Skip.OUTSIDE_BED.value]} outside it)",
+            path=options.truth_bed,
+        )
+    if selection.true == 0:
+        raise InputError(
+            f"none of the {selection.in_bed} candidates in the truth BED matches a truth record "
+            "(another build or contig naming?)",
+            path=options.truth_vcf,
+        )
+    if selection.selected == 0:
+        raise InputError(
+            "downsampling kept no candidate: raise the --downsample-* fractions",
+            path=options.variants,
+        )
+
+
+_SKIP_WORDING = {
+    Skip.OUTSIDE_BED.value: "outside the truth BED",
+    Skip.OTHER_TYPE.value: "neither SNP nor indel (MNP, mixed, symbolic, no ALT)",
+    "downsampled": "downsampled",
+}
+
+
+def summary(result: WriteTensorsResult) -> str:
+    counts = ", ".join(f"{name} {result.counts[name]:,}" for name in LABELS)
+    skipped = ", ".join(f"{count:,} {_SKIP_WORDING[why]}" for why, count in result.skipped.items())
+    line = (
+        f"cnnscore: wrote {result.total:,} tensors ({counts}) in {result.shards} shard(s) to "
+        f"{result.output} in {result.seconds:.1f} s; skipped: {skipped}"
+    )
+    if result.stopped_at:
+        line += f"; stopped by --max-tensors at {result.stopped_at}"
+    return line

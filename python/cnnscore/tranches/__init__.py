@@ -1,0 +1,1 @@
+"""``cnnscore filter`` (GATK FilterVariantTranches) and GATK's truth-resource matching."""

@@ -1,0 +1,389 @@
+"""``cnnscore filter``: GATK FilterVariantTranches, turning CNN scores into FILTERs.
+
+Scores alone do not filter a callset. GATK's FilterVariantTranches (spec §8) ranks the scores of
+the input variants that a truth resource confirms, and filters every SNP (INDEL) scoring at or
+below the score that keeps the chosen truth sensitivity. It is a two-pass tool, and so is this:
+
+1. read the scored VCF once, collecting only the scores of resource-matched variants (memory grows
+   with the number of matches, never with the number of records);
+2. cut the sorted scores at each tranche, then read the VCF again and write every record.
+
+Records stay text as elsewhere in cnnscore: only the FILTER column is rewritten, the way htsjdk
+writes it (sorted, de-duplicated, ``PASS`` when empty), because GATK re-encodes every record and
+sets ``PASS`` explicitly on each unfiltered one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from .. import __version__
+from ..encode.variant_type import SiteType, site_type
+from ..errors import InputError
+from ..io.vcf_output import AtomicVcfWriter
+from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from .truth_resources import ResourceCursor, matches_truth
+
+DEFAULT_INFO_KEY = "CNN_2D"
+#: GATK 4.1.3.0+ defaults (spec §8); earlier releases used 99.9, 99.99 and 99.0, 99.5.
+DEFAULT_SNP_TRANCHES = (99.95,)
+DEFAULT_INDEL_TRANCHES = (99.4,)
+
+_WRITE_EVERY = 10_000
+_FILTER_ID = re.compile(r"##FILTER=<ID=([^,>]*)")
+#: ``Double.parseDouble``'s grammar after ``String.trim()``: decimal or hex, an optional
+#: f/F/d/D suffix, NaN and Infinity; Python's float() accepts more ("inf", "1_0") and less (hex).
+_JAVA_DOUBLE = re.compile(
+    r"[+-]?(?:NaN|Infinity"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[fFdD]?"
+    r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+[fFdD]?)"
+)
+_JAVA_WHITESPACE = "".join(chr(code) for code in range(33))
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The command line of ``cnnscore filter``, one field per GATK argument."""
+
+    variants: str
+    resources: tuple[str, ...]
+    output: str
+    info_key: str = DEFAULT_INFO_KEY
+    snp_tranches: tuple[float, ...] = DEFAULT_SNP_TRANCHES
+    indel_tranches: tuple[float, ...] = DEFAULT_INDEL_TRANCHES
+    invalidate_previous_filters: bool = False
+
+
+@dataclass
+class TruthScores:
+    """What pass 1 learns: how many SNPs/indels carry a score, and the scores the resources
+    confirm (matched MIXED/MNP sites land in the indel list, as in GATK)."""
+
+    scored_snps: int = 0
+    scored_indels: int = 0
+    # 8 bytes a score, so a whole genome's truth matches fit in a small task's memory
+    snp_scores: array = field(default_factory=lambda: array("d"))
+    indel_scores: array = field(default_factory=lambda: array("d"))
+
+
+@dataclass
+class FilterResult:
+    """Counts and cutoffs of one run (with the validated options), for the summary line."""
+
+    options: FilterOptions
+    truth: TruthScores
+    snp_cutoffs: list[float]
+    indel_cutoffs: list[float]
+    records: int = 0
+    filtered_snps: int = 0
+    filtered_indels: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# tranches, names and numbers
+
+
+def validate_tranches(values: Sequence[float], flag: str) -> tuple[float, ...]:
+    """GATK's ``validateTranches``: at least one, each 0 <= t < 100, de-duplicated, ascending.
+    NaN and infinities are refused too (GATK would let NaN through and misname the filter)."""
+    if not values:
+        raise InputError("at least one tranche value is required", path=flag)
+    for value in values:
+        if not math.isfinite(value) or not 0 <= value < 100:
+            raise InputError(
+                f"tranche {value!r} is out of range: each must be >= 0 and < 100", path=flag
+            )
+    return tuple(sorted(set(values)))
+
+
+def java_percent(value: float) -> str:
+    """Java ``String.format("%.2f", value)``: HALF_UP rounding of the shortest decimal text."""
+    return str(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def tranche_filter_id(key: str, kind: str, low: float, high: float) -> str:
+    return f"{key}_{kind}_Tranche_{java_percent(low)}_{java_percent(high)}"
+
+
+def tranche_filter_lines(key: str, kind: str, tranches: Sequence[float]) -> list[str]:
+    """The ##FILTER lines GATK declares for one kind: each adjacent pair, then (last, 100)."""
+    bounds = [*zip(tranches[:-1], tranches[1:]), (tranches[-1], 100.0)]
+    return [
+        f'##FILTER=<ID={tranche_filter_id(key, kind, low, high)},Description="{kind} truth '
+        f"resource sensitivity between {java_percent(low)} and {java_percent(high)} for info key "
+        f'{key}">'
+        for low, high in bounds
+    ]
+
+
+def parse_java_double(text: str) -> float:
+    """``Double.parseDouble``: the score GATK reads from the INFO text; ValueError if it is not
+    a number Java would accept."""
+    stripped = text.strip(_JAVA_WHITESPACE)
+    if not _JAVA_DOUBLE.fullmatch(stripped):
+        raise ValueError(text)
+    if stripped[-1] in "fFdD":
+        stripped = stripped[:-1]
+    return float.fromhex(stripped) if "x" in stripped.lower() else float(stripped)
+
+
+def tranche_cutoffs(scores: Sequence[float], tranches: Sequence[float]) -> list[float]:
+    """Scores sorted descending (NaN first, as Java's reverse order), cut at
+    ``(int)((t/100.0)*(n-1))`` for each tranche, in Java's double arithmetic."""
+    if not scores:
+        return []
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    last = float(len(ordered) - 1)
+    return [float(ordered[int((t / 100.0) * last)]) for t in tranches]
+
+
+def tranche_filter(
+    score: float, key: str, kind: str, tranches: Sequence[float], cutoffs: Sequence[float]
+) -> str | None:
+    """The FILTER a score earns, or None when it passes: filtered iff score <= the lowest
+    tranche's cutoff; named by the first tranche whose cutoff it beats, else (last, 100)."""
+    if not cutoffs or not score <= cutoffs[0]:
+        return None
+    for index in range(1, len(cutoffs)):
+        if score > cutoffs[index]:
+            return tranche_filter_id(key, kind, tranches[index - 1], tranches[index])
+    return tranche_filter_id(key, kind, tranches[-1], 100.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the two passes
+
+
+def _score_of(record: VcfRecord, key: str, path: str) -> float | None:
+    """The record's score, None without the key; a value Java cannot parse is an error."""
+    values = record.info_values()
+    if key not in values:
+        return None
+    text = values[key]
+    if text is None:
+        raise InputError(f"INFO {key} has no value", path=path, record=record.label)
+    try:
+        return parse_java_double(text)
+    except ValueError:
+        raise InputError(
+            f"INFO {key} value '{text}' is not a number", path=path, record=record.label
+        ) from None
+
+
+def _collect_truth(vcf: VcfReader, options: FilterOptions) -> TruthScores:
+    """Pass 1, with every resource open. Every scored record's value is checked here (GATK
+    parses them all only in pass 2), so a bad score fails before any record is written."""
+    with contextlib.ExitStack() as stack:
+        cursors = []
+        for path in options.resources:
+            cursor = ResourceCursor(path)
+            stack.callback(cursor.close)
+            cursors.append(cursor)
+        return _truth_scores(vcf, options.info_key, cursors)
+
+
+def _truth_scores(vcf: VcfReader, key: str, cursors: list[ResourceCursor]) -> TruthScores:
+    truth = TruthScores()
+    for record in vcf.records():
+        score = _score_of(record, key, vcf.path)
+        if score is None:
+            continue
+        kind = site_type(record.ref, record.alts)
+        if kind is SiteType.SNP:
+            truth.scored_snps += 1
+        elif kind is SiteType.INDEL:
+            truth.scored_indels += 1
+        if matches_truth(record, cursors, "input"):
+            (truth.snp_scores if kind is SiteType.SNP else truth.indel_scores).append(score)
+    return truth
+
+
+def _check_truth(truth: TruthScores, options: FilterOptions) -> None:
+    """GATK's checks between the passes, in its order."""
+    resources = ", ".join(os.path.basename(path) for path in options.resources)
+    problem = None
+    if truth.scored_snps == 0 and truth.scored_indels == 0:
+        problem = f"no SNPs or indels with INFO {options.info_key}: nothing to filter"
+    elif not truth.snp_scores and not truth.indel_scores:
+        problem = f"no scored variant matches the resources ({resources}): cannot filter"
+    elif truth.scored_snps > 0 and not truth.snp_scores:
+        problem = (
+            f"{truth.scored_snps} scored SNPs but no SNP matches in the resources ({resources}): "
+            "SNPs cannot be filtered"
+        )
+    elif truth.scored_indels > 0 and not truth.indel_scores:
+        problem = (
+            f"{truth.scored_indels} scored indels but no indel matches in the resources "
+            f"({resources}): indels cannot be filtered"
+        )
+    if problem:
+        raise InputError(problem, path=options.variants)
+
+
+def filter_column(existing: str, added: str | None, invalidate: bool) -> str:
+    """FILTER as htsjdk writes it after ``builder.filter(added)``: the old filters (none with
+    --invalidate-previous-filters; ``PASS`` and ``.`` are none) plus the new one, sorted and
+    de-duplicated, or ``PASS`` when the set is empty (GATK 4.1.3.0+ sets PASS explicitly)."""
+    filters = set()
+    if not invalidate and existing not in ("", ".", "PASS"):
+        filters.update(existing.split(";"))
+    if added:
+        filters.add(added)
+    return ";".join(sorted(filters)) if filters else "PASS"
+
+
+def _set_filter(line: str, value: str) -> str:
+    columns = line.split("\t", 7)
+    columns[6] = value
+    return "\t".join(columns)
+
+
+def filtered_header(
+    header_lines: list[str], options: FilterOptions, provenance: str | None = None
+) -> list[str]:
+    """The input header with the tranche ##FILTER lines (replacing same-ID ones; all old ones go
+    with --invalidate-previous-filters) placed in htsjdk's sorted order among the ##FILTER lines,
+    plus a provenance line before #CHROM."""
+    new_lines = tranche_filter_lines(options.info_key, "SNP", options.snp_tranches)
+    new_lines += tranche_filter_lines(options.info_key, "INDEL", options.indel_tranches)
+    new_ids = {_FILTER_ID.match(line).group(1) for line in new_lines}
+    lines = []
+    for line in header_lines:
+        match = _FILTER_ID.match(line)
+        if match and (options.invalidate_previous_filters or match.group(1) in new_ids):
+            continue
+        if provenance and line.startswith("##cnnscoreCommandLine=<ID=filter,"):
+            continue
+        lines.append(line)
+    for new_line in new_lines:
+        lines.insert(_filter_line_position(lines, new_line), new_line)
+    if provenance:
+        lines.insert(len(lines) - 1, provenance)
+    return lines
+
+
+def _filter_line_position(lines: list[str], new_line: str) -> int:
+    rows = [i for i, line in enumerate(lines) if line.startswith("##FILTER=")]
+    if rows:
+        after = [i for i in rows if lines[i] > new_line]
+        return after[0] if after else rows[-1] + 1
+    later = [i for i, line in enumerate(lines) if line.startswith(("##FORMAT=", "##INFO="))]
+    return later[0] if later else len(lines) - 1
+
+
+def _provenance(options: FilterOptions) -> str:
+    """Which resources and tranches made these FILTERs; base names only, so a workflow run and a
+    direct run of the same files write the same header."""
+    return (
+        f'##cnnscoreCommandLine=<ID=filter,Version="{__version__}",'
+        f'InfoKey="{options.info_key}",'
+        f'SnpTranches="{",".join(map(java_percent, options.snp_tranches))}",'
+        f'IndelTranches="{",".join(map(java_percent, options.indel_tranches))}",'
+        f'Resources="{",".join(os.path.basename(p) for p in options.resources)}",'
+        f'InvalidatePreviousFilters="{str(options.invalidate_previous_filters).lower()}">'
+    )
+
+
+def _write_filtered(vcf: VcfReader, result: FilterResult, writer: AtomicVcfWriter) -> None:
+    """Pass 2: every record, FILTER rewritten, everything else as read."""
+    options = result.options
+    writer.write_lines(filtered_header(vcf.header_lines, options, _provenance(options)))
+    lines: list[str] = []
+    for record in vcf.records():
+        added = _tranche_filter_of(record, result, vcf.path)
+        existing = record.line.split("\t", 7)[6]
+        new_filter = filter_column(existing, added, options.invalidate_previous_filters)
+        lines.append(_set_filter(record.line, new_filter))
+        result.records += 1
+        if len(lines) == _WRITE_EVERY:
+            writer.write_lines(lines)
+            lines = []
+    writer.write_lines(lines)
+
+
+def _tranche_filter_of(record: VcfRecord, result: FilterResult, path: str) -> str | None:
+    """The tranche FILTER one record earns (and counts it); MIXED, MNP and unscored: none."""
+    options = result.options
+    score = _score_of(record, options.info_key, path)
+    if score is None:
+        return None
+    kind = site_type(record.ref, record.alts)
+    if kind is SiteType.SNP:
+        added = tranche_filter(
+            score, options.info_key, "SNP", options.snp_tranches, result.snp_cutoffs
+        )
+        result.filtered_snps += added is not None
+    elif kind is SiteType.INDEL:
+        added = tranche_filter(
+            score, options.info_key, "INDEL", options.indel_tranches, result.indel_cutoffs
+        )
+        result.filtered_indels += added is not None
+    else:
+        added = None
+    return added
+
+
+def run_filter(options: FilterOptions) -> FilterResult:
+    """Both passes. GATK's argument and header checks come first; the output appears only when
+    complete, and never after an error."""
+    options = _validated(options)
+    vcf = VcfReader(options.variants)
+    if options.info_key not in header_info_ids(vcf.header_lines):
+        raise InputError(
+            f"the header has no ##INFO line for the info key {options.info_key}",
+            path=options.variants,
+        )
+    writer = AtomicVcfWriter(options.output)
+    try:
+        truth = _collect_truth(vcf, options)
+        _check_truth(truth, options)
+        result = FilterResult(
+            options=options,
+            truth=truth,
+            snp_cutoffs=tranche_cutoffs(truth.snp_scores, options.snp_tranches),
+            indel_cutoffs=tranche_cutoffs(truth.indel_scores, options.indel_tranches),
+        )
+        _write_filtered(vcf, result, writer)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+def _validated(options: FilterOptions) -> FilterOptions:
+    if not options.resources:
+        raise InputError("at least one --resource VCF is required", path="--resource")
+    return replace(
+        options,
+        resources=tuple(options.resources),
+        snp_tranches=validate_tranches(options.snp_tranches, "--snp-tranche"),
+        indel_tranches=validate_tranches(options.indel_tranches, "--indel-tranche"),
+    )
+
+
+def summary(result: FilterResult) -> str:
+    """One stderr line: records, filtered SNPs/indels out of the scored ones, and the cutoffs."""
+
+    def cutoffs(tranches: Sequence[float], values: list[float]) -> str:
+        pairs = [f"{java_percent(t)} -> {v:.6g}" for t, v in zip(tranches, values)]
+        return ", ".join(pairs) or "none"
+
+    truth, options = result.truth, result.options
+    return (
+        f"cnnscore: filtered {result.filtered_snps:,} of {truth.scored_snps:,} SNPs and "
+        f"{result.filtered_indels:,} of {truth.scored_indels:,} indels by {options.info_key} "
+        f"in {result.records:,} records ({len(truth.snp_scores):,} SNP and "
+        f"{len(truth.indel_scores):,} indel resource matches; SNP cutoffs "
+        f"{cutoffs(options.snp_tranches, result.snp_cutoffs)}; indel cutoffs "
+        f"{cutoffs(options.indel_tranches, result.indel_cutoffs)}) -> {options.output}"
+    )

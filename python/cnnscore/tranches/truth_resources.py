@@ -1,0 +1,191 @@
+"""Truth resources: which input variants a truth VCF confirms, GATK's way.
+
+FilterVariantTranches (which scores count as truth) and write-tensors (which candidates are
+labelled true) must agree on what "the resource has this variant" means, so both use this module:
+a variant matches a resource record with the same start that lists one of its ALTs once both are
+written over the longer REF (GATK's ``isAlleleInList``). Resources are read through their index,
+so memory never holds more than one position's records.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pysam
+
+from ..encode.variant_type import is_symbolic_allele
+from ..errors import InputError
+from ..io.vcf_text import VcfRecord
+
+#: Resource records stepped over one by one before a cursor seeks by the index instead: dense
+#: queries stream the resource, sparse ones (a small VCF against dbSNP) jump.
+_MAX_STEPS = 64
+
+
+class InconsistentReferenceError(ValueError):
+    """Two records at one start whose REFs have equal length but different bases."""
+
+
+def normalised_allele(allele: str) -> str:
+    """htsjdk upper-cases base alleles on creation; symbolic ones keep their text."""
+    return allele if is_symbolic_allele(allele) else allele.upper()
+
+
+def _extended(allele: str, suffix: str) -> str | None:
+    """``Allele.extend`` as GATK's ``createAlleleMapping`` applies it: bases get the extra REF
+    suffix, ``*`` maps to itself, symbolic alleles have no mapping."""
+    if allele == "*":
+        return allele
+    if is_symbolic_allele(allele):
+        return None
+    return allele + suffix
+
+
+def is_allele_in_list(ref: str, alt: str, other_ref: str, other_alts: Sequence[str]) -> bool:
+    """GATKVariantContextUtils.isAlleleInList: is ``alt`` (over ``ref``) among ``other_alts``
+    (over ``other_ref``) once both are written over the longer REF? The shorter REF's alleles
+    are extended by the longer REF's extra bases (``AC>A`` equals ``ACT>AT`` over ``ACT``).
+    Equal-length, different REFs are an error in GATK: raises InconsistentReferenceError."""
+    if ref == other_ref:
+        return alt in other_alts
+    if len(ref) == len(other_ref):
+        raise InconsistentReferenceError(f"{ref} vs {other_ref}")
+    if len(ref) > len(other_ref):
+        suffix = ref[len(other_ref) :]
+        return alt in {_extended(other, suffix) for other in other_alts}
+    extended = _extended(alt, other_ref[len(ref) :])
+    return extended is not None and extended in other_alts
+
+
+@dataclass(frozen=True)
+class ResourceSite:
+    pos: int
+    ref: str
+    alts: tuple[str, ...]
+
+
+class ResourceCursor:
+    """One truth resource, read through its tabix/CSI index, answering "which records start at
+    chrom:pos?". Queries in file order step forward through one open iterator; a query behind the
+    cursor, on another contig, or far ahead seeks by the index, so any input order is correct and
+    memory never holds more than the records at one position."""
+
+    def __init__(self, path: str):
+        self.path = path
+        if not os.path.isfile(path):
+            raise InputError("resource VCF does not exist", path=path)
+        if _is_bcf(path):
+            raise InputError(
+                "BCF resources are not supported: convert with `bcftools view -Oz` and index it",
+                path=path,
+            )
+        index = next((path + s for s in (".tbi", ".csi") if os.path.isfile(path + s)), None)
+        if index is None:
+            raise InputError(
+                "resource VCF has no index (.tbi or .csi beside it): bgzip it and run "
+                "`tabix -p vcf` on it",
+                path=path,
+            )
+        try:
+            self._tabix = pysam.TabixFile(path, index=index)
+        except NotImplementedError:  # htslib cannot seek in plain gzip
+            raise InputError(
+                "resource is gzip- but not bgzip-compressed: recompress it with bgzip", path=path
+            ) from None
+        except (OSError, ValueError) as err:
+            raise InputError(
+                f"cannot read the resource as a bgzip VCF with its index ({err})", path=path
+            ) from None
+        self._contigs = set(self._tabix.contigs)
+        self._lines: Iterator[str] = iter(())
+        self._head: ResourceSite | None = None
+        self._query: tuple[str, int] | None = None
+        self._found: list[ResourceSite] = []
+
+    def close(self) -> None:
+        self._tabix.close()
+
+    def at(self, chrom: str, pos: int) -> list[ResourceSite]:
+        """Resource records whose POS is ``pos`` on ``chrom``, in file order."""
+        if self._query == (chrom, pos):
+            return self._found
+        if self._query is None or self._query[0] != chrom or pos < self._query[1]:
+            self._seek(chrom, pos)
+        self._query = (chrom, pos)
+        self._step_to(chrom, pos)
+        found = []
+        while self._head is not None and self._head.pos == pos:
+            found.append(self._head)
+            self._advance()
+        self._found = found
+        return found
+
+    def _step_to(self, chrom: str, pos: int) -> None:
+        for _ in range(_MAX_STEPS):
+            if self._head is None or self._head.pos >= pos:
+                return
+            self._advance()
+        if self._head is not None and self._head.pos < pos:
+            self._seek(chrom, pos)
+        while self._head is not None and self._head.pos < pos:  # records spanning pos
+            self._advance()
+
+    def _seek(self, chrom: str, pos: int) -> None:
+        if chrom not in self._contigs:
+            self._lines = iter(())
+        else:
+            try:
+                self._lines = self._tabix.fetch(chrom, max(pos - 1, 0))
+            except (OSError, ValueError) as err:
+                raise InputError(f"resource index is unusable ({err})", path=self.path) from None
+        self._advance()
+
+    def _advance(self) -> None:
+        try:
+            line = next(self._lines, None)
+        except (OSError, ValueError) as err:
+            raise InputError(f"resource VCF is corrupt ({err})", path=self.path) from None
+        self._head = None if line is None else self._parse(line)
+
+    def _parse(self, line: str) -> ResourceSite:
+        columns = line.split("\t", 5)
+        try:
+            _chrom, pos, _id, ref, alt = columns[:5]
+            position = int(pos)
+        except ValueError:
+            raise InputError(f"malformed record '{line[:60]}'", path=self.path) from None
+        alts = () if alt == "." else tuple(normalised_allele(a) for a in alt.split(","))
+        return ResourceSite(position, ref.upper(), alts)
+
+
+def _is_bcf(path: str) -> bool:
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read(3) == b"BCF"
+    except (OSError, EOFError, zlib.error):
+        return False  # not gzip at all: TabixFile reports it
+
+
+def matches_truth(record: VcfRecord, cursors: list[ResourceCursor], role: str) -> bool:
+    """GATK's resource test, in its order: resources as given, their records at the variant's
+    start, then the variant's alts; the first match wins (so a later inconsistency is moot).
+    ``role`` names the variant's file in the error (``input``, ``candidates``)."""
+    alts = [normalised_allele(alt) for alt in record.alts]
+    for cursor in cursors:
+        for site in cursor.at(record.chrom, record.pos):
+            for alt in alts:
+                try:
+                    if is_allele_in_list(record.ref, alt, site.ref, site.alts):
+                        return True
+                except InconsistentReferenceError:
+                    raise InputError(
+                        f"inconsistent references at the same position: {record.ref} in the "
+                        f"{role} vs {site.ref} in the resource",
+                        path=cursor.path,
+                        record=record.label,
+                    ) from None
+    return False

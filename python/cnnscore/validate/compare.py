@@ -1,0 +1,323 @@
+"""``cnnscore compare``: how far a candidate run's scores are from a baseline run's, per record.
+
+Switching backend or precision is only safe if the answers stay the same, so this measures it the
+way the seed did ("3 of 15,870 sites differed in the third significant digit, classification
+identical") on the user's own data. Records are matched by CHROM, POS, REF and the ALT column as
+written, in one streaming pass over both coordinate-sorted files, so memory grows with the number
+of compared scores (16 bytes each, kept for the plots), not with the records' text.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..encode.variant_type import SiteType, site_type
+from ..errors import InputError
+from ..io.vcf_text import VcfReader, VcfRecord
+
+DELTA_THRESHOLDS = (0.001, 0.01, 0.1)
+LARGEST_DELTAS_KEPT = 20
+_DELTA_DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Tranche cutoffs as FilterVariantTranches applies them: filtered iff score <= cutoff."""
+
+    snp: float | None = None
+    indel: float | None = None
+
+    def classify(self, ref: str, alts: list[str], score: float) -> str | None:
+        """'filtered' or 'pass'; None when the record's type has no cutoff given."""
+        kind = site_type(ref, alts)
+        if kind is SiteType.SNP:
+            cutoff = self.snp
+        elif kind is SiteType.INDEL:
+            cutoff = self.indel
+        else:
+            return "pass"  # MIXED, MNP and the rest are never filtered by tranches
+        if cutoff is None:
+            return None
+        return "filtered" if score <= cutoff else "pass"
+
+
+@dataclass
+class Agreement:
+    """Classification concordance: how many records both sides put in the same class."""
+
+    classified: int = 0
+    concordant: int = 0
+    baseline_filtered: int = 0
+    candidate_filtered: int = 0
+
+    def add(self, baseline: str, candidate: str) -> None:
+        self.classified += 1
+        self.concordant += baseline == candidate
+        self.baseline_filtered += baseline != "pass"
+        self.candidate_filtered += candidate != "pass"
+
+    @property
+    def concordance(self) -> float | None:
+        return self.concordant / self.classified if self.classified else None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "classified": self.classified,
+            "concordant": self.concordant,
+            "discordant": self.classified - self.concordant,
+            "baseline_filtered": self.baseline_filtered,
+            "candidate_filtered": self.candidate_filtered,
+            "concordance": self.concordance,
+        }
+
+
+@dataclass
+class Comparison:
+    """Everything counted while walking the two files; the report is rendered from this."""
+
+    info_key: str
+    baseline_path: str
+    candidate_path: str
+    baseline_records: int = 0
+    candidate_records: int = 0
+    matched: int = 0
+    missing_in_candidate: int = 0
+    missing_in_baseline: int = 0
+    unscored_in_baseline: int = 0
+    unscored_in_candidate: int = 0
+    identical_text: int = 0
+    third_digit_differs: int = 0
+    sign_flips: int = 0
+    over_threshold: dict[float, int] = field(
+        default_factory=lambda: dict.fromkeys(DELTA_THRESHOLDS, 0)
+    )
+    sum_abs_delta: float = 0.0
+    max_abs_delta: float = 0.0
+    baseline_scores: array = field(default_factory=lambda: array("d"))
+    candidate_scores: array = field(default_factory=lambda: array("d"))
+    largest: list[tuple[float, str, float, float]] = field(default_factory=list)
+    cutoff_agreement: Agreement | None = None
+    filter_agreement: Agreement | None = None
+
+    @property
+    def compared(self) -> int:
+        return len(self.baseline_scores)
+
+    @property
+    def mean_abs_delta(self) -> float | None:
+        return self.sum_abs_delta / self.compared if self.compared else None
+
+    def add_pair(self, label: str, baseline_text: str, candidate_text: str) -> None:
+        baseline, candidate = float(baseline_text), float(candidate_text)
+        # Scores are decimal text (float32 underneath): drop the binary noise of the subtraction
+        # so that 2.346 vs 2.345 is a delta of exactly 0.001, not 0.0010000000000001.
+        delta = round(abs(candidate - baseline), _DELTA_DECIMALS)
+        self.baseline_scores.append(baseline)
+        self.candidate_scores.append(candidate)
+        self.sum_abs_delta += delta
+        self.max_abs_delta = max(self.max_abs_delta, delta)
+        for threshold in DELTA_THRESHOLDS:
+            self.over_threshold[threshold] += delta > threshold
+        self.identical_text += baseline_text == candidate_text
+        self.third_digit_differs += _three_significant(baseline) != _three_significant(candidate)
+        self.sign_flips += (baseline < 0) != (candidate < 0)
+        entry = (delta, label, baseline, candidate)
+        if len(self.largest) < LARGEST_DELTAS_KEPT:
+            heapq.heappush(self.largest, entry)
+        elif delta > self.largest[0][0]:
+            heapq.heapreplace(self.largest, entry)
+
+
+def _three_significant(value: float) -> float:
+    """The value rounded to three significant digits (so -0 and 0 agree)."""
+    return float(f"{value:.3g}")
+
+
+def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
+    """The key's INFO text, None when absent or '.'; anything else must parse as a number."""
+    text = record.info_values().get(key)
+    if text is None or text == ".":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{key}={text} is not a number", path=path, record=record.label) from None
+    if math.isnan(value):
+        raise InputError(f"{key} is NaN", path=path, record=record.label)
+    return text
+
+
+def _filter_class(record: VcfRecord) -> str:
+    """The FILTER column as a class: 'pass' for PASS or '.', else the sorted filter names."""
+    column = record.line.split("\t", 7)[6]
+    if column in ("PASS", "."):
+        return "pass"
+    return ";".join(sorted(column.split(";")))
+
+
+class _SortedRecords:
+    """One file's records grouped by position, checked to be sorted in the shared contig order."""
+
+    def __init__(self, reader: VcfReader, contig_rank: dict[str, int]):
+        self.path = reader.path
+        self.count = 0
+        self._rank = contig_rank
+        self._records = reader.records()
+        self._pending: VcfRecord | None = None
+        self._last: tuple[int, int] = (-1, 0)
+        self._advance()
+
+    def _advance(self) -> None:
+        record = next(self._records, None)
+        if record is not None:
+            if record.chrom not in self._rank:
+                raise InputError(
+                    f"contig {record.chrom} is in no ##contig header line of either file, so the "
+                    "two files' order cannot be checked",
+                    path=self.path,
+                    record=record.label,
+                )
+            place = (self._rank[record.chrom], record.pos)
+            if place < self._last:
+                raise InputError(
+                    "records are not coordinate-sorted in the headers' contig order "
+                    "(sort both files, e.g. bcftools sort)",
+                    path=self.path,
+                    record=record.label,
+                )
+            self._last = place
+            self.count += 1
+        self._pending = record
+
+    def peek(self) -> tuple[int, int] | None:
+        if self._pending is None:
+            return None
+        return (self._rank[self._pending.chrom], self._pending.pos)
+
+    def take_position(self) -> list[VcfRecord]:
+        """Every record at the next position."""
+        place = self.peek()
+        group: list[VcfRecord] = []
+        while self._pending is not None and self.peek() == place:
+            group.append(self._pending)
+            self._advance()
+        return group
+
+
+def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> dict[str, int]:
+    order = list(baseline.contig_lengths)
+    order += [name for name in candidate.contig_lengths if name not in baseline.contig_lengths]
+    return {name: rank for rank, name in enumerate(order)}
+
+
+def _pair_groups(
+    baseline: list[VcfRecord], candidate: list[VcfRecord]
+) -> Iterator[tuple[VcfRecord | None, VcfRecord | None]]:
+    """Records of one position paired by REF and ALT text (duplicates pair in file order)."""
+    waiting: dict[tuple[str, str], list[VcfRecord]] = {}
+    for record in candidate:
+        waiting.setdefault((record.ref, ",".join(record.alts)), []).append(record)
+    for record in baseline:
+        same = waiting.get((record.ref, ",".join(record.alts)))
+        yield record, (same.pop(0) if same else None)
+    for rest in waiting.values():
+        for record in rest:
+            yield None, record
+
+
+def compare_vcfs(
+    baseline_path: str,
+    candidate_path: str,
+    info_key: str,
+    cutoffs: Cutoffs | None = None,
+    compare_filters: bool = False,
+) -> Comparison:
+    """Walk both files once and count every difference the report shows."""
+    baseline_reader, candidate_reader = VcfReader(baseline_path), VcfReader(candidate_path)
+    rank = _contig_rank(baseline_reader, candidate_reader)
+    baseline = _SortedRecords(baseline_reader, rank)
+    candidate = _SortedRecords(candidate_reader, rank)
+    result = Comparison(info_key, baseline_path, candidate_path)
+    if cutoffs is not None:
+        result.cutoff_agreement = Agreement()
+    if compare_filters:
+        result.filter_agreement = Agreement()
+    while baseline.peek() is not None or candidate.peek() is not None:
+        here_b, here_c = baseline.peek(), candidate.peek()
+        take_b = here_c is None or (here_b is not None and here_b <= here_c)
+        take_c = here_b is None or (here_c is not None and here_c <= here_b)
+        group_b = baseline.take_position() if take_b else []
+        group_c = candidate.take_position() if take_c else []
+        for left, right in _pair_groups(group_b, group_c):
+            _count_pair(result, left, right, cutoffs)
+    result.baseline_records, result.candidate_records = baseline.count, candidate.count
+    return result
+
+
+def _count_pair(
+    result: Comparison,
+    baseline: VcfRecord | None,
+    candidate: VcfRecord | None,
+    cutoffs: Cutoffs | None,
+) -> None:
+    if candidate is None:
+        result.missing_in_candidate += 1
+        return
+    if baseline is None:
+        result.missing_in_baseline += 1
+        return
+    result.matched += 1
+    key = result.info_key
+    baseline_text = _score_text(baseline, key, result.baseline_path)
+    candidate_text = _score_text(candidate, key, result.candidate_path)
+    result.unscored_in_baseline += baseline_text is None
+    result.unscored_in_candidate += candidate_text is None
+    if result.filter_agreement is not None:
+        result.filter_agreement.add(_filter_class(baseline), _filter_class(candidate))
+    if baseline_text is None or candidate_text is None:
+        return
+    result.add_pair(baseline.label, baseline_text, candidate_text)
+    if cutoffs is not None and result.cutoff_agreement is not None:
+        left = cutoffs.classify(baseline.ref, baseline.alts, float(baseline_text))
+        right = cutoffs.classify(candidate.ref, candidate.alts, float(candidate_text))
+        if left is not None and right is not None:
+            result.cutoff_agreement.add(left, right)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One side's speed, summed over the metrics files of its shards (work, not wall clock)."""
+
+    variants: int
+    seconds: float
+    backends: list[str]
+
+    @property
+    def variants_per_minute(self) -> float | None:
+        return 60.0 * self.variants / self.seconds if self.seconds > 0 else None
+
+
+def read_throughput(paths: list[str]) -> Throughput | None:
+    """Sum ``--metrics-json`` files (one per shard); None when none are given."""
+    if not paths:
+        return None
+    variants, seconds, backends = 0, 0.0, set()
+    for path in paths:
+        try:
+            with open(path) as handle:
+                metrics = json.load(handle)
+            variants += int(metrics["variants_scored"])
+            seconds += float(metrics["wall_seconds"])
+            backends.add(f"{metrics.get('backend', '?')} {metrics.get('precision', '?')}")
+        except FileNotFoundError:
+            raise InputError("metrics file does not exist", path=path) from None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(
+                f"not a cnnscore --metrics-json file ({type(err).__name__}: {err})", path=path
+            ) from None
+    return Throughput(variants, seconds, sorted(backends))

@@ -1,0 +1,205 @@
+"""VCF text handling, htsjdk typing, INFO editing, atomic output and -L intervals."""
+
+from __future__ import annotations
+
+import gzip
+
+import pysam
+import pytest
+
+from cnnscore.encode.variant_type import SiteType, is_symbolic_or_sv, site_type, tensor_type_label
+from cnnscore.errors import InputError
+from cnnscore.io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
+from cnnscore.io.vcf_output import AtomicVcfWriter, annotate_info, annotated_header
+from cnnscore.io.vcf_text import VcfReader
+
+LENGTHS = {"chr1": 1000, "chr2": 500}
+
+
+@pytest.mark.parametrize(
+    ("ref", "alts", "expected", "label"),
+    [
+        ("A", ["T"], SiteType.SNP, "SNP"),
+        ("A", ["T", "G"], SiteType.SNP, "SNP"),  # multi-allelic SNP
+        ("G", ["GACAC", "GACACAC"], SiteType.INDEL, "INDEL"),
+        ("CTCTT", ["C"], SiteType.INDEL, "INDEL"),
+        ("AC", ["TG"], SiteType.MNP, "OTHER"),
+        ("A", ["T", "AT"], SiteType.MIXED, "OTHER"),
+        ("A", ["<NON_REF>"], SiteType.SYMBOLIC, "OTHER"),
+        ("A", ["T", "<NON_REF>"], SiteType.MIXED, "OTHER"),
+        ("A", ["T", "*"], SiteType.SNP, "SNP"),  # '*' has length 1 in htsjdk
+        ("A", [], SiteType.NO_VARIATION, "OTHER"),
+        ("A", ["A[chr2:10["], SiteType.SYMBOLIC, "OTHER"),
+    ],
+)
+def test_htsjdk_site_types(ref, alts, expected, label):
+    assert site_type(ref, alts) is expected
+    assert tensor_type_label(expected) == label
+
+
+def test_symbolic_or_sv():
+    assert is_symbolic_or_sv("A", ["<DEL>"])
+    assert is_symbolic_or_sv("A", ["A" + "C" * 151])  # insertion longer than 150
+    assert not is_symbolic_or_sv("A" + "C" * 200, ["A"])  # deletions never count (htsjdk)
+    assert not is_symbolic_or_sv("A", ["T", "<NON_REF>"])  # MIXED, not SYMBOLIC
+
+
+def test_annotate_info_inserts_sorted_replaces_and_handles_empty():
+    assert annotate_info("AC=1;BaseQRankSum=0.1;ClippingRankSum=0;DB", "CNN_1D", "2.432") == (
+        "AC=1;BaseQRankSum=0.1;CNN_1D=2.432;ClippingRankSum=0;DB"
+    )
+    assert annotate_info("Z=1;A=2", "CNN_2D", "1.000") == "CNN_2D=1.000;Z=1;A=2"  # no re-sorting
+    assert annotate_info("DP=3;CNN_2D=9.9;X=1", "CNN_2D", "-0.000") == "DP=3;CNN_2D=-0.000;X=1"
+    assert annotate_info(".", "CNN_2D", "1.500") == "CNN_2D=1.500"
+    assert annotate_info("zz=1", "CNN_2D", "1.500") == "CNN_2D=1.500;zz=1"
+
+
+def test_annotated_header_places_and_replaces_info_line():
+    header = [
+        "##fileformat=VCFv4.2",
+        '##INFO=<ID=AC,Number=A,Type=Integer,Description="x">',
+        '##INFO=<ID=CNN_2D,Number=1,Type=String,Description="old">',
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="d">',
+        "#CHROM\tPOS",
+    ]
+    lines = annotated_header(header, "CNN_2D", "##cnnscoreCommandLine=<ID=score>")
+    assert [line[:15] for line in lines] == [
+        "##fileformat=VC",
+        "##INFO=<ID=AC,N",
+        "##INFO=<ID=CNN_",
+        "##INFO=<ID=DP,N",
+        "##cnnscoreComma",
+        "#CHROM\tPOS",
+    ]
+    assert sum(line.startswith("##INFO=<ID=CNN_2D") for line in lines) == 1
+    assert lines[2].endswith('2D Convolutional Neural Network">')
+    assert lines[-2] == "##cnnscoreCommandLine=<ID=score>" and lines[-1] == "#CHROM\tPOS"
+    bare = annotated_header(["##fileformat=VCFv4.2", "#CHROM"], "CNN_1D")
+    assert bare[1].startswith("##INFO=<ID=CNN_1D") and bare[-1] == "#CHROM"
+
+
+def test_atomic_writer_publishes_only_on_commit(tmp_path):
+    target = tmp_path / "out.vcf.gz"
+    writer = AtomicVcfWriter(str(target))
+    writer.write_lines(["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"])
+    assert not target.exists()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+    writer = AtomicVcfWriter(str(target))
+    writer.write_lines(
+        [
+            "##fileformat=VCFv4.2",
+            "##contig=<ID=chr1,length=1000>",
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+            "chr1\t5\t.\tA\tC\t.\t.\t.",
+        ]
+    )
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.vcf.gz", "out.vcf.gz.tbi"]
+    with gzip.open(target, "rt") as handle:
+        assert handle.read().endswith("chr1\t5\t.\tA\tC\t.\t.\t.\n")
+
+
+def test_output_name_must_have_a_vcf_extension(tmp_path):
+    with pytest.raises(InputError, match="must end in .vcf, .vcf.gz or .bcf"):
+        AtomicVcfWriter(str(tmp_path / "out.txt"))
+
+
+def write_vcf(path, records, header_extra=()):
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=1000>",
+        "##contig=<ID=chr2,length=500>",
+        '##INFO=<ID=END,Number=1,Type=Integer,Description="e">',
+        *header_extra,
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    path.write_text("\n".join(lines + records) + "\n")
+    return path
+
+
+RECORDS = [
+    "chr1\t10\t.\tA\tC\t.\t.\t.",
+    "chr1\t95\t.\tACGTACGTAC\tA\t.\t.\t.",  # spans 95-104
+    "chr1\t200\t.\tA\t<DEL>\t.\t.\tEND=260",
+    "chr1\t300\t.\tA\tT\t.\t.\t.",
+    "chr2\t50\t.\tG\tT\t.\t.\t.",
+]
+
+
+def test_reader_parses_records_and_end(tmp_path):
+    reader = VcfReader(str(write_vcf(tmp_path / "a.vcf", RECORDS)))
+    records = list(reader.records())
+    assert [(r.chrom, r.pos, r.end) for r in records] == [
+        ("chr1", 10, 10),
+        ("chr1", 95, 104),
+        ("chr1", 200, 260),
+        ("chr1", 300, 300),
+        ("chr2", 50, 50),
+    ]
+    assert reader.contig_lengths == {"chr1": 1000, "chr2": 500}
+    assert records[0].line == RECORDS[0]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_interval_selection_streamed_and_indexed_agree(tmp_path, indexed):
+    path = write_vcf(tmp_path / "a.vcf", RECORDS)
+    if indexed:
+        path = pysam.tabix_index(str(path), preset="vcf", force=True)
+    reader = VcfReader(str(path))
+    # 100-110 overlaps the deletion at 95-104; 250 overlaps the END=260 record; chr2 whole contig;
+    # the deletion also overlaps 96-97, and must come out once.
+    chosen = IntervalFilter(
+        parse_intervals(["chr1:100-110", "chr1:96-97", "chr1:250", "chr2"], LENGTHS)
+    )
+    assert [(r.chrom, r.pos) for r in reader.records(chosen)] == [
+        ("chr1", 95),
+        ("chr1", 200),
+        ("chr2", 50),
+    ]
+
+
+def test_bcf_input_is_read(tmp_path):
+    vcf = write_vcf(tmp_path / "a.vcf", RECORDS[:2])
+    bcf = tmp_path / "a.bcf"
+    with (
+        pysam.VariantFile(str(vcf)) as source,
+        pysam.VariantFile(str(bcf), "wb", header=source.header) as sink,
+    ):
+        for record in source:
+            sink.write(record)
+    reader = VcfReader(str(bcf))
+    assert [(r.chrom, r.pos, r.ref, r.alts) for r in reader.records()] == [
+        ("chr1", 10, "A", ["C"]),
+        ("chr1", 95, "ACGTACGTAC", ["A"]),
+    ]
+
+
+def test_interval_files_and_merging(tmp_path):
+    bed = tmp_path / "x.bed"
+    bed.write_text("track name=x\nchr1\t0\t10\nchr1\t10\t20\nchr2\t99\t100\n")
+    listing = tmp_path / "x.interval_list"
+    listing.write_text("@HD\tVN:1.6\n@SQ\tSN:chr1\tLN:1000\nchr1\t50\t60\t+\tname\n")
+    intervals = parse_intervals([str(bed), str(listing), "chr1:1,000-2,000"], LENGTHS)
+    assert intervals == [
+        Interval("chr1", 1, 10),
+        Interval("chr1", 11, 20),
+        Interval("chr2", 100, 100),
+        Interval("chr1", 50, 60),
+        Interval("chr1", 1000, 1000),
+    ]
+    merged = merge_intervals(intervals)
+    assert merged["chr1"] == [
+        Interval("chr1", 1, 20),
+        Interval("chr1", 50, 60),
+        Interval("chr1", 1000, 1000),
+    ]
+
+
+def test_bad_intervals_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="names no contig"):
+        parse_intervals(["chr9:1-5"], LENGTHS)
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\tx\t5\n")
+    with pytest.raises(InputError, match="line 1 is not a valid interval"):
+        parse_intervals([str(bad)], LENGTHS)

@@ -1,0 +1,166 @@
+"""End to end on real data: the smoke set (NA12878 chr20, 252 HaplotypeCaller calls) with GATK's
+real small_2d model, through the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pysam
+
+from cnnscore.io.vcf_output import INFO_HEADER_LINES
+from conftest import (
+    SMOKE,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    data_lines,
+    header_lines,
+    info_text,
+    run_cli,
+    smoke_2d_args,
+)
+
+SCORE_TEXT = re.compile(r"^-?\d+\.\d{3}$")
+
+
+def strip_key(line: str, key: str) -> str:
+    columns = line.split("\t")
+    columns[7] = ";".join(i for i in columns[7].split(";") if not i.startswith(key + "="))
+    return "\t".join(columns)
+
+
+def test_every_record_scored_finite_and_other_fields_untouched(smoke_2d_output):
+    inputs, outputs = data_lines(SMOKE_VCF), data_lines(smoke_2d_output)
+    assert len(outputs) == len(inputs) == 252
+    values = [info_text(line) for line in outputs]
+    assert all(SCORE_TEXT.match(v) and math.isfinite(float(v)) for v in values)
+    for before, after in zip(inputs, outputs, strict=True):
+        assert strip_key(after, "CNN_2D") == before  # every other column and INFO key unchanged
+        keys = [item.partition("=")[0] for item in after.split("\t")[7].split(";")]
+        assert keys == sorted(keys)  # CNN_2D sits where htsjdk's sorted INFO puts it
+
+
+def test_header_has_gatks_info_line_once(smoke_2d_output):
+    header = header_lines(smoke_2d_output)
+    assert header.count(INFO_HEADER_LINES["CNN_2D"]) == 1
+    assert INFO_HEADER_LINES["CNN_2D"] == (
+        '##INFO=<ID=CNN_2D,Number=1,Type=Float,Description="Log odds of being a true variant '
+        'versus being false under the trained 2D Convolutional Neural Network">'
+    )
+    original = header_lines(SMOKE_VCF)
+    assert [
+        h for h in header if h != INFO_HEADER_LINES["CNN_2D"] and not h.startswith("##cnnscore")
+    ] == original
+
+
+def test_giab_true_calls_score_higher_by_at_least_six(smoke_2d_output):
+    truth = {(r.pos, r.ref, r.alts) for r in pysam.VariantFile(str(SMOKE / "giab_truth.vcf.gz"))}
+    true_scores, other_scores = [], []
+    with pysam.VariantFile(str(smoke_2d_output)) as scored:
+        for record in scored:
+            key = (record.pos, record.ref, record.alts)
+            (true_scores if key in truth else other_scores).append(record.info["CNN_2D"])
+    assert (len(true_scores), len(other_scores)) == (218, 34)
+    gap = sum(true_scores) / 218 - sum(other_scores) / 34
+    assert gap >= 6.0, gap
+
+
+def test_output_is_bgzipped_and_indexed(smoke_2d_output):
+    with pysam.VariantFile(str(smoke_2d_output)) as scored:
+        assert len(list(scored.fetch("chr20", 10_000_000, 10_010_000))) > 0
+    assert smoke_2d_output.with_name("out.vcf.gz.tbi").is_file()
+
+
+def test_metrics_json(smoke_2d_output):
+    metrics = json.loads(smoke_2d_output.with_suffix(".json").read_text())
+    assert metrics["variants_scored"] == 252
+    assert metrics["backend"] == "tensorflow" and metrics["info_key"] == "CNN_2D"
+    assert (metrics["inference_batch_size"], metrics["transfer_batch_size"]) == (256, 512)
+    assert metrics["wall_seconds"] > 0 and metrics["variants_per_minute"] > 0
+    assert 0 < metrics["encode_seconds"] + metrics["inference_seconds"] <= metrics["wall_seconds"]
+
+
+def test_interval_restricts_to_overlapping_records(tmp_path, smoke_2d_output):
+    out = tmp_path / "l1.vcf"
+    run_cli(*smoke_2d_args(out, "-L", "chr20:10000000-10050000"), check=True)
+    expected = [
+        line
+        for line in data_lines(smoke_2d_output)
+        if int(line.split("\t")[1]) + len(line.split("\t")[3]) - 1 >= 10_000_000
+        and int(line.split("\t")[1]) <= 10_050_000
+    ]
+    got = data_lines(out)
+    assert 0 < len(got) < 252
+    assert got == expected  # same records, same scores as the whole-file run
+
+
+def test_two_intervals_give_the_union_in_file_order(tmp_path, smoke_2d_output):
+    bed = tmp_path / "a.bed"
+    bed.write_text("chr20\t10080000\t10090000\n")  # 0-based: 10,080,001-10,090,000
+    interval_list = tmp_path / "b.interval_list"
+    interval_list.write_text("@HD\tVN:1.6\nchr20\t10010001\t10020000\t+\t.\n")
+    out = tmp_path / "l2.vcf.gz"
+    run_cli(
+        *smoke_2d_args(out, "-L", bed, "-L", interval_list, "-L", "chr20:10085000-10095000"),
+        check=True,
+    )
+
+    def inside(line):
+        pos = int(line.split("\t")[1])
+        end = pos + len(line.split("\t")[3]) - 1
+        return any(
+            end >= a and pos <= b for a, b in [(10_080_001, 10_095_000), (10_010_001, 10_020_000)]
+        )
+
+    expected = [line for line in data_lines(smoke_2d_output) if inside(line)]
+    got = data_lines(out)
+    assert len(got) > 10
+    assert got == expected
+
+
+def test_cram_input_scores_like_bam(tmp_path, smoke_2d_output):
+    cram = tmp_path / "reads.cram"
+    pysam.view("-C", "-T", str(SMOKE_REF), "-o", str(cram), str(SMOKE_BAM), catch_stdout=False)
+    pysam.index(str(cram))
+    out = tmp_path / "cram.vcf"
+    args = smoke_2d_args(out)
+    args[args.index(SMOKE_BAM)] = cram
+    run_cli(*args, check=True)
+    assert data_lines(out) == data_lines(smoke_2d_output)
+
+
+def test_bcf_output_and_small_batches_give_the_same_scores(tmp_path, smoke_2d_output):
+    out = tmp_path / "out.bcf"
+    run_cli(
+        *smoke_2d_args(out, "--inference-batch-size", "7", "--transfer-batch-size", "20"),
+        check=True,
+    )
+    assert (tmp_path / "out.bcf.csi").is_file()
+    with pysam.VariantFile(str(out)) as bcf:
+        got = [(r.pos, round(r.info["CNN_2D"], 3)) for r in bcf]
+    expected = [
+        (int(line.split("\t")[1]), float(v))
+        for line, v in zip(
+            data_lines(smoke_2d_output),
+            [info_text(line) for line in data_lines(smoke_2d_output)],
+            strict=True,
+        )
+    ]
+    assert len(got) == 252
+    assert all(p == q and abs(a - b) < 1e-6 for (p, a), (q, b) in zip(got, expected, strict=True))
+
+
+def test_progress_and_summary_on_stderr(tmp_path):
+    result = run_cli(
+        *smoke_2d_args(
+            tmp_path / "p.vcf", "--progress-seconds", "0", "-L", "chr20:10000000-10003000"
+        ),
+        check=True,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.startswith("cnnscore:")]
+    assert any("variants/min" in line and "position" in line for line in lines)
+    assert re.search(
+        r"scored \d+ variants with CNN_2D in [\d.]+ s \([\d,]+ variants/min", lines[-1]
+    )
