@@ -7,7 +7,7 @@ configuration are compared with the `tensorflow` fp32 baseline of the same round
 
 Usage (after bench/build_data.sh):
   .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
-      [--configs tensorflow:fp32 tensorflow:fp32:dense openvino:int8 openvino-tensorflow:fp32 ...]
+      [--configs tensorflow:fp32 tensorflow:fp32:dense openvino:bf16 openvino-tensorflow:fp32 ...]
       [--models gatk shipped]
 --models picks the models scored: GATK's (small_2d, or a random-weight stand-in of its 1D
 architecture) and/or cnnscore's shipped default for the tensor type; every configuration runs with
@@ -31,37 +31,33 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cnnscore.backends import cpu as instruction_sets
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CACHE = Path(os.environ.get("CNNSCORE_BENCH_CACHE", Path.home() / ".cache" / "cnnscore-bench"))
 SHARED = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared"))
 CONFIGS_2D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
-              ("openvino", "bf16"), ("openvino", "int8")]  # fmt: skip
+              ("openvino", "bf16")]  # fmt: skip
 CONFIGS_1D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
-              ("openvino", "int8")]  # fmt: skip
+              ("openvino", "bf16")]  # fmt: skip
 
 
 def machine() -> str:
     cpu = "unknown CPU"
-    flags: set[str] = set()
     with open("/proc/cpuinfo") as handle:
         for line in handle:
-            if line.startswith("model name") and cpu == "unknown CPU":
+            if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    simd = [
-        f
-        for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
-        if f in flags
-    ]
+                break
+    simd = instruction_sets.describe()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = []
     for module in ("tensorflow", "openvino", "onnxruntime"):
         with contextlib.suppress(ImportError):
             versions.append(f"{module} {__import__(module).__version__}")
     return (
-        f"{cpu}, {os.cpu_count()} cores ({', '.join(simd)}), {memory:.0f} GiB, "
+        f"{cpu}, {os.cpu_count()} cores ({simd}), {memory:.0f} GiB, "
         f"Python {platform.python_version()}, {', '.join(versions)}"
     )
 
@@ -126,7 +122,10 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: st
                "--inference-batch-size", str(args.batch), "--threads", str(args.threads),
                "--encode-workers", str(args.encode_workers), "--progress-seconds", "3600",
                *model_args, *(["--no-depth-adaptive"] if mode == ["dense"] else [])]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    # podman needs the containers.conf docker/podman-build.sh wrote (runc, ulimits root can grant)
+    conf = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
+    env = {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", conf)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         error = [line for line in result.stderr.splitlines() if "error" in line]
         return {"config": config, "error": (error or result.stderr.splitlines()[-1:])[-1]}
@@ -240,20 +239,22 @@ def main() -> None:
         f"encoder processes {args.encode_workers}, median of {args.rounds} interleaved rounds\n"
     )
     print(
-        f"| model | backend | precision | variants/s end to end | ratio to {first[0]} tensorflow "
+        f"| model | backend | precision | effective precision | variants/s end to end "
+        f"| ratio to {first[0]} tensorflow "
         "| encode s | inference s | wait for encoder s | model load s | peak RSS MB "
         "| max abs delta vs the model's tensorflow | identical %.3f text | sign flips |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in configs:
         label = f"| {config[0]} | {config[1]} | {mode_label(config[1:], args)} |"
         errors = [r["error"] for r in rounds[config] if "error" in r]
         if errors:
-            print(f"{label} not run: {errors[0].replace('|', '/')} |||||||||")
+            print(f"{label} not run: {errors[0].replace('|', '/')} ||||||||||")
             continue
         rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
+        effective = sorted({r["effective_precision"] for r in rounds[config] if "error" not in r})
         print(
-            f"{label} {rate:.1f} | {rate / base_rate:.2f} | "
+            f"{label} {', '.join(effective)} | {rate:.1f} | {rate / base_rate:.2f} | "
             f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
             f"{median(config, 'encode_wait_seconds'):.1f} | "
             f"{median(config, 'model_load_seconds'):.1f} | "

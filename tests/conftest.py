@@ -42,9 +42,17 @@ SMALL_2D_JSON = MODELS / "small_2d.json"
 SMALL_2D_HD5 = MODELS / "small_2d.hd5"
 
 
-def run_cli(*args: str | os.PathLike, check: bool = False) -> subprocess.CompletedProcess:
-    """Run ``python -m cnnscore`` as a user would, capturing its output."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run_cli(
+    *args: str | os.PathLike, check: bool = False, only_cnnscore_lines: bool = True
+) -> subprocess.CompletedProcess:
+    """Run ``python -m cnnscore`` as a user would (the environment as it is: no log-level
+    variables), capturing its output. Unless told otherwise, stderr must hold only ``cnnscore:``
+    lines, whatever the CPU (TensorFlow prints its own on AVX-512 CPUs)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "CNNSCORE_LIBRARY_LOGS")
+    }
     result = subprocess.run(
         [sys.executable, "-m", "cnnscore", *map(str, args)],
         capture_output=True,
@@ -54,7 +62,14 @@ def run_cli(*args: str | os.PathLike, check: bool = False) -> subprocess.Complet
     )
     if check and result.returncode != 0:
         raise AssertionError(f"cnnscore failed ({result.returncode}):\n{result.stderr}")
+    if only_cnnscore_lines:
+        assert_only_cnnscore_lines(result.stderr)
     return result
+
+
+def assert_only_cnnscore_lines(stderr: str) -> None:
+    others = [line for line in stderr.splitlines() if not line.startswith("cnnscore:")]
+    assert not others, f"stderr holds lines that are not cnnscore's:\n{stderr}"
 
 
 def smoke_2d_args(output: os.PathLike, *extra: str | os.PathLike) -> list[str | os.PathLike]:

@@ -11,11 +11,14 @@ import subprocess
 import numpy as np
 import pytest
 
+from cnnscore.backends import cpu
 from conftest import (
     MODELS,
     SHARED,
     SMALL_2D_HD5,
     SMALL_2D_JSON,
+    assert_only_cnnscore_lines,
+    header_lines,
     info_scores,
     random_layers,
     run_cli,
@@ -36,15 +39,24 @@ def podman_env():
     return env
 
 
-def score_in_image(env, out_dir, name: str, disable: bool) -> subprocess.CompletedProcess:
+PLUGINS_XML = "/opt/cnnscore/lib/python3.9/site-packages/openvino_tensorflow/plugins.xml"
+F32_PROPERTY = '<properties><property key="INFERENCE_PRECISION_HINT" value="f32"/></properties>'
+
+
+def score_in_image(
+    env, out_dir, name: str, disable: bool, *, unpatched: bool = False, extra=()
+) -> subprocess.CompletedProcess:
     smoke, models = "/shared/data/na12878_chr20_smoke", "/shared/models/gatk"
+    # unpatched: the plugins.xml as openvino-tensorflow ships it (no f32 hint for the CPU)
+    before = f"sed -i 's#{F32_PROPERTY}##' {PLUGINS_XML} && " if unpatched else ""
     command = [
         "podman", "run", "--rm", "--user", "0", "-v", f"{SHARED}:/shared:ro",
         "-v", f"{out_dir}:/out", "-e", f"OPENVINO_TF_DISABLE={int(disable)}", IMAGE,
-        "cnnscore", "score", "-V", f"{smoke}/hc.gatk4.vcf.gz", "-R", f"{smoke}/ref.chr20.fa.gz",
+        "bash", "-c", before + 'exec "$@"', "score", "cnnscore", "score",
+        "-V", f"{smoke}/hc.gatk4.vcf.gz", "-R", f"{smoke}/ref.chr20.fa.gz",
         "-I", f"{smoke}/NA12878.chr20_10M_10.1M.bam", "--architecture", f"{models}/small_2d.json",
         "--weights", f"{models}/small_2d.hd5", "--backend", "openvino-tensorflow",
-        "--inference-batch-size", "64", "-O", f"/out/{name}",
+        "--inference-batch-size", "64", "-O", f"/out/{name}", *extra,
     ]  # fmt: skip
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
 
@@ -53,9 +65,27 @@ def score_in_image(env, out_dir, name: str, disable: bool) -> subprocess.Complet
 def test_openvino_tensorflow_matches_the_baseline(podman_env, tmp_path, smoke_2d_output, disable):
     result = score_in_image(podman_env, tmp_path, "ovtf.vcf", disable)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert_only_cnnscore_lines(result.stderr)
     baseline, candidate = info_scores(smoke_2d_output), info_scores(tmp_path / "ovtf.vcf")
     assert len(candidate) == 252
     assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
+    (line,) = [h for h in header_lines(tmp_path / "ovtf.vcf") if h.startswith("##cnnscoreComm")]
+    assert 'Precision="fp32"' in line
+
+
+def test_unpatched_openvino_tensorflow_refuses_fp32_where_it_would_run_bf16(podman_env, tmp_path):
+    """Without the image's f32 hint, its OpenVINO runs bf16 on avx512_bf16/AMX CPUs: there the
+    run stops with one line saying why; elsewhere its default is f32 and fp32 holds."""
+    region = ("-L", "chr20:10000000-10010000")
+    result = score_in_image(podman_env, tmp_path, "x.vcf", False, unpatched=True, extra=region)
+    assert_only_cnnscore_lines(result.stderr)
+    if {"avx512_bf16", "amx_bf16"} & set(cpu.instruction_sets()):
+        assert result.returncode == 1, result.stderr
+        assert "openvino-tensorflow's OpenVINO would run bf16, not fp32" in result.stderr
+        assert not (tmp_path / "x.vcf").exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert len(info_scores(tmp_path / "x.vcf")) > 0
 
 
 def test_backend_outside_its_image_is_a_clear_error(tmp_path):

@@ -75,7 +75,7 @@ def test_adaptive_equals_dense_for_every_depth(small_2d, backend):
     tensors, annotations = synthetic_tensors(counts)
     kind = backend_class(backend)
     network, weights = small_2d
-    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", None, depth_adaptive=True)
+    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", depth_adaptive=True)
     dense = kind(network, weights, 8, 2)
     got = adaptive.predict(tensors, annotations, np.array(counts))
     expected = dense.predict([tensors, annotations])
@@ -99,7 +99,7 @@ def test_compact_2d_adaptive_equals_dense(backend):
     counts = [0, 1, 7, 15, 16, 31, 40, 63, 64, 79, 80, 128]
     tensors, annotations = synthetic_tensors(counts)
     kind = backend_class(backend)
-    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", None, depth_adaptive=True)
+    adaptive = ChunkInference(kind, network, weights, 8, 2, "fp32", depth_adaptive=True)
     got = adaptive.predict(tensors, annotations, np.array(counts))
     expected = kind(network, weights, 8, 2).predict([tensors, annotations])
     assert np.abs(got - expected).max() <= 1e-5
@@ -127,9 +127,7 @@ def test_chains_the_argument_does_not_cover_run_dense(capsys):
                                 "bias": np.zeros(4)},
     }  # fmt: skip
     weights = {k: {n: a.astype(np.float32) for n, a in v.items()} for k, v in weights.items()}
-    inference = ChunkInference(
-        backend_class("tensorflow"), network, weights, 4, 2, "fp32", None, True
-    )
+    inference = ChunkInference(backend_class("tensorflow"), network, weights, 4, 2, "fp32", True)
     assert inference.buckets == {}
     assert "depth-adaptive inference off for square_conv" in capsys.readouterr().err
     tensors, annotations = synthetic_tensors([5, 40])

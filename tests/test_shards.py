@@ -99,3 +99,19 @@ def test_split_and_gather_cli(tmp_path):
     bad = run_cli("gather-vcfs", "-I", tmp_path / "missing.vcf.gz", "-O", tmp_path / "g.vcf.gz")
     assert bad.returncode == 1 and "VCF file does not exist" in bad.stderr
     assert not (tmp_path / "g.vcf.gz").exists()
+
+
+def test_gather_keeps_every_distinct_provenance_line(tmp_path):
+    """Shards scored on different CPUs (or precisions) each keep their provenance line."""
+    head = ["##fileformat=VCFv4.2", '##INFO=<ID=CNN_2D,Number=1,Type=Float,Description="x">']
+    line_a = '##cnnscoreCommandLine=<ID=score,Version="0.1.0",Precision="fp32",CPU="avx2">'
+    line_b = '##cnnscoreCommandLine=<ID=score,Version="0.1.0",Precision="fp32",CPU="avx2 avx512f">'
+    columns = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
+    shards = []
+    for index, (provenance, pos) in enumerate([(line_a, 10), (line_b, 20), (line_a, 30)]):
+        path = tmp_path / f"shard{index}.vcf"
+        record = f"chr20\t{pos}\t.\tA\tC\t.\t.\tCNN_2D=1.000"
+        path.write_text("\n".join([*head, provenance, columns, record]) + "\n")
+        shards.append(str(path))
+    assert gather_vcfs(shards, str(tmp_path / "all.vcf")) == 3
+    assert header_lines(tmp_path / "all.vcf") == [*head, line_a, line_b, columns]

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SMOKE, data_lines, header_lines, run_cli, smoke_2d_args
+from cnnscore.backends import cpu
+from conftest import (
+    REPO,
+    SMOKE,
+    assert_only_cnnscore_lines,
+    data_lines,
+    header_lines,
+    run_cli,
+    smoke_2d_args,
+)
 
 IMAGE = "cnnscore:local"
 CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
@@ -47,9 +56,24 @@ def _miniwdl_run(workflow: str, inputs: str, run_dir: Path, env: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def workflow_output(podman_env, tmp_path_factory) -> dict:
+def workflow_run_dir(podman_env, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("miniwdl")
-    return _miniwdl_run("cnn_score_variants.wdl", "local.smoke.json", run_dir, podman_env)
+    _miniwdl_run("cnn_score_variants.wdl", "local.smoke.json", run_dir, podman_env)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def workflow_output(workflow_run_dir) -> dict:
+    return json.loads((workflow_run_dir / "outputs.json").read_text())
+
+
+def test_tasks_in_the_image_print_only_cnnscore_lines(workflow_run_dir):
+    """The image runs TensorFlow too: on AVX-512 CPUs its start-up lines must not reach the
+    task logs either."""
+    logs = sorted(workflow_run_dir.glob("call-*/stderr.txt"))
+    assert len(logs) >= 5  # split, 3 shards, gather, filter
+    for log in logs:
+        assert_only_cnnscore_lines(log.read_text())
 
 
 def test_workflow_output_equals_direct_run(workflow_output, tmp_path):
@@ -70,6 +94,9 @@ def test_workflow_reports_metrics_per_shard(workflow_output):
     assert len(metrics) == 3
     assert sum(m["variants_scored"] for m in metrics) == 252
     assert all(m["backend"] == "tensorflow" and m["info_key"] == "CNN_2D" for m in metrics)
+    sets = list(cpu.instruction_sets())  # the container runs on this CPU
+    assert all(m["effective_precision"] == "fp32" for m in metrics)
+    assert all(m["cpu_instruction_sets"] == sets for m in metrics)
 
 
 def test_workflow_filters_like_a_direct_run(workflow_output, tmp_path):

@@ -77,7 +77,7 @@ task ScoreVariants {
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"
     backend: "inference backend name: tensorflow, openvino or onnxruntime"
-    precision: "fp32 (default; GATK's scores), or bf16/int8 with openvino"
+    precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "variants per model call; default 256 (2D) or 1024 (1D)"
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"

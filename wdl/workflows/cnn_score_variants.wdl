@@ -136,7 +136,7 @@ workflow CNNScoreVariants {
     intervals: "optional BED/interval_list: only records overlapping it are scored and written"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"
     backend: "inference backend: tensorflow (default), openvino or onnxruntime"
-    precision: "fp32 (default; GATK's scores), or bf16/int8 with openvino"
+    precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "variants per model call (default 256 for 2D, 1024 for 1D)"
     transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D)"
     reservoir_scope: "site: scores independent of scatter_count (default); run: GATK's one stream"

@@ -175,7 +175,7 @@ workflow ValidateBackends {
     output_prefix: "prefix of every output name"
     docker: "task image (build docker/Dockerfile; cnnscore:local with miniwdl)"
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
-    score_memory_gb: "memory per scoring task (int8 calibration needs about 5 GiB)"
+    score_memory_gb: "memory per scoring task"
     preemptible: "preemptible tries; 0 keeps timings free of restarts"
     max_retries: "retries of a failed task"
   }

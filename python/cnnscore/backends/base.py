@@ -5,7 +5,8 @@ weights and one fixed batch size, builds its runtime graph from them and compile
 returns softmax probabilities for any number of inputs. The base class cuts inputs into full
 batches and pads the last one with zeros, so a compiled static-shape model never meets a new
 shape; the padded rows' outputs are discarded. Reduced precisions are opt-in per backend; fp32 is
-the only one that may claim GATK-identical scores.
+the only one that may claim GATK-identical scores, and each backend reads back from its runtime
+the precision it really runs (:meth:`InferenceBackend.effective_precision`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..models.network import Network, Weights
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16")
 
 
 class InferenceBackend(ABC):
@@ -33,7 +34,6 @@ class InferenceBackend(ABC):
         batch_size: int,
         threads: int,
         precision: str = "fp32",
-        calibration: Sequence[Sequence[np.ndarray]] | None = None,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -46,13 +46,14 @@ class InferenceBackend(ABC):
         self.input_shapes = network.input_shapes
 
     @classmethod  # noqa: B027
-    def needs_calibration(cls, precision: str) -> bool:
-        """Whether ``precision`` needs calibration batches (int8 post-training quantization)."""
-        return precision == "int8"
-
-    @classmethod  # noqa: B027
     def configure_runtime(cls, threads: int) -> None:
         """Set process-wide runtime options; called once, before any model is built."""
+
+    @abstractmethod
+    def effective_precision(self) -> str:
+        """The precision the runtime really computes in (``fp32``, ``bf16`` or ``int8``), read
+        back from the compiled runtime, not taken from the request: some runtimes lower the
+        precision by themselves on some CPUs, and fp32 is what GATK-identical scores need."""
 
     @abstractmethod
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:

@@ -23,8 +23,8 @@ from .base import InferenceBackend
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(network, weights, batch_size, threads, precision, calibration)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
+        super().__init__(network, weights, batch_size, threads, precision)
         try:
             import onnxruntime
 
@@ -46,6 +46,12 @@ class OnnxRuntimeBackend(InferenceBackend):
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         self._pool = ThreadPoolExecutor(self.runs) if self.runs > 1 else None
+
+    def effective_precision(self) -> str:
+        """fp32: the graph is written in float32 (``onnx_graph``) and the CPU execution provider
+        has no precision of its own to lower to; checked on the session's inputs and outputs."""
+        types = {arg.type for arg in (*self._session.get_inputs(), *self._session.get_outputs())}
+        return "fp32" if types == {"tensor(float)"} else ",".join(sorted(types))
 
     def _run(self, chunk: list[np.ndarray]) -> np.ndarray:
         return self._session.run(None, dict(zip(self.input_names, chunk)))[0]

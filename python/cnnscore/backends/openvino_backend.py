@@ -2,8 +2,9 @@
 TensorFlow), static shapes, compiled once.
 
 fp32 sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO's CPU plugin otherwise picks bf16
-on CPUs with avx512_bf16 and moves scores. bf16 asks for it; int8 quantizes the model with NNCF
-post-training quantization on calibration batches (tensors from the input itself).
+on CPUs with avx512_bf16 and moves scores. bf16 asks for it, where the CPU runs it. What the
+compiled model really runs is read back from its executed graph (:func:`runtime_precision`). int8
+is not offered (scoring.score.INT8_REFUSED says why; bench/precision_gate.py measures it).
 
 Streams, not one wide request: each of ``threads`` streams runs its own request on one core, and
 a call's batch is cut into one micro-batch per stream, all in flight at once through an
@@ -23,7 +24,23 @@ from ..errors import InputError
 from .base import InferenceBackend
 from .openvino_graph import build_openvino_model
 
-_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+_HINTS = {"fp32": "f32", "bf16": "bf16"}
+#: The executed graph's node types that carry the arithmetic, and how their precisions are named.
+_COMPUTE_NODES = {"Convolution", "FullyConnected", "MatMul", "Deconvolution"}
+_RUNTIME_PRECISIONS = {"i8": "int8", "u8": "int8", "bf16": "bf16", "f16": "fp16", "f32": "fp32"}
+_RANK = ("int8", "fp16", "bf16", "fp32")  # a graph runs at the lowest precision any node runs
+
+
+def runtime_precision(compiled_model) -> str:
+    """The precision of the compiled model's executed graph: the lowest one that any convolution
+    or matrix product runs in (its ``runtimePrecision``), as the CPU plugin chose it."""
+    found = set()
+    for op in compiled_model.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "layerType" in info and info["layerType"].astype(str) in _COMPUTE_NODES:
+            name = info["runtimePrecision"].astype(str)
+            found.add(_RUNTIME_PRECISIONS.get(name, name))
+    return next((p for p in _RANK if p in found), ",".join(sorted(found)) or "unknown")
 
 
 def _import_openvino():
@@ -39,23 +56,21 @@ def _import_openvino():
 
 class OpenVinoBackend(InferenceBackend):
     name = "openvino"
-    precisions = ("fp32", "bf16", "int8")
+    precisions = ("fp32", "bf16")
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(network, weights, batch_size, threads, precision, calibration)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
+        super().__init__(network, weights, batch_size, threads, precision)
         ov = _import_openvino()
         self.streams = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.streams)
         ov_model = build_openvino_model(network, weights, self.micro_batch)
-        if precision == "int8":
-            ov_model = self._quantize(ov_model, calibration)
         core = ov.Core()
         if precision == "bf16" and "BF16" not in core.get_property(
             "CPU", "OPTIMIZATION_CAPABILITIES"
         ):
             raise InputError(
                 "this CPU has no bf16 support (no AVX512_BF16/AMX): OpenVINO would silently run "
-                "fp32; use --precision fp32 or int8",
+                "fp32; use --precision fp32",
                 path="--precision",
             )
         config = {
@@ -68,22 +83,8 @@ class OpenVinoBackend(InferenceBackend):
         self._output = self._compiled.outputs[0]
         self._queue = ov.AsyncInferQueue(self._compiled, self.streams)
 
-    def _quantize(self, ov_model, calibration):
-        try:
-            import nncf
-        except ImportError:
-            raise InputError(
-                "int8 needs the nncf package: pip install 'cnnscore[openvino]'", path="--precision"
-            ) from None
-        if not calibration:
-            raise InputError("int8 needs calibration tensors", path="--precision")
-        batches = [
-            dict(zip(self.input_names, chunk))
-            for inputs in calibration
-            for chunk, _ in self.padded_batches(inputs, self.micro_batch)
-        ]
-        samples = len(batches) * self.micro_batch
-        return nncf.quantize(ov_model, nncf.Dataset(batches), subset_size=samples)
+    def effective_precision(self) -> str:
+        return runtime_precision(self._compiled)
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.predict(inputs)

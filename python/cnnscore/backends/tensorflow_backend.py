@@ -47,10 +47,19 @@ class TensorFlowBackend(InferenceBackend):
         except RuntimeError:
             pass  # the runtime was already initialised in this process (e.g. by a test)
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32", calibration=None):
-        super().__init__(network, weights, batch_size, threads, precision, calibration)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
+        super().__init__(network, weights, batch_size, threads, precision)
         self.model = build_keras(network, weights)
         self._infer, _ = fixed_signature_function(self.model, batch_size)
+
+    def effective_precision(self) -> str:
+        """The model's compute dtype (float32 unless a mixed-precision policy is set), lowered to
+        bf16 when oneDNN is told it may (``ONEDNN_DEFAULT_FPMATH_MODE=bf16``/``any``)."""
+        dtypes = {layer.dtype_policy.compute_dtype for layer in self.model.layers}
+        if dtypes != {"float32"}:
+            return ",".join(sorted(dtypes))
+        fpmath = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", "").lower()
+        return "bf16" if fpmath in ("bf16", "any") else "fp32"
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self._infer(*inputs).numpy()

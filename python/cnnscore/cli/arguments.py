@@ -51,3 +51,18 @@ def add_gcs_arguments(subparsers) -> None:
             help="Google Cloud project billed for gs:// reads and writes of requester-pays "
             "buckets (credentials: Application Default Credentials)",
         )
+
+
+def add_verbose_argument(subparsers) -> None:
+    """Every subcommand can show the inference libraries' own logs (held back by default)."""
+    for parser in subparsers.choices.values():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:  # `models fetch --verbose`, where the user types it
+            add_verbose_argument(nested[0])
+            continue
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="also show the libraries' own log lines (TensorFlow, OpenVINO, NNCF, ONNX "
+            "Runtime), normally held back; or set CNNSCORE_LIBRARY_LOGS=1",
+        )

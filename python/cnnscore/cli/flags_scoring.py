@@ -80,18 +80,9 @@ def add_score_parser(subparsers) -> None:
         "--precision",
         choices=["fp32", "bf16", "int8"],
         default="fp32",
-        help="inference precision (default fp32, the only GATK-identical one); bf16 "
-        "and int8 need --backend openvino",
-    )
-    p.add_argument(
-        "--calibration-size",
-        type=positive_int,
-        default=256,
-        help="records used to calibrate int8 (default 256)",
-    )
-    p.add_argument(
-        "--calibration-vcf",
-        help="calibrate int8 on this VCF's first records (same -R/-I) instead of the input's",
+        help="inference precision (default fp32, the only GATK-identical one); bf16 needs "
+        "--backend openvino and a CPU with avx512_bf16 or AMX; int8 is refused, with the "
+        "measurements that rule it out",
     )
     p.add_argument(
         "--no-depth-adaptive",

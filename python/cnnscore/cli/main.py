@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from ..errors import InputError
 from ..gcs.remote_args import localize, uses_gcs
@@ -18,6 +20,7 @@ from ..io.reference import reference_lengths
 from ..scoring.score import ScoreOptions, run_score
 from ..shards.gather import gather_vcfs
 from ..shards.split import run_split
+from .library_output import library_logs_wanted, only_cnnscore_lines
 from .parser import build_parser
 
 
@@ -54,7 +57,7 @@ def _models(args: argparse.Namespace) -> None:
     models = list(GATK_MODELS) if "all" in wanted else wanted
     for path, fetched, pinned in fetch_gatk(models, args.cache_dir, args.mirror, args.gatk_tag):
         check = "sha256 verified" if pinned else "size and partial sha256 verified (spec §10)"
-        print(path)
+        print(path, file=args.results)
         print(f"cnnscore: {'fetched' if fetched else 'cached'}, {check}: {path}", file=sys.stderr)
 
 
@@ -80,8 +83,6 @@ def _score(args: argparse.Namespace) -> None:
         progress_seconds=args.progress_seconds,
         reservoir_scope=args.reservoir_scope,
         precision=args.precision,
-        calibration_size=args.calibration_size,
-        calibration_vcf=args.calibration_vcf,
         depth_adaptive=not args.no_depth_adaptive,
         encode_workers=args.encode_workers,
     )
@@ -129,7 +130,7 @@ def _compare(args: argparse.Namespace) -> int:
     report = build_report(comparison, labels, throughputs)
     report["fail_if"] = evaluate_gates(gates, report["summary"])
     json_path, html_path = write_reports(report, comparison, args.output)
-    print(summary_table(report))
+    print(summary_table(report), file=args.results)
     _tell(f"cnnscore: wrote {json_path} and {html_path}")
     failed = [gate["gate"] for gate in report["fail_if"] if gate["failed"]]
     if failed:
@@ -217,20 +218,40 @@ def _run(args: argparse.Namespace) -> int:
     return status
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, miniwdl cancellation, batch schedulers, ``timeout``), raised where the
+    program is, so that it unwinds as from Ctrl-C: partial outputs removed, encoders stopped."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     import pysam
 
     pysam.set_verbosity(0)  # htslib's own [E::...] lines would duplicate our one-line errors
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return _run(args)
-    except InputError as err:
-        print(f"cnnscore: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("cnnscore: interrupted; no output written", file=sys.stderr)
-        return 130
+        with only_cnnscore_lines(not library_logs_wanted(args.verbose)) as results:
+            args.results = results
+            try:
+                return _run(args)
+            except InputError as err:
+                print(f"cnnscore: error: {err}", file=sys.stderr)
+                return 1
+            except Terminated:
+                print("cnnscore: terminated; no output written", file=sys.stderr)
+                return 143
+            except KeyboardInterrupt:
+                print("cnnscore: interrupted; no output written", file=sys.stderr)
+                return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from .arguments import add_gcs_arguments
+from .arguments import add_gcs_arguments, add_verbose_argument
 from .flags_models import add_models_parser
 from .flags_scoring import add_score_parser
 from .flags_shards import add_gather_parser, add_split_parser
@@ -33,4 +33,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(subparsers)
     add_gcs_arguments(subparsers)  # every subcommand so far takes gs:// paths; `models` does not
     add_models_parser(subparsers)
+    add_verbose_argument(subparsers)
     return parser

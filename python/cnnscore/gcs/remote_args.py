@@ -24,7 +24,6 @@ _KINDS: dict[str, dict[str, str]] = {
         "architecture": "file",
         "weights": "file",
         "intervals": "file",
-        "calibration_vcf": "vcf",
         "output": "output",
         "metrics_json": "output",
     },

@@ -23,7 +23,7 @@ ADAPTIVE_BATCH = 4
 
 class ChunkInference:
     def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
-                 threads: int, precision: str, calibration, depth_adaptive: bool):  # fmt: skip
+                 threads: int, precision: str, depth_adaptive: bool):  # fmt: skip
         self.buckets: dict[int, object] = {}
         self.counts: Counter = Counter()
         networks = {}
@@ -38,19 +38,16 @@ class ChunkInference:
         # to ~2.9 GFLOP per dense variant; measured rates hardly depend on batch size).
         bucket_batch = min(batch_size, ADAPTIVE_BATCH) if networks else batch_size
         self.rows = network.tensor_shape[0] if network.is_2d else 0
-        self.dense = backend_type(network, weights, bucket_batch, threads, precision,
-                                  self._at_height(calibration, self.rows))  # fmt: skip
+        self.dense = backend_type(network, weights, bucket_batch, threads, precision)
         for bucket, bucket_network in sorted(networks.items()):
-            sliced = self._at_height(calibration, bucket + 1)
             self.buckets[bucket] = backend_type(
-                bucket_network, weights, bucket_batch, threads, precision, sliced
+                bucket_network, weights, bucket_batch, threads, precision
             )
 
-    @staticmethod
-    def _at_height(calibration, rows: int):
-        if not calibration or not rows:
-            return calibration
-        return [[rows_at_height(inputs[0], rows), *inputs[1:]] for inputs in calibration]
+    def effective_precision(self) -> str:
+        """What the runtime computes in, over every compiled model (the buckets and the dense)."""
+        found = {backend.effective_precision() for backend in (self.dense, *self.buckets.values())}
+        return found.pop() if len(found) == 1 else ",".join(sorted(found))
 
     def predict(self, tensors: np.ndarray, annotations: np.ndarray, read_rows: np.ndarray):
         """Softmax probabilities (n, 4), in input order. 2D ``tensors`` may be compact (see

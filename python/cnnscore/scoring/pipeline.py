@@ -11,6 +11,7 @@ share the work.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import time
 from collections import deque
@@ -140,6 +141,10 @@ def _start_worker(config: EncoderConfig) -> None:
     import pysam
 
     pysam.set_verbosity(0)
+    # The parent decides how a run ends: Ctrl-C reaches the whole process group, and the parent's
+    # pool shutdown stops the workers with SIGTERM; neither should print a worker's traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker_encoder = Encoder(config)
 
 

@@ -9,17 +9,17 @@ order, every transfer batch.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .. import __version__
+from ..backends import cpu
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
@@ -36,13 +36,22 @@ from ..models.spec import (
     load_model_spec,
 )
 from .inference import ChunkInference
-from .pipeline import Encoder, EncoderConfig, encoded_chunks
+from .pipeline import EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
 from .scores import format_score, site_scores
 
 #: GATK's effective defaults (its batch-size floors applied to its flag defaults).
 DEFAULT_BATCH_SIZES = {REFERENCE: (1024, 1024), READ_TENSOR: (256, 512)}
 MAX_INFERENCE_BATCH, MAX_TRANSFER_BATCH = 4096, 8192
+#: int8 measured against the gates a user's calls need (score signs and FILTERs as fp32's) on
+#: held-out benchmark sites, with five NNCF settings: bench/precision_gate.py, bench/RESULTS.md.
+INT8_REFUSED = (
+    "int8 is not offered: on 3,000 held-out benchmark sites, small_2d quantized by NNCF (5 "
+    "settings) flipped at best 0.37% of score signs against fp32 (gate 0.1%; max |delta| 1.94), "
+    "accuracy control met the gate only by keeping every layer fp32, and cnnscore_compact_2d, "
+    "which passes with its first and last layers fp32 (0.03%), is encoder-bound, so int8 gains "
+    "it nothing end to end (bench/precision_gate.py, bench/RESULTS.md)"
+)
 
 
 @dataclass
@@ -68,8 +77,6 @@ class ScoreOptions:
     reservoir_scope: str = "run"
     precision: str = "fp32"
     encode_workers: int = 1
-    calibration_size: int = 256
-    calibration_vcf: str | None = None
     depth_adaptive: bool = True
 
 
@@ -85,6 +92,8 @@ class ScoreMetrics:
     model_load_seconds: float
     backend: str
     precision: str
+    effective_precision: str  # read back from the runtime (backends.base.effective_precision)
+    cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
     depth_adaptive: bool
     rows_computed: dict[str, int]
@@ -188,38 +197,14 @@ def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord
 
 
 def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
-    # fp32 backends give the same scores, so only a reduced precision is recorded: a scatter's
-    # shards and a direct run then carry the same header whatever fp32 backend ran them.
-    extra = f',Precision="{precision}"' if precision != "fp32" else ""
+    # The backend is left out on purpose: fp32 backends give the same scores, so a scatter's
+    # shards and a direct run carry the same line whatever fp32 backend ran them. The precision
+    # is the one the runtime reported, and the CPU's sets say where it ran.
     return (
-        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}"{extra},'
-        f'Architecture="{os.path.basename(spec.path)}",Weights="{os.path.basename(weights)}">'
+        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}",Precision="{precision}",'
+        f'CPU="{cpu.describe()}",Architecture="{os.path.basename(spec.path)}",'
+        f'Weights="{os.path.basename(weights)}">'
     )
-
-
-def _calibration(
-    options: ScoreOptions, config: EncoderConfig, vcf: VcfReader, intervals, batch: int
-) -> list[list[np.ndarray]]:
-    """Model inputs for int8 calibration: the first records of the input itself, or of the VCF
-    the user gives (same reference and reads), all of it, not restricted by -L."""
-    if options.calibration_vcf:
-        source = VcfReader(options.calibration_vcf).records()
-        config = replace(config, vcf_path=options.calibration_vcf)
-    else:
-        source = vcf.records(intervals)
-    records = list(itertools.islice(source, options.calibration_size))
-    if not records:
-        raise InputError(
-            "no records to calibrate int8 with", path=options.calibration_vcf or options.variants
-        )
-    encoder = Encoder(replace(config, reservoir_scope="site"))
-    try:
-        chunks = [
-            encoder.encode_chunk(records[i : i + batch]) for i in range(0, len(records), batch)
-        ]
-    finally:
-        encoder.close()
-    return [[c.tensors, c.annotations] for c in chunks]
 
 
 def run_score(options: ScoreOptions) -> ScoreMetrics:
@@ -228,6 +213,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     from ..models.architectures import architecture_for, load_network
     from ..models.keras2_weights import read_keras2_weights
 
+    if options.precision == "int8":
+        raise InputError(INT8_REFUSED, path="--precision")
     started = time.monotonic()
     architecture_path, weights_path = _model_paths(options)
     spec = load_model_spec(architecture_path)
@@ -266,9 +253,6 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     writer = AtomicVcfWriter(options.output)
     try:
         load_started = time.monotonic()
-        calibration = None
-        if backend_type.needs_calibration(options.precision):
-            calibration = _calibration(options, config, vcf, intervals, inference_batch)
         backend_type.configure_runtime(threads)
         network, weights = load_network(spec, file_layers, weights_path)
         inference = ChunkInference(
@@ -278,17 +262,23 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             inference_batch,
             threads,
             options.precision,
-            calibration,
             depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
         )
         model_load_seconds = time.monotonic() - load_started
+        effective = inference.effective_precision()
+        if effective != options.precision:
+            raise InputError(
+                f"backend {options.backend} runs {effective} on this CPU ({cpu.describe()}), not "
+                f"the {options.precision} asked for",
+                path="--precision",
+            )
 
         meter = ProgressMeter(options.progress_seconds)
         writer.write_lines(
             annotated_header(
                 vcf.header_lines,
                 spec.info_key,
-                _provenance(spec, weights_path, options.precision),
+                _provenance(spec, weights_path, effective),
             )
         )
         records = vcf.records(intervals)
@@ -339,6 +329,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         model_load_seconds=round(model_load_seconds, 3),
         backend=options.backend,
         precision=options.precision,
+        effective_precision=effective,
+        cpu_instruction_sets=list(cpu.instruction_sets()),
         encode_workers=options.encode_workers,
         depth_adaptive=bool(inference.buckets),
         rows_computed=dict(sorted(inference.counts.items())),

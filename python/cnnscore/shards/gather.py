@@ -2,6 +2,9 @@
 
 Shards come from ``split-intervals`` in file order, so concatenating them restores input order.
 The header is taken once (from the first shard); every shard must carry the same #CHROM line.
+Shards scored on different machines may differ in their provenance lines (the precision the
+runtime ran and the CPU's instruction sets): every distinct one is kept, so the gathered header
+records every configuration that scored part of it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,17 @@ from ..io.vcf_output import AtomicVcfWriter
 from ..io.vcf_text import VcfReader
 
 _WRITE_EVERY = 10_000
+_PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
+
+
+def gathered_header(headers: list[list[str]]) -> list[str]:
+    """The first shard's header with the distinct score provenance lines of all shards in its
+    place (in shard order)."""
+    first = headers[0]
+    lines = list(dict.fromkeys(line for h in headers for line in h if line.startswith(_PROVENANCE)))
+    keep = [line for line in first if not line.startswith(_PROVENANCE)]
+    at = next((i for i, line in enumerate(first) if line.startswith(_PROVENANCE)), len(first) - 1)
+    return keep[:at] + lines + keep[at:]
 
 
 def gather_vcfs(inputs: list[str], output: str) -> int:
@@ -25,7 +39,7 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     writer = AtomicVcfWriter(output)
     count = 0
     try:
-        writer.write_lines(first.header_lines)
+        writer.write_lines(gathered_header([reader.header_lines for reader in readers]))
         last: tuple[str, int] | None = None  # the last record written so far
         for reader in readers:
             previous = last  # the previous shards' last record

@@ -1,0 +1,151 @@
+"""What a user sees: only ``cnnscore:`` lines on stderr (libraries' logs held back unless asked
+for), the command's own stdout intact, and SIGTERM ending a run as cleanly as Ctrl-C.
+
+The filter is tested with noise written the way the libraries write it (straight to file
+descriptors 1 and 2, from the process and from a spawned child), so the test does not depend on
+whether this CPU makes TensorFlow talk; every ``run_cli`` call in the suite also checks stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    assert_only_cnnscore_lines,
+    run_cli,
+)
+
+_NOISY = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, warnings
+    from cnnscore.cli.library_output import only_cnnscore_lines
+
+    def child():
+        os.write(2, b"I0000 child library line\\n")
+        print("cnnscore: from the child", file=sys.stderr, flush=True)
+
+    if __name__ == "__main__":
+        with only_cnnscore_lines(sys.argv[1] == "on") as results:
+            os.write(2, b"WARNING: All log messages before absl::InitializeLog()\\n")
+            os.write(1, b"Statistics collection 100%\\n")
+            print("cnnscore: first", file=sys.stderr, flush=True)
+            warnings.warn("a library's warning")
+            process = multiprocessing.get_context("spawn").Process(target=child)
+            process.start()
+            process.join()
+            os.write(2, b"cnnscore: no newline at the end")
+            print("the command's result", file=results)
+        print("cnnscore: after", file=sys.stderr)
+    """
+)
+
+
+def _noisy(tmp_path: Path, mode: str, *python_flags: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "noisy.py"
+    script.write_text(_NOISY)
+    return subprocess.run(
+        [sys.executable, *python_flags, str(script), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def test_only_cnnscore_lines_reach_stderr_and_results_reach_stdout(tmp_path):
+    result = _noisy(tmp_path, "on")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "cnnscore: first",
+        "cnnscore: from the child",
+        "cnnscore: no newline at the end",
+        "cnnscore: after",
+    ]
+    assert result.stdout == "the command's result\n"
+
+
+def test_asked_for_warnings_still_reach_the_user(tmp_path):
+    result = _noisy(tmp_path, "on", "-W", "default")
+    assert "UserWarning: a library's warning" in result.stderr
+    assert "absl::InitializeLog" not in result.stderr
+
+
+def test_filter_off_shows_everything(tmp_path):
+    result = _noisy(tmp_path, "off")
+    assert "absl::InitializeLog" in result.stderr and "I0000 child library line" in result.stderr
+    assert "Statistics collection" in result.stdout
+
+
+def test_verbose_flag_and_environment_switch_the_filter_off(monkeypatch):
+    from cnnscore.cli.library_output import library_logs_wanted
+
+    monkeypatch.delenv("CNNSCORE_LIBRARY_LOGS", raising=False)
+    assert not library_logs_wanted(False)
+    assert library_logs_wanted(True)
+    monkeypatch.setenv("CNNSCORE_LIBRARY_LOGS", "1")
+    assert library_logs_wanted(False)
+    monkeypatch.setenv("CNNSCORE_LIBRARY_LOGS", "0")
+    assert not library_logs_wanted(False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["score", "--help"],
+        ["models", "fetch", "--help"],
+        ["split-intervals", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--scatter-count", "2"],
+    ],
+    ids=["help", "score-help", "models-fetch-help", "split-intervals"],
+)
+def test_stdout_output_of_commands_is_kept(tmp_path, args):
+    if args[0] == "split-intervals":
+        args = [*args, "-O", tmp_path / "shards"]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    if "--help" in args:
+        assert result.stdout.startswith("usage: cnnscore")
+        assert "--verbose" in result.stdout or args == ["--help"]
+
+
+def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
+    """SIGTERM (docker stop, miniwdl cancellation, timeout) once records are being encoded (in an
+    encoder process) and scored: no partial file, no traceback from any process, exit 143."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    command = [
+        sys.executable, "-m", "cnnscore", "score", "-V", SMOKE_VCF, "-R", SMOKE_REF,
+        "-I", SMOKE_BAM, "--tensor-type", "read_tensor", "--weights", SMALL_2D_HD5,
+        "--architecture", SMALL_2D_JSON, "--backend", "tensorflow", "--no-depth-adaptive",
+        "--inference-batch-size", "4", "--transfer-batch-size", "4", "--progress-seconds", "0",
+        "-O", folder / "out.vcf.gz",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen(
+        [str(c) for c in command], stderr=subprocess.PIPE, text=True, env=env
+    )
+    seen = []
+    for line in process.stderr:  # a progress line: the first records are scored and written
+        seen.append(line)
+        if line.startswith("cnnscore:") and line.rstrip().endswith(tuple("0123456789")):
+            break
+    assert process.poll() is None, "".join(seen)
+    assert any(p.name.startswith(".out.vcf.gz.partial") for p in folder.iterdir())
+    process.send_signal(signal.SIGTERM)
+    stderr = "".join(seen) + process.communicate(timeout=120)[1]
+    assert process.returncode == 143, stderr
+    assert_only_cnnscore_lines(stderr)
+    assert stderr.splitlines()[-1] == "cnnscore: terminated; no output written"
+    assert sorted(p.name for p in folder.iterdir()) == []
