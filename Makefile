@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint unit image wdl-check clean
 
-$(BIN)/cnnscore: python/pyproject.toml python/requirements.lock tools/miniwdl_podman_local/pyproject.toml
+# The editable install also compiles the read-tensor encoder in place (python/setup.py).
+$(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_pileup.pyx \
+		python/requirements.lock tools/miniwdl_podman_local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
 	$(BIN)/pip install --quiet -c python/requirements.lock -e "python[test]" \

@@ -13,7 +13,9 @@ Usage (after bench/build_data.sh):
 architecture) and/or cnnscore's shipped default for the tensor type; every configuration runs with
 each, interleaved, scores are compared within a model, speed against the first model's tensorflow.
 openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
-in the cnnscore-ovtf:local image (make image) under podman.
+in the cnnscore-ovtf:local image (make image) under podman. A config's third field holds modes
+joined by "+": "dense" (no depth-adaptive buckets) and "python-encoder" (the reference Python read
+encoder instead of the compiled one), e.g. openvino:fp32:dense+python-encoder.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def container_prefix(backend: str, workdir: Path) -> list[str]:
 
 def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: str) -> dict:
     backend, precision, *mode = config
+    modes = mode[0].split("+") if mode else []
     name = "-".join((model, *config))
     out = workdir / f"{name}.vcf"
     metrics = workdir / f"{name}.json"
@@ -121,7 +124,8 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: st
                "--precision", precision, "--metrics-json", str(metrics),
                "--inference-batch-size", str(args.batch), "--threads", str(args.threads),
                "--encode-workers", str(args.encode_workers), "--progress-seconds", "3600",
-               *model_args, *(["--no-depth-adaptive"] if mode == ["dense"] else [])]  # fmt: skip
+               *model_args, *(["--no-depth-adaptive"] if "dense" in modes else []),
+               *(["--encoder", "python"] if "python-encoder" in modes else [])]  # fmt: skip
     # podman needs the containers.conf docker/podman-build.sh wrote (runc, ulimits root can grant)
     conf = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
     env = {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", conf)}
@@ -138,9 +142,11 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: st
 
 
 def mode_label(config: tuple, args) -> str:
+    """precision, and for 2D: dense or adaptive (config[2] holds '+'-joined modes)."""
     if args.tensor_type != "read_tensor":
         return config[1]
-    return f"{config[1]} {'dense' if config[2:] == ('dense',) else 'adaptive'}"
+    modes = config[2].split("+") if len(config) > 2 else []
+    return f"{config[1]} {'dense' if 'dense' in modes else 'adaptive'}"
 
 
 def main() -> None:
@@ -189,7 +195,8 @@ def main() -> None:
             "shipped": shipped,
         }
     if args.tensor_type == "read_tensor":
-        configs = [*configs, ("tensorflow", "fp32", "dense"), ("openvino", "fp32", "dense")]
+        configs = [*configs, ("tensorflow", "fp32", "dense"), ("openvino", "fp32", "dense"),
+                   ("openvino", "fp32", "python-encoder")]  # fmt: skip
     if args.configs:
         configs = [tuple(c.split(":")) for c in args.configs]
     if ("tensorflow", "fp32") not in configs:
@@ -239,22 +246,28 @@ def main() -> None:
         f"encoder processes {args.encode_workers}, median of {args.rounds} interleaved rounds\n"
     )
     print(
-        f"| model | backend | precision | effective precision | variants/s end to end "
+        f"| model | backend | precision | effective precision | encoder | encoder ms/variant "
+        f"| variants/s end to end "
         f"| ratio to {first[0]} tensorflow "
         "| encode s | inference s | wait for encoder s | model load s | peak RSS MB "
         "| max abs delta vs the model's tensorflow | identical %.3f text | sign flips |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in configs:
         label = f"| {config[0]} | {config[1]} | {mode_label(config[1:], args)} |"
         errors = [r["error"] for r in rounds[config] if "error" in r]
         if errors:
-            print(f"{label} not run: {errors[0].replace('|', '/')} ||||||||||")
+            print(f"{label} not run: {errors[0].replace('|', '/')} ||||||||||||")
             continue
         rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
         effective = sorted({r["effective_precision"] for r in rounds[config] if "error" not in r})
+        encoder = sorted({r.get("encoder", "python") for r in rounds[config] if "error" not in r})
+        encode_ms = statistics.median(
+            1000 * r["encode_seconds"] / r["variants_scored"] for r in rounds[config]
+        )
         print(
-            f"{label} {', '.join(effective)} | {rate:.1f} | {rate / base_rate:.2f} | "
+            f"{label} {', '.join(effective)} | {', '.join(encoder)} | {encode_ms:.2f} | "
+            f"{rate:.1f} | {rate / base_rate:.2f} | "
             f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
             f"{median(config, 'encode_wait_seconds'):.1f} | "
             f"{median(config, 'model_load_seconds'):.1f} | "

@@ -43,6 +43,17 @@ def add_reads_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_encoder_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoder",
+        choices=["auto", "compiled", "python"],
+        default="auto",
+        help="2D read-tensor encoder: compiled (the same tensors byte for byte, ~10x faster), "
+        "python (the reference), or auto: compiled where it is built for this pysam "
+        "(default auto)",
+    )
+
+
 def add_gcs_arguments(subparsers) -> None:
     """Every subcommand takes gs://bucket/object for any path argument."""
     for parser in subparsers.choices.values():

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..models.spec import DEFAULT_ANNOTATION_KEYS
-from .arguments import add_reads_argument, add_reference_argument, positive_int
+from .arguments import (
+    add_encoder_argument,
+    add_reads_argument,
+    add_reference_argument,
+    positive_int,
+)
 
 
 def add_score_parser(subparsers) -> None:
@@ -96,6 +101,7 @@ def add_score_parser(subparsers) -> None:
         default=1,
         help="encoder processes beside inference (default 1; 0 = encode in-process)",
     )
+    add_encoder_argument(p)
     p.add_argument(
         "--reservoir-scope",
         choices=["run", "site"],

@@ -85,6 +85,7 @@ def _score(args: argparse.Namespace) -> None:
         precision=args.precision,
         depth_adaptive=not args.no_depth_adaptive,
         encode_workers=args.encode_workers,
+        encoder=args.encoder,
     )
     metrics = run_score(options)
     _tell(

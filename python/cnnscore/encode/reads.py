@@ -94,20 +94,29 @@ class ReadSource:
                 )
         return reads
 
+    @property
+    def files(self) -> list[pysam.AlignmentFile]:
+        """The open files, in the order given (the compiled encoder reads them too)."""
+        return self._files
+
     def close(self) -> None:
         for handle in self._files:
             handle.close()
 
+    def warn_no_read_group(self, read_name: str) -> None:
+        """One warning per source: GATK drops reads without an RG tag."""
+        if not self._warned_no_read_group:
+            self._warned_no_read_group = True
+            print(
+                f"cnnscore: warning: reads without an RG tag are dropped, as GATK does "
+                f"(first: {read_name})",
+                file=sys.stderr,
+            )
+
     def _passes_filters(self, read: pysam.AlignedSegment) -> bool:
         """WellformedReadFilter plus the ArtificialHaplotype read-group blacklist."""
         if not read.has_tag("RG"):
-            if not self._warned_no_read_group:
-                self._warned_no_read_group = True
-                print(
-                    f"cnnscore: warning: reads without an RG tag are dropped, as GATK does "
-                    f"(first: {read.query_name})",
-                    file=sys.stderr,
-                )
+            self.warn_no_read_group(read.query_name)
             return False
         if read.get_tag("RG") in _BLACKLISTED_READ_GROUPS:
             return False
@@ -144,9 +153,9 @@ class ReadSource:
                 path=",".join(self.paths),
                 record=record,
             ) from None
-        return [self._read_data(read, record) for read in kept]
+        return [self.read_data(read, record) for read in kept]
 
-    def _read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
+    def read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
         qualities = read.query_qualities
         if qualities is None:
             raise InputError(

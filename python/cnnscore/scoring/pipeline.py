@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encode.compiled import CompiledReadTensors
 from ..encode.javarandom import JavaRandom
 from ..encode.read_tensor import read_tensor, stack_compact
 from ..encode.reads import ReadSource
@@ -41,6 +42,8 @@ class EncoderConfig:
     window_size: int
     read_limit: int
     reservoir_scope: str
+    #: "compiled" or "python" (resolved from --encoder by encode.compiled.resolve_encoder)
+    encoder: str = "python"
 
 
 @dataclass
@@ -61,10 +64,13 @@ class Encoder:
         self.config = config
         self.reference = Reference(config.reference_path)
         self.reads = None
+        self.compiled = None
         if config.tensor_type != REFERENCE:
             self.reads = ReadSource(
                 config.reads_paths, config.reference_path, self.reference.lengths
             )
+            if config.encoder == "compiled":
+                self.compiled = CompiledReadTensors(self.reads)
         self.rng = JavaRandom()
 
     def close(self) -> None:
@@ -107,6 +113,12 @@ class Encoder:
             if config.tensor_type == REFERENCE:
                 return reference_tensor(window), annotations, type_label, 0
             rng = self.rng if config.reservoir_scope == "run" else JavaRandom()
+            if self.compiled is not None:
+                tensor, kept = self.compiled.encode(
+                    record.chrom, record.pos, record.end, type_label, window, config.window_size,
+                    config.read_limit, rng, record=record.label,
+                )  # fmt: skip
+                return tensor, annotations, type_label, kept
             reads = self.reads.reads_for_variant(
                 record.chrom, record.pos, record.end, config.read_limit, rng, record=record.label
             )

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import __version__
 from ..backends import cpu
+from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
@@ -77,6 +78,7 @@ class ScoreOptions:
     reservoir_scope: str = "run"
     precision: str = "fp32"
     encode_workers: int = 1
+    encoder: str = "auto"
     depth_adaptive: bool = True
 
 
@@ -95,6 +97,7 @@ class ScoreMetrics:
     effective_precision: str  # read back from the runtime (backends.base.effective_precision)
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
+    encoder: str  # the 2D read-tensor encoder that ran: compiled or python
     depth_adaptive: bool
     rows_computed: dict[str, int]
     read_rows_quantiles: dict[str, int]
@@ -242,13 +245,15 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     intervals = None
     if options.intervals:
         intervals = IntervalFilter(parse_intervals(options.intervals, contig_lengths))
+    encoder = "python"
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
         ReadSource(options.reads, options.reference, contig_lengths).close()
+        encoder = resolve_encoder(options.encoder)
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
         window_size=spec.window_size, read_limit=options.read_limit,
-        reservoir_scope=options.reservoir_scope,
+        reservoir_scope=options.reservoir_scope, encoder=encoder,
     )  # fmt: skip
     writer = AtomicVcfWriter(options.output)
     try:
@@ -332,6 +337,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         effective_precision=effective,
         cpu_instruction_sets=list(cpu.instruction_sets()),
         encode_workers=options.encode_workers,
+        encoder=encoder,
         depth_adaptive=bool(inference.buckets),
         rows_computed=dict(sorted(inference.counts.items())),
         read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
+from ..encode.compiled import resolve_encoder
 from ..encode.read_tensor import rows_at_height
 from ..encode.reads import ReadSource
 from ..errors import InputError
@@ -200,6 +201,7 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=options.tensor_type, annotation_keys=tuple(options.annotation_keys),
         window_size=REFERENCE_WINDOW, read_limit=READ_LIMIT, reservoir_scope="site",
+        encoder=resolve_encoder("auto") if options.tensor_type == READ_TENSOR else "python",
     )  # fmt: skip
     selection = _Selection(labeler, options)
     try:

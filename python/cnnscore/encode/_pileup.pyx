@@ -1,0 +1,655 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The 2D read tensor in compiled code, reading pysam's records (htslib's ``bam1_t``) directly.
+
+The same steps as :mod:`cnnscore.encode.reads` (GATK's read filters, the multi-file merge in
+htsjdk's coordinate order, the ``java.util.Random`` reservoir) and :mod:`cnnscore.encode.read_tensor`
+(insertion map, row sort, GATK's pad order, p-hot qualities, flags, reference channels), with the
+same results byte for byte; the Python modules stay the reference (``--encoder python``) and the
+tests compare the two. What changes is only how the row strings are built: pads are all the same
+symbol, so a row is written in one pass from how many pads land before each read position (see
+``_row``), instead of by repeated string splicing.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport strcmp
+
+import numpy as np
+
+from pysam.libcalignedsegment cimport AlignedSegment, makeAlignedSegment
+from pysam.libcalignmentfile cimport IteratorRowRegion
+from pysam.libchtslib cimport (
+    bam1_t,
+    bam_get_aux,
+    bam_get_cigar,
+    bam_get_l_aux,
+    bam_get_qname,
+    bam_get_qual,
+    bam_get_seq,
+    bam_seqi,
+)
+
+cdef extern from *:
+    """
+    #ifndef CNNSCORE_PYSAM_VERSION
+    #define CNNSCORE_PYSAM_VERSION "unknown"
+    #endif
+    """
+    const char *CNNSCORE_PYSAM_VERSION
+
+#: The pysam this module was compiled against: its records' layout must be the one loaded.
+BUILT_WITH_PYSAM = CNNSCORE_PYSAM_VERSION.decode()
+
+cdef enum:
+    MAX_PADS = 256  # distinct pad keys per pileup; more falls back to Python (never seen)
+
+cdef uint64_t _MULTIPLIER = 0x5DEECE66D
+cdef uint64_t _ADDEND = 0xB
+cdef uint64_t _MASK = (<uint64_t>1 << 48) - 1
+cdef uint8_t SKIP = 126  # '~'
+cdef uint8_t PAD = 42  # '*'
+cdef const char *_SEQ_CODES = b"=ACMGRSVTWYHKDBN"
+cdef const char *_CIGAR_LETTERS = b"MIDNSHP=XB"
+cdef uint32_t FLAG_PAIRED = 1, FLAG_UNMAPPED = 4, FLAG_REVERSE = 16, FLAG_MATE_REVERSE = 32
+cdef uint32_t FLAG_READ1 = 64
+
+
+class TooManyPads(Exception):
+    """A pileup with more distinct insertion keys than the compiled encoder holds."""
+
+
+class MissingQualities(Exception):
+    """A kept read has no base qualities (QUAL '*'); carries the read name."""
+
+
+# ------------------------------------------------------------------------------------------------
+# java.util.Random
+
+cdef inline int32_t _next_bits(uint64_t *seed, int bits) noexcept:
+    seed[0] = (seed[0] * _MULTIPLIER + _ADDEND) & _MASK
+    return <int32_t>(<int64_t>(seed[0] >> (48 - bits)))
+
+
+cdef int32_t _next_int(uint64_t *seed, int32_t bound) noexcept:
+    cdef int32_t bits, value
+    if (bound & (bound - 1)) == 0:
+        return <int32_t>((<int64_t>bound * _next_bits(seed, 31)) >> 31)
+    while True:
+        bits = _next_bits(seed, 31)
+        value = bits % bound
+        if <int64_t>bits - value + (bound - 1) < (<int64_t>1 << 31):
+            return value
+
+
+# ------------------------------------------------------------------------------------------------
+# read filters and order
+
+cdef bint _read_group(bam1_t *b, uint8_t *kind_out, const char **value) noexcept:
+    """Whether the read has an RG tag (of any type, as pysam's has_tag), with its type and, for
+    RG:Z, its text; found by walking the aux fields, so no htslib function is called."""
+    cdef uint8_t *aux = <uint8_t *>bam_get_aux(b)
+    cdef uint8_t *end = aux + bam_get_l_aux(b)
+    cdef uint8_t kind
+    cdef int size
+    cdef uint32_t count
+    while aux + 3 <= end:
+        kind = aux[2]
+        if aux[0] == b'R' and aux[1] == b'G':
+            kind_out[0] = kind
+            value[0] = <const char *>(aux + 3)
+            return True
+        aux += 3
+        if kind == b'A' or kind == b'c' or kind == b'C':
+            aux += 1
+        elif kind == b's' or kind == b'S':
+            aux += 2
+        elif kind == b'i' or kind == b'I' or kind == b'f':
+            aux += 4
+        elif kind == b'd':
+            aux += 8
+        elif kind == b'Z' or kind == b'H':
+            while aux < end and aux[0] != 0:
+                aux += 1
+            aux += 1
+        elif kind == b'B':
+            if aux + 5 > end:
+                return False
+            kind = aux[0]
+            count = (<uint32_t>aux[1]) | (<uint32_t>aux[2] << 8) | (<uint32_t>aux[3] << 16) | (
+                <uint32_t>aux[4] << 24)
+            size = 1 if kind in (b'c', b'C') else 2 if kind in (b's', b'S') else 4
+            aux += 5 + <int64_t>count * size
+        else:
+            return False
+    return False
+
+
+cdef inline bint _passes_cigar(bam1_t *b) noexcept:
+    """WellformedReadFilter's CIGAR part: no N, and the query-consuming length is the read's."""
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef int64_t consumed = 0
+    cdef uint32_t i, op
+    for i in range(b.core.n_cigar):
+        op = cigar[i] & 0xf
+        if op == 3:
+            return False
+        if op == 0 or op == 1 or op == 4 or op == 7 or op == 8:
+            consumed += cigar[i] >> 4
+    return consumed == b.core.l_qseq
+
+
+cdef int _compare_coordinates(bam1_t *a, bam1_t *b) noexcept:
+    """htsjdk's SAMRecordCoordinateComparator key, as cnnscore.encode.reads._coordinate_key."""
+    cdef int c
+    if a.core.pos != b.core.pos:
+        return -1 if a.core.pos < b.core.pos else 1
+    c = (<int>((a.core.flag & FLAG_REVERSE) != 0)) - (<int>((b.core.flag & FLAG_REVERSE) != 0))
+    if c:
+        return c
+    c = strcmp(bam_get_qname(a), bam_get_qname(b))
+    if c:
+        return -1 if c < 0 else 1
+    if a.core.flag != b.core.flag:
+        return -1 if a.core.flag < b.core.flag else 1
+    if a.core.qual != b.core.qual:
+        return -1 if a.core.qual < b.core.qual else 1
+    if a.core.mtid != b.core.mtid:
+        return -1 if a.core.mtid < b.core.mtid else 1
+    if a.core.mpos != b.core.mpos:
+        return -1 if a.core.mpos < b.core.mpos else 1
+    if a.core.isize != b.core.isize:
+        return -1 if a.core.isize < b.core.isize else 1
+    return 0
+
+
+cdef int64_t _end_position(bam1_t *b) noexcept:
+    """htslib's bam_endpos: the reference end a region query tests against (at least pos + 1)."""
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef int64_t span = 0
+    cdef uint32_t i, op
+    if not (b.core.flag & FLAG_UNMAPPED):
+        for i in range(b.core.n_cigar):
+            op = cigar[i] & 0xf
+            if op == 0 or op == 2 or op == 3 or op == 7 or op == 8:
+                span += cigar[i] >> 4
+    return b.core.pos + (span if span > 0 else 1)
+
+
+cdef class _FileCursor:
+    """One file read forward once across a run of sorted variants, instead of one index query
+    (and one BGZF block decompression) per variant. For each variant it returns exactly what
+    ``fetch(contig, start - 1, end)`` returns: the reads with pos < end and bam_endpos > start - 1,
+    in file order (htslib's region test). Records are read in C (pysam's ``cnext``); only those
+    that reach this region become AlignedSegments. A read that started before an earlier
+    variant's region and overlaps a later one overlaps the earlier one too, so nothing is missed.
+    Going back, changing contig, passing the queried region's end or a gap of more than ``JUMP``
+    bases starts a new index query.
+    """
+
+    cdef object handle
+    cdef IteratorRowRegion iterator
+    cdef bint has_pending  # iterator.b holds a record not consumed yet (pos >= the last end)
+    cdef str contig
+    cdef int64_t begin  # the last region start (0-based)
+    cdef int64_t stop  # the end of the region the iterator was opened for
+    cdef list reads  # reads that may still overlap a later variant, in file order
+    cdef list ends
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.iterator = None
+        self.contig = None
+        self.reads = []
+        self.ends = []
+
+    cdef bint _advance(self) except -1:
+        """Read the next record into iterator.b; False at the end of the region. pysam's cnext
+        leaves htslib's status in ``retval`` (its return value is not it in every version)."""
+        self.iterator.cnext()
+        cdef int status = self.iterator.retval
+        if status >= 0:
+            return True
+        if status == -1:
+            return False
+        raise OSError("truncated file" if status == -2 else f"error {status} while reading file")
+
+    cdef list overlapping(self, str contig, int64_t begin, int64_t end):
+        cdef bam1_t *b
+        cdef int64_t stop
+        cdef int i, keep = 0
+        cdef list found = []
+        if (self.iterator is None or contig != self.contig or begin < self.begin
+                or end > self.stop
+                or (self.has_pending and self.iterator.b.core.pos + JUMP < begin)):
+            # bounded: an open-ended query makes htslib walk every bin to the contig's end
+            self.stop = max(end, begin + LOOKAHEAD)
+            self.iterator = <IteratorRowRegion?>self.handle.fetch(contig, begin, self.stop)
+            self.contig = contig
+            self.reads = []
+            self.ends = []
+            self.has_pending = self._advance()
+        self.begin = begin
+        for i in range(len(self.reads)):  # drop what ends before this region: no later one needs it
+            if <int64_t>self.ends[i] > begin:
+                self.reads[keep] = self.reads[i]
+                self.ends[keep] = self.ends[i]
+                keep += 1
+        del self.reads[keep:]
+        del self.ends[keep:]
+        while self.has_pending:
+            b = self.iterator.b
+            if b.core.pos >= end:
+                break
+            stop = _end_position(b)
+            if stop > begin:
+                self.reads.append(makeAlignedSegment(b, self.iterator.header))
+                self.ends.append(stop)
+            self.has_pending = self._advance()
+        for i in range(len(self.reads)):
+            if (<AlignedSegment>self.reads[i])._delegate.core.pos < end:
+                found.append(self.reads[i])
+        return found
+
+
+cdef enum:
+    JUMP = 20000  # bases of records to read through rather than start a new index query
+    LOOKAHEAD = 100000  # bases each index query covers
+
+
+cdef class ReadSelector:
+    """GATK's read filters and reservoir over one or more open pysam files, for one variant at a
+    time; the files are opened (and checked) by :class:`cnnscore.encode.reads.ReadSource`."""
+
+    cdef list files
+    cdef list cursors
+    cdef public bint warned_no_read_group
+    cdef public object first_without_read_group
+
+    def __init__(self, files):
+        self.files = list(files)
+        self.cursors = [_FileCursor(f) for f in self.files]
+        self.warned_no_read_group = False
+        self.first_without_read_group = None
+
+    cdef bint _keep(self, AlignedSegment read):
+        cdef bam1_t *b = read._delegate
+        cdef const char *group = NULL
+        cdef uint8_t kind = 0
+        if not _read_group(b, &kind, &group):
+            if not self.warned_no_read_group:
+                self.warned_no_read_group = True
+                self.first_without_read_group = read.query_name
+            return False
+        if kind == b'Z' and (strcmp(group, b"ArtificialHaplotypeRG") == 0
+                             or strcmp(group, b"ArtificialHaplotype") == 0):
+            return False
+        if b.core.l_qseq == 0:
+            return False
+        if b.core.flag & FLAG_UNMAPPED:
+            return True
+        return _passes_cigar(b)
+
+    def select(self, str contig, int64_t start, int64_t end, int limit, rng):
+        """Filtered reads overlapping [start, end] (1-based), reservoir-sampled to ``limit`` with
+        the ``JavaRandom`` ``rng`` (its state advanced as the Python reservoir would)."""
+        cdef uint64_t seed = rng._seed
+        cdef list kept = []
+        cdef int64_t seen = 0
+        cdef int32_t slot
+        cdef list per_file = []
+        cdef int i
+        for i in range(len(self.files)):
+            if contig in self.files[i].references:
+                per_file.append((<_FileCursor>self.cursors[i]).overlapping(contig, start - 1, end))
+        candidates = per_file[0] if len(per_file) == 1 else _merged([iter(r) for r in per_file])
+        try:
+            for read in candidates:
+                if not self._keep(<AlignedSegment>read):
+                    continue
+                seen += 1
+                if seen <= limit:
+                    kept.append(read)
+                else:
+                    slot = _next_int(&seed, <int32_t>seen)
+                    if slot < limit:
+                        kept[slot] = read
+        finally:
+            rng._seed = seed
+        return kept
+
+
+def _merged(list iterators):
+    """heapq.merge(*iterators, key=_coordinate_key): the smallest head first, ties to the
+    earlier file."""
+    cdef list heads = []
+    cdef int i, best
+    for iterator in iterators:
+        heads.append(next(iterator, None))
+    while True:
+        best = -1
+        for i in range(len(heads)):
+            if heads[i] is None:
+                continue
+            if best < 0 or _compare_coordinates((<AlignedSegment>heads[i])._delegate,
+                                                (<AlignedSegment>heads[best])._delegate) < 0:
+                best = i
+        if best < 0:
+            return
+        yield heads[best]
+        heads[best] = next(iterators[best], None)
+
+
+# ------------------------------------------------------------------------------------------------
+# the tensor
+
+cdef struct Row:
+    bam1_t *b
+    int64_t unclipped_start
+    uint8_t sort_char
+    int index
+
+
+cdef int _compare_rows(const void *x, const void *y) noexcept nogil:
+    cdef const Row *a = <const Row *>x
+    cdef const Row *b = <const Row *>y
+    if a.sort_char != b.sort_char:
+        return -1 if a.sort_char < b.sort_char else 1
+    if a.unclipped_start != b.unclipped_start:
+        return -1 if a.unclipped_start < b.unclipped_start else 1
+    return a.index - b.index
+
+
+cdef int64_t _unclipped_start(bam1_t *b) noexcept:
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef int64_t clip = 0
+    cdef uint32_t i, op
+    for i in range(b.core.n_cigar):
+        op = cigar[i] & 0xf
+        if op != 4 and op != 5:
+            break
+        clip += cigar[i] >> 4
+    return b.core.pos + 1 - clip
+
+
+cdef inline uint8_t _base(bam1_t *b, int64_t i) noexcept:
+    return <uint8_t>_SEQ_CODES[<int>bam_seqi(bam_get_seq(b), i) & 0xf]
+
+
+cdef uint8_t _sort_character(bam1_t *b, int64_t ustart, int64_t pos, bint snp) noexcept:
+    cdef int64_t last = b.core.l_qseq - 1
+    cdef int64_t target, total = 0, index
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef uint32_t i, op
+    if b.core.l_qseq == 0:
+        return b'Z'
+    if snp:
+        index = pos - ustart
+        return _base(b, min(max(index, 0), last))
+    target = pos - ustart + 1
+    for i in range(b.core.n_cigar):
+        op = cigar[i] & 0xf
+        total += cigar[i] >> 4
+        if total > target:
+            if op == 0:
+                return _base(b, min(max(target, 0), last))
+            return <uint8_t>_CIGAR_LETTERS[op]
+    return b'Y'
+
+
+cdef inline bint _moves_cursor(uint32_t op) noexcept:
+    return op == 0 or op == 1 or op == 2 or op == 4
+
+
+cdef class _Pads:
+    """A key -> length map with GATK's insertion-map semantics (small: a few keys per pileup)."""
+    cdef int64_t keys[MAX_PADS]
+    cdef int64_t lengths[MAX_PADS]
+    cdef int count
+
+    cdef int find(self, int64_t key) noexcept:
+        cdef int i
+        for i in range(self.count):
+            if self.keys[i] == key:
+                return i
+        return -1
+
+    cdef int put(self, int64_t key, int64_t length) except -1:
+        """Set (overwriting) ``key``; returns its slot."""
+        cdef int i = self.find(key)
+        if i < 0:
+            if self.count == MAX_PADS:
+                raise TooManyPads()
+            i = self.count
+            self.count += 1
+            self.keys[i] = key
+        self.lengths[i] = length
+        return i
+
+
+cdef int _row(const uint8_t *seq, const uint8_t *qual, int64_t length, int64_t offset,
+              _Pads own, int64_t pad_from, int window, uint8_t *chars, uint8_t *quals):
+    """One row's string and qualities, cut to the window, as GATK builds them: the read cut to
+    the window, shifted by ``offset`` (SKIP columns before a read that starts later), then every
+    pad of ``own`` inserted from the highest key down. All pads are the same symbol, so the result
+    is: before each position t of the shifted read, the pads whose insertion point is t (keys
+    below ``pad_from`` go to the start; keys past the end go to the end). Returns its length."""
+    cdef int64_t kept = min(length, <int64_t>window)
+    cdef int64_t start = offset if offset > 0 else 0
+    cdef int64_t lead = -offset if offset < 0 else 0
+    cdef int64_t total = lead + max(kept - start, <int64_t>0)  # the shifted read's length
+    cdef int64_t t, k, at, n, out = 0
+    cdef int i
+    cdef int64_t before
+    for t in range(total + 1):
+        before = 0
+        for i in range(own.count):
+            n = own.lengths[i]
+            if n <= 0:
+                continue
+            k = own.keys[i]
+            at = 0 if k < pad_from else min(k, total)
+            if at == t:
+                before += n
+        while before > 0 and out < window:
+            chars[out] = PAD
+            quals[out] = 0
+            out += 1
+            before -= 1
+        if out >= window or t == total:
+            break
+        if t < lead:
+            chars[out] = SKIP
+            quals[out] = 0
+        else:
+            chars[out] = seq[start + t - lead]
+            quals[out] = qual[start + t - lead]
+        out += 1
+    return <int>out
+
+
+def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window, int window,
+                int read_limit, bint compact, const float[:] p_called, const float[:] p_other,
+                const float[:, :] base_vectors, const uint8_t[:] known_bases):
+    """The (height, window, 15) float32 tensor of the selected ``reads`` (AlignedSegments in
+    reservoir order), as :func:`cnnscore.encode.read_tensor.read_tensor` builds it from their
+    ReadData. The p-hot and ambiguity tables come from the Python module, so both share them."""
+    cdef int count = len(reads), height, r
+    cdef int64_t window_start = pos - window // 2, offset, cursor, key, op_length
+    cdef bint snp = type_label == "SNP"
+    cdef uint32_t *cigar
+    cdef uint32_t i, op
+    cdef bam1_t *b
+    cdef Row *rows = <Row *>malloc(max(count, 1) * sizeof(Row))
+    cdef _Pads inserts = _Pads(), own = _Pads()
+    cdef int64_t buffer_size = 0
+    cdef int index
+    if rows == NULL:
+        raise MemoryError()
+    try:
+        for r in range(count):  # GATK fails on the first kept read without qualities
+            b = (<AlignedSegment>reads[r])._delegate
+            if b.core.l_qseq > 0 and (<uint8_t *>bam_get_qual(b))[0] == 0xff:
+                raise MissingQualities(reads[r].query_name)
+            rows[r].b = b
+            rows[r].unclipped_start = _unclipped_start(b)
+            rows[r].sort_char = _sort_character(b, rows[r].unclipped_start, pos, snp)
+            rows[r].index = r
+            buffer_size = max(buffer_size, <int64_t>b.core.l_qseq)
+        # the pileup-wide insertion map, over reads starting within a window of it
+        for r in range(count):
+            b = rows[r].b
+            offset = window_start - rows[r].unclipped_start
+            if offset >= window or -offset >= window:
+                continue
+            cigar = bam_get_cigar(b)
+            cursor = 0
+            for i in range(b.core.n_cigar):
+                op = cigar[i] & 0xf
+                op_length = cigar[i] >> 4
+                if op == 1:
+                    key = cursor - offset
+                    index = inserts.find(key)
+                    if op_length > (inserts.lengths[index] if index >= 0 else 0):
+                        inserts.put(key, op_length)
+                if _moves_cursor(op):
+                    cursor += op_length
+        qsort(rows, count, sizeof(Row), _compare_rows)
+        if count > read_limit:
+            count = read_limit
+        height = min(count + 1, read_limit) if compact else read_limit
+        tensor = np.zeros((height, window, 15), dtype=np.float32)
+        row_chars = np.full((height, window), SKIP, dtype=np.uint8)
+        row_quals = np.zeros((height, window), dtype=np.uint8)
+        _fill(tensor, row_chars, row_quals, rows, count, inserts, own, window_start, window,
+              buffer_size, p_called, p_other, base_vectors, known_bases)
+        _reference(tensor, reference_window, inserts, window, base_vectors, known_bases)
+        return tensor
+    finally:
+        free(rows)
+
+
+cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, ::1] row_quals,
+                Row *rows, int count, _Pads inserts, _Pads own, int64_t window_start, int window,
+                int64_t buffer_size, const float[:] p_called, const float[:] p_other,
+                const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
+    cdef uint8_t *seq = <uint8_t *>malloc(max(buffer_size, <int64_t>1))
+    cdef bam1_t *b
+    cdef uint32_t *cigar
+    cdef uint32_t i, op
+    cdef int64_t offset, cursor, key, op_length, j
+    cdef int r, c, length, first, last, index, base
+    cdef uint8_t code, q
+    cdef float flag_values[5]
+    cdef float other
+    if seq == NULL:
+        raise MemoryError()
+    try:
+        for r in range(count):
+            b = rows[r].b
+            for j in range(b.core.l_qseq):
+                seq[j] = _base(b, j)
+            offset = window_start - rows[r].unclipped_start
+            own.count = 0  # this read's pads: its own insertions, then its deletions
+            cigar = bam_get_cigar(b)
+            cursor = 0
+            for i in range(b.core.n_cigar):
+                op = cigar[i] & 0xf
+                op_length = cigar[i] >> 4
+                key = cursor - offset
+                if op == 1:
+                    index = inserts.find(key)
+                    if index >= 0:
+                        own.put(key, inserts.lengths[index] - op_length)
+                elif op == 2:
+                    own.put(key, op_length)
+                if _moves_cursor(op):
+                    cursor += op_length
+            for index in range(inserts.count):
+                if own.find(inserts.keys[index]) < 0:
+                    own.put(inserts.keys[index], inserts.lengths[index])
+            length = _row(seq, <uint8_t *>bam_get_qual(b), b.core.l_qseq, offset, own, 1, window,
+                          &row_chars[r, 0], &row_quals[r, 0])
+            first, last = -1, -1
+            for c in range(length):
+                if row_chars[r, c] != SKIP:
+                    if first < 0:
+                        first = c
+                    last = c
+            flag_values[0] = 1.0 if b.core.flag & FLAG_REVERSE else 0.0
+            flag_values[1] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_MATE_REVERSE) else 0.0
+            flag_values[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
+            flag_values[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
+            flag_values[4] = <float>(b.core.qual / 60.0)
+            if first >= 0 and last > first:  # GATK's [first, last)
+                for c in range(first, last):
+                    for j in range(5):
+                        tensor[r, c, 10 + j] = flag_values[j]
+        # read channels, in row-major order so the first unknown symbol is the one reported
+        for r in range(row_chars.shape[0]):
+            for c in range(window):
+                code = row_chars[r, c]
+                if code == SKIP:
+                    continue
+                q = row_quals[r, c]
+                base = -1
+                if code == b'A':
+                    base = 0
+                elif code == b'C':
+                    base = 1
+                elif code == b'G':
+                    base = 2
+                elif code == b'T':
+                    base = 3
+                if base >= 0:
+                    other = p_other[q]
+                    for j in range(4):
+                        tensor[r, c, j] = other
+                    tensor[r, c, base] = p_called[q]
+                elif code == PAD:
+                    tensor[r, c, 4] = 1.0
+                elif known_bases[code]:
+                    for j in range(4):
+                        tensor[r, c, j] = base_vectors[code, j]
+                else:
+                    raise ValueError(f"unknown symbol {chr(code)!r} in a read sequence")
+    finally:
+        free(seq)
+
+
+cdef void _reference(float[:, :, ::1] tensor, bytes reference_window, _Pads inserts, int window,
+                     const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
+    """Reference channels on every row: the window with the pileup's insertion pads (keys below
+    0 at the start), cut to the window."""
+    cdef const uint8_t *text = reference_window
+    cdef uint8_t chars[4096]
+    cdef uint8_t quals[4096]
+    cdef uint8_t zeros[4096]
+    cdef int length, c, r, j, channel
+    cdef uint8_t code
+    cdef float value
+    if window > 4096 or len(reference_window) > 4096:
+        raise ValueError("window too large for the compiled encoder")
+    for c in range(len(reference_window)):
+        zeros[c] = 0
+    length = _row(text, zeros, len(reference_window), 0, inserts, 0, window, chars, quals)
+    for c in range(length):
+        code = chars[c]
+        channel = -1
+        if code == b'A':
+            channel = 5
+        elif code == b'C':
+            channel = 6
+        elif code == b'G':
+            channel = 7
+        elif code == b'T':
+            channel = 8
+        elif code == PAD:
+            channel = 9
+        if channel >= 0:
+            for r in range(tensor.shape[0]):
+                tensor[r, c, channel] = 1.0
+        elif known_bases[code]:
+            for j in range(4):
+                value = base_vectors[code, j]
+                for r in range(tensor.shape[0]):
+                    tensor[r, c, 5 + j] = value

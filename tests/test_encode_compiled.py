@@ -1,0 +1,261 @@
+"""The compiled read-tensor encoder against the Python reference: byte-identical tensors, the
+same reads kept, the same random stream afterwards, the same warnings and errors.
+
+On both real BAMs in ../shared (NA12878 52x 101 bp, HG002 30x 148 bp), the two-BAM demo (the
+multi-file merge) and stress BAMs built here from the real NA12878 reads: every read three times
+(sites far above 128 reads, so the reservoir draws), leading soft clips turned into hard clips,
+unpaired reads, =/X/P and N CIGAR operations, insertions and deletions spread over every offset
+(so some fall on window edges), duplicate/secondary/QC-fail/placed-unmapped reads, reads without an
+RG tag or in GATK's blacklisted read group; as BAM and as CRAM. Records are the real calls and, on
+the other sets, a SNP, deletion or insertion every few dozen bases.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+
+from cnnscore.encode.compiled import unavailable_reason
+from cnnscore.errors import InputError
+from cnnscore.io.vcf_text import VcfReader
+from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR
+from cnnscore.scoring.pipeline import Encoder, EncoderConfig
+from conftest import SHARED, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, run_cli, smoke_2d_args
+
+HG002 = SHARED / "data" / "hg002_chr20_10M_10.1M"
+DEMO = SHARED / "data" / "demo20_tiny"
+
+
+def test_the_compiled_encoder_is_built_and_usable():
+    """CI builds it (make setup): a missing or mismatched build must fail here, not fall back."""
+    assert unavailable_reason() is None
+
+
+def encode_all(vcf: Path, reference: Path, bams: list[Path], encoder: str, scope: str = "run"):
+    config = EncoderConfig(
+        vcf_path=str(vcf), reference_path=str(reference), reads_paths=tuple(map(str, bams)),
+        tensor_type=READ_TENSOR, annotation_keys=DEFAULT_ANNOTATION_KEYS, window_size=128,
+        read_limit=128, reservoir_scope=scope, encoder=encoder,
+    )  # fmt: skip
+    encoder_ = Encoder(config)
+    try:
+        out = [encoder_.encode(record) for record in VcfReader(str(vcf)).records()]
+    finally:
+        encoder_.close()
+    return out, encoder_.rng._seed
+
+
+def assert_identical(vcf, reference, bams, scope="run", *, deep: bool = False):
+    python, python_seed = encode_all(vcf, reference, bams, "python", scope)
+    compiled, compiled_seed = encode_all(vcf, reference, bams, "compiled", scope)
+    assert len(python) == len(compiled) > 0
+    for index, (a, b) in enumerate(zip(python, compiled, strict=True)):
+        assert a[0].shape == b[0].shape, index
+        assert a[0].dtype == b[0].dtype == np.float32
+        assert a[0].tobytes() == b[0].tobytes(), f"record {index}: tensors differ"
+        assert a[1].tobytes() == b[1].tobytes() and a[2:] == b[2:], index
+    assert python_seed == compiled_seed  # the GATK random stream advanced identically
+    if deep:
+        assert max(a[3] for a in python) == 128, "no site reached the read limit"
+    return python
+
+
+@pytest.mark.parametrize("scope", ["run", "site"])
+def test_identical_on_the_na12878_smoke_set(scope):
+    assert_identical(SMOKE_VCF, SMOKE_REF, [SMOKE_BAM], scope)
+
+
+def _write_vcf(path: Path, reference: Path, contig: str, start: int, stop: int, step: int) -> Path:
+    """A SNP, a deletion or an insertion every ``step`` bases, REF taken from the reference."""
+    fasta = pysam.FastaFile(str(reference))
+    lines = [
+        "##fileformat=VCFv4.2",
+        f"##contig=<ID={contig},length={fasta.get_reference_length(contig)}>",
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    for index, pos in enumerate(range(start, stop, step)):
+        bases = fasta.fetch(contig, pos - 1, pos + 1).upper()
+        if "N" in bases:
+            continue
+        other = "C" if bases[0] != "C" else "G"
+        ref, alt = [(bases[0], other), (bases, bases[0]), (bases[0], bases[0] + "TT")][index % 3]
+        lines.append(f"{contig}\t{pos}\t.\t{ref}\t{alt}\t50\tPASS\tDP=30;MQ=60;QD=10")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_identical_on_hg002(tmp_path):
+    reference = HG002 / "ref.20.fa.gz"
+    vcf = _write_vcf(tmp_path / "hg002.vcf", reference, "20", 10_000_050, 10_040_000, 61)
+    assert_identical(vcf, reference, [HG002 / "HG002.chr20_10M_10.1M.bam"])
+
+
+def test_identical_when_two_bams_merge(tmp_path):
+    reference = DEMO / "demo20.fa"
+    contig = pysam.FastaFile(str(reference)).references[0]
+    vcf = _write_vcf(tmp_path / "demo.vcf", reference, contig, 100, 4900, 23)
+    bams = sorted(DEMO.glob("*.bam"))
+    assert len(bams) == 2
+    assert_identical(vcf, reference, bams)
+
+
+# ------------------------------------------------------------------------------------------------
+# stress BAMs from real reads
+
+
+def _ops(read: pysam.AlignedSegment) -> list[tuple[int, int]]:
+    return list(read.cigartuples or [])
+
+
+def _split_first_match(ops, index: int, make):
+    """Replace the first M of length >= 12 by ``make(length, cut)`` (same query length)."""
+    for at, (op, length) in enumerate(ops):
+        if op == 0 and length >= 12:
+            cut = 2 + index % (length - 8)
+            return ops[:at] + make(length, cut) + ops[at + 1 :]
+    return ops
+
+
+def _stress(read: pysam.AlignedSegment, index: int) -> pysam.AlignedSegment:
+    ops = _ops(read)
+    if index % 7 == 0 and ops and ops[0][0] == 4:  # leading soft clip -> hard clip
+        clip = ops[0][1]
+        sequence, qualities = read.query_sequence[clip:], read.query_qualities[clip:]
+        read.cigartuples = [(5, clip), *ops[1:]]
+        read.query_sequence, read.query_qualities = sequence, qualities
+        ops = _ops(read)
+    if index % 11 == 0:  # unpaired
+        read.flag &= ~(1 | 2 | 8 | 32 | 64 | 128)
+        read.next_reference_id, read.next_reference_start, read.template_length = -1, -1, 0
+    if index % 13 == 0:  # =, X and P: GATK's cursor skips them
+        ops = _split_first_match(ops, index, lambda n, c: [(7, c), (6, 2), (8, 1), (0, n - c - 1)])
+    elif index % 19 == 0:  # an insertion, at an offset that moves with the read
+        ops = _split_first_match(ops, index, lambda n, c: [(0, c), (1, 2), (0, n - c - 2)])
+    elif index % 23 == 0:  # a deletion
+        ops = _split_first_match(ops, index, lambda n, c: [(0, c), (2, 1 + index % 5), (0, n - c)])
+    elif index % 53 == 0:  # an N: WellformedReadFilter drops the read
+        ops = _split_first_match(ops, index, lambda n, c: [(0, c), (3, 40), (0, n - c)])
+    if ops:
+        read.cigartuples = ops
+    for step, flag in ((29, 1024), (31, 256), (37, 512)):
+        if index % step == 0:
+            read.flag |= flag
+    if index % 47 == 0:
+        read.flag |= 4  # placed unmapped: kept, as GATK keeps it
+    if index % 41 == 0:
+        read.set_tag("RG", None)
+    elif index % 43 == 0:
+        read.set_tag("RG", "ArtificialHaplotypeRG")
+    read.mapping_quality = index % 61
+    return read
+
+
+@pytest.fixture(scope="module")
+def stress_bam(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("stress")
+    unsorted, path = folder / "unsorted.bam", folder / "stress.bam"
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+        header["RG"] = [*header.get("RG", []), {"ID": "ArtificialHaplotypeRG", "SM": "x"}]
+        with pysam.AlignmentFile(str(unsorted), "wb", header=header) as sink:
+            index = 0
+            for read in source.fetch("chr20", 10_020_000, 10_032_000):
+                for copy in range(3):
+                    clone = pysam.AlignedSegment.fromstring(read.to_string(), sink.header)
+                    clone.query_name = f"{read.query_name}:{copy}" if copy else read.query_name
+                    sink.write(_stress(clone, index))
+                    index += 1
+    pysam.sort("-o", str(path), str(unsorted))
+    pysam.index(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stress_vcf(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("stress_vcf")
+    return _write_vcf(folder / "stress.vcf", SMOKE_REF, "chr20", 10_020_100, 10_031_900, 37)
+
+
+@pytest.mark.parametrize("scope", ["run", "site"])
+def test_identical_on_stress_reads(stress_bam, stress_vcf, scope):
+    assert_identical(stress_vcf, SMOKE_REF, [stress_bam], scope, deep=True)
+
+
+def test_identical_on_stress_reads_as_cram(stress_bam, stress_vcf, tmp_path):
+    cram = tmp_path / "stress.cram"
+    pysam.view("-C", "-T", str(SMOKE_REF), "-o", str(cram), str(stress_bam), catch_stdout=False)
+    pysam.index(str(cram))
+    assert_identical(stress_vcf, SMOKE_REF, [cram], deep=True)
+
+
+def test_identical_across_a_bam_and_its_stressed_copy(stress_bam, stress_vcf):
+    """Two inputs covering the same sites: the coordinate merge with its tie-breaks."""
+    assert_identical(stress_vcf, SMOKE_REF, [SMOKE_BAM, stress_bam], deep=True)
+
+
+def test_same_warning_for_reads_without_a_read_group(stress_bam, stress_vcf, tmp_path):
+    program = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_encode_compiled import encode_all\n"
+        "encode_all(sys.argv[2], sys.argv[3], [sys.argv[4]], sys.argv[5])\n"
+    )
+    stderr = {}
+    for encoder in ("python", "compiled"):
+        done = subprocess.run(
+            [sys.executable, "-c", program, str(Path(__file__).parent), str(stress_vcf),
+             str(SMOKE_REF), str(stress_bam), encoder],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        stderr[encoder] = done.stderr
+    assert stderr["python"] == stderr["compiled"]
+    assert stderr["python"].startswith("cnnscore: warning: reads without an RG tag are dropped")
+
+
+def test_same_error_for_a_read_without_qualities(tmp_path, stress_vcf):
+    broken = tmp_path / "noqual.bam"
+    source = pysam.AlignmentFile(str(SMOKE_BAM))
+    with source, pysam.AlignmentFile(str(broken), "wb", header=source.header) as sink:
+        for number, read in enumerate(source.fetch("chr20", 10_020_000, 10_032_000)):
+            if number == 500:
+                read.query_qualities = None
+            sink.write(read)
+    pysam.index(str(broken))
+    messages = {}
+    for encoder in ("python", "compiled"):
+        with pytest.raises(InputError) as error:
+            encode_all(stress_vcf, SMOKE_REF, [broken], encoder)
+        messages[encoder] = str(error.value)
+    assert messages["python"] == messages["compiled"]
+    assert "has no base qualities" in messages["compiled"]
+
+
+def test_score_with_either_encoder_writes_the_same_vcf(tmp_path):
+    outputs = {}
+    for encoder in ("python", "compiled"):
+        out, metrics = tmp_path / f"{encoder}.vcf", tmp_path / f"{encoder}.json"
+        run_cli(*smoke_2d_args(out, "--encoder", encoder, "--metrics-json", metrics), check=True)
+        outputs[encoder] = out.read_bytes()
+        assert f'"encoder": "{encoder}"' in metrics.read_text()
+    assert outputs["python"] == outputs["compiled"]
+
+
+def test_auto_falls_back_with_one_warning_when_the_build_does_not_match(monkeypatch):
+    from cnnscore.encode import compiled
+
+    monkeypatch.setattr(compiled, "unavailable_reason", lambda: "built for pysam 0.0")
+    assert compiled.resolve_encoder("python") == "python"
+    assert compiled.resolve_encoder("auto") == "python"
+    with pytest.raises(InputError, match="the compiled encoder is unavailable: built for pysam"):
+        compiled.resolve_encoder("compiled")
+
+
+def test_encoder_config_default_is_the_reference():
+    config = EncoderConfig("v", "r", (), READ_TENSOR, (), 128, 128, "run")
+    assert config.encoder == "python" and replace(config, encoder="compiled").encoder == "compiled"
