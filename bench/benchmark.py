@@ -14,8 +14,9 @@ architecture) and/or cnnscore's shipped default for the tensor type; every confi
 each, interleaved, scores are compared within a model, speed against the first model's tensorflow.
 openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
 in the cnnscore-ovtf:local image (make image) under podman. A config's third field holds modes
-joined by "+": "dense" (no depth-adaptive buckets) and "python-encoder" (the reference Python read
-encoder instead of the compiled one), e.g. openvino:fp32:dense+python-encoder.
+joined by "+": "dense" (no depth-adaptive buckets), "direct" (convolutions evaluated directly, not
+as DFT matrix products) and "python-encoder" (the reference Python read encoder instead of the
+compiled one), e.g. openvino:fp32:dense+direct (the dense baseline before both).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def container_prefix(backend: str, workdir: Path) -> list[str]:
 def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: str) -> dict:
     backend, precision, *mode = config
     modes = mode[0].split("+") if mode else []
+    workers = [] if args.encode_workers is None else ["--encode-workers", str(args.encode_workers)]
     name = "-".join((model, *config))
     out = workdir / f"{name}.vcf"
     metrics = workdir / f"{name}.json"
@@ -123,9 +125,11 @@ def run(config, args, vcf: Path, workdir: Path, model_args: list[str], model: st
                "-R", str(CACHE / "20.fa"), "-O", str(out), "--backend", backend,
                "--precision", precision, "--metrics-json", str(metrics),
                "--inference-batch-size", str(args.batch), "--threads", str(args.threads),
-               "--encode-workers", str(args.encode_workers), "--progress-seconds", "3600",
+               *workers,
+               "--progress-seconds", "3600",
                *model_args, *(["--no-depth-adaptive"] if "dense" in modes else []),
-               *(["--encoder", "python"] if "python-encoder" in modes else [])]  # fmt: skip
+               *(["--encoder", "python"] if "python-encoder" in modes else []),
+               *(["--convolution", "direct"] if "direct" in modes else [])]  # fmt: skip
     # podman needs the containers.conf docker/podman-build.sh wrote (runc, ulimits root can grant)
     conf = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
     env = {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", conf)}
@@ -146,7 +150,8 @@ def mode_label(config: tuple, args) -> str:
     if args.tensor_type != "read_tensor":
         return config[1]
     modes = config[2].split("+") if len(config) > 2 else []
-    return f"{config[1]} {'dense' if 'dense' in modes else 'adaptive'}"
+    label = f"{config[1]} {'dense' if 'dense' in modes else 'adaptive'}"
+    return label + (" python-encoder" if "python-encoder" in modes else "")
 
 
 def main() -> None:
@@ -160,7 +165,7 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--encode-workers", type=int, default=1)
+    parser.add_argument("--encode-workers", type=int, default=None, help="(default: score's)")
     parser.add_argument("--configs", nargs="*", help="backend:precision (default: all)")
     parser.add_argument(
         "--models", nargs="+", choices=["gatk", "shipped"], default=["gatk"],
@@ -195,7 +200,8 @@ def main() -> None:
             "shipped": shipped,
         }
     if args.tensor_type == "read_tensor":
-        configs = [*configs, ("tensorflow", "fp32", "dense"), ("openvino", "fp32", "dense"),
+        configs = [*configs, ("tensorflow", "fp32", "dense"),
+                   ("openvino", "fp32", "dense+direct"), ("openvino", "fp32", "direct"),
                    ("openvino", "fp32", "python-encoder")]  # fmt: skip
     if args.configs:
         configs = [tuple(c.split(":")) for c in args.configs]
@@ -243,21 +249,22 @@ def main() -> None:
     print(
         f"Input: {vcf.name} ({rounds[configs[0]][0].get('variants_scored', '?')} records), "
         f"{args.tensor_type}, inference batch {args.batch}, threads {args.threads}, "
-        f"encoder processes {args.encode_workers}, median of {args.rounds} interleaved rounds\n"
+        f"encoder processes {'auto' if args.encode_workers is None else args.encode_workers}, "
+        f"median of {args.rounds} interleaved rounds\n"
     )
     print(
         f"| model | backend | precision | effective precision | encoder | encoder ms/variant "
-        f"| variants/s end to end "
+        f"| convolution | GFLOP/variant | variants/s end to end "
         f"| ratio to {first[0]} tensorflow "
         "| encode s | inference s | wait for encoder s | model load s | peak RSS MB "
         "| max abs delta vs the model's tensorflow | identical %.3f text | sign flips |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in configs:
         label = f"| {config[0]} | {config[1]} | {mode_label(config[1:], args)} |"
         errors = [r["error"] for r in rounds[config] if "error" in r]
         if errors:
-            print(f"{label} not run: {errors[0].replace('|', '/')} ||||||||||||")
+            print(f"{label} not run: {errors[0].replace('|', '/')} ||||||||||||||")
             continue
         rate = statistics.median(r["variants_scored"] / r["wall_seconds"] for r in rounds[config])
         effective = sorted({r["effective_precision"] for r in rounds[config] if "error" not in r})
@@ -265,8 +272,12 @@ def main() -> None:
         encode_ms = statistics.median(
             1000 * r["encode_seconds"] / r["variants_scored"] for r in rounds[config]
         )
+        convolution = sorted({r.get("convolution", "direct") for r in rounds[config]
+                              if "error" not in r})  # fmt: skip
+        gflop = median(config, "gflop_per_variant")
         print(
             f"{label} {', '.join(effective)} | {', '.join(encoder)} | {encode_ms:.2f} | "
+            f"{', '.join(convolution)} | {'?' if gflop is None else f'{gflop:.2f}'} | "
             f"{rate:.1f} | {rate / base_rate:.2f} | "
             f"{median(config, 'encode_seconds'):.1f} | {median(config, 'inference_seconds'):.1f} | "
             f"{median(config, 'encode_wait_seconds'):.1f} | "

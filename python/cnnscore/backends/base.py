@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..models.network import Network, Weights
+from .axis_dft import branch_macs
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -26,6 +27,9 @@ class InferenceBackend(ABC):
     name: ClassVar[str]
     #: Precisions this backend can run; the first is its default.
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    #: How it can evaluate long one-axis convolutions ("direct", or "dft": .axis_dft's matrix
+    #: products); the first is its default.
+    convolutions: ClassVar[tuple[str, ...]] = ("direct",)
 
     def __init__(
         self,
@@ -34,14 +38,21 @@ class InferenceBackend(ABC):
         batch_size: int,
         threads: int,
         precision: str = "fp32",
+        convolution: str | None = None,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if precision not in self.precisions:
             raise ValueError(f"backend {self.name} supports {', '.join(self.precisions)}")
+        convolution = convolution or self.convolutions[0]
+        if convolution not in self.convolutions:
+            raise ValueError(f"backend {self.name} evaluates {', '.join(self.convolutions)}")
         self.batch_size = batch_size
         self.threads = threads
         self.precision = precision
+        self.convolution = convolution
+        #: what one variant costs as this backend evaluates the network
+        self.macs_per_variant = branch_macs(network, convolution == "dft")
         self.input_names = network.input_names
         self.input_shapes = network.input_shapes
 

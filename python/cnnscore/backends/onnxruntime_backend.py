@@ -23,8 +23,8 @@ from .base import InferenceBackend
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
-        super().__init__(network, weights, batch_size, threads, precision)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
+        super().__init__(network, weights, batch_size, threads, precision, convolution)
         try:
             import onnxruntime
 

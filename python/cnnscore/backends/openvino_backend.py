@@ -57,13 +57,16 @@ def _import_openvino():
 class OpenVinoBackend(InferenceBackend):
     name = "openvino"
     precisions = ("fp32", "bf16")
+    convolutions = ("dft", "direct")
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
-        super().__init__(network, weights, batch_size, threads, precision)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
+        super().__init__(network, weights, batch_size, threads, precision, convolution)
         ov = _import_openvino()
         self.streams = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.streams)
-        ov_model = build_openvino_model(network, weights, self.micro_batch)
+        ov_model = build_openvino_model(
+            network, weights, self.micro_batch, dft=self.convolution == "dft"
+        )
         core = ov.Core()
         if precision == "bf16" and "BF16" not in core.get_property(
             "CPU", "OPTIMIZATION_CAPABILITIES"

@@ -23,10 +23,15 @@ from ..models.network import (
     channels_first_kernel,
     folded_batch_norm,
 )
+from .axis_dft import axis_dft, use_dft
 
 
-def build_openvino_model(network: Network, weights: Weights, batch_size: int):
-    """An ``openvino.Model`` with static shapes (batch_size, ...) computing the softmax."""
+def build_openvino_model(network: Network, weights: Weights, batch_size: int, dft: bool = False):
+    """An ``openvino.Model`` with static shapes (batch_size, ...) computing the softmax.
+
+    ``dft``: evaluate the 2D branch's long one-axis convolutions through DFT matrix products
+    (:mod:`.axis_dft`) where that needs fewer multiply-adds; the same scores up to float
+    summation order."""
     import openvino as ov
     import openvino.opset13 as ops
 
@@ -38,27 +43,10 @@ def build_openvino_model(network: Network, weights: Weights, batch_size: int):
     tensor.output(0).get_tensor().set_names({network.tensor_input})
     annotations.output(0).get_tensor().set_names({network.annotation_input})
 
-    to_channels_first = [0, spatial + 1, *range(1, spatial + 1)]
-    x = ops.transpose(tensor, ops.constant(np.array(to_channels_first, np.int64)))
-    for step in network.branch:
-        if isinstance(step, Conv):
-            arrays = weights[step.name]
-            filters = channels_first_kernel(arrays["kernel"])
-            x = ops.convolution(x, ops.constant(filters), [1] * spatial, [0] * spatial,
-                                [0] * spatial, [1] * spatial)  # fmt: skip
-            bias = arrays["bias"].reshape(1, -1, *([1] * spatial))
-            x = ops.relu(ops.add(x, ops.constant(bias)))
-        elif isinstance(step, Pool):
-            pool = [step.rows, 1]
-            x = ops.max_pool(x, pool, [1, 1], [0, 0], [0, 0], pool).output(0)
-        elif isinstance(step, ReplicateRows) and step.count:
-            last = ops.slice(x, np.array([-1]), np.array([np.iinfo(np.int64).max]),
-                             np.array([1]), np.array([2]))  # fmt: skip
-            repeats = np.ones(spatial + 2, np.int64)
-            repeats[2] = step.count
-            x = ops.concat([x, ops.tile(last, repeats)], axis=2)
-    to_channels_last = [0, *range(2, spatial + 2), 1]
-    x = ops.transpose(x, ops.constant(np.array(to_channels_last, np.int64)))
+    if spatial == 2:
+        x = _branch_2d(ops, tensor, network, weights, batch_size, dft)
+    else:
+        x = _branch_1d(ops, tensor, network, weights)
     x = ops.reshape(x, ops.constant(np.array([batch_size, -1], np.int64)), special_zero=False)
 
     scale, shift = folded_batch_norm(weights)
@@ -72,6 +60,130 @@ def build_openvino_model(network: Network, weights: Weights, batch_size: int):
         elif isinstance(step, ConcatAnnotations):
             x = ops.concat([x, normalised], axis=1)
     return ov.Model([x], [tensor, annotations], network.name)
+
+
+def _branch_1d(ops, tensor, network: Network, weights: Weights):
+    """(N, L, C) -> channels-first convolutions and pools -> back to (N, L', C') for Flatten."""
+    x = ops.transpose(tensor, _i64(ops, 0, 2, 1))
+    for step in network.branch:
+        if isinstance(step, Conv):
+            arrays = weights[step.name]
+            filters = channels_first_kernel(arrays["kernel"])
+            x = ops.convolution(x, ops.constant(filters), [1], [0], [0], [1])
+            x = ops.relu(ops.add(x, ops.constant(arrays["bias"].reshape(1, -1, 1))))
+        elif isinstance(step, Pool):
+            x = ops.max_pool(x, [step.rows], [1], [0], [0], [step.rows]).output(0)
+    return ops.transpose(x, _i64(ops, 0, 2, 1))
+
+
+class _Tensor:
+    """A 2D-branch tensor with its axes named (N, C, H, W in some order) and their sizes, so each
+    step can run in whatever layout suits it and the layout changes only where it must."""
+
+    def __init__(self, ops, node, axes: str, sizes: dict[str, int]):
+        self.ops, self.node, self.axes, self.sizes = ops, node, axes, dict(sizes)
+
+    def shape(self, axes: str | None = None) -> list[int]:
+        return [self.sizes[a] for a in (axes or self.axes)]
+
+    def to(self, axes: str) -> _Tensor:
+        if axes == self.axes:
+            return self
+        perm = _i64(self.ops, *[self.axes.index(a) for a in axes])
+        return _Tensor(self.ops, self.ops.transpose(self.node, perm), axes, self.sizes)
+
+    def bias_relu(self, bias: np.ndarray) -> _Tensor:
+        shape = [len(bias) if a == "C" else 1 for a in self.axes]
+        node = self.ops.relu(self.ops.add(self.node, self.ops.constant(bias.reshape(shape))))
+        return _Tensor(self.ops, node, self.axes, self.sizes)
+
+
+def _branch_2d(ops, tensor, network: Network, weights: Weights, batch: int, dft: bool):
+    rows, width, channels = network.tensor_shape
+    x = _Tensor(ops, tensor, "NHWC", {"N": batch, "H": rows, "W": width, "C": channels})
+    for step in network.branch:
+        if isinstance(step, Conv):
+            arrays = weights[step.name]
+            axis, taps = ("H", step.kernel[0]) if step.kernel[1] == 1 else ("W", step.kernel[1])
+            length, filters = x.sizes[axis], arrays["kernel"].shape[-1]
+            if dft and use_dft(length, taps, x.sizes["C"], filters):
+                kernel = arrays["kernel"].reshape(taps, x.sizes["C"], filters)
+                x = _dft_conv(ops, x, axis, axis_dft(kernel, length))
+            else:
+                x = x.to("NCHW")
+                filters_first = channels_first_kernel(arrays["kernel"])
+                node = ops.convolution(x.node, ops.constant(filters_first), [1, 1], [0, 0],
+                                       [0, 0], [1, 1])  # fmt: skip
+                sizes = {**x.sizes, "C": filters, axis: length - taps + 1}
+                x = _Tensor(ops, node, "NCHW", sizes)
+            x = x.bias_relu(arrays["bias"])
+        elif isinstance(step, Pool):
+            x = _pool_rows(ops, x, step.rows)
+        elif isinstance(step, ReplicateRows) and step.count:
+            at = x.axes.index("H")
+            last = ops.slice(x.node, np.array([-1]), np.array([np.iinfo(np.int64).max]),
+                             np.array([1]), np.array([at]))  # fmt: skip
+            repeats = np.ones(4, np.int64)
+            repeats[at] = step.count
+            node = ops.concat([x.node, ops.tile(last, repeats)], axis=at)
+            x = _Tensor(ops, node, x.axes, {**x.sizes, "H": x.sizes["H"] + step.count})
+    return x.to("NHWC").node  # Keras' flatten order, so the dense weights stay as they are
+
+
+def _dft_conv(ops, x: _Tensor, axis: str, dft) -> _Tensor:
+    """A valid one-axis convolution (before bias) as forward DFT, per-bin channel mix, inverse.
+
+    The convolved axis is made innermost (transposing only if it is not), so the forward DFT is
+    one product with every other axis flattened; the inverse puts the axis first, which is where
+    the next step along it wants it (the next convolution along it, or a row pool)."""
+    others = "".join(a for a in x.axes if a != axis)
+    x = x.to(others + axis)
+    at = others.index("C")
+    before = int(np.prod([x.sizes[a] for a in others[:at]]))
+    after = int(np.prod([x.sizes[a] for a in others[at + 1 :]]))
+    channels, bins, length = x.sizes["C"], dft.bins, dft.length
+    flat = ops.reshape(x.node, _i64(ops, -1, length), False)
+    spectrum = ops.matmul(ops.constant(dft.forward), flat, False, True)  # (2F, before*C*after)
+    halves = ops.split(ops.reshape(spectrum, _i64(ops, 2, bins, before, channels, after), False),
+                       ops.constant(np.int64(0)), 2).outputs()  # fmt: skip
+    real, imag = (ops.squeeze(h, _i64(ops, 0)) for h in halves)  # (F, before, C, after)
+
+    def mix(matrix, values):
+        if after == 1:  # channels innermost: (F, before, C) @ (F, C, D)
+            values = ops.reshape(values, _i64(ops, bins, before, channels), False)
+            return ops.matmul(values, ops.constant(np.ascontiguousarray(
+                matrix.transpose(0, 2, 1))), False, False)  # fmt: skip
+        return ops.matmul(ops.constant(matrix[:, None]), values, False, False)  # (F,b,D,after)
+
+    shared = mix(dft.mix_sum, ops.add(real, imag))
+    out_real = ops.add(shared, mix(dft.mix_imag, imag))
+    out_imag = ops.subtract(shared, mix(dft.mix_real, real))
+    stacked = ops.reshape(ops.concat([out_real, out_imag], 0), _i64(ops, 2 * bins, -1), False)
+    values = ops.matmul(ops.constant(dft.inverse), stacked, False, False)  # (outputs, rest)
+    filters = dft.mix_sum.shape[1]
+    sizes = {**x.sizes, "C": filters, axis: dft.outputs}
+    axes = axis + others
+    node = ops.reshape(values, _i64(ops, *[sizes[a] for a in axes]), False)
+    return _Tensor(ops, node, axes, sizes)
+
+
+def _pool_rows(ops, x: _Tensor, rows: int) -> _Tensor:
+    """A (rows, 1) max-pool with stride rows (floor): on the leading axis when the rows lead,
+    otherwise OpenVINO's pool on channels-first."""
+    pooled = x.sizes["H"] // rows
+    sizes = {**x.sizes, "H": pooled}
+    if x.axes[0] == "H":
+        kept = ops.slice(x.node, np.array([0]), np.array([pooled * rows]), np.array([1]),
+                         np.array([0]))  # fmt: skip
+        grouped = ops.reshape(kept, _i64(ops, pooled, rows, *x.shape(x.axes[1:])), False)
+        return _Tensor(ops, ops.reduce_max(grouped, _i64(ops, 1), False), x.axes, sizes)
+    x = x.to("NCHW")
+    node = ops.max_pool(x.node, [rows, 1], [1, 1], [0, 0], [0, 0], [rows, 1]).output(0)
+    return _Tensor(ops, node, "NCHW", sizes)
+
+
+def _i64(ops, *values: int):
+    return ops.constant(np.array(values, np.int64))
 
 
 def _dense(ops, x, arrays, activation: str):

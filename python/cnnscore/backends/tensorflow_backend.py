@@ -47,8 +47,8 @@ class TensorFlowBackend(InferenceBackend):
         except RuntimeError:
             pass  # the runtime was already initialised in this process (e.g. by a test)
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32"):
-        super().__init__(network, weights, batch_size, threads, precision)
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
+        super().__init__(network, weights, batch_size, threads, precision, convolution)
         self.model = build_keras(network, weights)
         self._infer, _ = fixed_signature_function(self.model, batch_size)
 

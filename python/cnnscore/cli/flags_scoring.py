@@ -98,10 +98,19 @@ def add_score_parser(subparsers) -> None:
     p.add_argument(
         "--encode-workers",
         type=int,
-        default=1,
-        help="encoder processes beside inference (default 1; 0 = encode in-process)",
+        default=None,
+        help="encoder processes beside inference (0 = encode in-process); default: 0 with the "
+        "compiled 2D encoder (it costs less than sending tensors between processes), else 1",
     )
     add_encoder_argument(p)
+    p.add_argument(
+        "--convolution",
+        choices=["auto", "direct", "dft"],
+        default="auto",
+        help="long one-axis convolutions evaluated directly or as DFT matrix products (~3x fewer "
+        "multiply-adds, the same scores up to float summation order); auto: the backend's "
+        "measured faster way (dft on openvino, direct elsewhere)",
+    )
     p.add_argument(
         "--reservoir-scope",
         choices=["run", "site"],

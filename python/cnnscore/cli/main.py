@@ -86,6 +86,7 @@ def _score(args: argparse.Namespace) -> None:
         depth_adaptive=not args.no_depth_adaptive,
         encode_workers=args.encode_workers,
         encoder=args.encoder,
+        convolution=args.convolution,
     )
     metrics = run_score(options)
     _tell(

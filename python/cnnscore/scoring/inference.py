@@ -23,7 +23,8 @@ ADAPTIVE_BATCH = 4
 
 class ChunkInference:
     def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
-                 threads: int, precision: str, depth_adaptive: bool):  # fmt: skip
+                 threads: int, precision: str, depth_adaptive: bool,
+                 convolution: str | None = None):  # fmt: skip
         self.buckets: dict[int, object] = {}
         self.counts: Counter = Counter()
         networks = {}
@@ -38,11 +39,21 @@ class ChunkInference:
         # to ~2.9 GFLOP per dense variant; measured rates hardly depend on batch size).
         bucket_batch = min(batch_size, ADAPTIVE_BATCH) if networks else batch_size
         self.rows = network.tensor_shape[0] if network.is_2d else 0
-        self.dense = backend_type(network, weights, bucket_batch, threads, precision)
+        self.dense = backend_type(network, weights, bucket_batch, threads, precision, convolution)
         for bucket, bucket_network in sorted(networks.items()):
             self.buckets[bucket] = backend_type(
-                bucket_network, weights, bucket_batch, threads, precision
+                bucket_network, weights, bucket_batch, threads, precision, convolution
             )
+
+    def gflop_per_variant(self) -> float:
+        """Floating-point operations per variant scored so far (2 per multiply-add), as each
+        compiled model evaluates the network: dense, or its row bucket, direct or DFT."""
+        macs = {"dense": self.dense.macs_per_variant}
+        macs.update({f"rows_{b + 1}": m.macs_per_variant for b, m in self.buckets.items()})
+        scored = sum(self.counts.values())
+        if not scored:
+            return 0.0
+        return 2 * sum(macs[k] * n for k, n in self.counts.items()) / scored / 1e9
 
     def effective_precision(self) -> str:
         """What the runtime computes in, over every compiled model (the buckets and the dense)."""

@@ -77,8 +77,9 @@ class ScoreOptions:
     progress_seconds: float = 10.0
     reservoir_scope: str = "run"
     precision: str = "fp32"
-    encode_workers: int = 1
+    encode_workers: int | None = None  # None: 0 for the compiled 2D encoder, else 1
     encoder: str = "auto"
+    convolution: str = "auto"
     depth_adaptive: bool = True
 
 
@@ -98,6 +99,8 @@ class ScoreMetrics:
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
     encoder: str  # the 2D read-tensor encoder that ran: compiled or python
+    convolution: str  # how the backend evaluated long convolutions: direct or dft
+    gflop_per_variant: float  # as computed: the depth buckets and the DFT included
     depth_adaptive: bool
     rows_computed: dict[str, int]
     read_rows_quantiles: dict[str, int]
@@ -233,6 +236,15 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             path="--precision",
         )
     threads = options.threads or os.cpu_count() or 1
+    convolution = options.convolution
+    if convolution == "auto":
+        convolution = backend_type.convolutions[0]
+    if convolution not in backend_type.convolutions:
+        known = ", ".join(backend_type.convolutions)
+        raise InputError(
+            f"backend {options.backend} evaluates convolutions {known}, not {convolution}",
+            path="--convolution",
+        )
 
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
@@ -249,6 +261,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
         ReadSource(options.reads, options.reference, contig_lengths).close()
         encoder = resolve_encoder(options.encoder)
+    workers = options.encode_workers
+    if workers is None:  # measured: in-process beats a worker once encoding costs ~0.4 ms/variant
+        workers = 0 if encoder == "compiled" else 1
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
@@ -268,6 +283,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             threads,
             options.precision,
             depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
+            convolution=convolution,
         )
         model_load_seconds = time.monotonic() - load_started
         effective = inference.effective_precision()
@@ -292,7 +308,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
         pending: list[str] = []
         read_rows: list[np.ndarray] = []
-        chunks = encoded_chunks(_batches(records, inference_batch), config, options.encode_workers)
+        chunks = encoded_chunks(_batches(records, inference_batch), config, workers)
         while True:
             waited = time.monotonic()
             item = next(chunks, None)
@@ -336,8 +352,10 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         precision=options.precision,
         effective_precision=effective,
         cpu_instruction_sets=list(cpu.instruction_sets()),
-        encode_workers=options.encode_workers,
+        encode_workers=workers,
         encoder=encoder,
+        convolution=convolution,
+        gflop_per_variant=round(inference.gflop_per_variant(), 4),
         depth_adaptive=bool(inference.buckets),
         rows_computed=dict(sorted(inference.counts.items())),
         read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},

@@ -1,0 +1,115 @@
+"""Long one-axis convolutions as DFT matrix products (backends/axis_dft.py, the OpenVINO graph):
+the same outputs as direct evaluation up to float summation order, for every depth bucket and
+every GATK 2D architecture; the same scores end to end; and the multiply-adds it reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnscore.backends import backend_class
+from cnnscore.backends.axis_dft import axis_dft, branch_macs, correlate, dft_macs, direct_macs
+from cnnscore.models.architectures import load_network, network_for
+from cnnscore.models.depth_adaptive import bucket_networks
+from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.network import bind_weights
+from cnnscore.models.spec import load_model_spec
+from conftest import (
+    MODELS,
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
+    info_scores,
+    random_layers,
+    run_cli,
+    smoke_2d_args,
+)
+
+
+@pytest.mark.parametrize("length, taps, channels, filters", [(128, 25, 64, 48), (104, 25, 48, 32),
+                                                              (49, 25, 15, 64), (25, 25, 3, 2),
+                                                              (37, 16, 5, 7)])  # fmt: skip
+def test_dft_correlation_equals_direct(length, taps, channels, filters):
+    rng = np.random.default_rng(length)
+    kernel = rng.normal(size=(taps, channels, filters)).astype(np.float32)
+    x = rng.normal(size=(3, channels, length)).astype(np.float32)
+    direct = np.stack(
+        [
+            np.einsum("nct,tcd->nd", x[..., j : j + taps].astype(np.float64), kernel)
+            for j in range(length - taps + 1)
+        ],
+        axis=-1,
+    )
+    got = correlate(x, axis_dft(kernel, length))
+    assert got.shape == direct.shape
+    assert np.abs(got - direct).max() <= 2e-6 * np.abs(direct).max()
+
+
+def test_multiply_add_counts():
+    assert direct_macs(128, 25, 64, 48) == 104 * 25 * 64 * 48
+    assert dft_macs(128, 25, 64, 48) == 2 * 65 * 128 * 64 + 3 * 65 * 64 * 48 + 104 * 130 * 48
+    network = network_for(load_model_spec(str(SMALL_2D_JSON)))
+    dense_direct = branch_macs(network, dft=False)
+    assert round(2 * dense_direct / 1e9, 2) == 3.02  # small_2d's 3.02 GFLOP per variant
+    assert branch_macs(network, dft=True) < dense_direct / 2
+
+
+def _networks(name: str):
+    spec = load_model_spec(str(MODELS / name))
+    if name == "small_2d.json":
+        network, weights = load_network(
+            spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5)
+        )
+    else:
+        network = network_for(spec)
+        weights = bind_weights(network, random_layers(network, 3), name, "random")
+    return {"dense": network, **bucket_networks(network)}, weights
+
+
+@pytest.mark.parametrize("name", ["small_2d.json", "2d_cnn_mix_train.json"])
+def test_openvino_dft_equals_direct_for_every_bucket(name):
+    networks, weights = _networks(name)
+    openvino = backend_class("openvino")
+    rng = np.random.default_rng(7)
+    for label, network in networks.items():
+        reads = rng.random((3, *network.tensor_shape), dtype=np.float32)
+        annotations = rng.normal(30, 10, (3, network.annotation_count)).astype(np.float32)
+        direct = openvino(network, weights, 2, 2, convolution="direct")
+        dft = openvino(network, weights, 2, 2, convolution="dft")
+        assert dft.macs_per_variant < direct.macs_per_variant, label
+        got, expected = dft.predict([reads, annotations]), direct.predict([reads, annotations])
+        assert np.abs(got - expected).max() <= 1e-5, label
+
+
+def test_openvino_dft_keeps_the_spec_sanity_vectors():
+    networks, weights = _networks("small_2d.json")
+    backend = backend_class("openvino")(networks["dense"], weights, 2, 2, convolution="dft")
+    reads = np.zeros((2, 128, 128, 15), np.float32)
+    annotations = np.array([[0] * 7, [60, 30, 1, 2, 20, 0, 0]], np.float32)
+    np.testing.assert_allclose(
+        backend.predict([reads, annotations]),
+        [[0.962887, 0.037062, 0.000025, 0.000026], [0.491139, 0.028536, 0.399105, 0.081220]],
+        atol=1e-5,
+    )
+
+
+def test_smoke_scores_with_dft_match_tensorflow(tmp_path, smoke_2d_output):
+    out, metrics = tmp_path / "dft.vcf", tmp_path / "m.json"
+    run_cli(
+        *smoke_2d_args(out, "--backend", "openvino", "--convolution", "dft",
+                       "--metrics-json", metrics),
+        check=True,
+    )  # fmt: skip
+    baseline, candidate = info_scores(smoke_2d_output), info_scores(out)
+    assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
+    same_text = sum(f"{a:.3f}" == f"{b:.3f}" for a, b in zip(baseline, candidate, strict=True))
+    assert same_text / len(baseline) >= 0.995
+    data = json.loads(metrics.read_text())
+    assert data["convolution"] == "dft" and 0 < data["gflop_per_variant"] < 1.67
+
+
+def test_dft_is_refused_where_the_backend_has_no_such_graph(tmp_path):
+    result = run_cli(*smoke_2d_args(tmp_path / "x.vcf", "--convolution", "dft"))
+    assert result.returncode == 1
+    assert "backend tensorflow evaluates convolutions direct, not dft" in result.stderr
