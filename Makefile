@@ -36,7 +36,7 @@ lint: setup
 
 ## The task images, built with rootful podman (no Docker engine needed); need root on Debian 12.
 image:
-	docker/podman-build.sh $(IMAGE)
+	CNNSCORE_GATK_MODELS=$(SHARED)/models/gatk docker/podman-build.sh $(IMAGE)
 	docker/podman-build.sh cnnscore-ovtf:local docker/Dockerfile.ovtf
 
 ## Everything: lint, the image, then all tests (unit, end-to-end, the WDL runs under miniwdl);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the task image with rootful podman where there is no Docker engine (CI, Docker-less hosts).
 #
-# Usage: docker/podman-build.sh [TAG [DOCKERFILE]]
-#        (defaults: cnnscore:local, docker/Dockerfile; e.g. cnnscore-ovtf:local docker/Dockerfile.ovtf)
+# Usage: [CNNSCORE_GATK_MODELS=DIR] docker/podman-build.sh [TAG [DOCKERFILE]]
+#        (defaults: cnnscore:local, docker/Dockerfile; e.g. cnnscore-ovtf:local docker/Dockerfile.ovtf;
+#        DIR: GATK's model files to bake in instead of fetching them from GATK's release)
 # Needs root and Debian 12. Idempotent: installs podman once, builds a stand-in
 # debian:<suite>-slim base (the suite the Dockerfile's FROM names) with mmdebstrap once (no registry
 # needed), then `podman build`s the Dockerfile unchanged (podman's layer cache makes rebuilds cheap).
@@ -55,6 +56,28 @@ if ! podman image exists "$base"; then
     "$work/rootfs.tar" "$base" >/dev/null
 fi
 
-podman build --quiet -t "$tag" -f "$dockerfile" "$repo" >/dev/null
+# GATK's models for the image (docker/Dockerfile's GATK_MODELS_MIRROR): with CNNSCORE_GATK_MODELS
+# set to a folder (CI: ../shared/models/gatk), serve it on loopback for the build, which checks
+# every file by size and sha256 as it would from GATK's release; the folder's digest keys the
+# layer cache. Unset: the build fetches from GATK's release.
+extra=()
+if [ -n "${CNNSCORE_GATK_MODELS:-}" ] && grep -q GATK_MODELS_MIRROR "$dockerfile"; then
+  [ -d "$CNNSCORE_GATK_MODELS" ] || { echo "CNNSCORE_GATK_MODELS: no folder $CNNSCORE_GATK_MODELS" >&2; exit 1; }
+  port=${CNNSCORE_GATK_MODELS_PORT:-18765}
+  python3 -m http.server --bind 127.0.0.1 --directory "$CNNSCORE_GATK_MODELS" "$port" \
+    >/dev/null 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null; rm -rf "${work:-}"' EXIT
+  for _ in $(seq 50); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" \
+      2>/dev/null && break
+    sleep 0.1
+  done
+  digest=$(cd "$CNNSCORE_GATK_MODELS" && sha256sum -- * 2>/dev/null | sha256sum | cut -c1-16)
+  extra=(--network host --build-arg "GATK_MODELS_MIRROR=http://127.0.0.1:$port"
+         --build-arg "GATK_MODELS_DIGEST=$digest")
+fi
+
+podman build --quiet "${extra[@]}" -t "$tag" -f "$dockerfile" "$repo" >/dev/null
 size=$(podman image inspect "$tag" --format '{{.Size}}')
 echo "built $tag ($((size / 1000000)) MB)"

@@ -162,6 +162,14 @@ def write_random_weights(architecture_json: os.PathLike, path: os.PathLike, seed
     return Path(path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def empty_model_cache(tmp_path_factory):
+    """Every run starts from an empty model cache, whatever the machine's ~/.cache holds: which
+    model scores when none is given depends on it (GATK's where its files are cached)."""
+    os.environ["CNNSCORE_MODEL_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    return Path(os.environ["CNNSCORE_MODEL_CACHE"])
+
+
 def pytest_sessionfinish(session, exitstatus):
     """In CI a skipped test is a failure: nothing may pass by not running."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -149,3 +149,28 @@ def test_validation_workflow_reports_openvino_against_tensorflow(validation_outp
     assert [len(data_lines(p)) for p in validation_output["ValidateBackends.scored_vcfs"]] == [
         252
     ] * 2
+
+
+def test_the_image_scores_with_gatks_small_2d_when_no_model_is_given(podman_env, tmp_path):
+    """The image carries GATK's verified model files (here built from ../shared, which holds only
+    small_2d's weights): no model given means GATK's default, as in GATK."""
+    smoke = "/shared/data/na12878_chr20_smoke"
+    command = [
+        "podman", "run", "--rm", "--user", "0", "-v", f"{SMOKE.parent.parent}:/shared:ro",
+        "-v", f"{tmp_path}:/out", IMAGE, "cnnscore", "score",
+        "-V", f"{smoke}/hc.gatk4.vcf.gz", "-R", f"{smoke}/ref.chr20.fa.gz",
+        "-I", f"{smoke}/NA12878.chr20_10M_10.1M.bam", "--tensor-type", "read_tensor",
+        "-O", "/out/default.vcf",
+    ]  # fmt: skip
+    result = subprocess.run(command, env=podman_env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "no model given: using GATK's small_2d, GATK's default for read_tensor" in result.stderr
+    direct = tmp_path / "direct.vcf"
+    run_cli(*smoke_2d_args(direct), check=True)
+    assert data_lines(tmp_path / "default.vcf") == data_lines(direct)
+    listing = ["podman", "run", "--rm", IMAGE, "cat", "/opt/cnnscore/models/MODELS.txt"]
+    listed = subprocess.run(
+        listing, env=podman_env, capture_output=True, text=True, check=True
+    ).stdout
+    assert any(line.split()[:4] == ["small_2d", "gatk", "read_tensor", "yes"]
+               for line in listed.splitlines())  # fmt: skip

@@ -72,7 +72,7 @@ task ScoreVariants {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta, localised beside it"
     reads: {description: "BAM/CRAM files for the 2D model (read_tensor)", localization_optional: false}
     reads_indexes: "their .bai/.crai indexes, localised beside them"
-    architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, cnnscore's own shipped model for tensor_type"
+    architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, the image's default for tensor_type: GATK's small_2d (read_tensor) or 1d_cnn_mix_train_full_bn (reference), which the image carries when its build could fetch them (its /opt/cnnscore/models/MODELS.txt lists them), else cnnscore's own shipped model"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"

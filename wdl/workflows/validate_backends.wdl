@@ -157,7 +157,7 @@ workflow ValidateBackends {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
-    architecture_json: "GATK model JSON; leave both model files unset for cnnscore's own shipped model"
+    architecture_json: "GATK model JSON; leave both model files unset for the image's default for tensor_type (GATK's small_2d / 1d_cnn_mix_train_full_bn where the image carries them, see /opt/cnnscore/models/MODELS.txt, else cnnscore's own)"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list restricting what is scored"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"

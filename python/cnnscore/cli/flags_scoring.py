@@ -29,6 +29,13 @@ def add_score_parser(subparsers) -> None:
         choices=["reference", "read_tensor"],
         help="reference (1D) or read_tensor (2D); default: the model's",
     )
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a model by name (cnnscore models list): small_2d, 2d_cnn_mix_train, "
+        "1d_cnn_mix_train_full_bn, cnnscore_compact_2d, cnnscore_compact_1d; default: GATK's "
+        "for the tensor type where its files are in the model cache, else cnnscore's own",
+    )
     p.add_argument("--architecture", help="GATK model JSON; default: --weights with .json")
     p.add_argument("--weights", help="GATK Keras .hd5 weights; default: --architecture with .hd5")
     p.add_argument(

@@ -51,14 +51,30 @@ def _filter(args: argparse.Namespace) -> None:
 
 
 def _models(args: argparse.Namespace) -> None:
+    if args.models_command == "list":
+        from ..models.registry import listing
+
+        rows = listing(args.cache_dir)
+        columns = ("name", "source", "tensor_type", "default", "sha256", "weights")
+        widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns}
+        for line in [dict(zip(columns, columns)), *rows]:
+            print("  ".join(line[c].ljust(widths[c]) for c in columns).rstrip(), file=args.results)
+        return
     from ..models.fetch import GATK_MODELS, fetch_gatk
 
     wanted = args.models or ["small_2d"]
     models = list(GATK_MODELS) if "all" in wanted else wanted
-    for path, fetched, pinned in fetch_gatk(models, args.cache_dir, args.mirror, args.gatk_tag):
-        check = "sha256 verified" if pinned else "size and partial sha256 verified (spec §10)"
-        print(path, file=args.results)
-        print(f"cnnscore: {'fetched' if fetched else 'cached'}, {check}: {path}", file=sys.stderr)
+    fetched_files = fetch_gatk(
+        models, args.cache_dir, args.mirror, args.gatk_tag, skip_missing=args.skip_missing
+    )
+    for item in fetched_files:
+        if item.skipped:
+            print(f"cnnscore: skipped GATK's {item.model}: {item.skipped}", file=sys.stderr)
+            continue
+        check = "sha256 verified" if item.pinned else "size and partial sha256 verified (spec §10)"
+        print(item.path, file=args.results)
+        state = "fetched" if item.fetched else "cached"
+        print(f"cnnscore: {state}, {check}: {item.path}", file=sys.stderr)
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -87,6 +103,7 @@ def _score(args: argparse.Namespace) -> None:
         encode_workers=args.encode_workers,
         encoder=args.encoder,
         convolution=args.convolution,
+        model=args.model,
     )
     metrics = run_score(options)
     _tell(

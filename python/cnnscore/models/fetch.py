@@ -95,18 +95,24 @@ def _source_of(name: str, mirror: str | None, tag: str) -> str:
     return os.path.join(mirror, name)
 
 
+class MissingModelFile(InputError):
+    """The source has no such file (a mirror folder without it, HTTP 404): unlike a failed or
+    wrong download, ``--skip-missing`` may pass over it."""
+
+
 def _copy_from(source: str, destination: str) -> None:
     """Local file or URL to ``destination`` (a temporary name the caller renames)."""
     if not source.startswith(("http://", "https://")):
         if not os.path.isfile(source):
-            raise InputError("not in the mirror folder", path=source)
+            raise MissingModelFile("not in the mirror folder", path=source)
         shutil.copyfile(source, destination)
         return
     try:
         with urllib.request.urlopen(source, timeout=60) as response, open(destination, "wb") as out:
             shutil.copyfileobj(response, out, 1 << 20)
     except urllib.error.HTTPError as err:
-        raise InputError(f"download failed: HTTP {err.code} {err.reason}", path=source) from None
+        kind = MissingModelFile if err.code == 404 else InputError
+        raise kind(f"download failed: HTTP {err.code} {err.reason}", path=source) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise InputError(f"download failed ({reason})", path=source) from None
@@ -117,9 +123,12 @@ def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tup
     target = os.path.join(cache, spec.name)
     if os.path.isfile(target) and spec.check(os.path.getsize(target), sha256_file(target)) is None:
         return target, False
-    os.makedirs(cache, exist_ok=True)
     source = _source_of(spec.name, mirror, tag)
-    handle, partial = tempfile.mkstemp(prefix=f".{spec.name}.", dir=cache)
+    try:
+        os.makedirs(cache, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=f".{spec.name}.", dir=cache)
+    except OSError as err:
+        raise InputError(f"cannot write to the model cache ({err.strerror})", path=cache) from None
     os.close(handle)
     try:
         _copy_from(source, partial)
@@ -134,12 +143,25 @@ def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tup
     return target, True
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One file fetched or found cached (``skipped`` is None), or a model passed over because
+    its source lacks a file (``skipped`` says which)."""
+
+    model: str
+    path: str | None
+    fetched: bool = False
+    pinned: bool = False
+    skipped: str | None = None
+
+
 def fetch_gatk(
     models: list[str], cache_dir: str | None = None, mirror: str | None = None,
-    tag: str = DEFAULT_GATK_TAG,
-) -> Iterator[tuple[str, bool, bool]]:  # fmt: skip
-    """Fetch each model's .json and .hd5, yielding (path, downloaded now, fully pinned) as each
-    one lands, so a failure later in the list does not hide what was already fetched."""
+    tag: str = DEFAULT_GATK_TAG, skip_missing: bool = False,
+) -> Iterator[Fetched]:  # fmt: skip
+    """Fetch each model's .json and .hd5, yielding each file as it lands, so a failure later in
+    the list does not hide what was already fetched. With ``skip_missing`` a model whose files
+    the source does not have is skipped (and reported); bytes that fail the check never are."""
     cache = os.path.join(cache_dir or default_cache_dir(), "gatk")
     unknown = [model for model in models if model not in GATK_MODELS]
     if unknown:
@@ -147,5 +169,11 @@ def fetch_gatk(
     for model in models:
         for suffix in (".json", ".hd5"):
             spec = GATK_FILES[model + suffix]
-            path, fetched = fetch_file(spec, cache, mirror, tag)
-            yield path, fetched, spec.fully_pinned
+            try:
+                path, fetched = fetch_file(spec, cache, mirror, tag)
+            except MissingModelFile as missing:
+                if not skip_missing:
+                    raise
+                yield Fetched(model, None, skipped=str(missing))
+                break
+            yield Fetched(model, path, fetched, spec.fully_pinned)

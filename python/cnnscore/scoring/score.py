@@ -63,6 +63,7 @@ class ScoreOptions:
     reads: list[str] = field(default_factory=list)
     tensor_type: str | None = None
     architecture: str | None = None
+    model: str | None = None  # a name from models.registry, instead of architecture/weights
     weights: str | None = None
     intervals: list[str] = field(default_factory=list)
     inference_batch_size: int | None = None
@@ -113,19 +114,30 @@ class ScoreMetrics:
 
 
 def _model_paths(options: ScoreOptions) -> tuple[str, str]:
-    """The given model, or with none given cnnscore's own default for the tensor type (GATK's
-    default tensor type, reference, when none is given either)."""
-    architecture, weights = options.architecture, options.weights
-    if not architecture and not weights:
-        from ..models.defaults import default_model
+    """The model named (``--model``) or given by file; with none given, GATK's default for the
+    tensor type where its files are in the model cache, as GATK does, otherwise cnnscore's own
+    (the tensor type is GATK's default, reference, when none is given either)."""
+    from ..models.registry import default_for, locate
 
-        architecture, weights = default_model(options.tensor_type or REFERENCE)
-        print(
-            f"cnnscore: no model given: using cnnscore's own {os.path.basename(weights)} "
-            "(see MODEL_CARD.md; GATK's models: cnnscore models fetch gatk)",
-            file=sys.stderr,
-        )
-        return architecture, weights
+    architecture, weights = options.architecture, options.weights
+    if options.model:
+        if architecture or weights:
+            raise InputError(
+                "--model names a model: give it or --architecture/--weights, not both",
+                path="--model",
+            )
+        located = locate(options.model)
+        if options.tensor_type and options.tensor_type != located.model.tensor_type:
+            raise InputError(
+                f"{options.model} takes the {located.model.tensor_type} tensor, not "
+                f"{options.tensor_type}",
+                path="--model",
+            )
+        return located.architecture, located.weights
+    if not architecture and not weights:
+        located, note = default_for(options.tensor_type or REFERENCE)
+        print(note, file=sys.stderr)
+        return located.architecture, located.weights
     return (
         architecture or companion_path(weights, ".json"),
         weights or companion_path(architecture, ".hd5"),
