@@ -44,6 +44,7 @@ image:
 test: lint image
 	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v docker-registry >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-registry)
 	CNNSCORE_SHARED=$(SHARED) $(BIN)/python -m pytest
 
 clean:

@@ -73,8 +73,10 @@ def assert_only_cnnscore_lines(stderr: str) -> None:
 
 
 def smoke_2d_args(output: os.PathLike, *extra: str | os.PathLike) -> list[str | os.PathLike]:
+    """small_2d on the smoke set with the reference backend, tensorflow (a --backend in
+    ``extra`` comes later and wins), so that runs compare exactly."""
     return [
-        "score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM,
+        "score", "--backend", "tensorflow", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM,
         "--tensor-type", "read_tensor", "--weights", SMALL_2D_HD5,
         "--architecture", SMALL_2D_JSON, "-O", output, *extra,
     ]  # fmt: skip

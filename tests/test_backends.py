@@ -238,3 +238,21 @@ def test_scoring_never_imports_tensorflow(tmp_path, name):
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stdout
     assert len(data_lines(out)) == 252
+
+
+def test_the_default_backend_is_openvino_the_fastest_exact_one(tmp_path):
+    """No --backend: openvino (measured fastest among the exact fp32 backends, RESULTS.md), with
+    its DFT convolutions, fp32 and the same scores as tensorflow within 0.001."""
+    from conftest import SMOKE_BAM, SMOKE_REF, SMOKE_VCF
+
+    out, metrics = tmp_path / "o.vcf", tmp_path / "m.json"
+    run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--weights", SMALL_2D_HD5,
+            "-L", "chr20:10000000-10020000", "--metrics-json", metrics, "-O", out,
+            check=True)  # fmt: skip
+    data = json.loads(metrics.read_text())
+    assert (data["backend"], data["convolution"], data["effective_precision"]) == (
+        "openvino", "dft", "fp32")  # fmt: skip
+    reference = tmp_path / "tf.vcf"
+    run_cli(*smoke_2d_args(reference, "-L", "chr20:10000000-10020000"), check=True)
+    deltas = [abs(a - b) for a, b in zip(info_scores(out), info_scores(reference), strict=True)]
+    assert deltas and max(deltas) <= 0.001 + 1e-9

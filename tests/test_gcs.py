@@ -32,7 +32,8 @@ from conftest import (
 
 def _score_args(output: str, *extra: str, reads: str = "smoke/NA12878.chr20_10M_10.1M.bam"):
     return [
-        "score", "-V", gs("smoke/hc.gatk4.vcf.gz"), "-R", gs("smoke/ref.chr20.fa.gz"),
+        "score", "--backend", "tensorflow",
+        "-V", gs("smoke/hc.gatk4.vcf.gz"), "-R", gs("smoke/ref.chr20.fa.gz"),
         "-I", gs(reads), "--tensor-type", "read_tensor",
         "--weights", gs("models/small_2d.hd5"), "-O", output, *extra,
     ]  # fmt: skip

@@ -23,7 +23,8 @@ REGION = ("-L", "chr20:10000000-10030000")
 
 
 def _score(out, *extra):
-    return run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM,
+    return run_cli("score", "--backend", "tensorflow", "-V", SMOKE_VCF, "-R", SMOKE_REF,
+                   "-I", SMOKE_BAM,
                    "--tensor-type", "read_tensor", *REGION, "-O", out, *extra)  # fmt: skip
 
 

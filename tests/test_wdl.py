@@ -99,3 +99,35 @@ def test_terra_inputs_use_gs_paths(name):
         if _holds_files(available[key]):
             for item in _file_values(value):
                 assert item.startswith("gs://"), item
+
+
+#: Functions and keywords of WDL 1.1+ that miniwdl accepts in a 1.0 document but Cromwell's 1.0
+#: does not.
+LATER_FUNCTIONS = {"min", "max", "suffix", "quote", "squote", "as_pairs", "as_map", "keys",
+                   "collect_by_key", "sep", "unzip", "contains", "chunk", "join_paths",
+                   "contains_key", "values", "find", "matches"}  # fmt: skip
+
+
+def _expressions(node):
+    for child in node.children:
+        if isinstance(child, WDL.Expr.Base):
+            yield child
+        yield from _expressions(child)
+
+
+@pytest.mark.parametrize("path", WDL_FILES, ids=lambda p: p.name)
+def test_only_wdl_1_0_constructs(path):
+    """Struct values from object literals (WDL 1.0 has no map-to-struct coercion, openwdl/wdl#801;
+    Cromwell rejects mixed-type map literals for structs, broadinstitute/cromwell#5414), no 1.1+
+    standard-library functions, no `None` literal."""
+    document = WDL.load(str(path))
+    for node in [*document.tasks, *([document.workflow] if document.workflow else [])]:
+        for expression in _expressions(node):
+            if isinstance(expression, WDL.Expr.Apply):
+                assert expression.function_name not in LATER_FUNCTIONS, (path, expression.pos)
+            assert type(expression).__name__ != "Null", (path, expression.pos)
+        for decl in [d for d in node.children if isinstance(d, WDL.Decl)] + list(node.inputs or []):
+            if isinstance(decl.type, WDL.Type.StructInstance) and decl.expr is not None:
+                assert isinstance(decl.expr, WDL.Expr.Struct), (path, decl.name)
+    text = path.read_text()
+    assert "= {" not in text.replace("object {", ""), "a map literal where a struct is built?"

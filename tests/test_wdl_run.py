@@ -78,7 +78,10 @@ def test_tasks_in_the_image_print_only_cnnscore_lines(workflow_run_dir):
 
 def test_workflow_output_equals_direct_run(workflow_output, tmp_path):
     direct = tmp_path / "direct.vcf.gz"
-    run_cli(*smoke_2d_args(direct, "--reservoir-scope", "site"), check=True)
+    # the workflow's default backend, openvino
+    run_cli(
+        *smoke_2d_args(direct, "--reservoir-scope", "site", "--backend", "openvino"), check=True
+    )
     gathered = Path(workflow_output["CNNScoreVariants.scored_vcf"])
     assert Path(workflow_output["CNNScoreVariants.scored_vcf_index"]).is_file()
     records = data_lines(gathered)
@@ -93,7 +96,7 @@ def test_workflow_reports_metrics_per_shard(workflow_output):
     ]
     assert len(metrics) == 3
     assert sum(m["variants_scored"] for m in metrics) == 252
-    assert all(m["backend"] == "tensorflow" and m["info_key"] == "CNN_2D" for m in metrics)
+    assert all(m["backend"] == "openvino" and m["info_key"] == "CNN_2D" for m in metrics)
     sets = list(cpu.instruction_sets())  # the container runs on this CPU
     assert all(m["effective_precision"] == "fp32" for m in metrics)
     assert all(m["cpu_instruction_sets"] == sets for m in metrics)
@@ -157,7 +160,7 @@ def test_the_image_scores_with_gatks_small_2d_when_no_model_is_given(podman_env,
     smoke = "/shared/data/na12878_chr20_smoke"
     command = [
         "podman", "run", "--rm", "--user", "0", "-v", f"{SMOKE.parent.parent}:/shared:ro",
-        "-v", f"{tmp_path}:/out", IMAGE, "cnnscore", "score",
+        "-v", f"{tmp_path}:/out", IMAGE, "cnnscore", "score", "--backend", "tensorflow",
         "-V", f"{smoke}/hc.gatk4.vcf.gz", "-R", f"{smoke}/ref.chr20.fa.gz",
         "-I", f"{smoke}/NA12878.chr20_10M_10.1M.bam", "--tensor-type", "read_tensor",
         "-O", "/out/default.vcf",

@@ -15,25 +15,44 @@ task ScoreVariants {
     File? weights_hd5
     File intervals
     String tensor_type = "read_tensor"
-    String backend = "tensorflow"
+    String backend = "openvino"
     String precision = "fp32"
     Int? inference_batch_size
     Int? transfer_batch_size
     String reservoir_scope = "site"
+    String? requester_pays_project
     String output_prefix
     RuntimeSettings runtime_settings
   }
 
-  Int disk_gb = ceil(size(input_vcf, "GB") * 2 + size(reads, "GB") + size(reference_fasta, "GB")) + 20
+  # The reads and the reference are streamed (parameter_meta: localization_optional), so the disk
+  # holds only the VCF shard, the outputs and the image's scratch.
+  Int disk_gb = ceil(size(input_vcf, "GB") * 2) + 20
 
   command <<<
     set -euo pipefail
-    # a bgzip FASTA needs its .gzi beside it; fail early and clearly if it did not arrive
-    ~{if defined(reference_fasta_gzi) then "test -s '" + select_first([reference_fasta_gzi]) + "'" else ""}
+    # Reads and reference arrive as gs:// URLs under Cromwell (localization_optional), which
+    # cnnscore reads by byte range, or as local paths (miniwdl localises everything). A local
+    # bgzip FASTA needs its .gzi beside it: fail early and clearly if it did not arrive.
+    gzi='~{select_first([reference_fasta_gzi, ""])}'
+    case "$gzi" in ""|gs://*) ;; *) test -s "$gzi" ;; esac
+    # each BAM/CRAM with the index given for it (htslib's ##idx##), whatever the index's name
+    reads=('~{sep="' '" reads}')
+    indexes=('~{sep="' '" reads_indexes}')
+    read_args=()
+    if [ ~{length(reads)} -gt 0 ]; then
+      for i in "${!reads[@]}"; do
+        if [ ~{length(reads_indexes)} -eq ~{length(reads)} ]; then
+          read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}")
+        else
+          read_args+=(-I "${reads[$i]}")
+        fi
+      done
+    fi
     cnnscore score \
       -V '~{input_vcf}' \
       -R '~{reference_fasta}' \
-      ~{sep=" " prefix("-I ", reads)} \
+      "${read_args[@]}" \
       -L '~{intervals}' \
       --tensor-type ~{tensor_type} \
       ~{"--architecture '" + architecture_json + "'"} \
@@ -45,6 +64,7 @@ task ScoreVariants {
       --reservoir-scope ~{reservoir_scope} \
       --threads ~{runtime_settings.cpu} \
       --progress-seconds 60 \
+      ~{"--requester-pays-project '" + requester_pays_project + "'"} \
       --metrics-json '~{output_prefix}.metrics.json' \
       -O '~{output_prefix}.vcf.gz'
   >>>
@@ -67,16 +87,17 @@ task ScoreVariants {
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index); only records overlapping `intervals` are scored"
     input_vcf_index: "tabix index of input_vcf, localised beside it"
-    reference_fasta: "indexed reference FASTA (plain or bgzip)"
-    reference_fasta_index: ".fai of reference_fasta, localised beside it"
-    reference_fasta_gzi: ".gzi of a bgzip reference_fasta, localised beside it"
-    reads: {description: "BAM/CRAM files for the 2D model (read_tensor)", localization_optional: false}
-    reads_indexes: "their .bai/.crai indexes, localised beside them"
+    reference_fasta: {description: "indexed reference FASTA (plain or bgzip); streamed: read by byte range from gs://, with its .fai (and .gzi) beside it in the bucket", localization_optional: true}
+    reference_fasta_index: {description: ".fai of reference_fasta, beside it", localization_optional: true}
+    reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta, beside it", localization_optional: true}
+    reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied", localization_optional: true}
+    reads_indexes: {description: "their .bai/.crai/.csi indexes, in the same order (passed with each file, so any name works)", localization_optional: true}
+    requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, the image's default for tensor_type: GATK's small_2d (read_tensor) or 1d_cnn_mix_train_full_bn (reference), which the image carries when its build could fetch them (its /opt/cnnscore/models/MODELS.txt lists them), else cnnscore's own shipped model"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"
-    backend: "inference backend name: tensorflow, openvino or onnxruntime"
+    backend: "inference backend: openvino (default, the fastest exact fp32 backend measured; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "variants per model call; default 256 (2D) or 1024 (1D)"
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"

@@ -11,21 +11,26 @@ task SplitIntervals {
     File? reference_fasta_gzi
     File? intervals
     Int scatter_count
+    String? requester_pays_project
     RuntimeSettings runtime_settings
   }
 
-  Int disk_gb = ceil(size(input_vcf, "GB") + size(reference_fasta_index, "GB")) + 10
+  # only the contig lengths are read from the (streamed) reference's .fai
+  Int disk_gb = ceil(size(input_vcf, "GB")) + 10
 
   command <<<
     set -euo pipefail
-    # a bgzip FASTA needs its .gzi beside it; fail early and clearly if it did not arrive
-    ~{if defined(reference_fasta_gzi) then "test -s '" + select_first([reference_fasta_gzi]) + "'" else ""}
+    # the reference may arrive as gs:// URLs (localization_optional); a local bgzip FASTA needs
+    # its .gzi beside it: fail early and clearly if it did not arrive
+    gzi='~{select_first([reference_fasta_gzi, ""])}'
+    case "$gzi" in ""|gs://*) ;; *) test -s "$gzi" ;; esac
     rm -rf shards
     cnnscore split-intervals \
       -V '~{input_vcf}' \
       -R '~{reference_fasta}' \
       ~{if defined(intervals) then "-L '" + intervals + "'" else ""} \
       --scatter-count ~{scatter_count} \
+      ~{"--requester-pays-project '" + requester_pays_project + "'"} \
       -O shards
   >>>
 
@@ -45,9 +50,10 @@ task SplitIntervals {
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index)"
     input_vcf_index: "tabix index of input_vcf, localised beside it"
-    reference_fasta: "indexed reference FASTA (plain or bgzip); only contig lengths are read"
-    reference_fasta_index: ".fai of reference_fasta"
-    reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
+    reference_fasta: {description: "indexed reference FASTA (plain or bgzip); only contig lengths are read, so it is not copied", localization_optional: true}
+    reference_fasta_index: {description: ".fai of reference_fasta, beside it", localization_optional: true}
+    reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta", localization_optional: true}
+    requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     intervals: "optional BED or Picard interval_list restricting the records first (GATK -L)"
     scatter_count: "shards wanted; fewer are made when records overlap too much to cut cleanly"
     runtime_settings: "docker image, preemptible and retry settings"

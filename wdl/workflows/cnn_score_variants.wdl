@@ -19,11 +19,12 @@ workflow CNNScoreVariants {
     File? reference_fasta_gzi
     Array[File] reads = []
     Array[File] reads_indexes = []
+    String? requester_pays_project
     File? architecture_json
     File? weights_hd5
     File? intervals
     String tensor_type = "read_tensor"
-    String backend = "tensorflow"
+    String backend = "openvino"
     String precision = "fp32"
     Int? inference_batch_size
     Int? transfer_batch_size
@@ -38,20 +39,21 @@ workflow CNNScoreVariants {
     Array[Float] indel_tranches = [99.4]
     Boolean invalidate_previous_filters = false
 
-    String docker = "ghcr.io/cnnscore/cnnscore:0.1.0"
+    String docker = "cnnscore:local"
     Int score_cpu = 2
     Int score_memory_gb = 8
     Int preemptible = 3
     Int max_retries = 1
   }
 
-  RuntimeSettings light = {
-    "docker": docker, "cpu": 1, "memory_gb": 2, "preemptible": preemptible,
-    "max_retries": max_retries
+  # WDL 1.0 builds struct values from object literals (openwdl/wdl#801: no map-to-struct coercion
+  # in 1.0; Cromwell rejects mixed-type map literals for structs, broadinstitute/cromwell#5414).
+  RuntimeSettings light = object {
+    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries
   }
-  RuntimeSettings scoring = {
-    "docker": docker, "cpu": score_cpu, "memory_gb": score_memory_gb, "preemptible": preemptible,
-    "max_retries": max_retries
+  RuntimeSettings scoring = object {
+    docker: docker, cpu: score_cpu, memory_gb: score_memory_gb, preemptible: preemptible,
+    max_retries: max_retries
   }
 
   call split.SplitIntervals {
@@ -63,6 +65,7 @@ workflow CNNScoreVariants {
       reference_fasta_gzi = reference_fasta_gzi,
       intervals = intervals,
       scatter_count = scatter_count,
+      requester_pays_project = requester_pays_project,
       runtime_settings = light
   }
 
@@ -76,6 +79,7 @@ workflow CNNScoreVariants {
         reference_fasta_gzi = reference_fasta_gzi,
         reads = reads,
         reads_indexes = reads_indexes,
+        requester_pays_project = requester_pays_project,
         architecture_json = architecture_json,
         weights_hd5 = weights_hd5,
         intervals = SplitIntervals.shards[shard_index],
@@ -131,11 +135,12 @@ workflow CNNScoreVariants {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
+    requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
     architecture_json: "GATK model JSON (small_2d.json, 1d_cnn_mix_train_full_bn.json, ...); leave both model files unset to score with the image's default for tensor_type: GATK's small_2d (read_tensor) or 1d_cnn_mix_train_full_bn (reference) as GATK did, carried in the image when its build fetched them (see /opt/cnnscore/models/MODELS.txt in the image), else cnnscore's own shipped model"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list: only records overlapping it are scored and written"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"
-    backend: "inference backend: tensorflow (default), openvino or onnxruntime"
+    backend: "inference backend: openvino (default: the fastest exact fp32 backend measured, same scores as tensorflow within 0.001; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "variants per model call (default 256 for 2D, 1024 for 1D)"
     transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D)"
@@ -148,7 +153,7 @@ workflow CNNScoreVariants {
     snp_tranches: "SNP truth sensitivities in percent (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities in percent (GATK default 99.4)"
     invalidate_previous_filters: "drop the input's FILTERs before tranche filtering"
-    docker: "task image; build docker/Dockerfile and push it, or use cnnscore:local with miniwdl"
+    docker: "task image; default cnnscore:local, what the README's build makes (miniwdl on the same machine); on Terra pin the image docker/publish.sh pushed, REGISTRY/NAME@sha256:..."
     score_cpu: "CPUs per scoring task (also the inference threads)"
     score_memory_gb: "memory per scoring task; 2D at batch 256 needs about 4 GiB"
     preemptible: "preemptible tries on Terra before a regular VM"

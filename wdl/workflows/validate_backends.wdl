@@ -22,6 +22,7 @@ workflow ValidateBackends {
     File? reference_fasta_gzi
     Array[File] reads = []
     Array[File] reads_indexes = []
+    String? requester_pays_project
     File? architecture_json
     File? weights_hd5
     File? intervals
@@ -39,7 +40,7 @@ workflow ValidateBackends {
     Boolean fail_on_gates = true
     String output_prefix = "validation"
 
-    String docker = "ghcr.io/cnnscore/cnnscore:0.1.0"
+    String docker = "cnnscore:local"
     Int score_cpu = 2
     Int score_memory_gb = 8
     Int preemptible = 0
@@ -49,13 +50,14 @@ workflow ValidateBackends {
   String info_key = if tensor_type == "reference" then "CNN_1D" else "CNN_2D"
   Boolean filtering = length(resources) > 0
 
-  RuntimeSettings light = {
-    "docker": docker, "cpu": 1, "memory_gb": 2, "preemptible": preemptible,
-    "max_retries": max_retries
+  # WDL 1.0 builds struct values from object literals (openwdl/wdl#801: no map-to-struct coercion
+  # in 1.0; Cromwell rejects mixed-type map literals for structs, broadinstitute/cromwell#5414).
+  RuntimeSettings light = object {
+    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries
   }
-  RuntimeSettings scoring = {
-    "docker": docker, "cpu": score_cpu, "memory_gb": score_memory_gb, "preemptible": preemptible,
-    "max_retries": max_retries
+  RuntimeSettings scoring = object {
+    docker: docker, cpu: score_cpu, memory_gb: score_memory_gb, preemptible: preemptible,
+    max_retries: max_retries
   }
 
   call split.SplitIntervals {
@@ -67,6 +69,7 @@ workflow ValidateBackends {
       reference_fasta_gzi = reference_fasta_gzi,
       intervals = intervals,
       scatter_count = scatter_count,
+      requester_pays_project = requester_pays_project,
       runtime_settings = light
   }
 
@@ -81,6 +84,7 @@ workflow ValidateBackends {
           reference_fasta_gzi = reference_fasta_gzi,
           reads = reads,
           reads_indexes = reads_indexes,
+        requester_pays_project = requester_pays_project,
           architecture_json = architecture_json,
           weights_hd5 = weights_hd5,
           intervals = SplitIntervals.shards[shard_index],
@@ -157,6 +161,7 @@ workflow ValidateBackends {
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
+    requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
     architecture_json: "GATK model JSON; leave both model files unset for the image's default for tensor_type (GATK's small_2d / 1d_cnn_mix_train_full_bn where the image carries them, see /opt/cnnscore/models/MODELS.txt, else cnnscore's own)"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list restricting what is scored"
@@ -173,7 +178,7 @@ workflow ValidateBackends {
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"
     fail_on_gates: "fail the workflow when a gate holds (default); otherwise see gates_passed"
     output_prefix: "prefix of every output name"
-    docker: "task image (build docker/Dockerfile; cnnscore:local with miniwdl)"
+    docker: "task image; default cnnscore:local, what the README's build makes; on Terra pin the image docker/publish.sh pushed, REGISTRY/NAME@sha256:..."
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
     score_memory_gb: "memory per scoring task"
     preemptible: "preemptible tries; 0 keeps timings free of restarts"

@@ -79,7 +79,13 @@ def add_score_parser(subparsers) -> None:
         action="store_true",
         help="drop symbolic and structural records from the output, as GATK does",
     )
-    p.add_argument("--backend", default="tensorflow", help="inference backend (default tensorflow)")
+    p.add_argument(
+        "--backend",
+        default="openvino",
+        help="inference backend: openvino (default: the fastest exact fp32 backend measured, "
+        "bench/RESULTS.md), onnxruntime, or tensorflow (the reference the others are checked "
+        "against)",
+    )
     p.add_argument("--threads", type=int, default=0, help="threads for inference (0 = all cores)")
     p.add_argument("--metrics-json", help="write run metrics (counts, timings, rates) as JSON")
     p.add_argument(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -22,8 +23,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ..errors import InputError
 from .client import GcsClient, ObjectInfo
 
-#: Bytes fetched from GCS per request while streaming an open-ended range to htslib.
-STREAM_CHUNK_BYTES = 4 * 1024 * 1024
+#: Bytes fetched from GCS per request while streaming an open-ended range to htslib: starting
+#: small and doubling, because htslib asks for "from here to the end" and drops the connection
+#: once it has the few BGZF blocks it wanted; a long read still ends up in large requests.
+FIRST_CHUNK_BYTES = 64 * 1024
+STREAM_CHUNK_BYTES = 1024 * 1024
+#: The send buffer of each connection: small, so the server fetches little ahead of what htslib
+#: reads before it hangs up (loopback buffers would otherwise take megabytes it never reads).
+SEND_BUFFER_BYTES = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _START_SECONDS = 60
 _PARENT_CHECK_SECONDS = 1.0
@@ -109,6 +116,10 @@ def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's signature
             pass  # htslib makes many requests; they are not the user's business
 
+        def setup(self) -> None:
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            super().setup()
+
         def _target(self) -> tuple[str, ObjectInfo] | None:
             route, _, query = self.path.partition("?")
             fields = urllib.parse.parse_qs(query)
@@ -156,12 +167,12 @@ def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
                 return
             gs_url, info, first, last, status = plan
             self._headers(status, first, last, info.size)
-            offset = first
+            offset, chunk = first, FIRST_CHUNK_BYTES
             try:
                 while offset <= last:
-                    stop = min(offset + STREAM_CHUNK_BYTES - 1, last)
+                    stop = min(offset + chunk - 1, last)
                     self.wfile.write(client.read_range(gs_url, offset, stop, info.generation))
-                    offset = stop + 1
+                    offset, chunk = stop + 1, min(2 * chunk, STREAM_CHUNK_BYTES)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # htslib seeks by dropping the connection mid-stream
             except InputError:

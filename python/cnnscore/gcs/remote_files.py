@@ -119,23 +119,34 @@ class RemoteFiles:
         return url
 
     def reads(self, path: str) -> str:
-        """A BAM/CRAM input: read by range; its index from the cache (``URL##idx##index``)."""
+        """A BAM/CRAM input: read by range; its index from the cache (``URL##idx##index``).
+
+        The index is the one given with it (``gs://x.bam##idx##gs://y.bai``, as the workflow
+        passes each file with its index), else found beside it: ``x.bam.bai`` or the Broad's
+        ``x.bai`` (and .csi / .crai likewise)."""
+        given = None
+        if INDEX_DELIMITER in path:
+            path, given = path.split(INDEX_DELIMITER, 1)
         if not is_gcs(path):
-            return path
+            return path if given is None else f"{path}{INDEX_DELIMITER}{self.file(given)}"
         url = self._url(path)  # first, so a missing BAM is reported as missing, not unindexed
-        suffixes = next(
-            (s for ext, s in READS_INDEX_SUFFIXES.items() if path.lower().endswith(ext)),
-            (".bai", ".crai", ".csi"),
-        )
-        indexes = self._cached_companions(path, suffixes)
-        if not indexes:
-            raise InputError(
-                f"index is missing: none of {', '.join(path + s for s in suffixes)} exists",
-                path=path,
-            )
-        joined = f"{url}{INDEX_DELIMITER}{indexes[0]}"
+        if given is not None:
+            index = self.file(given) if is_gcs(given) else given
+        else:
+            index = self._find_reads_index(path)
+        joined = f"{url}{INDEX_DELIMITER}{index}"
         self._aliases[joined] = path
         return joined
+
+    def _find_reads_index(self, path: str) -> str:
+        extension = next((e for e in READS_INDEX_SUFFIXES if path.lower().endswith(e)), "")
+        suffixes = READS_INDEX_SUFFIXES.get(extension, (".bai", ".crai", ".csi"))
+        stem = path[: -len(extension)] if extension else path
+        candidates = [path + s for s in suffixes] + [stem + s for s in suffixes if extension]
+        for candidate in candidates:
+            if self._client.exists(candidate):
+                return self._cached(candidate)
+        raise InputError(f"index is missing: none of {', '.join(candidates)} exists", path=path)
 
     def fasta(self, path: str) -> str:
         """A FASTA input: read by range; .fai (and .gzi for bgzip) from the cache."""

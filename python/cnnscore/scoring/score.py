@@ -72,7 +72,7 @@ class ScoreOptions:
     window_size: int = 128
     annotation_keys: tuple[str, ...] = DEFAULT_ANNOTATION_KEYS
     filter_symbolic_and_sv: bool = False
-    backend: str = "tensorflow"
+    backend: str = "openvino"
     threads: int = 0
     metrics_json: str | None = None
     progress_seconds: float = 10.0

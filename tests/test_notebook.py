@@ -1,0 +1,53 @@
+"""notebooks/: each notebook runs top to bottom on the smoke data (nbclient, no network) and shows
+what it promises: the comparison table and its plots."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO, SHARED
+
+NOTEBOOK = REPO / "notebooks" / "cnnscore_compare_backends.ipynb"
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, monkeypatch_module):
+    out = tmp_path_factory.mktemp("notebook")
+    monkeypatch_module.setenv("CNNSCORE_SHARED", str(SHARED))
+    monkeypatch_module.setenv("NB_OUT", str(out))
+    monkeypatch_module.setenv("NB_REGION", "chr20:10000000-10040000")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(out)}}).execute()  # fmt: skip
+    return notebook, out
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_the_notebook_runs_and_compares_two_backends(executed):
+    notebook, out = executed
+    report = json.loads((out / "compare.json").read_text())
+    assert (report["baseline"]["label"], report["candidate"]["label"]) == (
+        "tensorflow fp32", "openvino fp32")  # fmt: skip
+    assert report["summary"]["max_abs_delta"] <= 0.001 + 1e-9
+    assert report["summary"]["concordance"] == 1.0
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]  # fmt: skip
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no plot shown"
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("FILTER concordance" in page and "max |delta|" in page for page in html)
+
+
+def test_the_committed_notebook_carries_no_outputs():
+    """Outputs belong to a run, not to the repository."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
