@@ -46,6 +46,20 @@ def test_dft_correlation_equals_direct(length, taps, channels, filters):
     assert np.abs(got - direct).max() <= 2e-6 * np.abs(direct).max()
 
 
+@pytest.mark.parametrize("length, kept", [(72, 48), (88, 64), (49, 1), (30, 29)])
+def test_copied_positions_fold_into_the_transform(length, kept):
+    """Depth buckets append copies of the last row before a (25, 1) layer; the transform of the
+    kept rows, copies folded in, equals the correlation of the rows with the copies."""
+    rng = np.random.default_rng(kept)
+    kernel = rng.normal(size=(25, 15, 8)).astype(np.float32)
+    x = rng.normal(size=(2, 15, kept)).astype(np.float32)
+    extended = np.concatenate([x, np.repeat(x[..., -1:], length - kept, axis=-1)], axis=-1)
+    full = correlate(extended, axis_dft(kernel, length))
+    folded = correlate(x, axis_dft(kernel, length, kept))
+    assert np.abs(folded - full).max() <= 2e-6 * np.abs(full).max()
+    assert dft_macs(length, 25, 15, 8, kept) < dft_macs(length, 25, 15, 8)
+
+
 def test_multiply_add_counts():
     assert direct_macs(128, 25, 64, 48) == 104 * 25 * 64 * 48
     assert dft_macs(128, 25, 64, 48) == 2 * 65 * 128 * 64 + 3 * 65 * 64 * 48 + 104 * 130 * 48
@@ -103,10 +117,51 @@ def test_smoke_scores_with_dft_match_tensorflow(tmp_path, smoke_2d_output):
     )  # fmt: skip
     baseline, candidate = info_scores(smoke_2d_output), info_scores(out)
     assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
+    # two of the 252 lie within 1.5e-6 of a rounding boundary (0.1904997, 7.7374988), where
+    # OpenVINO's own direct convolution flips them too: test_raw_smoke_scores... bounds the rest
     same_text = sum(f"{a:.3f}" == f"{b:.3f}" for a, b in zip(baseline, candidate, strict=True))
-    assert same_text / len(baseline) >= 0.995
+    assert same_text >= len(baseline) - 2
     data = json.loads(metrics.read_text())
     assert data["convolution"] == "dft" and 0 < data["gflop_per_variant"] < 1.67
+
+
+def _smoke_chunk():
+    from cnnscore.io.vcf_text import VcfReader
+    from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS
+    from cnnscore.scoring.pipeline import Encoder, EncoderConfig
+    from conftest import SMOKE_BAM, SMOKE_REF, SMOKE_VCF
+
+    config = EncoderConfig(
+        str(SMOKE_VCF), str(SMOKE_REF), (str(SMOKE_BAM),), "read_tensor", DEFAULT_ANNOTATION_KEYS,
+        128, 128, "run", "compiled",
+    )  # fmt: skip
+    return Encoder(config).encode_chunk(list(VcfReader(str(SMOKE_VCF)).records()))
+
+
+def test_raw_smoke_scores_with_dft_match_tensorflow_to_float_rounding():
+    """Unrounded scores, every depth bucket: DFT against tensorflow's dense model within 1e-5,
+    and the %.3f text differs only where tensorflow's score lies within 1e-5 of a rounding
+    boundary (what summation order alone can flip)."""
+    from cnnscore.scoring.inference import ChunkInference
+    from cnnscore.scoring.scores import site_scores
+
+    chunk = _smoke_chunk()
+    networks, weights = _networks("small_2d.json")
+
+    def scores(name, adaptive, convolution):
+        inference = ChunkInference(backend_class(name), networks["dense"], weights, 8, 2, "fp32",
+                                   adaptive, convolution)  # fmt: skip
+        probabilities = inference.predict(chunk.tensors, chunk.annotations, chunk.read_rows)
+        return np.array(site_scores(probabilities, chunk.type_labels), np.float64), inference
+
+    expected, _ = scores("tensorflow", False, None)
+    got, inference = scores("openvino", True, "dft")
+    assert len(inference.counts) >= 3  # several buckets and the dense model took part
+    assert np.abs(got - expected).max() <= 1e-5
+    for want, have in zip(expected, got, strict=True):
+        if f"{want:.3f}" != f"{have:.3f}":
+            boundary = (np.floor(want * 1000) + 0.5) / 1000
+            assert abs(want - boundary) <= 1e-5, (want, have)
 
 
 def test_dft_is_refused_where_the_backend_has_no_such_graph(tmp_path):

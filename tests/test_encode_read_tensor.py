@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnnscore.encode.compact import CompactTensors
 from cnnscore.encode.read_tensor import (
     aligned_read,
     insertion_map,
@@ -16,7 +17,6 @@ from cnnscore.encode.read_tensor import (
     rows_at_height,
     sort_character,
     sorted_reads,
-    stack_compact,
 )
 from cnnscore.encode.reads import ReadData
 
@@ -226,7 +226,7 @@ def test_empty_pileup_is_reference_only():
 
 def test_compact_tensor_is_the_full_one_cut_after_the_first_empty_row():
     """The encoder sends compact tensors; restoring the height must give the full tensor bit for
-    bit, and a chunk of different heights must stack at the tallest one's height."""
+    bit, and a ragged chunk of different heights must give each at any height."""
     reads = [
         make_read("A" * 60, [(M, 60)], ustart=WSTART + 3, reverse=True),
         make_read("C" * 40, [(M, 20), (I, 2), (M, 18)], ustart=WSTART + 30, mq=20),
@@ -241,8 +241,12 @@ def test_compact_tensor_is_the_full_one_cut_after_the_first_empty_row():
         np.testing.assert_array_equal(rows_at_height(full[None], 2)[0], full[:2])
     tall = read_tensor(reads, POS, "SNP", reference, compact=True)
     short = read_tensor(reads[:1], POS, "SNP", reference, compact=True)
-    stacked = stack_compact([short, tall])
-    assert stacked.shape == (2, 4, W, 15)
+    chunk = CompactTensors([short, tall])
+    assert chunk.shape == (2, 4, W, 15) and list(chunk.heights) == [2, 4]
     np.testing.assert_array_equal(
-        rows_at_height(stacked, 128)[0], read_tensor(reads[:1], POS, "SNP", reference)
+        chunk.at_height(128)[0], read_tensor(reads[:1], POS, "SNP", reference)
     )
+    np.testing.assert_array_equal(chunk.at_height(128, np.array([1]))[0],
+                                  read_tensor(reads, POS, "SNP", reference))  # fmt: skip
+    np.testing.assert_array_equal(chunk.at_height(3)[1], tall[:3])
+    np.testing.assert_array_equal(chunk.at_height(3)[0], np.stack([short[0], short[1], short[1]]))

@@ -128,7 +128,6 @@ def write_tensors(output: Path, *extra, bed: Path = TRUTH_BED, check: bool = Tru
 def scorer_tensors(tensor_type: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """What ``cnnscore score`` encodes for every record: its own configuration (GATK's single
     read-downsampling stream over the whole file, in order)."""
-    from cnnscore.encode.read_tensor import rows_at_height
     from cnnscore.io.vcf_text import VcfReader
     from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS
     from cnnscore.scoring.pipeline import EncoderConfig, encoded_chunks
@@ -144,7 +143,7 @@ def scorer_tensors(tensor_type: str) -> dict[str, tuple[np.ndarray, np.ndarray]]
     for chunk, result in encoded_chunks(chunks, config, workers=0):
         tensors = result.tensors
         if tensor_type == "read_tensor":  # the scorer's chunks are compact
-            tensors = rows_at_height(tensors, 128)
+            tensors = tensors.at_height(128)
         for index, record in enumerate(chunk):
             encoded[record.label] = (tensors[index], result.annotations[index])
     return encoded

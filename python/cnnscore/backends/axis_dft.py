@@ -26,11 +26,14 @@ from ..models.network import Conv, Dense, Network, Pool, ReplicateRows, weight_s
 
 @dataclass(frozen=True)
 class AxisDft:
-    """The constant matrices of one convolution along an axis of length ``length``."""
+    """The constant matrices of one convolution along an axis of length ``length``, of which
+    the input holds the first ``kept`` positions, the last standing for itself and every one
+    after it (depth-adaptive inference's copied rows, folded into the transform)."""
 
     length: int
+    kept: int
     outputs: int  # length - taps + 1
-    forward: np.ndarray  # (2F, length): rows 0..F-1 real part, F..2F-1 imaginary part
+    forward: np.ndarray  # (2F, kept): rows 0..F-1 real part, F..2F-1 imaginary part
     mix_sum: np.ndarray  # (F, D, C): A, applied to Xr + Xi
     mix_imag: np.ndarray  # (F, D, C): B - A, applied to Xi
     mix_real: np.ndarray  # (F, D, C): A + B, applied to Xr
@@ -41,16 +44,25 @@ class AxisDft:
         return self.forward.shape[0] // 2
 
 
-def axis_dft(kernel: np.ndarray, length: int) -> AxisDft:
+def axis_dft(kernel: np.ndarray, length: int, kept: int | None = None) -> AxisDft:
     """The DFT form of a valid correlation along an axis: ``kernel`` is (taps, C, D) (Keras'
-    kernel with the other spatial axis of extent 1 removed), ``length`` the input's extent."""
+    kernel with the other spatial axis of extent 1 removed), ``length`` the input's extent,
+    ``kept`` (default: all) how many positions the input holds before copies of its last one.
+    The copies are linear in the last position, so the transform adds their columns into its
+    column instead of the graph materialising them."""
     taps, _, _ = kernel.shape
+    kept = length if kept is None else kept
     if taps > length:
         raise ValueError(f"a {taps}-tap kernel on {length} positions")
+    if not 1 <= kept <= length:
+        raise ValueError(f"{kept} positions kept of {length}")
     bins = length // 2 + 1
     frequencies = np.arange(bins)
     angle = 2.0 * np.pi * np.outer(np.arange(length), frequencies) / length  # (length, F)
     forward = np.concatenate([np.cos(angle), -np.sin(angle)], axis=1).T  # (2F, length)
+    forward = np.concatenate(
+        [forward[:, : kept - 1], forward[:, kept - 1 :].sum(axis=1, keepdims=True)], axis=1
+    )
     tap_angle = 2.0 * np.pi * np.outer(np.arange(taps), frequencies) / length  # (taps, F)
     kernel64 = kernel.astype(np.float64)
     # K_f = sum_t k_t e^{-i 2 pi f t / L}; a correlation multiplies by conj(K_f)
@@ -71,6 +83,7 @@ def axis_dft(kernel: np.ndarray, length: int) -> AxisDft:
     f32 = np.float32
     return AxisDft(
         length=length,
+        kept=kept,
         outputs=outputs,
         forward=forward.astype(f32),
         mix_sum=a.astype(f32),
@@ -85,24 +98,26 @@ def direct_macs(length: int, taps: int, channels: int, filters: int) -> int:
     return (length - taps + 1) * taps * channels * filters
 
 
-def dft_macs(length: int, taps: int, channels: int, filters: int) -> int:
-    """The same through the DFT: forward, three mixes per bin, inverse."""
+def dft_macs(length: int, taps: int, channels: int, filters: int, kept: int | None = None) -> int:
+    """The same through the DFT: forward (over the ``kept`` positions), three mixes per bin,
+    inverse."""
     bins = length // 2 + 1
     outputs = length - taps + 1
-    return (
-        2 * bins * length * channels + 3 * bins * channels * filters + outputs * 2 * bins * filters
-    )
+    kept = length if kept is None else kept
+    return 2 * bins * kept * channels + 3 * bins * channels * filters + outputs * 2 * bins * filters
 
 
 #: A convolution goes through the DFT only when that needs this many times fewer multiply-adds:
-#: the DFT's matrix products and layout changes run below the direct convolution's rate (on a
-#: 2-core AVX-512 EPYC, small_2d's first layer, 1.9x fewer, measured no faster; its second and
-#: third, 3.5x and 2.9x fewer, 1.3-1.6x faster).
-DFT_GAIN = 2.5
+#: the DFT's matrix products and layout changes run below the direct convolution's rate. On a
+#: 2-core AVX-512 EPYC with one variant per request (OpenVINO's depth buckets), small_2d's
+#: 64-row bucket ran 1.4x faster with its first layer (2.6x fewer) through the DFT as well, the
+#: 48-row one 1.07x and the dense model 1.26x with the last layer (1.9-2.3x fewer) too; at 1.2
+#: no faster than at 1.5.
+DFT_GAIN = 1.5
 
 
-def use_dft(length: int, taps: int, channels: int, filters: int) -> bool:
-    return dft_macs(length, taps, channels, filters) * DFT_GAIN < direct_macs(
+def use_dft(length: int, taps: int, channels: int, filters: int, kept: int | None = None) -> bool:
+    return dft_macs(length, taps, channels, filters, kept) * DFT_GAIN < direct_macs(
         length, taps, channels, filters
     )
 
@@ -113,23 +128,30 @@ def branch_macs(network: Network, dft: bool) -> int:
     shape = dict(zip("HWC", network.tensor_shape)) if network.is_2d else None
     if shape is None:
         length, channels = network.tensor_shape
-    total = 0
+    total, copied = 0, 0  # copied: rows appended before this step, not yet materialised
     for step in network.branch:
         if isinstance(step, Conv) and shape is not None:
             axis, taps = ("H", step.kernel[0]) if step.kernel[1] == 1 else ("W", step.kernel[1])
             other = shape["W"] if axis == "H" else shape["H"]
             args = (shape[axis], taps, shape["C"], step.filters)
-            total += other * (dft_macs(*args) if dft and use_dft(*args) else direct_macs(*args))
+            kept = shape["H"] - copied if axis == "H" else None
+            if dft and use_dft(*args, kept):
+                total += other * dft_macs(*args, kept)
+            else:
+                total += other * direct_macs(*args)
             shape = {**shape, "C": step.filters, axis: shape[axis] - taps + 1}
+            copied = 0
         elif isinstance(step, Conv):
             total += direct_macs(length, step.kernel[0], channels, step.filters)
             length, channels = length - step.kernel[0] + 1, step.filters
         elif isinstance(step, Pool) and shape is not None:
             shape = {**shape, "H": shape["H"] // step.rows}
+            copied = 0
         elif isinstance(step, Pool):
             length //= step.rows
         elif isinstance(step, ReplicateRows) and shape is not None:
             shape = {**shape, "H": shape["H"] + step.count}
+            copied += step.count
     shapes = weight_shapes(network)
     for step in network.head:
         if isinstance(step, Dense):
@@ -139,7 +161,7 @@ def branch_macs(network: Network, dft: bool) -> int:
 
 
 def correlate(x: np.ndarray, dft: AxisDft) -> np.ndarray:
-    """Reference evaluation in numpy: ``x`` (..., C, length) -> (..., D, outputs)."""
+    """Reference evaluation in numpy: ``x`` (..., C, kept) -> (..., D, outputs)."""
     spectrum = x @ dft.forward.T  # (..., C, 2F)
     bins = dft.bins
     xr = np.moveaxis(spectrum[..., :bins], -1, 0)  # (F, ..., C)

@@ -56,6 +56,12 @@ class InferenceBackend(ABC):
         self.input_names = network.input_names
         self.input_shapes = network.input_shapes
 
+    @classmethod
+    def bucket_batch(cls, threads: int) -> int:
+        """The fixed batch for depth-bucket models, where a chunk splits into several small
+        groups and each group's last batch is padded: small, so that little is padded."""
+        return 4
+
     @classmethod  # noqa: B027
     def configure_runtime(cls, threads: int) -> None:
         """Set process-wide runtime options; called once, before any model is built."""

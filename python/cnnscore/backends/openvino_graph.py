@@ -101,33 +101,52 @@ class _Tensor:
 def _branch_2d(ops, tensor, network: Network, weights: Weights, batch: int, dft: bool):
     rows, width, channels = network.tensor_shape
     x = _Tensor(ops, tensor, "NHWC", {"N": batch, "H": rows, "W": width, "C": channels})
+    copies = 0  # rows to append as copies of the last one, deferred: a DFT along H folds them
     for step in network.branch:
+        if isinstance(step, ReplicateRows):
+            copies += step.count
+            continue
         if isinstance(step, Conv):
             arrays = weights[step.name]
             axis, taps = ("H", step.kernel[0]) if step.kernel[1] == 1 else ("W", step.kernel[1])
             length, filters = x.sizes[axis], arrays["kernel"].shape[-1]
-            if dft and use_dft(length, taps, x.sizes["C"], filters):
+            kept = None
+            if axis == "H":
+                length, kept = length + copies, length
+            if dft and use_dft(length, taps, x.sizes["C"], filters, kept):
                 kernel = arrays["kernel"].reshape(taps, x.sizes["C"], filters)
-                x = _dft_conv(ops, x, axis, axis_dft(kernel, length))
+                if axis == "H":
+                    x = _dft_conv(ops, x, axis, axis_dft(kernel, length, kept))
+                else:
+                    x = _dft_conv(ops, _append_rows(ops, x, copies), axis,
+                                  axis_dft(kernel, length))  # fmt: skip
             else:
-                x = x.to("NCHW")
+                x = _append_rows(ops, x, copies).to("NCHW")
                 filters_first = channels_first_kernel(arrays["kernel"])
                 node = ops.convolution(x.node, ops.constant(filters_first), [1, 1], [0, 0],
                                        [0, 0], [1, 1])  # fmt: skip
-                sizes = {**x.sizes, "C": filters, axis: length - taps + 1}
+                sizes = {**x.sizes, "C": filters, axis: x.sizes[axis] - taps + 1}
                 x = _Tensor(ops, node, "NCHW", sizes)
+            copies = 0
             x = x.bias_relu(arrays["bias"])
         elif isinstance(step, Pool):
-            x = _pool_rows(ops, x, step.rows)
-        elif isinstance(step, ReplicateRows) and step.count:
-            at = x.axes.index("H")
-            last = ops.slice(x.node, np.array([-1]), np.array([np.iinfo(np.int64).max]),
-                             np.array([1]), np.array([at]))  # fmt: skip
-            repeats = np.ones(4, np.int64)
-            repeats[at] = step.count
-            node = ops.concat([x.node, ops.tile(last, repeats)], axis=at)
-            x = _Tensor(ops, node, x.axes, {**x.sizes, "H": x.sizes["H"] + step.count})
+            x = _pool_rows(ops, _append_rows(ops, x, copies), step.rows)
+            copies = 0
+    x = _append_rows(ops, x, copies)
     return x.to("NHWC").node  # Keras' flatten order, so the dense weights stay as they are
+
+
+def _append_rows(ops, x: _Tensor, count: int) -> _Tensor:
+    """``count`` copies of the last row appended (depth-adaptive inference)."""
+    if not count:
+        return x
+    at = x.axes.index("H")
+    last = ops.slice(x.node, np.array([-1]), np.array([np.iinfo(np.int64).max]), np.array([1]),
+                     np.array([at]))  # fmt: skip
+    repeats = np.ones(4, np.int64)
+    repeats[at] = count
+    node = ops.concat([x.node, ops.tile(last, repeats)], axis=at)
+    return _Tensor(ops, node, x.axes, {**x.sizes, "H": x.sizes["H"] + count})
 
 
 def _dft_conv(ops, x: _Tensor, axis: str, dft) -> _Tensor:
@@ -141,8 +160,8 @@ def _dft_conv(ops, x: _Tensor, axis: str, dft) -> _Tensor:
     at = others.index("C")
     before = int(np.prod([x.sizes[a] for a in others[:at]]))
     after = int(np.prod([x.sizes[a] for a in others[at + 1 :]]))
-    channels, bins, length = x.sizes["C"], dft.bins, dft.length
-    flat = ops.reshape(x.node, _i64(ops, -1, length), False)
+    channels, bins, kept = x.sizes["C"], dft.bins, dft.kept
+    flat = ops.reshape(x.node, _i64(ops, -1, kept), False)
     spectrum = ops.matmul(ops.constant(dft.forward), flat, False, True)  # (2F, before*C*after)
     halves = ops.split(ops.reshape(spectrum, _i64(ops, 2, bins, before, channels, after), False),
                        ops.constant(np.int64(0)), 2).outputs()  # fmt: skip

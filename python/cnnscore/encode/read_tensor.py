@@ -193,16 +193,6 @@ def rows_at_height(tensors: np.ndarray, height: int) -> np.ndarray:
     return np.concatenate([tensors, extra], axis=1)
 
 
-def stack_compact(tensors: Sequence[np.ndarray]) -> np.ndarray:
-    """One array from compact tensors of different heights, at the tallest one's height."""
-    height = max(t.shape[0] for t in tensors)
-    out = np.empty((len(tensors), height, *tensors[0].shape[1:]), dtype=np.float32)
-    for index, tensor in enumerate(tensors):
-        out[index, : len(tensor)] = tensor
-        out[index, len(tensor) :] = tensor[-1]
-    return out
-
-
 def _fill_read_channels(tensor: np.ndarray, chars: np.ndarray, quals: np.ndarray) -> None:
     base = _BASE_INDEX[chars]
     is_base = base >= 0

@@ -26,7 +26,9 @@ import math
 from .network import Conv, Dropout, Network, Pool, ReplicateRows
 
 #: Bucket sizes tried, as "at most B reads" (B + 1 rows are computed); invalid ones are dropped.
-CANDIDATE_BUCKETS = (15, 31, 47, 63, 79, 95)
+#: Steps of 8 around 30-50x depth (39, 55): small_2d on the bench data (median 45 reads) 4% faster
+#: end to end than with steps of 16, for ~0.2 s more model compilation per run.
+CANDIDATE_BUCKETS = (15, 31, 39, 47, 55, 63, 79, 95)
 
 
 class NotAdaptable(Exception):

@@ -13,12 +13,10 @@ from collections import Counter
 
 import numpy as np
 
+from ..encode.compact import CompactTensors
 from ..encode.read_tensor import rows_at_height
 from ..models.depth_adaptive import NotAdaptable, bucket_networks
 from ..models.network import Network, Weights
-
-#: Fixed batch of every model when variants are split by depth.
-ADAPTIVE_BATCH = 4
 
 
 class ChunkInference:
@@ -35,9 +33,11 @@ class ChunkInference:
                 print(f"cnnscore: depth-adaptive inference off for {network.name}: {reason}",
                       file=sys.stderr)  # fmt: skip
         # A chunk splits over the buckets and the dense model, and each group is padded to its
-        # model's fixed batch: small batches keep that padding small (per-call cost is tiny next
-        # to ~2.9 GFLOP per dense variant; measured rates hardly depend on batch size).
-        bucket_batch = min(batch_size, ADAPTIVE_BATCH) if networks else batch_size
+        # model's fixed batch: the backend's small batch keeps that padding small (per-call cost
+        # is tiny next to ~2.9 GFLOP per dense variant).
+        bucket_batch = (
+            min(batch_size, backend_type.bucket_batch(threads)) if networks else batch_size
+        )
         self.rows = network.tensor_shape[0] if network.is_2d else 0
         self.dense = backend_type(network, weights, bucket_batch, threads, precision, convolution)
         for bucket, bucket_network in sorted(networks.items()):
@@ -60,28 +60,34 @@ class ChunkInference:
         found = {backend.effective_precision() for backend in (self.dense, *self.buckets.values())}
         return found.pop() if len(found) == 1 else ",".join(sorted(found))
 
-    def predict(self, tensors: np.ndarray, annotations: np.ndarray, read_rows: np.ndarray):
-        """Softmax probabilities (n, 4), in input order. 2D ``tensors`` may be compact (see
-        pipeline.EncodedChunk)."""
+    def predict(self, tensors: np.ndarray | CompactTensors, annotations: np.ndarray,
+                read_rows: np.ndarray):  # fmt: skip
+        """Softmax probabilities (n, 4), in input order. 2D ``tensors`` may be compact: stacked
+        (rows after the last repeat it) or ragged (pipeline.EncodedChunk)."""
+
+        def at_height(height: int, chosen: np.ndarray | None = None) -> np.ndarray:
+            if isinstance(tensors, CompactTensors):
+                return tensors.at_height(height, chosen)
+            return rows_at_height(tensors if chosen is None else tensors[chosen], height)
+
         if not self.buckets:
             self.counts["dense"] += len(tensors)
-            if self.rows:
-                tensors = rows_at_height(tensors, self.rows)
-            return self.dense.predict([tensors, annotations])
+            return self.dense.predict([at_height(self.rows) if self.rows else tensors,
+                                       annotations])  # fmt: skip
         probabilities = np.zeros((len(tensors), 4), dtype=np.float32)
         pending = np.ones(len(tensors), dtype=bool)
         for bucket, backend in self.buckets.items():
             chosen = np.flatnonzero(pending & (read_rows <= bucket))
             if chosen.size:
                 probabilities[chosen] = backend.predict(
-                    [rows_at_height(tensors[chosen], bucket + 1), annotations[chosen]]
+                    [at_height(bucket + 1, chosen), annotations[chosen]]
                 )
                 pending[chosen] = False
                 self.counts[f"rows_{bucket + 1}"] += int(chosen.size)
         rest = np.flatnonzero(pending)
         if rest.size:
             probabilities[rest] = self.dense.predict(
-                [rows_at_height(tensors[rest], self.rows), annotations[rest]]
+                [at_height(self.rows, rest), annotations[rest]]
             )
             self.counts["dense"] += int(rest.size)
         return probabilities

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encode.compact import CompactTensors
 from ..encode.compiled import CompiledReadTensors
 from ..encode.javarandom import JavaRandom
-from ..encode.read_tensor import read_tensor, stack_compact
+from ..encode.read_tensor import read_tensor
 from ..encode.reads import ReadSource
 from ..encode.reference_tensor import annotation_vector, reference_tensor
 from ..encode.variant_type import site_type, tensor_type_label
@@ -48,9 +49,9 @@ class EncoderConfig:
 
 @dataclass
 class EncodedChunk:
-    #: 1D: (n, window, 4). 2D: compact, (n, h, window, 15) with h the tallest pileup + 1; every
-    #: row after the last stored one is a copy of it (read_tensor.rows_at_height restores them)
-    tensors: np.ndarray
+    #: 1D: (n, window, 4). 2D: compact and ragged, each variant's read rows plus one standing for
+    #: every row after them (CompactTensors.at_height gives any height)
+    tensors: np.ndarray | CompactTensors
     annotations: np.ndarray
     type_labels: list[str]
     read_rows: np.ndarray  # reads in each 2D tensor (0 for 1D): rows after them are empty
@@ -137,7 +138,7 @@ class Encoder:
         return EncodedChunk(
             tensors=np.stack(tensors)
             if self.config.tensor_type == REFERENCE
-            else stack_compact(tensors),
+            else CompactTensors(tensors),
             annotations=np.stack([e[1] for e in encoded]),
             type_labels=[e[2] for e in encoded],
             read_rows=np.array([e[3] for e in encoded], dtype=np.int64),

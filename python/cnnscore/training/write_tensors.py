@@ -25,7 +25,6 @@ import numpy as np
 
 from .. import __version__
 from ..encode.compiled import resolve_encoder
-from ..encode.read_tensor import rows_at_height
 from ..encode.reads import ReadSource
 from ..errors import InputError
 from ..io.intervals import IntervalFilter, parse_intervals
@@ -212,7 +211,7 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
             for records, encoded in encoded_chunks(chunks, config, options.encode_workers):
                 tensors = encoded.tensors
                 if options.tensor_type == READ_TENSOR:
-                    tensors = rows_at_height(tensors, READ_LIMIT)
+                    tensors = tensors.at_height(READ_LIMIT)
                 writer.add(
                     tensors,
                     encoded.annotations,
