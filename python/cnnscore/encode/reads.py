@@ -58,23 +58,31 @@ class ReadSource:
     """One or more BAM/CRAM files, opened once, queried per variant."""
 
     def __init__(
-        self, paths: Sequence[str], reference_path: str, reference_lengths: dict[str, int]
+        self,
+        paths: Sequence[str],
+        reference_path: str,
+        reference_lengths: dict[str, int],
+        threads: int = 1,
     ):
+        """``threads`` > 1 gives htslib that many threads to decompress BGZF blocks (or decode
+        CRAM slices) ahead of the reader: worth it where a core would otherwise wait."""
         self.paths = list(paths)
         self._files: list[pysam.AlignmentFile] = []
         self._warned_no_read_group = False
         for path in self.paths:
-            self._files.append(self._open(path, reference_path, reference_lengths))
+            self._files.append(self._open(path, reference_path, reference_lengths, threads))
 
     @staticmethod
     def _open(
-        path: str, reference_path: str, reference_lengths: dict[str, int]
+        path: str, reference_path: str, reference_lengths: dict[str, int], threads: int = 1
     ) -> pysam.AlignmentFile:
         if not locations.exists(path):
             raise InputError("reads file does not exist", path=path)
         reference_file, _ = locations.split_indexes(reference_path)
         try:
-            reads = pysam.AlignmentFile(path, "r", reference_filename=reference_file)
+            reads = pysam.AlignmentFile(
+                path, "r", reference_filename=reference_file, threads=max(1, threads)
+            )
         except (OSError, ValueError):
             raise InputError("not a readable BAM/CRAM file", path=path) from None
         if reads.is_sam:

@@ -45,6 +45,8 @@ class EncoderConfig:
     reservoir_scope: str
     #: "compiled" or "python" (resolved from --encoder by encode.compiled.resolve_encoder)
     encoder: str = "python"
+    #: htslib threads per reads file (decompression ahead of the encoder)
+    reader_threads: int = 1
 
 
 @dataclass
@@ -68,8 +70,9 @@ class Encoder:
         self.compiled = None
         if config.tensor_type != REFERENCE:
             self.reads = ReadSource(
-                config.reads_paths, config.reference_path, self.reference.lengths
-            )
+                config.reads_paths, config.reference_path, self.reference.lengths,
+                config.reader_threads,
+            )  # fmt: skip
             if config.encoder == "compiled":
                 self.compiled = CompiledReadTensors(self.reads)
         self.rng = JavaRandom()

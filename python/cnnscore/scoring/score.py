@@ -99,6 +99,7 @@ class ScoreMetrics:
     effective_precision: str  # read back from the runtime (backends.base.effective_precision)
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
+    reader_threads: int
     encoder: str  # the 2D read-tensor encoder that ran: compiled or python
     convolution: str  # how the backend evaluated long convolutions: direct or dft
     gflop_per_variant: float  # as computed: the depth buckets and the DFT included
@@ -281,6 +282,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
         window_size=spec.window_size, read_limit=options.read_limit,
         reservoir_scope=options.reservoir_scope, encoder=encoder,
+        # encoding in-process leaves the other cores idle while it runs: one decompresses ahead
+        # (bench records: 0.34 -> 0.25 ms per variant for the compiled encoder)
+        reader_threads=2 if workers == 0 and threads > 1 else 1,
     )  # fmt: skip
     writer = AtomicVcfWriter(options.output)
     try:
@@ -365,6 +369,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         effective_precision=effective,
         cpu_instruction_sets=list(cpu.instruction_sets()),
         encode_workers=workers,
+        reader_threads=config.reader_threads,
         encoder=encoder,
         convolution=convolution,
         gflop_per_variant=round(inference.gflop_per_variant(), 4),
