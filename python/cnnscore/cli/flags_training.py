@@ -131,6 +131,28 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="split, shuffle and weights seed")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
     p.add_argument(
+        "--teacher-architecture",
+        help="distil: train on this GATK model's outputs (its softmax per tensor, computed once "
+        "with the scoring backends) instead of the stores' labels",
+    )
+    p.add_argument(
+        "--teacher-weights", help="the teacher's .hd5 (default: --teacher-architecture with .hd5)"
+    )
+    p.add_argument(
+        "--log-odds-weight",
+        type=float,
+        default=0.1,
+        help="distillation loss: cross-entropy against the teacher plus this times the squared "
+        "difference of the SNP and INDEL log-odds, the scores written (default 0.1)",
+    )
+    p.add_argument(
+        "--annotation-draws",
+        type=int,
+        default=0,
+        help="distillation: also feed each training tensor this many times with annotations "
+        "drawn from HaplotypeCaller's ranges, the teacher's outputs as targets (default 0)",
+    )
+    p.add_argument(
         "-O",
         "--output",
         required=True,

@@ -205,6 +205,10 @@ def _train(args: argparse.Namespace) -> None:
         learning_rate=args.learning_rate,
         seed=args.seed,
         threads=args.threads,
+        teacher_architecture=args.teacher_architecture,
+        teacher_weights=args.teacher_weights,
+        log_odds_weight=args.log_odds_weight,
+        annotation_draws=args.annotation_draws,
     )
     _tell(summary(run_train(options)))
 

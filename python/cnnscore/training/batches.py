@@ -23,7 +23,8 @@ SHUFFLE_SHARDS = 4
 @dataclass(frozen=True)
 class TensorIndex:
     """Every tensor of the stores as (store, shard, row), with its label (output channel) and
-    annotation vector (small: kept in memory to set the annotation normalisation)."""
+    annotation vector (small: kept in memory, and what the batches feed; distillation may list a
+    tensor again with other annotations)."""
 
     store: np.ndarray
     shard: np.ndarray
@@ -96,15 +97,19 @@ class TensorBatches(keras.utils.PyDataset):
         batch_size: int,
         classes: int,
         seed: int | None = None,
+        targets: np.ndarray | None = None,
     ):
+        """``targets``: (len(index), classes) soft targets (a teacher's probabilities) to
+        return instead of the one-hot labels."""
         super().__init__()
         self.stores = stores
         self.index = index
+        self.targets = targets
         self.batch_size = batch_size
         self.classes = classes
         self.seed = seed
         self.epoch = 0
-        self._cache: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         shards = np.stack([index.store, index.shard], axis=1)
         _, self._shard_of = np.unique(shards, axis=0, return_inverse=True)
         self._shards = int(self._shard_of.max()) + 1 if len(index) else 0
@@ -131,13 +136,12 @@ class TensorBatches(keras.utils.PyDataset):
             self.epoch += 1
             self.order = self._plan()
 
-    def _shard(self, store: int, shard: int) -> tuple[np.ndarray, np.ndarray]:
+    def _shard(self, store: int, shard: int) -> np.ndarray:
         key = (store, shard)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        loaded = self.stores[store].load(shard, ("tensors", "annotations"))
-        self._cache[key] = (loaded.tensors, loaded.annotations)
+        self._cache[key] = self.stores[store].load(shard, ("tensors",)).tensors
         while len(self._cache) > SHUFFLE_SHARDS + 1:
             self._cache.popitem(last=False)
         return self._cache[key]
@@ -146,12 +150,13 @@ class TensorBatches(keras.utils.PyDataset):
         positions = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
         tensors, annotations = [], []
         for position in positions.tolist():
-            shard_tensors, shard_annotations = self._shard(
+            shard_tensors = self._shard(
                 int(self.index.store[position]), int(self.index.shard[position])
             )
-            row = int(self.index.row[position])
-            tensors.append(shard_tensors[row])
-            annotations.append(shard_annotations[row])
+            tensors.append(shard_tensors[int(self.index.row[position])])
+            annotations.append(self.index.annotations[position])
+        if self.targets is not None:
+            return (np.stack(tensors), np.stack(annotations)), self.targets[positions]
         targets = np.zeros((len(positions), self.classes), dtype=np.float32)
         targets[np.arange(len(positions)), self.index.labels[positions]] = 1.0
         return (np.stack(tensors), np.stack(annotations)), targets

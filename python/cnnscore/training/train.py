@@ -48,6 +48,13 @@ class TrainOptions:
     learning_rate: float = 1e-4
     seed: int = 0
     threads: int = 0
+    #: distillation: the teacher's GATK JSON (and .hd5, default beside it); its probabilities
+    #: are the targets instead of the labels (training.distill)
+    teacher_architecture: str | None = None
+    teacher_weights: str | None = None
+    log_odds_weight: float = 0.1
+    #: distillation: copies of the training tensors with annotations drawn anew (distill.py)
+    annotation_draws: int = 0
 
 
 @dataclass
@@ -85,6 +92,14 @@ def _check_options(options: TrainOptions) -> None:
             raise InputError(f"must be at least {least}", path=flag)
     if not options.learning_rate > 0:
         raise InputError("must be positive", path="--learning-rate")
+    if not options.log_odds_weight >= 0:
+        raise InputError("must be 0 or more", path="--log-odds-weight")
+    for flag, given in (("--teacher-weights", options.teacher_weights),
+                        ("--annotation-draws", options.annotation_draws)):  # fmt: skip
+        if given and not options.teacher_architecture:
+            raise InputError("needs --teacher-architecture", path=flag)
+    if options.annotation_draws < 0:
+        raise InputError("must be 0 or more", path="--annotation-draws")
     folder = os.path.dirname(os.path.abspath(output_prefix(options.output)))
     if not os.path.isdir(folder):
         raise InputError("output folder does not exist", path=options.output)
@@ -275,21 +290,55 @@ def _train(
             path="--validation-fraction",
         )
 
-    _configure_keras(options.seed, options.threads or os.cpu_count() or 1)
+    threads = options.threads or os.cpu_count() or 1
+    # what an epoch feeds and validates on: the tensors, and with a teacher their annotation draws
+    fed, checked = training, validation
+    training_targets = validation_targets = distillation = None
+    if options.teacher_architecture:
+        from .distill import (
+            distillation_loss,
+            load_teacher,
+            teacher_targets,
+            with_annotation_draws,
+        )
+
+        teacher_started = time.monotonic()
+        teacher, described = load_teacher(
+            options.teacher_architecture, options.teacher_weights, stores[0], threads
+        )
+        fed = with_annotation_draws(
+            training, stores[0].annotation_keys, options.annotation_draws, options.seed
+        )
+        checked = with_annotation_draws(
+            validation, stores[0].annotation_keys, options.annotation_draws, options.seed + 1
+        )
+        training_targets = teacher_targets(stores, fed, teacher)
+        validation_targets = teacher_targets(stores, checked, teacher)
+        distillation = {
+            "teacher": described,
+            "log_odds_weight": options.log_odds_weight,
+            "annotation_draws": options.annotation_draws,
+            "teacher_seconds": round(time.monotonic() - teacher_started, 3),
+        }
+    _configure_keras(options.seed, threads)
     import keras
 
     from ..models.keras_builder import build_keras
 
     model = build_keras(architecture.describe(spec), dropout=True)
-    _start_normalisation(model, training.annotations)
+    _start_normalisation(model, fed.annotations)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
-        loss="categorical_crossentropy",
+        loss="categorical_crossentropy"
+        if distillation is None
+        else distillation_loss(options.log_odds_weight),
         metrics=["accuracy"],
     )
     classes = len(LABELS)
-    training_batches = TensorBatches(stores, training, options.batch_size, classes, options.seed)
-    validation_batches = TensorBatches(stores, validation, options.batch_size, classes)
+    training_batches = TensorBatches(stores, fed, options.batch_size, classes, options.seed,
+                                     training_targets)  # fmt: skip
+    validation_batches = TensorBatches(stores, checked, options.batch_size, classes,
+                                       targets=validation_targets)  # fmt: skip
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=options.patience, restore_best_weights=True
     )
@@ -313,8 +362,15 @@ def _train(
             for inputs, _ in (validation_batches[i] for i in range(len(validation_batches)))
         ]
     )
-    validation_labels = validation.labels[validation_batches.order]
+    validation_labels = checked.labels[validation_batches.order]
     metrics = validation_metrics(probabilities, validation_labels)
+    if distillation is not None:
+        from .distill import agreement
+
+        teacher_validation = validation_batches.targets[validation_batches.order]
+        distillation["validation_agreement"] = agreement(
+            probabilities, teacher_validation, validation_labels
+        )
 
     _export_weights(model, spec, weights_path, validation_batches[0][0])
     data["cnnscore_training"] = {
@@ -326,6 +382,12 @@ def _train(
         "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
         "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
     }
+    if distillation is not None:
+        data["cnnscore_training"]["distilled_from"] = {
+            "model_id": distillation["teacher"]["model_id"],
+            "weights_sha256": distillation["teacher"]["weights_sha256"],
+            "validation_pearson_r": distillation["validation_agreement"]["pearson_r"],
+        }
     write_atomically(json_path, (json.dumps(data, indent=2) + "\n").encode())
 
     report = {
@@ -352,6 +414,7 @@ def _train(
         },
         "training": {
             "tensors": len(training),
+            "fed_per_epoch": len(fed),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
             "stopped_early": epochs_run < options.epochs,
@@ -359,6 +422,7 @@ def _train(
         },
         "history": curves,
         "validation": metrics,
+        "distillation": distillation,
         "outputs": {
             "weights": {"path": weights_path, "sha256": sha256_file(weights_path)},
             "architecture": {"path": json_path, "sha256": sha256_file(json_path)},
@@ -381,10 +445,18 @@ def summary(result: TrainResult) -> str:
         f"{kind} {entry['auc']:.3f}" if entry["auc"] is not None else f"{kind} n/a"
         for kind, entry in validation["roc"].items()
     )
+    taught = ""
+    if report.get("distillation"):
+        agreed = report["distillation"]["validation_agreement"]
+        taught = (
+            f", held-out scores against the teacher's: Pearson r {agreed['pearson_r']:.4f}, "
+            f"mean |delta| {agreed['mean_abs_delta']:.3f}"
+        )
     return (
         f"cnnscore: trained {report['model']['id']} on {training['tensors']:,} tensors "
         f"({validation['tensors']:,} held out) for {training['epochs_run']} epoch(s), keeping "
         f"epoch {training['best_epoch']}: validation accuracy {validation['accuracy']:.3f}, "
-        f"ROC AUC {aucs} ({training['seconds']:.1f} s) -> {result.weights}, {result.architecture}, "
+        f"ROC AUC {aucs}{taught} ({training['seconds']:.1f} s) -> {result.weights}, "
+        f"{result.architecture}, "
         f"{result.report_html}"
     )

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Distil cnnscore_compact_2d from GATK's small_2d (issue #17): the compact network trained on
+# small_2d's own outputs (cnnscore train --teacher-architecture) instead of truth labels, then
+# checked against the issue's gates (models/distill_gates.py).
+#   simulated  the benchmark set (bench/build_data.sh: simulated GRCh37 chr20, 2x150 bp ART reads
+#              at 30x, bcftools candidates): every SNP/indel candidate before 50 Mb
+#   real       HG002's 2x148 bp reads at 30x ($CNNSCORE_SHARED/data/hg002_chr20_10M_10.1M):
+#              the sites a permissive bcftools call finds. HG002 has no truth here: its
+#              candidates are labelled by themselves (all "true"), which only the training
+#              report's ROC reads; the teacher's outputs are the targets
+#   draws      every training tensor also fed ANNOTATION_DRAWS (default 2) times with annotations
+#              drawn from HaplotypeCaller's ranges (training/distill.py): bcftools' are narrow
+#              and off-scale (QD ~5, MQ always 60), and the teacher's scores move with them
+#   held out   the simulated candidates from 50 Mb on, and the real NA12878 smoke set
+# DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
+# the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) and EPOCHS (default 8)
+# size the run: training costs ~10 ms per fed tensor per epoch on a 2-core AVX-512 EPYC.
+# Needs the venv (make setup). Re-running reuses finished steps; delete $DISTILL_OUT to start
+# again. Exits 1 when a gate fails (gates.json says which).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+data=${DISTILL_DATA:-${CNNSCORE_BENCH_CACHE:-$HOME/.cache/cnnscore-bench}}
+reads=$data/${DISTILL_READS:-bench.bam}
+out=${DISTILL_OUT:-$HOME/.cache/cnnscore-distill}
+shared=${CNNSCORE_SHARED:-$root/../shared}
+bin=${VENV_BIN:-$root/.venv/bin}
+python=${PYTHON:-$bin/python}
+epochs=${EPOCHS:-8}
+max_tensors=${MAX_TENSORS:-1000000}
+draws=${ANNOTATION_DRAWS:-2}
+teacher=$shared/models/gatk/small_2d
+smoke=$shared/data/na12878_chr20_smoke
+hg002=$shared/data/hg002_chr20_10M_10.1M
+student=$out/cnnscore_compact_2d_distilled
+if [ ! -s "$data/candidates.vcf.gz" ]; then
+  [ -z "${DISTILL_DATA:-}" ] || { echo "no candidates.vcf.gz in $data" >&2; exit 1; }
+  "$root/bench/build_data.sh"
+fi
+mkdir -p "$out"
+length=$(cut -f2 "$data/20.fa.fai" | head -1)
+printf '20\t0\t%s\n' "$length" > "$out/whole.bed"
+printf '20\t0\t50000000\n' > "$out/train.bed"
+printf '20\t50000000\t%s\n' "$length" > "$out/heldout.bed"
+
+if [ ! -s "$out/tensors_simulated/manifest.json" ]; then
+  rm -rf "$out/tensors_simulated"
+  "$bin/cnnscore" write-tensors -V "$data/candidates.vcf.gz" -R "$data/20.fa" -I "$reads" \
+    --truth-vcf "$data/truth.vcf.gz" --truth-bed "$out/whole.bed" -L "$out/train.bed" \
+    --tensor-type read_tensor --downsample-snps 1 --downsample-indels 1 \
+    --max-tensors "$max_tensors" --seed 1 -O "$out/tensors_simulated"
+fi
+if [ ! -s "$out/tensors_hg002/manifest.json" ]; then
+  if [ ! -s "$out/hg002.candidates.vcf.gz" ]; then
+    bcftools mpileup -f "$hg002/ref.20.fa.gz" -q 0 -Q 10 -a FORMAT/AD,FORMAT/DP,INFO/AD \
+      -r 20:10000000-10100000 -Ou "$hg002/HG002.chr20_10M_10.1M.bam" 2> /dev/null \
+      | bcftools call -mv -P 0.011 -Ou \
+      | bcftools norm -f "$hg002/ref.20.fa.gz" -Oz -o "$out/hg002.calls.raw.vcf.gz" 2> /dev/null
+    "$python" "$root/bench/make_candidates.py" --gatk-scale "$out/hg002.calls.raw.vcf.gz" \
+      | bgzip > "$out/hg002.candidates.vcf.gz.partial"
+    mv "$out/hg002.candidates.vcf.gz.partial" "$out/hg002.candidates.vcf.gz"
+    tabix -f -p vcf "$out/hg002.candidates.vcf.gz"
+  fi
+  printf '20\t9999999\t10100000\n' > "$out/hg002.bed"
+  rm -rf "$out/tensors_hg002"
+  "$bin/cnnscore" write-tensors -V "$out/hg002.candidates.vcf.gz" -R "$hg002/ref.20.fa.gz" \
+    -I "$hg002/HG002.chr20_10M_10.1M.bam" --truth-vcf "$out/hg002.candidates.vcf.gz" \
+    --truth-bed "$out/hg002.bed" --tensor-type read_tensor --downsample-snps 1 \
+    --downsample-indels 1 --seed 1 -O "$out/tensors_hg002"
+fi
+if [ ! -s "$student.hd5" ]; then
+  "$bin/cnnscore" train --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002" \
+    --model-kind compact-2d --teacher-architecture "$teacher.json" \
+    --teacher-weights "$teacher.hd5" --annotation-draws "$draws" \
+    --epochs "$epochs" --patience 3 --batch-size 64 --learning-rate 1e-3 --seed 1 -O "$student"
+fi
+score() {  # score OUTPUT MODEL_PREFIX VCF REFERENCE BAM [-L BED]
+  [ -s "$1" ] || "$bin/cnnscore" score -V "$3" -R "$4" -I "$5" "${@:6}" \
+    --tensor-type read_tensor --architecture "$2.json" --weights "$2.hd5" -O "$1"
+}
+for who in student teacher; do
+  model=$student; [ "$who" = teacher ] && model=$teacher
+  score "$out/heldout.$who.vcf.gz" "$model" "$data/candidates.vcf.gz" "$data/20.fa" "$reads" \
+    -L "$out/heldout.bed"
+  score "$out/smoke.$who.vcf.gz" "$model" "$smoke/hc.gatk4.vcf.gz" "$smoke/ref.chr20.fa.gz" \
+    "$smoke/NA12878.chr20_10M_10.1M.bam"
+  [ -s "$out/smoke.$who.filtered.vcf.gz" ] || "$bin/cnnscore" filter \
+    -V "$out/smoke.$who.vcf.gz" --resource "$smoke/giab_truth.vcf.gz" \
+    -O "$out/smoke.$who.filtered.vcf.gz"
+done
+"$python" "$here/distill_gates.py" --folder "$out" --student "$student" \
+  --smoke-truth-vcf "$smoke/giab_truth.vcf.gz" -O "$out/gates.json"
