@@ -79,3 +79,26 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
         assert entry["training"]["epochs_run"] == 1
     gatk = evaluation["gatk_small_2d"]["smoke_na12878_giab_all_calls"]["all"]
     assert gatk["mean_score_true"] > gatk["mean_score_false"]
+
+    # the distillation recipe on the same tiny data: simulated and HG002 tensors, annotation
+    # draws, the teacher's targets, one epoch, both models scored, the gates measured and judged
+    distill_env = dict(
+        env, DISTILL_DATA=str(tmp_path / "train"), DISTILL_READS="reads.bam",
+        DISTILL_OUT=str(tmp_path / "distill"), MAX_TENSORS="60", ANNOTATION_DRAWS="1",
+    )  # fmt: skip
+    done = subprocess.run(
+        [str(REPO / "models" / "distill_compact_2d.sh")], env=distill_env, capture_output=True,
+        text=True, timeout=1800,
+    )  # fmt: skip
+    gates = json.loads((tmp_path / "distill" / "gates.json").read_text())
+    assert done.returncode == (0 if all(gates["passed"].values()) else 1), done.stderr[-3000:]
+    assert gates["records"]["smoke"] == 252 and gates["records"]["heldout"] > 0
+    assert abs(gates["teacher_giab_margin"] - 8.29) < 0.01  # small_2d on the smoke set, as ever
+    for key, threshold in gates["gates"].items():
+        assert gates["passed"][key] == (gates["measured"][key] >= threshold)
+    training = gates["training"]
+    assert training["epochs_run"] == 1 and training["validation_agreement"]["tensors"] > 0
+    report = json.loads((tmp_path / "distill" / "cnnscore_compact_2d_distilled.report.json")
+                        .read_text())  # fmt: skip
+    assert [s["tensors"] > 0 for s in report["data"]["stores"]] == [True, True]  # both sources
+    assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
