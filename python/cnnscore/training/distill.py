@@ -22,6 +22,7 @@ import numpy as np
 from ..encode.read_tensor import READ_TENSOR_CHANNELS, REFERENCE_CHANNEL_OFFSET
 from ..errors import InputError
 from ..models.spec import OUTPUT_LABELS
+from ..scoring.scores import log_odds
 from .batches import TensorIndex
 from .tensor_store import TensorStore
 
@@ -134,9 +135,8 @@ def with_annotation_draws(index: TensorIndex, keys: Sequence[str], draws: int,
 
 
 def score_pairs(probabilities: np.ndarray) -> np.ndarray:
-    """(n, 2) float64 log-odds, SNP and INDEL, as the score formula computes them."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    return np.stack([np.log(_EPSILON + p[:, a] / (p[:, b] + _EPSILON)) for a, b in _PAIRS], axis=1)
+    """(n, 2) log-odds, SNP and INDEL, exactly as ``score`` computes them (float32)."""
+    return np.stack(log_odds(probabilities), axis=1).astype(np.float64)
 
 
 def agreement(student: np.ndarray, teacher: np.ndarray, labels: np.ndarray) -> dict:
