@@ -115,11 +115,9 @@ def _branch_2d(ops, tensor, network: Network, weights: Weights, batch: int, dft:
                 length, kept = length + copies, length
             if dft and use_dft(length, taps, x.sizes["C"], filters, kept):
                 kernel = arrays["kernel"].reshape(taps, x.sizes["C"], filters)
-                if axis == "H":
-                    x = _dft_conv(ops, x, axis, axis_dft(kernel, length, kept))
-                else:
-                    x = _dft_conv(ops, _append_rows(ops, x, copies), axis,
-                                  axis_dft(kernel, length))  # fmt: skip
+                if axis != "H":  # only a transform along the rows folds the copies in
+                    x = _append_rows(ops, x, copies)
+                x = _dft_conv(ops, x, axis, axis_dft(kernel, length, kept))
             else:
                 x = _append_rows(ops, x, copies).to("NCHW")
                 filters_first = channels_first_kernel(arrays["kernel"])
