@@ -7,13 +7,25 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint unit image wdl-check clean
 
+# pysam is built from source so that its htslib inflates BAM/CRAM with libdeflate (PyPI's wheels
+# use zlib, and decompression is most of what the compiled encoder waits on: 1.5x slower with it,
+# bench/encoders.py); Debian's headers are installed when missing (root), and the build is checked.
+PYSAM_BUILD_DEPS := libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
 # The editable install also compiles the read-tensor encoder in place (python/setup.py).
 $(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_pileup.pyx \
 		python/requirements.lock tools/miniwdl_podman_local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
+	dpkg -s $(PYSAM_BUILD_DEPS) >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq $(PYSAM_BUILD_DEPS))
+	rm -rf $(VENV)/wheels
+	$(BIN)/pip wheel --quiet --no-deps --no-binary pysam -c python/requirements.lock pysam \
+	  -w $(VENV)/wheels
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(VENV)/wheels/pysam-*.whl
 	$(BIN)/pip install --quiet -c python/requirements.lock -e "python[test]" \
 	  -e tools/miniwdl_podman_local
+	$(BIN)/python -c "from cnnscore.io.htslib import features as f; \
+	  assert f().get('libdeflate') == 'yes', f'pysam built without libdeflate: {f()}'"
 	touch $@
 
 setup: $(BIN)/cnnscore

@@ -5,7 +5,9 @@
 #   simulated  the benchmark set (bench/build_data.sh: simulated GRCh37 chr20, 2x150 bp ART reads
 #              at 30x, bcftools candidates): every SNP/indel candidate before 50 Mb
 #   real       HG002's 2x148 bp reads at 30x ($CNNSCORE_SHARED/data/hg002_chr20_10M_10.1M):
-#              the sites a permissive bcftools call finds. HG002 has no truth here: its
+#              every site where any read shows a non-reference allele (bcftools call -m -A,
+#              ~6,800 in the 100 kb: ~330 calls, the rest sequencing errors and messy pileups,
+#              the real negatives the simulated reads lack). HG002 has no truth here: its
 #              candidates are labelled by themselves (all "true"), which only the training
 #              report's ROC reads; the teacher's outputs are the targets
 #   draws      every training tensor also fed ANNOTATION_DRAWS (default 2) times with annotations
@@ -56,7 +58,7 @@ if [ ! -s "$out/tensors_hg002/manifest.json" ]; then
   if [ ! -s "$out/hg002.candidates.vcf.gz" ]; then
     bcftools mpileup -f "$hg002/ref.20.fa.gz" -q 0 -Q 10 -a FORMAT/AD,FORMAT/DP,INFO/AD \
       -r 20:10000000-10100000 -Ou "$hg002/HG002.chr20_10M_10.1M.bam" 2> /dev/null \
-      | bcftools call -mv -P 0.011 -Ou \
+      | bcftools call -m -A -Ou | bcftools view -e 'ALT="."' -Ou \
       | bcftools norm -f "$hg002/ref.20.fa.gz" -Oz -o "$out/hg002.calls.raw.vcf.gz" 2> /dev/null
     "$python" "$root/bench/make_candidates.py" --gatk-scale "$out/hg002.calls.raw.vcf.gz" \
       | bgzip > "$out/hg002.candidates.vcf.gz.partial"

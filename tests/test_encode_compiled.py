@@ -250,6 +250,8 @@ def test_score_with_either_encoder_writes_the_same_vcf(tmp_path):
         assert data["encoder"] == encoder
         # in-process (compiled) encoding gets a decompression thread; a worker process does not
         assert data["reader_threads"] == (2 if encoder == "compiled" else 1)
+        # make setup builds pysam from source against libdeflate (io/htslib.py)
+        assert data["htslib_libdeflate"] is True
     assert outputs["python"] == outputs["compiled"]
 
 

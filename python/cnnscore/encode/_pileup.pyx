@@ -517,12 +517,12 @@ def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window,
         if count > read_limit:
             count = read_limit
         height = min(count + 1, read_limit) if compact else read_limit
-        tensor = np.zeros((height, window, 15), dtype=np.float32)
+        # every element is written below (one row-major pass): no zeroing first
+        tensor = np.empty((height, window, 15), dtype=np.float32)
         row_chars = np.full((height, window), SKIP, dtype=np.uint8)
         row_quals = np.zeros((height, window), dtype=np.uint8)
         _fill(tensor, row_chars, row_quals, rows, count, inserts, own, window_start, window,
-              buffer_size, p_called, p_other, base_vectors, known_bases)
-        _reference(tensor, reference_window, inserts, window, base_vectors, known_bases)
+              buffer_size, reference_window, p_called, p_other, base_vectors, known_bases)
         return tensor
     finally:
         free(rows)
@@ -530,20 +530,32 @@ def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window,
 
 cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, ::1] row_quals,
                 Row *rows, int count, _Pads inserts, _Pads own, int64_t window_start, int window,
-                int64_t buffer_size, const float[:] p_called, const float[:] p_other,
-                const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
+                int64_t buffer_size, bytes reference_window, const float[:] p_called,
+                const float[:] p_other, const float[:, :] base_vectors,
+                const uint8_t[:] known_bases) except *:
+    """Every element of ``tensor``: first each read's row string (chars, qualities) and flag
+    span, then one row-major pass writing all 15 channels of each cell (reads' p-hot bases and
+    pads, the reference row, the flags), so the tensor is written once and in order."""
     cdef uint8_t *seq = <uint8_t *>malloc(max(buffer_size, <int64_t>1))
+    cdef float *flag_values = <float *>malloc(max(count, 1) * 5 * sizeof(float))
+    cdef int *spans = <int *>malloc(max(count, 1) * 2 * sizeof(int))
+    cdef float reference[4096 * 5]
     cdef bam1_t *b
     cdef uint32_t *cigar
     cdef uint32_t i, op
     cdef int64_t offset, cursor, key, op_length, j
     cdef int r, c, length, first, last, index, base
     cdef uint8_t code, q
-    cdef float flag_values[5]
     cdef float other
-    if seq == NULL:
+    cdef float *cell
+    cdef float *flags
+    if seq == NULL or flag_values == NULL or spans == NULL:
+        free(seq)
+        free(flag_values)
+        free(spans)
         raise MemoryError()
     try:
+        _reference_row(reference, reference_window, inserts, window, base_vectors, known_bases)
         for r in range(count):
             b = rows[r].b
             for j in range(b.core.l_qseq):
@@ -575,81 +587,97 @@ cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, :
                     if first < 0:
                         first = c
                     last = c
-            flag_values[0] = 1.0 if b.core.flag & FLAG_REVERSE else 0.0
-            flag_values[1] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_MATE_REVERSE) else 0.0
-            flag_values[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
-            flag_values[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
-            flag_values[4] = <float>(b.core.qual / 60.0)
-            if first >= 0 and last > first:  # GATK's [first, last)
-                for c in range(first, last):
-                    for j in range(5):
-                        tensor[r, c, 10 + j] = flag_values[j]
-        # read channels, in row-major order so the first unknown symbol is the one reported
+            if not (first >= 0 and last > first):  # GATK's [first, last)
+                first, last = 0, 0
+            spans[2 * r] = first
+            spans[2 * r + 1] = last
+            flags = &flag_values[5 * r]
+            flags[0] = 1.0 if b.core.flag & FLAG_REVERSE else 0.0
+            flags[1] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_MATE_REVERSE) else 0.0
+            flags[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
+            flags[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
+            flags[4] = <float>(b.core.qual / 60.0)
+        # row-major, so the first unknown symbol is the one reported
         for r in range(row_chars.shape[0]):
+            if r < count:
+                first, last = spans[2 * r], spans[2 * r + 1]
+                flags = &flag_values[5 * r]
+            else:
+                first, last = 0, 0
             for c in range(window):
+                cell = &tensor[r, c, 0]
                 code = row_chars[r, c]
-                if code == SKIP:
-                    continue
-                q = row_quals[r, c]
-                base = -1
-                if code == b'A':
-                    base = 0
-                elif code == b'C':
-                    base = 1
-                elif code == b'G':
-                    base = 2
-                elif code == b'T':
-                    base = 3
-                if base >= 0:
-                    other = p_other[q]
-                    for j in range(4):
-                        tensor[r, c, j] = other
-                    tensor[r, c, base] = p_called[q]
-                elif code == PAD:
-                    tensor[r, c, 4] = 1.0
-                elif known_bases[code]:
-                    for j in range(4):
-                        tensor[r, c, j] = base_vectors[code, j]
+                for j in range(5):
+                    cell[j] = 0.0
+                if code != SKIP:
+                    q = row_quals[r, c]
+                    base = -1
+                    if code == b'A':
+                        base = 0
+                    elif code == b'C':
+                        base = 1
+                    elif code == b'G':
+                        base = 2
+                    elif code == b'T':
+                        base = 3
+                    if base >= 0:
+                        other = p_other[q]
+                        for j in range(4):
+                            cell[j] = other
+                        cell[base] = p_called[q]
+                    elif code == PAD:
+                        cell[4] = 1.0
+                    elif known_bases[code]:
+                        for j in range(4):
+                            cell[j] = base_vectors[code, j]
+                    else:
+                        raise ValueError(f"unknown symbol {chr(code)!r} in a read sequence")
+                for j in range(5):
+                    cell[5 + j] = reference[5 * c + j]
+                if first <= c < last:
+                    for j in range(5):
+                        cell[10 + j] = flags[j]
                 else:
-                    raise ValueError(f"unknown symbol {chr(code)!r} in a read sequence")
+                    for j in range(5):
+                        cell[10 + j] = 0.0
     finally:
         free(seq)
+        free(flag_values)
+        free(spans)
 
 
-cdef void _reference(float[:, :, ::1] tensor, bytes reference_window, _Pads inserts, int window,
-                     const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
-    """Reference channels on every row: the window with the pileup's insertion pads (keys below
-    0 at the start), cut to the window."""
+cdef void _reference_row(float *reference, bytes reference_window, _Pads inserts, int window,
+                         const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
+    """The five reference channels of every row, per column: the window with the pileup's
+    insertion pads (keys below 0 at the start), cut to the window; zeros past its end."""
     cdef const uint8_t *text = reference_window
     cdef uint8_t chars[4096]
     cdef uint8_t quals[4096]
     cdef uint8_t zeros[4096]
-    cdef int length, c, r, j, channel
+    cdef int length, c, j, channel
     cdef uint8_t code
-    cdef float value
     if window > 4096 or len(reference_window) > 4096:
         raise ValueError("window too large for the compiled encoder")
     for c in range(len(reference_window)):
         zeros[c] = 0
+    for c in range(5 * window):
+        reference[c] = 0.0
     length = _row(text, zeros, len(reference_window), 0, inserts, 0, window, chars, quals)
     for c in range(length):
         code = chars[c]
         channel = -1
         if code == b'A':
-            channel = 5
+            channel = 0
         elif code == b'C':
-            channel = 6
+            channel = 1
         elif code == b'G':
-            channel = 7
+            channel = 2
         elif code == b'T':
-            channel = 8
+            channel = 3
         elif code == PAD:
-            channel = 9
+            channel = 4
         if channel >= 0:
-            for r in range(tensor.shape[0]):
-                tensor[r, c, channel] = 1.0
+            reference[5 * c + channel] = 1.0
         elif known_bases[code]:
             for j in range(4):
-                value = base_vectors[code, j]
-                for r in range(tensor.shape[0]):
-                    tensor[r, c, 5 + j] = value
+                reference[5 * c + j] = base_vectors[code, j]

@@ -24,6 +24,7 @@ from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
+from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, parse_intervals
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
@@ -100,6 +101,8 @@ class ScoreMetrics:
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
     reader_threads: int
+    #: htslib inflates BAM/CRAM blocks with libdeflate (else zlib): io/htslib.py
+    htslib_libdeflate: bool
     encoder: str  # the 2D read-tensor encoder that ran: compiled or python
     convolution: str  # how the backend evaluated long convolutions: direct or dft
     gflop_per_variant: float  # as computed: the depth buckets and the DFT included
@@ -370,6 +373,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         cpu_instruction_sets=list(cpu.instruction_sets()),
         encode_workers=workers,
         reader_threads=config.reader_threads,
+        htslib_libdeflate=inflates_with_libdeflate(),
         encoder=encoder,
         convolution=convolution,
         gflop_per_variant=round(inference.gflop_per_variant(), 4),
