@@ -408,6 +408,21 @@ def test_same_seed_gives_identical_weights(trained_1d, tmp_path):
             np.testing.assert_array_equal(array, theirs.arrays[key])
 
 
+def test_cosine_decay_and_no_dropout(trained_1d, tmp_path):
+    """--cosine-decay: the learning rate each epoch ends at falls along the cosine to 0 at the
+    last epoch (constant without it); both options are recorded in the report."""
+    _, prefix, args = trained_1d
+    constant = json.loads(Path(f"{prefix}.report.json").read_text())
+    assert constant["history"]["learning_rate"] == pytest.approx([1e-3, 1e-3])
+    assert constant["options"]["cosine_decay"] is False and constant["options"]["dropout"] is True
+    decayed_args = [*args[: args.index("--epochs") + 1], "3", *args[args.index("--epochs") + 2 :]]
+    run_cli(*decayed_args, "--cosine-decay", "--no-dropout", "-O", tmp_path / "m", check=True)
+    report = json.loads((tmp_path / "m.report.json").read_text())
+    assert report["options"]["cosine_decay"] is True and report["options"]["dropout"] is False
+    expected = [1e-3 * 0.5 * (1 + math.cos(math.pi * (epoch + 1) / 3)) for epoch in range(3)]
+    assert report["history"]["learning_rate"] == pytest.approx(expected, abs=1e-9)
+
+
 def test_small_2d_is_trained_and_scored(tmp_path, whole_bed):
     """2D: train GATK's small_2d JSON on a few read tensors, score with the exported .hd5."""
     store = tmp_path / "t2d.zip"

@@ -128,6 +128,18 @@ def add_train_parser(subparsers) -> None:
     p.add_argument(
         "--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)"
     )
+    p.add_argument(
+        "--cosine-decay",
+        action="store_true",
+        help="lower the learning rate from --learning-rate to 0 along a cosine over --epochs",
+    )
+    p.add_argument(
+        "--no-dropout",
+        dest="dropout",
+        action="store_false",
+        help="train without the architecture's dropout layers (for distillation: the teacher's "
+        "soft targets need no such noise, and a small student needs all of its width)",
+    )
     p.add_argument("--seed", type=int, default=0, help="split, shuffle and weights seed")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
     p.add_argument(

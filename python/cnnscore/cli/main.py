@@ -203,6 +203,8 @@ def _train(args: argparse.Namespace) -> None:
         validation_fraction=args.validation_fraction,
         patience=args.patience,
         learning_rate=args.learning_rate,
+        cosine_decay=args.cosine_decay,
+        dropout=args.dropout,
         seed=args.seed,
         threads=args.threads,
         teacher_architecture=args.teacher_architecture,

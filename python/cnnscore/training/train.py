@@ -46,6 +46,10 @@ class TrainOptions:
     validation_fraction: float = 0.1
     patience: int = 3
     learning_rate: float = 1e-4
+    #: the learning rate falls from learning_rate to 0 along a cosine over the epochs
+    cosine_decay: bool = False
+    #: the architecture's dropout layers in training (distillation fits better without)
+    dropout: bool = True
     seed: int = 0
     threads: int = 0
     #: distillation: the teacher's GATK JSON (and .hd5, default beside it); its probabilities
@@ -193,6 +197,9 @@ def _epoch_logger(epochs: int):
             self.started = time.monotonic()
 
         def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:  # the rate the epoch ended at, into the history (--cosine-decay)
+                rate = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
             values = " ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
             seconds = time.monotonic() - self.started
             line = f"cnnscore: epoch {epoch + 1}/{epochs}: {values} ({seconds:.1f} s)"
@@ -325,20 +332,25 @@ def _train(
 
     from ..models.keras_builder import build_keras
 
-    model = build_keras(architecture.describe(spec), dropout=True)
+    model = build_keras(architecture.describe(spec), dropout=options.dropout)
     _start_normalisation(model, fed.annotations)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, clipnorm=1.0),
-        loss="categorical_crossentropy"
-        if distillation is None
-        else distillation_loss(options.log_odds_weight),
-        metrics=["accuracy"],
-    )
     classes = len(LABELS)
     training_batches = TensorBatches(stores, fed, options.batch_size, classes, options.seed,
                                      training_targets)  # fmt: skip
     validation_batches = TensorBatches(stores, checked, options.batch_size, classes,
                                        targets=validation_targets)  # fmt: skip
+    learning_rate = options.learning_rate
+    if options.cosine_decay:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            options.learning_rate, decay_steps=options.epochs * len(training_batches)
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0),
+        loss="categorical_crossentropy"
+        if distillation is None
+        else distillation_loss(options.log_odds_weight),
+        metrics=["accuracy"],
+    )
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=options.patience, restore_best_weights=True
     )
