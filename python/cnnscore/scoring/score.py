@@ -26,6 +26,7 @@ from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
 from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, parse_intervals
+from ..io.locations import is_url
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
 from ..io.vcf_text import VcfReader, VcfRecord
@@ -280,14 +281,16 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     workers = options.encode_workers
     if workers is None:  # measured: in-process beats a worker once encoding costs ~0.4 ms/variant
         workers = 0 if encoder == "compiled" else 1
+    streamed = any(is_url(path) for path in options.reads)
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
         window_size=spec.window_size, read_limit=options.read_limit,
         reservoir_scope=options.reservoir_scope, encoder=encoder,
         # encoding in-process leaves the other cores idle while it runs: one decompresses ahead
-        # (bench records: 0.34 -> 0.25 ms per variant for the compiled encoder)
-        reader_threads=2 if workers == 0 and threads > 1 else 1,
+        # (bench records: 0.15 -> 0.11 ms per variant for the compiled encoder); not for reads
+        # streamed by URL, where reading ahead past the last record fetches bytes for nothing
+        reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
     )  # fmt: skip
     writer = AtomicVcfWriter(options.output)
     try:
