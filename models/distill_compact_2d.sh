@@ -17,7 +17,9 @@
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
 # the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) and EPOCHS (default 8)
 # size the run: training costs ~5 ms per fed tensor per epoch on a 2-core AVX-512 EPYC.
-# LOG_ODDS_WEIGHT (default 0.1) is train's --log-odds-weight.
+# LOG_ODDS_WEIGHT (default 1.0) is train's --log-odds-weight, LEARNING_RATE (default 1e-3) its
+# --learning-rate, decayed along a cosine to 0 over the epochs; no dropout (--no-dropout): the
+# soft targets need no such noise, and the small student needs all of its width to follow them.
 # Needs the venv (make setup). Re-running reuses finished steps; delete $DISTILL_OUT to start
 # again. Exits 1 when a gate fails (gates.json says which).
 set -euo pipefail
@@ -32,7 +34,8 @@ python=${PYTHON:-$bin/python}
 epochs=${EPOCHS:-8}
 max_tensors=${MAX_TENSORS:-1000000}
 draws=${ANNOTATION_DRAWS:-2}
-log_odds_weight=${LOG_ODDS_WEIGHT:-0.1}
+log_odds_weight=${LOG_ODDS_WEIGHT:-1.0}
+learning_rate=${LEARNING_RATE:-1e-3}
 teacher=$shared/models/gatk/small_2d
 smoke=$shared/data/na12878_chr20_smoke
 hg002=$shared/data/hg002_chr20_10M_10.1M
@@ -76,8 +79,9 @@ if [ ! -s "$student.hd5" ]; then
   "$bin/cnnscore" train --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002" \
     --model-kind compact-2d --teacher-architecture "$teacher.json" \
     --teacher-weights "$teacher.hd5" --annotation-draws "$draws" \
-    --log-odds-weight "$log_odds_weight" \
-    --epochs "$epochs" --patience 3 --batch-size 64 --learning-rate 1e-3 --seed 1 -O "$student"
+    --log-odds-weight "$log_odds_weight" --no-dropout --cosine-decay \
+    --epochs "$epochs" --patience 3 --batch-size 64 --learning-rate "$learning_rate" --seed 1 \
+    -O "$student"
 fi
 score() {  # score OUTPUT MODEL_PREFIX VCF REFERENCE BAM [-L BED]
   [ -s "$1" ] || "$bin/cnnscore" score -V "$3" -R "$4" -I "$5" "${@:6}" \

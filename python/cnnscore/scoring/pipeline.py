@@ -23,7 +23,6 @@ import numpy as np
 from ..encode.compact import CompactTensors
 from ..encode.compiled import CompiledReadTensors
 from ..encode.javarandom import JavaRandom
-from ..encode.memory import retain_freed_memory
 from ..encode.read_tensor import read_tensor
 from ..encode.reads import ReadSource
 from ..encode.reference_tensor import annotation_vector, reference_tensor
@@ -70,7 +69,6 @@ class Encoder:
         self.reads = None
         self.compiled = None
         if config.tensor_type != REFERENCE:
-            retain_freed_memory()  # each chunk's tensors reuse the last one's pages
             self.reads = ReadSource(
                 config.reads_paths, config.reference_path, self.reference.lengths,
                 config.reader_threads,
