@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 .PHONY: setup demo test lint unit image wdl-check clean
 
 # pysam is built from source so that its htslib inflates BAM/CRAM with libdeflate (PyPI's wheels
-# use zlib, and decompression is most of what the compiled encoder waits on: 1.5x slower with it,
-# bench/encoders.py); Debian's headers are installed when missing (root), and the build is checked.
+# use zlib, and decompression is a third of the compiled encoder's time with one reader thread,
+# bench/RESULTS.md); Debian's headers are installed when missing (root), and the build is checked.
 PYSAM_BUILD_DEPS := libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
 # The editable install also compiles the read-tensor encoder in place (python/setup.py).
 $(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_pileup.pyx \

@@ -48,7 +48,7 @@ def add_encoder_argument(p: argparse.ArgumentParser) -> None:
         "--encoder",
         choices=["auto", "compiled", "python"],
         default="auto",
-        help="2D read-tensor encoder: compiled (the same tensors byte for byte, 8-17x faster), "
+        help="2D read-tensor encoder: compiled (the same tensors byte for byte, 6-17x faster), "
         "python (the reference), or auto: compiled where it is built for this pysam "
         "(default auto)",
     )

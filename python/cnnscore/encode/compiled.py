@@ -3,7 +3,7 @@
 ``--encoder python`` is the reference: :mod:`.reads` selects GATK's reads and :mod:`.read_tensor`
 builds the tensor from them, step by step as GATK's Python does. The compiled module does the
 same from pysam's records in C, byte for byte (tests compare the two on real and stress BAMs),
-8-17 times faster (bench/encoders.py, bench/RESULTS.md). It reads pysam's record struct
+6-17 times faster (bench/encoders.py, bench/RESULTS.md). It reads pysam's record struct
 directly, so it runs only with the pysam it was compiled against; ``auto`` (the default) uses
 it when it is there and usable and says why not otherwise.
 """
@@ -52,7 +52,7 @@ def resolve_encoder(name: str) -> str:
         raise InputError(f"the compiled encoder is unavailable: {reason}", path="--encoder")
     print(
         f"cnnscore: warning: the compiled encoder is unavailable ({reason}); using the Python "
-        "encoder (same tensors, 8-17x slower)",
+        "encoder (same tensors, 6-17x slower)",
         file=sys.stderr,
     )
     return "python"

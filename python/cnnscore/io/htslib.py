@@ -3,7 +3,7 @@
 Why: BGZF decompression is most of what reading a BAM costs, and htslib inflates with libdeflate
 when it was built with it and with zlib otherwise. PyPI's pysam wheels use zlib; cnnscore's
 environment and image build pysam from source with libdeflate (Makefile, docker/Dockerfile), which
-makes the compiled encoder ~1.5x faster (bench/RESULTS.md). A run reports which one it had.
+inflates faster (bench/RESULTS.md). A run reports which one it had.
 """
 
 from __future__ import annotations
