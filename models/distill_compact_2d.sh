@@ -5,11 +5,11 @@
 #   simulated  the benchmark set (bench/build_data.sh: simulated GRCh37 chr20, 2x150 bp ART reads
 #              at 30x, bcftools candidates): every SNP/indel candidate before 50 Mb
 #   real       HG002's 2x148 bp reads at 30x ($CNNSCORE_SHARED/data/hg002_chr20_10M_10.1M):
-#              every site where any read shows a non-reference allele (bcftools call -m -A,
-#              ~6,800 in the 100 kb: ~330 calls, the rest sequencing errors and messy pileups,
-#              the real negatives the simulated reads lack). HG002 has no truth here: its
-#              candidates are labelled by themselves (all "true"), which only the training
-#              report's ROC reads; the teacher's outputs are the targets
+#              every site where any read shows a non-reference allele (bcftools call -m -A:
+#              2,264 in the 100 kb at base quality 10, ~300 of them calls, the rest sequencing
+#              errors and messy pileups, the real negatives simulated reads lack). HG002 has no
+#              truth here: its candidates are labelled by themselves (all "true"), which only
+#              the training report's ROC reads; the teacher's outputs are the targets
 #   draws      every training tensor also fed ANNOTATION_DRAWS (default 2) times with annotations
 #              drawn from HaplotypeCaller's ranges (training/distill.py): bcftools' are narrow
 #              and off-scale (QD ~5, MQ always 60), and the teacher's scores move with them
