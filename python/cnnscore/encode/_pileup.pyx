@@ -528,6 +528,20 @@ def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window,
         free(rows)
 
 
+cdef inline int _acgt(uint8_t code) noexcept:
+    """0, 1, 2, 3 for A, C, G, T (the p-hot read channels and the reference channels in that
+    order); -1 for anything else."""
+    if code == b'A':
+        return 0
+    if code == b'C':
+        return 1
+    if code == b'G':
+        return 2
+    if code == b'T':
+        return 3
+    return -1
+
+
 cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, ::1] row_quals,
                 Row *rows, int count, _Pads inserts, _Pads own, int64_t window_start, int window,
                 int64_t buffer_size, bytes reference_window, const float[:] p_called,
@@ -611,15 +625,7 @@ cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, :
                     cell[j] = 0.0
                 if code != SKIP:
                     q = row_quals[r, c]
-                    base = -1
-                    if code == b'A':
-                        base = 0
-                    elif code == b'C':
-                        base = 1
-                    elif code == b'G':
-                        base = 2
-                    elif code == b'T':
-                        base = 3
+                    base = _acgt(code)
                     if base >= 0:
                         other = p_other[q]
                         for j in range(4):
@@ -665,16 +671,8 @@ cdef void _reference_row(float *reference, bytes reference_window, _Pads inserts
     length = _row(text, zeros, len(reference_window), 0, inserts, 0, window, chars, quals)
     for c in range(length):
         code = chars[c]
-        channel = -1
-        if code == b'A':
-            channel = 0
-        elif code == b'C':
-            channel = 1
-        elif code == b'G':
-            channel = 2
-        elif code == b'T':
-            channel = 3
-        elif code == PAD:
+        channel = _acgt(code)
+        if channel < 0 and code == PAD:
             channel = 4
         if channel >= 0:
             reference[5 * c + channel] = 1.0
