@@ -18,8 +18,8 @@
 # the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) and EPOCHS (default 8)
 # size the run: training costs ~5 ms per fed tensor per epoch on a 2-core AVX-512 EPYC.
 # LOG_ODDS_WEIGHT (default 1.0) is train's --log-odds-weight, LEARNING_RATE (default 1e-3) its
-# --learning-rate, decayed along a cosine to 0 over the epochs; no dropout (--no-dropout): the
-# soft targets need no such noise, and the small student needs all of its width to follow them.
+# --learning-rate; COSINE_DECAY=1 adds --cosine-decay and DROPOUT=0 --no-dropout (run 5 in
+# bench/RESULTS.md tried both: a closer fit to the training tensors, a worse one to held-out ones).
 # Needs the venv (make setup). Re-running reuses finished steps; delete $DISTILL_OUT to start
 # again. Exits 1 when a gate fails (gates.json says which).
 set -euo pipefail
@@ -36,6 +36,9 @@ max_tensors=${MAX_TENSORS:-1000000}
 draws=${ANNOTATION_DRAWS:-2}
 log_odds_weight=${LOG_ODDS_WEIGHT:-1.0}
 learning_rate=${LEARNING_RATE:-1e-3}
+schedule=()
+[ "${COSINE_DECAY:-0}" = 1 ] && schedule+=(--cosine-decay)
+[ "${DROPOUT:-1}" = 0 ] && schedule+=(--no-dropout)
 teacher=$shared/models/gatk/small_2d
 smoke=$shared/data/na12878_chr20_smoke
 hg002=$shared/data/hg002_chr20_10M_10.1M
@@ -79,7 +82,7 @@ if [ ! -s "$student.hd5" ]; then
   "$bin/cnnscore" train --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002" \
     --model-kind compact-2d --teacher-architecture "$teacher.json" \
     --teacher-weights "$teacher.hd5" --annotation-draws "$draws" \
-    --log-odds-weight "$log_odds_weight" --no-dropout --cosine-decay \
+    --log-odds-weight "$log_odds_weight" ${schedule[@]+"${schedule[@]}"} \
     --epochs "$epochs" --patience 3 --batch-size 64 --learning-rate "$learning_rate" --seed 1 \
     -O "$student"
 fi

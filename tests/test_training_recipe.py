@@ -85,6 +85,7 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
     distill_env = dict(
         env, DISTILL_DATA=str(tmp_path / "train"), DISTILL_READS="reads.bam",
         DISTILL_OUT=str(tmp_path / "distill"), MAX_TENSORS="60", ANNOTATION_DRAWS="1",
+        COSINE_DECAY="1", DROPOUT="0",
     )  # fmt: skip
     done = subprocess.run(
         [str(REPO / "models" / "distill_compact_2d.sh")], env=distill_env, capture_output=True,
@@ -102,3 +103,5 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
                         .read_text())  # fmt: skip
     assert [s["tensors"] > 0 for s in report["data"]["stores"]] == [True, True]  # both sources
     assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
+    assert report["options"]["cosine_decay"] is True and report["options"]["dropout"] is False
+    assert report["history"]["learning_rate"] == [0.0]  # one epoch: decayed to 0 at its end
