@@ -288,7 +288,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         window_size=spec.window_size, read_limit=options.read_limit,
         reservoir_scope=options.reservoir_scope, encoder=encoder,
         # encoding in-process leaves the other cores idle while it runs: one decompresses ahead
-        # (bench records: 0.15 -> 0.11 ms per variant for the compiled encoder); not for reads
+        # (bench records: 0.20 -> 0.15 ms per variant for the compiled encoder); not for reads
         # streamed by URL, where reading ahead past the last record fetches bytes for nothing
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
     )  # fmt: skip
