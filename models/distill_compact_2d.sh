@@ -13,13 +13,28 @@
 #   draws      every training tensor also fed ANNOTATION_DRAWS (default 2) times with annotations
 #              drawn from HaplotypeCaller's ranges (training/distill.py): bcftools' are narrow
 #              and off-scale (QD ~5, MQ always 60), and the teacher's scores move with them
+#   shifted    the same candidates moved a few bases (models/shifted_centres.py): the same
+#              pileups seen from other centres, labelled by the teacher like the rest; HG002's
+#              by SHIFTS (default -5,5: 4,317 real tensors), the simulated ones by
+#              SIMULATED_SHIFTS (default 5: 10,278 tensors before 50 Mb)
 #   held out   the simulated candidates from 50 Mb on, and the real NA12878 smoke set
+# Three stages, each going on from the one before (train --initial-weights), as the runs in
+# bench/RESULTS.md ("distilling compact_2d") went:
+#   stage 1  random weights; simulated + HG002; EPOCHS (12) at a constant rate; seed 1 (run 4)
+#   stage 2  + HG002 shifted; STAGE2_EPOCHS (10) along a cosine; seed 2 (run 6: stage 1's
+#            validation loss was still falling, 1.97, 1.78, 1.75 over its last three epochs)
+#   stage 3  + simulated shifted; the log-odds term on each tensor's own type only
+#            (OTHER_TYPE_WEIGHT, default 0: train --other-type-weight); STAGE3_EPOCHS (8) along
+#            a cosine, patience 4; seed 3 (run 7: the other type's pair, which score never
+#            writes, was 20-40x the own pair's squared error in run 6's student)
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
-# the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) and EPOCHS (default 8)
-# size the run: training costs ~5 ms per fed tensor per epoch on a 2-core AVX-512 EPYC.
+# the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the four
+# stores; with the epochs it sizes the run: training costs ~5 ms per fed tensor per
+# epoch on a 2-core AVX-512 EPYC.
 # LOG_ODDS_WEIGHT (default 1.0) is train's --log-odds-weight, LEARNING_RATE (default 1e-3) its
-# --learning-rate; COSINE_DECAY=1 adds --cosine-decay and DROPOUT=0 --no-dropout (run 5 in
-# bench/RESULTS.md tried both: a closer fit to the training tensors, a worse one to held-out ones).
+# --learning-rate (every stage starts at it); COSINE_DECAY=1 adds --cosine-decay to stage 1 and
+# DROPOUT=0 --no-dropout to all three (run 5 tried both in one stage: a closer fit to the
+# training tensors, a worse one to held-out ones).
 # Needs the venv (make setup). Re-running reuses finished steps; delete $DISTILL_OUT to start
 # again. Exits 1 when a gate fails (gates.json says which).
 set -euo pipefail
@@ -31,14 +46,20 @@ out=${DISTILL_OUT:-$HOME/.cache/cnnscore-distill}
 shared=${CNNSCORE_SHARED:-$root/../shared}
 bin=${VENV_BIN:-$root/.venv/bin}
 python=${PYTHON:-$bin/python}
-epochs=${EPOCHS:-8}
+epochs=${EPOCHS:-12}
+stage2_epochs=${STAGE2_EPOCHS:-10}
+stage3_epochs=${STAGE3_EPOCHS:-8}
+shifts=${SHIFTS:--5,5}
+simulated_shifts=${SIMULATED_SHIFTS:-5}
+other_type_weight=${OTHER_TYPE_WEIGHT:-0}
 max_tensors=${MAX_TENSORS:-1000000}
 draws=${ANNOTATION_DRAWS:-2}
 log_odds_weight=${LOG_ODDS_WEIGHT:-1.0}
 learning_rate=${LEARNING_RATE:-1e-3}
 schedule=()
 [ "${COSINE_DECAY:-0}" = 1 ] && schedule+=(--cosine-decay)
-[ "${DROPOUT:-1}" = 0 ] && schedule+=(--no-dropout)
+dropout=()
+[ "${DROPOUT:-1}" = 0 ] && dropout+=(--no-dropout)
 teacher=$shared/models/gatk/small_2d
 smoke=$shared/data/na12878_chr20_smoke
 hg002=$shared/data/hg002_chr20_10M_10.1M
@@ -52,40 +73,59 @@ length=$(cut -f2 "$data/20.fa.fai" | head -1)
 printf '20\t0\t%s\n' "$length" > "$out/whole.bed"
 printf '20\t0\t50000000\n' > "$out/train.bed"
 printf '20\t50000000\t%s\n' "$length" > "$out/heldout.bed"
+printf '20\t9999999\t10100000\n' > "$out/hg002.bed"
 
-if [ ! -s "$out/tensors_simulated/manifest.json" ]; then
-  rm -rf "$out/tensors_simulated"
-  "$bin/cnnscore" write-tensors -V "$data/candidates.vcf.gz" -R "$data/20.fa" -I "$reads" \
-    --truth-vcf "$data/truth.vcf.gz" --truth-bed "$out/whole.bed" -L "$out/train.bed" \
-    --tensor-type read_tensor --downsample-snps 1 --downsample-indels 1 \
-    --max-tensors "$max_tensors" --seed 1 -O "$out/tensors_simulated"
+write_tensors() {  # write_tensors NAME VCF REFERENCE BAM TRUTH_VCF TRUTH_BED [options...]
+  [ -s "$out/tensors_$1/manifest.json" ] && return 0
+  rm -rf "$out/tensors_$1"
+  "$bin/cnnscore" write-tensors -V "$2" -R "$3" -I "$4" --truth-vcf "$5" --truth-bed "$6" \
+    --tensor-type read_tensor --downsample-snps 1 --downsample-indels 1 --seed 1 "${@:7}" \
+    -O "$out/tensors_$1"
+}
+shift_centres() {  # shift_centres NAME VCF REFERENCE OFFSETS: writes $out/NAME.shifted.vcf.gz
+  [ -s "$out/$1.shifted.vcf.gz" ] && return 0
+  "$python" "$here/shifted_centres.py" "$2" "$3" --offsets="$4" \
+    | bgzip > "$out/$1.shifted.vcf.gz.partial"
+  mv "$out/$1.shifted.vcf.gz.partial" "$out/$1.shifted.vcf.gz"
+  tabix -f -p vcf "$out/$1.shifted.vcf.gz"
+}
+write_tensors simulated "$data/candidates.vcf.gz" "$data/20.fa" "$reads" "$data/truth.vcf.gz" \
+  "$out/whole.bed" -L "$out/train.bed" --max-tensors "$max_tensors"
+if [ ! -s "$out/hg002.candidates.vcf.gz" ]; then
+  bcftools mpileup -f "$hg002/ref.20.fa.gz" -q 0 -Q 10 -a FORMAT/AD,FORMAT/DP,INFO/AD \
+    -r 20:10000000-10100000 -Ou "$hg002/HG002.chr20_10M_10.1M.bam" 2> /dev/null \
+    | bcftools call -m -A -Ou | bcftools view -e 'ALT="."' -Ou \
+    | bcftools norm -f "$hg002/ref.20.fa.gz" -Oz -o "$out/hg002.calls.raw.vcf.gz" 2> /dev/null
+  "$python" "$root/bench/make_candidates.py" --gatk-scale "$out/hg002.calls.raw.vcf.gz" \
+    | bgzip > "$out/hg002.candidates.vcf.gz.partial"
+  mv "$out/hg002.candidates.vcf.gz.partial" "$out/hg002.candidates.vcf.gz"
+  tabix -f -p vcf "$out/hg002.candidates.vcf.gz"
 fi
-if [ ! -s "$out/tensors_hg002/manifest.json" ]; then
-  if [ ! -s "$out/hg002.candidates.vcf.gz" ]; then
-    bcftools mpileup -f "$hg002/ref.20.fa.gz" -q 0 -Q 10 -a FORMAT/AD,FORMAT/DP,INFO/AD \
-      -r 20:10000000-10100000 -Ou "$hg002/HG002.chr20_10M_10.1M.bam" 2> /dev/null \
-      | bcftools call -m -A -Ou | bcftools view -e 'ALT="."' -Ou \
-      | bcftools norm -f "$hg002/ref.20.fa.gz" -Oz -o "$out/hg002.calls.raw.vcf.gz" 2> /dev/null
-    "$python" "$root/bench/make_candidates.py" --gatk-scale "$out/hg002.calls.raw.vcf.gz" \
-      | bgzip > "$out/hg002.candidates.vcf.gz.partial"
-    mv "$out/hg002.candidates.vcf.gz.partial" "$out/hg002.candidates.vcf.gz"
-    tabix -f -p vcf "$out/hg002.candidates.vcf.gz"
-  fi
-  printf '20\t9999999\t10100000\n' > "$out/hg002.bed"
-  rm -rf "$out/tensors_hg002"
-  "$bin/cnnscore" write-tensors -V "$out/hg002.candidates.vcf.gz" -R "$hg002/ref.20.fa.gz" \
-    -I "$hg002/HG002.chr20_10M_10.1M.bam" --truth-vcf "$out/hg002.candidates.vcf.gz" \
-    --truth-bed "$out/hg002.bed" --tensor-type read_tensor --downsample-snps 1 \
-    --downsample-indels 1 --seed 1 -O "$out/tensors_hg002"
-fi
-if [ ! -s "$student.hd5" ]; then
-  "$bin/cnnscore" train --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002" \
-    --model-kind compact-2d --teacher-architecture "$teacher.json" \
-    --teacher-weights "$teacher.hd5" --annotation-draws "$draws" \
-    --log-odds-weight "$log_odds_weight" ${schedule[@]+"${schedule[@]}"} \
-    --epochs "$epochs" --patience 3 --batch-size 64 --learning-rate "$learning_rate" --seed 1 \
-    -O "$student"
-fi
+hg002_bam=$hg002/HG002.chr20_10M_10.1M.bam
+write_tensors hg002 "$out/hg002.candidates.vcf.gz" "$hg002/ref.20.fa.gz" "$hg002_bam" \
+  "$out/hg002.candidates.vcf.gz" "$out/hg002.bed" --max-tensors "$max_tensors"
+shift_centres hg002 "$out/hg002.candidates.vcf.gz" "$hg002/ref.20.fa.gz" "$shifts"
+write_tensors hg002_shifted "$out/hg002.shifted.vcf.gz" "$hg002/ref.20.fa.gz" "$hg002_bam" \
+  "$out/hg002.shifted.vcf.gz" "$out/hg002.bed" --max-tensors "$max_tensors"
+distil() {  # distil OUTPUT_PREFIX SEED EPOCHS PATIENCE [train options...]
+  [ -s "$1.hd5" ] || "$bin/cnnscore" train --model-kind compact-2d \
+    --teacher-architecture "$teacher.json" --teacher-weights "$teacher.hd5" \
+    --annotation-draws "$draws" --log-odds-weight "$log_odds_weight" \
+    ${dropout[@]+"${dropout[@]}"} --batch-size 64 --learning-rate "$learning_rate" \
+    --seed "$2" --epochs "$3" --patience "$4" "${@:5}" -O "$1"
+}
+distil "$student.stage1" 1 "$epochs" 3 ${schedule[@]+"${schedule[@]}"} \
+  --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002"
+distil "$student.stage2" 2 "$stage2_epochs" 3 --cosine-decay \
+  --initial-weights "$student.stage1.hd5" --tensors "$out/tensors_simulated" \
+  --tensors "$out/tensors_hg002" --tensors "$out/tensors_hg002_shifted"
+shift_centres simulated "$data/candidates.vcf.gz" "$data/20.fa" "$simulated_shifts"
+write_tensors simulated_shifted "$out/simulated.shifted.vcf.gz" "$data/20.fa" "$reads" \
+  "$out/simulated.shifted.vcf.gz" "$out/whole.bed" -L "$out/train.bed" --max-tensors "$max_tensors"
+distil "$student" 3 "$stage3_epochs" 4 --cosine-decay --other-type-weight "$other_type_weight" \
+  --initial-weights "$student.stage2.hd5" --tensors "$out/tensors_simulated" \
+  --tensors "$out/tensors_hg002" --tensors "$out/tensors_hg002_shifted" \
+  --tensors "$out/tensors_simulated_shifted"
 score() {  # score OUTPUT MODEL_PREFIX VCF REFERENCE BAM [-L BED]
   [ -s "$1" ] || "$bin/cnnscore" score -V "$3" -R "$4" -I "$5" "${@:6}" \
     --tensor-type read_tensor --architecture "$2.json" --weights "$2.hd5" -O "$1"

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnscore.training.distill import agreement, distillation_loss, read_rows, score_pairs
+from cnnscore.training.distill import (
+    agreement,
+    distillation_loss,
+    read_rows,
+    score_pairs,
+    typed_targets,
+)
 from conftest import (
     MODELS,
     SMALL_2D_HD5,
@@ -71,6 +77,25 @@ def test_loss_is_the_teachers_entropy_when_the_student_agrees():
     gap_plain = float(plain(tail_teacher, tail_student)[0] - plain(tail_teacher, tail_teacher)[0])
     gap_weighted = float(loss(tail_teacher, tail_student)[0] - loss(tail_teacher, tail_teacher)[0])
     assert gap_weighted > 10 * gap_plain
+
+
+def test_the_other_types_log_odds_weigh_as_told():
+    """--other-type-weight: with typed targets the log-odds term is a weighted mean of the
+    tensor's own pair (weight 1) and the other type's; untyped targets weigh both alike."""
+    teacher = np.array([[0.1, 0.01, 0.8, 0.09]] * 2, np.float32)  # SNP log 8, INDEL log 9
+    student = np.array([[0.1, 0.05, 0.8, 0.05]] * 2, np.float32)  # SNP log 8, INDEL log 1
+    cross_entropy = -(teacher * np.log(student)).sum(axis=1)
+    typed = typed_targets(teacher, np.array([2, 3]))  # an SNP's tensor, an indel's
+    assert typed.shape == (2, 5) and typed[:, 4].tolist() == [1.0, 0.0]
+    gap = np.log(9.0) ** 2
+    own_only = np.asarray(distillation_loss(1.0, 0.0)(typed, student))
+    np.testing.assert_allclose(own_only, cross_entropy + [0.0, gap], rtol=1e-4)
+    equal = np.asarray(distillation_loss(1.0, 1.0)(typed, student))
+    np.testing.assert_allclose(equal, cross_entropy + gap / 2, rtol=1e-4)
+    untyped = np.asarray(distillation_loss(1.0, 0.0)(teacher, student))
+    np.testing.assert_allclose(untyped, equal, rtol=1e-5)
+    tenth = np.asarray(distillation_loss(1.0, 0.1)(typed, student))
+    np.testing.assert_allclose(tenth, cross_entropy + [0.1 * gap / 1.1, gap / 1.1], rtol=1e-4)
 
 
 def test_agreement_reads_the_score_of_each_tensors_type():
@@ -141,13 +166,15 @@ def test_distilled_training_records_its_teacher_and_agreement(store_2d, tmp_path
     result = run_cli(
         "train", "--tensors", store_2d, "--model-kind", "compact-2d", "--epochs", "2",
         "--batch-size", "8", "--teacher-architecture", SMALL_2D_JSON, "--annotation-draws", "1",
-        "--validation-fraction", "0.25", "-O", prefix, check=True,
+        "--validation-fraction", "0.25", "--other-type-weight", "0.5", "-O", prefix, check=True,
     )  # fmt: skip
     assert "held-out scores against the teacher's: Pearson r" in result.stderr
     report = json.loads(Path(f"{prefix}.report.json").read_text())
     distillation = report["distillation"]
     assert distillation["teacher"]["model_id"] == "nova_hiseq_mix_small_tf"
     assert distillation["log_odds_weight"] == 0.1 and distillation["annotation_draws"] == 1
+    assert distillation["other_type_weight"] == 0.5
+    assert all(0.0 <= value <= 1.0 for value in report["history"]["accuracy"])
     assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
     agreed = distillation["validation_agreement"]
     assert agreed["tensors"] == report["validation"]["tensors"] > 0

@@ -11,7 +11,7 @@ import sys
 
 import pysam
 
-from conftest import DEMO, REPO, SHARED
+from conftest import DEMO, REPO, SHARED, SMOKE_REF, SMOKE_VCF
 
 SIMULATE = REPO / "bench" / "simulate_variants.py"
 
@@ -85,7 +85,7 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
     distill_env = dict(
         env, DISTILL_DATA=str(tmp_path / "train"), DISTILL_READS="reads.bam",
         DISTILL_OUT=str(tmp_path / "distill"), MAX_TENSORS="60", ANNOTATION_DRAWS="1",
-        COSINE_DECAY="1", DROPOUT="0",
+        COSINE_DECAY="1", DROPOUT="0", STAGE2_EPOCHS="1", STAGE3_EPOCHS="1",
     )  # fmt: skip
     done = subprocess.run(
         [str(REPO / "models" / "distill_compact_2d.sh")], env=distill_env, capture_output=True,
@@ -99,9 +99,66 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
         assert gates["passed"][key] == (gates["measured"][key] >= threshold)
     training = gates["training"]
     assert training["epochs_run"] == 1 and training["validation_agreement"]["tensors"] > 0
-    report = json.loads((tmp_path / "distill" / "cnnscore_compact_2d_distilled.report.json")
-                        .read_text())  # fmt: skip
-    assert [s["tensors"] > 0 for s in report["data"]["stores"]] == [True, True]  # both sources
-    assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
-    assert report["options"]["cosine_decay"] is True and report["options"]["dropout"] is False
-    assert report["history"]["learning_rate"] == [0.0]  # one epoch: decayed to 0 at its end
+    # stage 1 from random weights on both sources; stage 2 from stage 1's, the shifted HG002
+    # centres added; stage 3 from stage 2's, the shifted simulated ones added, the log-odds term
+    # on each tensor's own type only; stages 2 and 3 (and here 1) along a cosine
+    folder = tmp_path / "distill"
+    stages = [json.loads((folder / f"cnnscore_compact_2d_distilled{stage}.report.json")
+                         .read_text()) for stage in (".stage1", ".stage2", "")]  # fmt: skip
+    for number, report in enumerate(stages, start=1):
+        assert [s["tensors"] > 0 for s in report["data"]["stores"]] == [True] * (number + 1)
+        initial = report["training"]["initial_weights"]
+        if number == 1:
+            assert initial is None
+        else:
+            assert initial["sha256"] == stages[number - 2]["outputs"]["weights"]["sha256"]
+        assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
+        assert report["options"]["cosine_decay"] is True and report["options"]["dropout"] is False
+        assert report["history"]["learning_rate"] == [0.0]  # one epoch: decayed to 0 at its end
+        assert report["distillation"]["other_type_weight"] == (0.0 if number == 3 else 1.0)
+
+
+def test_shifted_centres_move_every_candidate_and_keep_its_type(tmp_path):
+    """models/shifted_centres.py on the smoke set's 252 calls: every moved record has the
+    reference's bases at its new position, an ALT of its source's type (SNP, deletion,
+    insertion), its source's INFO, and lies on no candidate's own position."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "models" / "shifted_centres.py"), str(SMOKE_VCF),
+         str(SMOKE_REF), "--offsets=-5,5"], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (tmp_path / "moved.vcf").write_text(done.stdout)
+    sources = list(pysam.VariantFile(str(SMOKE_VCF)))
+    own = {record.pos for record in sources}
+    by_info = {(str(r.info.get("QD")), str(r.info.get("FS")), r.info.get("DP")) for r in sources}
+    reference = pysam.FastaFile(str(SMOKE_REF))
+    moved = list(pysam.VariantFile(str(tmp_path / "moved.vcf")))
+    assert 400 < len(moved) <= 2 * len(sources)
+    kinds = {"snp": 0, "deletion": 0, "insertion": 0}
+    for record in moved:
+        assert record.pos not in own
+        assert (
+            record.ref
+            == reference.fetch(
+                record.chrom, record.pos - 1, record.pos - 1 + len(record.ref)
+            ).upper()
+        )
+        (alt,) = record.alts
+        if len(alt) == len(record.ref) == 1:
+            kinds["snp"] += 1
+            assert alt != record.ref
+        elif len(alt) < len(record.ref):
+            kinds["deletion"] += 1
+            assert alt == record.ref[0]
+        else:
+            kinds["insertion"] += 1
+            assert alt[0] == record.ref
+        key = (str(record.info.get("QD")), str(record.info.get("FS")), record.info.get("DP"))
+        assert key in by_info
+    assert all(count > 0 for count in kinds.values()), kinds
+    positions = [record.pos for record in moved]
+    assert positions == sorted(positions)
+    again = subprocess.run(
+        [sys.executable, str(REPO / "models" / "shifted_centres.py"), str(SMOKE_VCF),
+         str(SMOKE_REF), "--offsets=-5,5"], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert again.stdout == done.stdout

@@ -23,6 +23,7 @@ import pytest
 
 from conftest import (
     BUCKET,
+    SMALL_2D_HD5,
     SMALL_2D_JSON,
     SMOKE,
     SMOKE_BAM,
@@ -423,6 +424,38 @@ def test_cosine_decay_and_no_dropout(trained_1d, tmp_path):
     assert report["history"]["learning_rate"] == pytest.approx(expected, abs=1e-9)
 
 
+def test_initial_weights_continue_a_run(trained_1d, tmp_path):
+    """--initial-weights: training starts from the given run's weights (with a learning rate too
+    small to move them, the exported kernels are that run's, while a fresh start's are not), and
+    the report names the file by sha256."""
+    from cnnscore.models.keras2_weights import read_keras2_weights
+
+    _, prefix, args = trained_1d
+    slow = [*args[: args.index("--learning-rate") + 1], "1e-12",
+            *args[args.index("--learning-rate") + 2 :]]  # fmt: skip
+    slow = [*slow[: slow.index("--epochs") + 1], "1", *slow[slow.index("--epochs") + 2 :]]
+    run_cli(*slow, "--initial-weights", f"{prefix}.hd5", "-O", tmp_path / "on", check=True)
+    run_cli(*slow, "--seed", "6", "-O", tmp_path / "fresh", check=True)
+
+    def kernels(path) -> dict[str, np.ndarray]:
+        return {f"{layer.name}/{key}": array for layer in read_keras2_weights(str(path))
+                for key, array in layer.arrays.items() if key == "kernel"}  # fmt: skip
+
+    start, continued, fresh = (kernels(p) for p in (f"{prefix}.hd5", tmp_path / "on.hd5",
+                                                     tmp_path / "fresh.hd5"))  # fmt: skip
+    assert list(start) == list(continued) == list(fresh) and len(start) >= 4
+    for name, array in start.items():
+        np.testing.assert_allclose(continued[name], array, rtol=0, atol=1e-6, err_msg=name)
+    assert max(float(np.max(np.abs(fresh[n] - a))) for n, a in start.items()) > 1e-2
+    report = json.loads((tmp_path / "on.report.json").read_text())
+    digest = hashlib.sha256(Path(f"{prefix}.hd5").read_bytes()).hexdigest()
+    assert report["training"]["initial_weights"]["sha256"] == digest
+    exported = json.loads((tmp_path / "on.json").read_text())["cnnscore_training"]
+    assert exported["initial_weights_sha256"] == digest
+    assert json.loads(Path(f"{prefix}.report.json").read_text())["training"].get(
+        "initial_weights") is None  # fmt: skip
+
+
 def test_small_2d_is_trained_and_scored(tmp_path, whole_bed):
     """2D: train GATK's small_2d JSON on a few read tensors, score with the exported .hd5."""
     store = tmp_path / "t2d.zip"
@@ -454,6 +487,8 @@ def test_small_2d_is_trained_and_scored(tmp_path, whole_bed):
         ("2D architecture, 1D tensors", "the architecture takes read_tensor tensors"),
         ("not a store", "not a tensor store"),
         ("validation fraction", "--validation-fraction: must be between 0 and 1"),
+        ("initial weights of another network", "weights do not match architecture"),
+        ("initial weights missing", "initial weights not found"),
     ],
 )
 def test_train_refuses_bad_inputs_before_training(tmp_path, store_1d, case, message):
@@ -463,6 +498,9 @@ def test_train_refuses_bad_inputs_before_training(tmp_path, store_1d, case, mess
         tensors.mkdir()
     elif case == "validation fraction":
         extra = ["--model-kind", "1d", "--validation-fraction", "1"]
+    elif case.startswith("initial weights"):
+        weights = SMALL_2D_HD5 if case.endswith("network") else tmp_path / "none.hd5"
+        extra = ["--model-kind", "1d", "--initial-weights", str(weights)]
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli("train", "--tensors", tensors, *extra, "-O", out / "model")

@@ -158,11 +158,24 @@ def add_train_parser(subparsers) -> None:
         "difference of the SNP and INDEL log-odds, the scores written (default 0.1)",
     )
     p.add_argument(
+        "--other-type-weight",
+        type=float,
+        default=1.0,
+        help="distillation loss: the log-odds term's weight on the other type's pair (an SNP "
+        "tensor's INDEL log-odds, which score never writes) against 1 on its own (default 1.0)",
+    )
+    p.add_argument(
         "--annotation-draws",
         type=int,
         default=0,
         help="distillation: also feed each training tensor this many times with annotations "
         "drawn from HaplotypeCaller's ranges, the teacher's outputs as targets (default 0)",
+    )
+    p.add_argument(
+        "--initial-weights",
+        metavar="HD5",
+        help="start from these weights (an earlier run's .hd5 of the same architecture) instead "
+        "of random ones, e.g. to continue a run that was still improving",
     )
     p.add_argument(
         "-O",

@@ -210,7 +210,9 @@ def _train(args: argparse.Namespace) -> None:
         teacher_architecture=args.teacher_architecture,
         teacher_weights=args.teacher_weights,
         log_odds_weight=args.log_odds_weight,
+        other_type_weight=args.other_type_weight,
         annotation_draws=args.annotation_draws,
+        initial_weights=args.initial_weights,
     )
     _tell(summary(run_train(options)))
 

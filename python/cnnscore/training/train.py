@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..io.files import sha256_file, write_atomically
 from ..io.locations import user_facing
 from ..models.gatk_json import MODEL_KINDS, architecture_json
+from ..models.network import Network, Weights, bind_weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .labels import LABELS
 from .report import SCHEMA, report_paths, validation_metrics, write_train_report
@@ -57,8 +58,12 @@ class TrainOptions:
     teacher_architecture: str | None = None
     teacher_weights: str | None = None
     log_odds_weight: float = 0.1
+    #: distillation: the log-odds term's weight on the pair of the other type than the tensor's
+    other_type_weight: float = 1.0
     #: distillation: copies of the training tensors with annotations drawn anew (distill.py)
     annotation_draws: int = 0
+    #: start from these weights (.hd5 of the same architecture) instead of random ones
+    initial_weights: str | None = None
 
 
 @dataclass
@@ -98,12 +103,17 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("must be positive", path="--learning-rate")
     if not options.log_odds_weight >= 0:
         raise InputError("must be 0 or more", path="--log-odds-weight")
+    if not options.other_type_weight >= 0:
+        raise InputError("must be 0 or more", path="--other-type-weight")
     for flag, given in (("--teacher-weights", options.teacher_weights),
-                        ("--annotation-draws", options.annotation_draws)):  # fmt: skip
+                        ("--annotation-draws", options.annotation_draws),
+                        ("--other-type-weight", options.other_type_weight != 1.0)):  # fmt: skip
         if given and not options.teacher_architecture:
             raise InputError("needs --teacher-architecture", path=flag)
     if options.annotation_draws < 0:
         raise InputError("must be 0 or more", path="--annotation-draws")
+    if options.initial_weights and not os.path.isfile(options.initial_weights):
+        raise InputError("initial weights not found", path=options.initial_weights)
     folder = os.path.dirname(os.path.abspath(output_prefix(options.output)))
     if not os.path.isdir(folder):
         raise InputError("output folder does not exist", path=options.output)
@@ -222,6 +232,20 @@ def _start_normalisation(model, annotations: np.ndarray) -> None:
         layer.moving_variance.assign(annotations.var(axis=0).astype(np.float32))
 
 
+def _initial_weights(path: str | None, network: Network) -> Weights | None:
+    """The weights of an earlier run to continue from, checked against ``network`` layer by layer
+    (their annotation normalisation comes with them), or None to start from Keras' initialisers.
+
+    Why: a distillation run still improving when its epochs end can go on from where it stopped
+    instead of paying again for the epochs it already ran (models/distill_compact_2d.sh's stages).
+    """
+    if path is None:
+        return None
+    from ..models.keras2_weights import read_keras2_weights
+
+    return bind_weights(network, read_keras2_weights(path), os.path.basename(path), path)
+
+
 def _export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
     """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
     what the trained model predicts, before it takes its final name."""
@@ -263,7 +287,10 @@ def run_train(options: TrainOptions) -> TrainResult:
 
         architecture = architecture_for(spec)
         _check_spec(spec, store)
-        return _train(options, stores, spec, architecture, data, (weights_path, json_path), started)
+        # checked before any tensor is read: a mismatched file fails at once, not after the teacher
+        initial = _initial_weights(options.initial_weights, architecture.describe(spec))
+        return _train(options, stores, spec, architecture, data, initial,
+                      (weights_path, json_path), started)  # fmt: skip
     finally:
         for opened in stores:
             opened.close()
@@ -275,6 +302,7 @@ def _train(
     spec: ModelSpec,
     architecture,
     data: dict[str, Any],
+    initial: Weights | None,
     paths: tuple[str, str],
     started: float,
 ) -> TrainResult:
@@ -305,7 +333,9 @@ def _train(
         from .distill import (
             distillation_loss,
             load_teacher,
+            teacher_accuracy,
             teacher_targets,
+            typed_targets,
             with_annotation_draws,
         )
 
@@ -319,11 +349,13 @@ def _train(
         checked = with_annotation_draws(
             validation, stores[0].annotation_keys, options.annotation_draws, options.seed + 1
         )
-        training_targets = teacher_targets(stores, fed, teacher)
-        validation_targets = teacher_targets(stores, checked, teacher)
+        training_targets = typed_targets(teacher_targets(stores, fed, teacher), fed.labels)
+        validation_targets = typed_targets(teacher_targets(stores, checked, teacher),
+                                           checked.labels)  # fmt: skip
         distillation = {
             "teacher": described,
             "log_odds_weight": options.log_odds_weight,
+            "other_type_weight": options.other_type_weight,
             "annotation_draws": options.annotation_draws,
             "teacher_seconds": round(time.monotonic() - teacher_started, 3),
         }
@@ -332,8 +364,9 @@ def _train(
 
     from ..models.keras_builder import build_keras
 
-    model = build_keras(architecture.describe(spec), dropout=options.dropout)
-    _start_normalisation(model, fed.annotations)
+    model = build_keras(architecture.describe(spec), initial, dropout=options.dropout)
+    if initial is None:
+        _start_normalisation(model, fed.annotations)
     classes = len(LABELS)
     training_batches = TensorBatches(stores, fed, options.batch_size, classes, options.seed,
                                      training_targets)  # fmt: skip
@@ -348,8 +381,8 @@ def _train(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0),
         loss="categorical_crossentropy"
         if distillation is None
-        else distillation_loss(options.log_odds_weight),
-        metrics=["accuracy"],
+        else distillation_loss(options.log_odds_weight, options.other_type_weight),
+        metrics=["accuracy" if distillation is None else teacher_accuracy],
     )
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=options.patience, restore_best_weights=True
@@ -379,7 +412,7 @@ def _train(
     if distillation is not None:
         from .distill import agreement
 
-        teacher_validation = validation_batches.targets[validation_batches.order]
+        teacher_validation = validation_batches.targets[validation_batches.order, :classes]
         distillation["validation_agreement"] = agreement(
             probabilities, teacher_validation, validation_labels
         )
@@ -394,6 +427,8 @@ def _train(
         "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
         "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
     }
+    if options.initial_weights is not None:
+        data["cnnscore_training"]["initial_weights_sha256"] = sha256_file(options.initial_weights)
     if distillation is not None:
         data["cnnscore_training"]["distilled_from"] = {
             "model_id": distillation["teacher"]["model_id"],
@@ -430,6 +465,9 @@ def _train(
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
             "stopped_early": epochs_run < options.epochs,
+            "initial_weights": None
+            if options.initial_weights is None
+            else {"path": options.initial_weights, "sha256": sha256_file(options.initial_weights)},
             "seconds": round(fit_seconds, 3),
         },
         "history": curves,
