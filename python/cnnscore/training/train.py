@@ -25,13 +25,12 @@ from ..errors import InputError
 from ..io.files import sha256_file, write_atomically
 from ..io.locations import user_facing
 from ..models.gatk_json import MODEL_KINDS, architecture_json
-from ..models.network import Network, Weights, bind_weights
+from ..models.network import Weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .labels import LABELS
 from .report import SCHEMA, report_paths, validation_metrics, write_train_report
 from .tensor_store import TensorStore
-
-_EXPORT_TOLERANCE = 1e-5
+from .weights import export_weights, initial_weights, start_normalisation
 
 
 @dataclass(frozen=True)
@@ -218,59 +217,6 @@ def _epoch_logger(epochs: int):
     return EpochLog()
 
 
-def _start_normalisation(model, annotations: np.ndarray) -> None:
-    """Start the annotation BatchNormalization's moving statistics at the training data's.
-
-    Raw annotations differ in scale by orders of magnitude (DP ~50, SOR ~1), and the moving mean
-    and variance start at 0 and 1 and move 1% per step, so for the first thousands of steps the
-    inference-mode network (validation, scoring) sees badly normalised inputs; starting them at
-    the data's moments makes the validation loss meaningful from the first epoch.
-    """
-    layers = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
-    for layer in layers:
-        layer.moving_mean.assign(annotations.mean(axis=0).astype(np.float32))
-        layer.moving_variance.assign(annotations.var(axis=0).astype(np.float32))
-
-
-def _initial_weights(path: str | None, network: Network) -> Weights | None:
-    """The weights of an earlier run to continue from, checked against ``network`` layer by layer
-    (their annotation normalisation comes with them), or None to start from Keras' initialisers.
-
-    Why: a distillation run still improving when its epochs end can go on from where it stopped
-    instead of paying again for the epochs it already ran (models/distill_compact_2d.sh's stages).
-    """
-    if path is None:
-        return None
-    from ..models.keras2_weights import read_keras2_weights
-
-    return bind_weights(network, read_keras2_weights(path), os.path.basename(path), path)
-
-
-def _export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
-    """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
-    what the trained model predicts, before it takes its final name."""
-    from ..models.architectures import network_for
-    from ..models.keras2_config import write_gatk_model
-    from ..models.keras2_weights import read_keras2_weights
-    from ..models.keras_builder import build_model, model_weights
-
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.partial-{os.getpid()}")
-    try:
-        write_gatk_model(temporary, network_for(spec), model_weights(model))
-        scoring = build_model(spec, read_keras2_weights(temporary), temporary)
-        expected = np.asarray(model(check_inputs, training=False))
-        loaded = np.asarray(scoring(check_inputs, training=False))
-        difference = float(np.max(np.abs(expected - loaded)))
-        if difference > _EXPORT_TOLERANCE:
-            raise RuntimeError(f"exported weights predict differently (max |diff| {difference})")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def run_train(options: TrainOptions) -> TrainResult:
     """Train, export ``PREFIX.hd5`` + ``PREFIX.json``, and write the report."""
     started = time.monotonic()
@@ -288,7 +234,7 @@ def run_train(options: TrainOptions) -> TrainResult:
         architecture = architecture_for(spec)
         _check_spec(spec, store)
         # checked before any tensor is read: a mismatched file fails at once, not after the teacher
-        initial = _initial_weights(options.initial_weights, architecture.describe(spec))
+        initial = initial_weights(options.initial_weights, architecture.describe(spec))
         return _train(options, stores, spec, architecture, data, initial,
                       (weights_path, json_path), started)  # fmt: skip
     finally:
@@ -366,7 +312,7 @@ def _train(
 
     model = build_keras(architecture.describe(spec), initial, dropout=options.dropout)
     if initial is None:
-        _start_normalisation(model, fed.annotations)
+        start_normalisation(model, fed.annotations)
     classes = len(LABELS)
     training_batches = TensorBatches(stores, fed, options.batch_size, classes, options.seed,
                                      training_targets)  # fmt: skip
@@ -417,7 +363,7 @@ def _train(
             probabilities, teacher_validation, validation_labels
         )
 
-    _export_weights(model, spec, weights_path, validation_batches[0][0])
+    export_weights(model, spec, weights_path, validation_batches[0][0])
     data["cnnscore_training"] = {
         "cnnscore_version": __version__,
         "tensors": user_facing(list(options.tensors)),
