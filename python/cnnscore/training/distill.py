@@ -134,6 +134,11 @@ def with_annotation_draws(index: TensorIndex, keys: Sequence[str], draws: int,
         (c.store, c.shard, c.row, c.labels, c.annotations) for c in copies))))  # fmt: skip
 
 
+def _is_snp(labels: np.ndarray) -> np.ndarray:
+    """Whether each tensor is an SNP's (labels SNP or NOT_SNP) rather than an indel's."""
+    return np.isin(labels, [OUTPUT_LABELS["SNP"], OUTPUT_LABELS["NOT_SNP"]])
+
+
 def score_pairs(probabilities: np.ndarray) -> np.ndarray:
     """(n, 2) log-odds, SNP and INDEL, exactly as ``score`` computes them (float32)."""
     return np.stack(log_odds(probabilities), axis=1).astype(np.float64)
@@ -142,8 +147,7 @@ def score_pairs(probabilities: np.ndarray) -> np.ndarray:
 def agreement(student: np.ndarray, teacher: np.ndarray, labels: np.ndarray) -> dict:
     """How closely the student's scores follow the teacher's: per tensor the score ``score``
     would write for its type (SNP log-odds for SNP/NOT_SNP labels, INDEL for the others)."""
-    is_snp = np.isin(labels, [OUTPUT_LABELS["SNP"], OUTPUT_LABELS["NOT_SNP"]])
-    column = np.where(is_snp, 0, 1)
+    column = np.where(_is_snp(labels), 0, 1)
     ours = score_pairs(student)[np.arange(len(column)), column]
     theirs = score_pairs(teacher)[np.arange(len(column)), column]
     difference = np.abs(ours - theirs)
@@ -161,8 +165,8 @@ def typed_targets(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(n, 5): the teacher's four probabilities and 1.0 where the tensor is an SNP's (labels
     SNP / NOT_SNP), 0.0 for an indel's: what :func:`distillation_loss` needs to weigh each
     tensor's own log-odds pair above the other."""
-    is_snp = np.isin(labels, [OUTPUT_LABELS["SNP"], OUTPUT_LABELS["NOT_SNP"]])
-    return np.concatenate([probabilities, is_snp[:, None].astype(probabilities.dtype)], axis=1)
+    is_snp = _is_snp(labels)[:, None].astype(probabilities.dtype)
+    return np.concatenate([probabilities, is_snp], axis=1)
 
 
 def distillation_loss(log_odds_weight: float, other_type_weight: float = 1.0):

@@ -311,6 +311,7 @@ def _train(
     from ..models.keras_builder import build_keras
 
     model = build_keras(architecture.describe(spec), initial, dropout=options.dropout)
+    initial_sha256 = sha256_file(options.initial_weights) if options.initial_weights else None
     if initial is None:
         start_normalisation(model, fed.annotations)
     classes = len(LABELS)
@@ -373,8 +374,8 @@ def _train(
         "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
         "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
     }
-    if options.initial_weights is not None:
-        data["cnnscore_training"]["initial_weights_sha256"] = sha256_file(options.initial_weights)
+    if initial_sha256 is not None:
+        data["cnnscore_training"]["initial_weights_sha256"] = initial_sha256
     if distillation is not None:
         data["cnnscore_training"]["distilled_from"] = {
             "model_id": distillation["teacher"]["model_id"],
@@ -412,8 +413,8 @@ def _train(
             "best_epoch": best_epoch,
             "stopped_early": epochs_run < options.epochs,
             "initial_weights": None
-            if options.initial_weights is None
-            else {"path": options.initial_weights, "sha256": sha256_file(options.initial_weights)},
+            if initial_sha256 is None
+            else {"path": options.initial_weights, "sha256": initial_sha256},
             "seconds": round(fit_seconds, 3),
         },
         "history": curves,
