@@ -26,7 +26,7 @@
 #   stage 3  + simulated shifted; the log-odds term on each tensor's own type only
 #            (OTHER_TYPE_WEIGHT, default 0: train --other-type-weight); STAGE3_EPOCHS (8) along
 #            a cosine, patience 4; seed 3 (run 7: the other type's pair, which score never
-#            writes, was 20-40x the own pair's squared error in run 6's student)
+#            writes, was 19-38x the own pair's squared error in run 6's student)
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
 # the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the four
 # stores; with the epochs it sizes the run: training costs ~5 ms per fed tensor per

@@ -176,7 +176,7 @@ def distillation_loss(log_odds_weight: float, other_type_weight: float = 1.0):
 
     Why the weights: ``score`` writes only the record's own type's log-odds, but the teacher's
     other pair (the INDEL log-odds of an SNP's tensor) ranges from -12 to +3, and run 6's
-    student's squared error there was 20-40 times its own pair's (bench/RESULTS.md): with equal
+    student's squared error there was 19-38 times its own pair's (bench/RESULTS.md): with equal
     weights that pair drew most of the small student's capacity. Targets of four columns (no
     type) weigh both pairs equally; five columns are :func:`typed_targets`.
     """
