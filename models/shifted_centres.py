@@ -38,14 +38,32 @@ def moved(record: pysam.VariantRecord, offset: int, fasta: pysam.FastaFile) -> t
     return pos, True, bases[0], bases[0] + _NEXT[bases[1]]
 
 
+def _offsets(text: str) -> list[int]:
+    try:
+        offsets = [int(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated integers: {text!r}") from None
+    if 0 in offsets:
+        raise argparse.ArgumentTypeError("0 would repeat every candidate at its own position")
+    return offsets
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("vcf", help="candidates (bgzip VCF)")
     parser.add_argument("reference", help="FASTA with .fai (and .gzi when bgzip)")
-    parser.add_argument("--offsets", default="-5,5", help="comma-separated shifts (default -5,5)")
+    parser.add_argument("--offsets", type=_offsets, default=[-5, 5],
+                        help="comma-separated shifts (default -5,5)")  # fmt: skip
     args = parser.parse_args(argv)
-    offsets = [int(value) for value in args.offsets.split(",")]
-    with pysam.VariantFile(args.vcf) as vcf, pysam.FastaFile(args.reference) as fasta:
+    try:
+        return _write_moved(args.vcf, args.reference, args.offsets)
+    except (OSError, ValueError) as error:  # pysam: unreadable, unindexed or malformed input
+        print(f"shifted_centres.py: {error}", file=sys.stderr)
+        return 1
+
+
+def _write_moved(vcf_path: str, reference: str, offsets: list[int]) -> int:
+    with pysam.VariantFile(vcf_path) as vcf, pysam.FastaFile(reference) as fasta:
         records = list(vcf)
         own = {(record.chrom, record.pos) for record in records}
         chosen: dict[tuple[str, int, bool], str] = {}

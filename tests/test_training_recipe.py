@@ -122,10 +122,10 @@ def test_shifted_centres_move_every_candidate_and_keep_its_type(tmp_path):
     """models/shifted_centres.py on the smoke set's 252 calls: every moved record has the
     reference's bases at its new position, an ALT of its source's type (SNP, deletion,
     insertion), its source's INFO, and lies on no candidate's own position."""
-    done = subprocess.run(
-        [sys.executable, str(REPO / "models" / "shifted_centres.py"), str(SMOKE_VCF),
-         str(SMOKE_REF), "--offsets=-5,5"], check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    command = [sys.executable, str(REPO / "models" / "shifted_centres.py"), str(SMOKE_VCF),
+               str(SMOKE_REF), "--offsets=-5,5"]  # fmt: skip
+    done, again = (subprocess.run(command, check=True, capture_output=True, text=True)
+                   for _ in range(2))  # fmt: skip
     (tmp_path / "moved.vcf").write_text(done.stdout)
     sources = list(pysam.VariantFile(str(SMOKE_VCF)))
     own = {record.pos for record in sources}
@@ -157,8 +157,12 @@ def test_shifted_centres_move_every_candidate_and_keep_its_type(tmp_path):
     assert all(count > 0 for count in kinds.values()), kinds
     positions = [record.pos for record in moved]
     assert positions == sorted(positions)
-    again = subprocess.run(
-        [sys.executable, str(REPO / "models" / "shifted_centres.py"), str(SMOKE_VCF),
-         str(SMOKE_REF), "--offsets=-5,5"], check=True, capture_output=True, text=True,
-    )  # fmt: skip
     assert again.stdout == done.stdout
+    for bad, message in ((["--offsets=1,x"], "not comma-separated integers"),
+                         (["--offsets=0"], "would repeat every candidate"),
+                         ([], "No such file")):  # fmt: skip
+        vcf = str(tmp_path / "missing.vcf.gz") if not bad else str(SMOKE_VCF)
+        failed = subprocess.run([*command[:2], vcf, str(SMOKE_REF), *bad], capture_output=True,
+                                text=True)  # fmt: skip
+        assert failed.returncode != 0 and failed.stdout == "", failed
+        assert message in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
