@@ -7,6 +7,7 @@ points elsewhere; when the folder is missing the tests fail loudly rather than s
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,6 +163,22 @@ def write_random_weights(architecture_json: os.PathLike, path: os.PathLike, seed
     layers = random_layers(network_for(spec), seed)
     write_keras2_weights(str(path), layers, [layer.name for layer in layers])
     return Path(path)
+
+
+#: podman's configuration for the task images (docker/podman-build.sh writes it: runc, ulimits)
+CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
+
+
+def podman_env_for(image: str) -> dict[str, str]:
+    """The environment for `podman run IMAGE`; fails (never skips) when podman, its
+    configuration or the image is missing: `make test` builds them first."""
+    env = dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF)
+    if not shutil.which("podman") or not Path(CONTAINERS_CONF).is_file():
+        pytest.fail("podman and the task images are needed: docker/podman-build.sh (make image)")
+    exists = subprocess.run(["podman", "image", "exists", image], env=env, check=False)
+    if exists.returncode != 0:
+        pytest.fail(f"image {image} not built: run docker/podman-build.sh (make image)")
+    return env
 
 
 @pytest.fixture(scope="session", autouse=True)

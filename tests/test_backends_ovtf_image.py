@@ -20,23 +20,18 @@ from conftest import (
     assert_only_cnnscore_lines,
     header_lines,
     info_scores,
+    podman_env_for,
     random_layers,
     run_cli,
     smoke_2d_args,
 )
 
 IMAGE = "cnnscore-ovtf:local"
-CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
 
 
 @pytest.fixture(scope="module")
 def podman_env():
-    env = dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF)
-    if not shutil.which("podman") or not os.path.isfile(CONTAINERS_CONF):
-        pytest.fail("podman is needed: run docker/podman-build.sh (make image)")
-    if subprocess.run(["podman", "image", "exists", IMAGE], env=env, check=False).returncode:
-        pytest.fail(f"image {IMAGE} not built: make image")
-    return env
+    return podman_env_for(IMAGE)
 
 
 PLUGINS_XML = "/opt/cnnscore/lib/python3.9/site-packages/openvino_tensorflow/plugins.xml"

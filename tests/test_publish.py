@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, data_lines
-
-CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
+from conftest import CONTAINERS_CONF, REPO, data_lines
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ runs first) and the miniwdl plugin in tools/miniwdl_podman_local (installed by `
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,23 +22,17 @@ from conftest import (
     assert_only_cnnscore_lines,
     data_lines,
     header_lines,
+    podman_env_for,
     run_cli,
     smoke_2d_args,
 )
 
 IMAGE = "cnnscore:local"
-CONTAINERS_CONF = os.environ.get("CNNSCORE_PODMAN_CONF", "/etc/cnnscore/containers.conf")
 
 
 @pytest.fixture(scope="module")
 def podman_env():
-    env = dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF)
-    if not shutil.which("podman") or not Path(CONTAINERS_CONF).is_file():
-        pytest.fail("podman and the task image are needed: run docker/podman-build.sh (make image)")
-    exists = subprocess.run(["podman", "image", "exists", IMAGE], env=env, check=False)
-    if exists.returncode != 0:
-        pytest.fail(f"image {IMAGE} not built: run docker/podman-build.sh (make image)")
-    return env
+    return podman_env_for(IMAGE)
 
 
 def _miniwdl_run(workflow: str, inputs: str, run_dir: Path, env: dict) -> dict:
