@@ -85,7 +85,8 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
     distill_env = dict(
         env, DISTILL_DATA=str(tmp_path / "train"), DISTILL_READS="reads.bam",
         DISTILL_OUT=str(tmp_path / "distill"), MAX_TENSORS="60", ANNOTATION_DRAWS="1",
-        COSINE_DECAY="1", DROPOUT="0", STAGE2_EPOCHS="1", STAGE3_EPOCHS="1",
+        COSINE_DECAY="1", DROPOUT="0", STAGE2_EPOCHS="1", STAGE3_EPOCHS="1", STAGE4_EPOCHS="1",
+        DISTILL_PARALOG_DATA=str(tmp_path / "train"),
     )  # fmt: skip
     done = subprocess.run(
         [str(REPO / "models" / "distill_compact_2d.sh")], env=distill_env, capture_output=True,
@@ -101,10 +102,13 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
     assert training["epochs_run"] == 1 and training["validation_agreement"]["tensors"] > 0
     # stage 1 from random weights on both sources; stage 2 from stage 1's, the shifted HG002
     # centres added; stage 3 from stage 2's, the shifted simulated ones added, the log-odds term
-    # on each tensor's own type only; stages 2 and 3 (and here 1) along a cosine
+    # on each tensor's own type only; stage 4 from stage 3's, the paralog set added (here the
+    # same tiny set again); stages 2 to 4 (and here 1) along a cosine
     folder = tmp_path / "distill"
-    stages = [json.loads((folder / f"cnnscore_compact_2d_distilled{stage}.report.json")
-                         .read_text()) for stage in (".stage1", ".stage2", "")]  # fmt: skip
+    stages = [
+        json.loads((folder / f"cnnscore_compact_2d_distilled{stage}.report.json").read_text())
+        for stage in (".stage1", ".stage2", ".stage3", "")
+    ]
     for number, report in enumerate(stages, start=1):
         assert [s["tensors"] > 0 for s in report["data"]["stores"]] == [True] * (number + 1)
         initial = report["training"]["initial_weights"]
@@ -115,7 +119,8 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
         assert report["training"]["fed_per_epoch"] == 2 * report["training"]["tensors"]
         assert report["options"]["cosine_decay"] is True and report["options"]["dropout"] is False
         assert report["history"]["learning_rate"] == [0.0]  # one epoch: decayed to 0 at its end
-        assert report["distillation"]["other_type_weight"] == (0.0 if number == 3 else 1.0)
+        assert report["distillation"]["other_type_weight"] == (0.0 if number >= 3 else 1.0)
+    assert stages[-1]["data"]["stores"][-1]["path"].endswith("tensors_paralogs")
 
 
 def test_shifted_centres_move_every_candidate_and_keep_its_type(tmp_path):
