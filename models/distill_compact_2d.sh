@@ -30,11 +30,11 @@
 #   stage 4  + the shipped models' training set before 50 Mb (models/build_training_data.sh, in
 #            DISTILL_PARALOG_DATA, default $CNNSCORE_TRAIN_CACHE or ~/.cache/cnnscore-train;
 #            built when missing): another simulation (other variants, other reads, 44x) whose
-#            unplaced paralogs make real false candidates from mismapped reads, the messy
-#            pileups small_2d scores low and the student missed most; STAGE4_EPOCHS (6) along a
-#            cosine, patience 4; seed 4 (run 8: a wider dense head, tried on 10,278 tensors,
-#            moved held-out r only 0.876 -> 0.884, while training loss sat at half the
-#            validation loss: more data, not width, is what the student lacks)
+#            unplaced paralogs make false candidates from mismapped reads, the messy pileups
+#            small_2d scores low and the student missed most; STAGE4_EPOCHS (6) along a cosine,
+#            patience 4; seed 4 (run 8; a wider dense head, 64 units not 24, had moved held-out
+#            r only 0.876 -> 0.884 on 10,278 tensors, where training loss sat at half the
+#            validation loss: the head's width is not what the student lacks)
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
 # the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the four
 # stores; with the epochs it sizes the run: training costs ~5 ms per fed tensor per
