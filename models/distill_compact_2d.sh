@@ -36,7 +36,7 @@
 #            r only 0.876 -> 0.884 on 10,278 tensors, where training loss sat at half the
 #            validation loss: the head's width is not what the student lacks)
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
-# the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the four
+# the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the five
 # stores; with the epochs it sizes the run: training costs ~5 ms per fed tensor per
 # epoch on a 2-core AVX-512 EPYC.
 # LOG_ODDS_WEIGHT (default 1.0) is train's --log-odds-weight, LEARNING_RATE (default 1e-3) its
@@ -124,27 +124,25 @@ distil() {  # distil OUTPUT_PREFIX SEED EPOCHS PATIENCE [train options...]
     ${dropout[@]+"${dropout[@]}"} --batch-size 64 --learning-rate "$learning_rate" \
     --seed "$2" --epochs "$3" --patience "$4" "${@:5}" -O "$1"
 }
-distil "$student.stage1" 1 "$epochs" 3 ${schedule[@]+"${schedule[@]}"} \
-  --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002"
+stores=(--tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002")  # each stage adds one
+distil "$student.stage1" 1 "$epochs" 3 ${schedule[@]+"${schedule[@]}"} "${stores[@]}"
+stores+=(--tensors "$out/tensors_hg002_shifted")
 distil "$student.stage2" 2 "$stage2_epochs" 3 --cosine-decay \
-  --initial-weights "$student.stage1.hd5" --tensors "$out/tensors_simulated" \
-  --tensors "$out/tensors_hg002" --tensors "$out/tensors_hg002_shifted"
+  --initial-weights "$student.stage1.hd5" "${stores[@]}"
 shift_centres simulated "$data/candidates.vcf.gz" "$data/20.fa" "$simulated_shifts"
 write_tensors simulated_shifted "$out/simulated.shifted.vcf.gz" "$data/20.fa" "$reads" \
   "$out/simulated.shifted.vcf.gz" "$out/whole.bed" -L "$out/train.bed" --max-tensors "$max_tensors"
+stores+=(--tensors "$out/tensors_simulated_shifted")
 distil "$student.stage3" 3 "$stage3_epochs" 4 --cosine-decay \
-  --other-type-weight "$other_type_weight" --initial-weights "$student.stage2.hd5" \
-  --tensors "$out/tensors_simulated" --tensors "$out/tensors_hg002" \
-  --tensors "$out/tensors_hg002_shifted" --tensors "$out/tensors_simulated_shifted"
+  --other-type-weight "$other_type_weight" --initial-weights "$student.stage2.hd5" "${stores[@]}"
 [ -s "$paralog_data/candidates.vcf.gz" ] \
   || CNNSCORE_TRAIN_CACHE=$paralog_data "$here/build_training_data.sh"
 write_tensors paralogs "$paralog_data/candidates.vcf.gz" "$paralog_data/20.fa" \
   "$paralog_data/reads.bam" "$paralog_data/truth.vcf.gz" "$out/whole.bed" -L "$out/train.bed" \
   --max-tensors "$max_tensors"
+stores+=(--tensors "$out/tensors_paralogs")
 distil "$student" 4 "$stage4_epochs" 4 --cosine-decay --other-type-weight "$other_type_weight" \
-  --initial-weights "$student.stage3.hd5" --tensors "$out/tensors_simulated" \
-  --tensors "$out/tensors_hg002" --tensors "$out/tensors_hg002_shifted" \
-  --tensors "$out/tensors_simulated_shifted" --tensors "$out/tensors_paralogs"
+  --initial-weights "$student.stage3.hd5" "${stores[@]}"
 score() {  # score OUTPUT MODEL_PREFIX VCF REFERENCE BAM [-L BED]
   [ -s "$1" ] || "$bin/cnnscore" score -V "$3" -R "$4" -I "$5" "${@:6}" \
     --tensor-type read_tensor --architecture "$2.json" --weights "$2.hd5" -O "$1"
