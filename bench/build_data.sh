@@ -6,6 +6,8 @@
 #   reads      paired 2x150 HiSeq 2500 reads at 30x (15x per haplotype) from art_illumina,
 #              simulated in 1 kb windows around the variants, aligned with bwa mem
 #   candidates bcftools mpileup | call -mv, annotated with GATK-named INFO keys (make_candidates.py)
+# SEED (default 0, the benchmark) draws another set: other sites and other reads from the same
+# recipe, e.g. independent training pileups for models/distill_compact_2d.sh (bench/RESULTS.md).
 # Needs root (apt-get) on Debian 12. Re-running reuses every finished step.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +15,7 @@ cache=${CNNSCORE_BENCH_CACHE:-$HOME/.cache/cnnscore-bench}
 python=${PYTHON:-$here/../.venv/bin/python}
 threads=${THREADS:-2}
 variants=${VARIANTS:-13000}
+seed=${SEED:-0}
 mkdir -p "$cache"
 cd "$cache"
 
@@ -20,13 +23,15 @@ cd "$cache"
 
 if [ ! -s truth.vcf.gz ]; then
   "$python" "$here/simulate_variants.py" --reference 20.fa --contig 20 --count "$variants" \
-    --truth-vcf truth.vcf --haplotype-prefix hap
+    --seed $((20261127 + seed)) --truth-vcf truth.vcf --haplotype-prefix hap
   bgzip -f truth.vcf && tabix -f -p vcf truth.vcf.gz
 fi
 
 if [ ! -s bench.bam ]; then
-  art_illumina -ss HS25 -p -l 150 -f 15 -m 400 -s 50 -rs 11 -na -q -i hap1.fa -o h1_ > art.log
-  art_illumina -ss HS25 -p -l 150 -f 15 -m 400 -s 50 -rs 22 -na -q -i hap2.fa -o h2_ >> art.log
+  art_illumina -ss HS25 -p -l 150 -f 15 -m 400 -s 50 -rs $((11 + 100 * seed)) -na -q \
+    -i hap1.fa -o h1_ > art.log
+  art_illumina -ss HS25 -p -l 150 -f 15 -m 400 -s 50 -rs $((22 + 100 * seed)) -na -q \
+    -i hap2.fa -o h2_ >> art.log
   bwa mem -t "$threads" -R '@RG\tID:bench\tSM:bench\tPL:ILLUMINA' 20.fa \
       <(cat h1_1.fq h2_1.fq) <(cat h1_2.fq h2_2.fq) 2> bwa-mem.log \
     | samtools sort -@ "$threads" -m 1G -o bench.bam.partial -
