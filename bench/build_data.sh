@@ -16,6 +16,10 @@ python=${PYTHON:-$here/../.venv/bin/python}
 threads=${THREADS:-2}
 variants=${VARIANTS:-13000}
 seed=${SEED:-0}
+if [[ ! $seed =~ ^[0-9]+$ ]]; then
+  echo "build_data.sh: SEED must be a whole number, not '$seed'" >&2
+  exit 1
+fi
 mkdir -p "$cache"
 cd "$cache"
 
