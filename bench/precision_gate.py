@@ -204,7 +204,7 @@ def filter_concordance(vcf, records, fp32, int8, key, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["gatk", "shipped"])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--calibration", type=int, default=1000, help="calibration sites")
     parser.add_argument("--held-out", type=int, default=2000, help="held-out sites")
     parser.add_argument("--split", type=int, default=32_000_000, help="chr20 position")

@@ -152,6 +152,15 @@ def test_cpu_flags_are_read_from_cpuinfo():
     assert set(cpu.instruction_sets()) <= set(cpu.RELEVANT)
 
 
+def test_vex_vnni_is_named_where_avx512_is_absent():
+    """int8 speed on AVX2-only servers with avx_vnni (Intel E-cores) must be traceable too."""
+    flags = cpu.parse_cpuinfo_flags("flags\t\t: fpu avx2 avx_vnni fma\n")
+    assert cpu.relevant_sets(flags) == ("avx2", "avx_vnni")
+    zen5 = "flags\t\t: avx2 avx_vnni avx512f avx512_vnni avx512_bf16 avx512_vp2intersect\n"
+    assert cpu.relevant_sets(cpu.parse_cpuinfo_flags(zen5)) == (
+        "avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16")  # fmt: skip
+
+
 def test_reduced_precision_is_refused_by_fp32_only_backends(tmp_path):
     result = run_cli(*smoke_2d_args(tmp_path / "x.vcf", "--precision", "bf16"))
     assert result.returncode == 1

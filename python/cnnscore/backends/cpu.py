@@ -1,7 +1,8 @@
 """The CPU's instruction sets that decide which precisions run natively, and how fast.
 
 Reduced precisions are a property of the machine as much as of the flag: OpenVINO runs bf16 only
-with avx512_bf16 or AMX (and, unasked, picks it there), int8 is fast only with VNNI or AMX. So
+with avx512_bf16 or AMX (and, unasked, picks it there), int8 is fast only with VNNI (avx512_vnni,
+or avx_vnni, its 256-bit form on CPUs without AVX-512 such as Intel's E-core servers) or AMX. So
 every record of a run (metrics JSON, VCF header provenance, benchmark) names the sets present,
 and a number can always be traced to the kind of CPU that produced it.
 """
@@ -11,7 +12,16 @@ from __future__ import annotations
 import functools
 
 #: The sets that matter for inference, as /proc/cpuinfo spells them.
-RELEVANT = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+RELEVANT = (
+    "avx2",
+    "avx_vnni",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 
 
 def parse_cpuinfo_flags(text: str) -> set[str]:
@@ -23,6 +33,11 @@ def parse_cpuinfo_flags(text: str) -> set[str]:
     return set()
 
 
+def relevant_sets(flags: set[str]) -> tuple[str, ...]:
+    """The :data:`RELEVANT` sets among ``flags``, in one order: every record spells a CPU alike."""
+    return tuple(name for name in RELEVANT if name in flags)
+
+
 @functools.cache
 def instruction_sets() -> tuple[str, ...]:
     """The relevant sets this CPU has, in :data:`RELEVANT` order; empty when unknown."""
@@ -31,7 +46,7 @@ def instruction_sets() -> tuple[str, ...]:
             flags = parse_cpuinfo_flags(handle.read())
     except OSError:
         return ()
-    return tuple(name for name in RELEVANT if name in flags)
+    return relevant_sets(flags)
 
 
 def describe() -> str:
