@@ -37,8 +37,9 @@
 #            validation loss: the head's width is not what the student lacks)
 # DISTILL_DATA (default the benchmark cache) holds candidates.vcf.gz, truth.vcf.gz, 20.fa and
 # the reads (DISTILL_READS, default bench.bam). MAX_TENSORS (default all) limits each of the five
-# stores; with the epochs it sizes the run: training costs ~5 ms per fed tensor per
-# epoch on a 2-core AVX-512 EPYC.
+# stores; with the epochs it sizes the run: training cost ~5 ms per fed tensor per
+# epoch on a 2-core AVX-512 EPYC under Keras' fit, 1.14x less with train's epoch loop
+# (bench/train_epochs.py).
 # LOG_ODDS_WEIGHT (default 1.0) is train's --log-odds-weight, LEARNING_RATE (default 1e-3) its
 # --learning-rate (every stage starts at it); COSINE_DECAY=1 adds --cosine-decay to stage 1 and
 # DROPOUT=0 --no-dropout to all three (run 5 tried both in one stage: a closer fit to the

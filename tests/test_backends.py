@@ -161,6 +161,14 @@ def test_vex_vnni_is_named_where_avx512_is_absent():
         "avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16")  # fmt: skip
 
 
+def test_bf16_is_native_with_avx512_bf16_or_amx_only(monkeypatch):
+    for sets, native in ((("avx2", "avx512f", "avx512_vnni"), False), (("avx2",), False),
+                         (("avx2", "avx512f", "avx512_bf16"), True),
+                         (("avx2", "amx_tile", "amx_bf16", "amx_int8"), True)):  # fmt: skip
+        monkeypatch.setattr(cpu, "instruction_sets", lambda sets=sets: sets)
+        assert cpu.has_bf16() is native, sets
+
+
 def test_reduced_precision_is_refused_by_fp32_only_backends(tmp_path):
     result = run_cli(*smoke_2d_args(tmp_path / "x.vcf", "--precision", "bf16"))
     assert result.returncode == 1

@@ -52,3 +52,9 @@ def instruction_sets() -> tuple[str, ...]:
 def describe() -> str:
     """The sets as one space-separated word list (``unknown`` off Linux)."""
     return " ".join(instruction_sets()) or "unknown"
+
+
+def has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (avx512_bf16 or AMX), where OpenVINO's CPU plugin
+    runs bf16, asked or, without an f32 hint, unasked."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(instruction_sets()))

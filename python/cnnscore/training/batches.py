@@ -86,7 +86,7 @@ class TensorBatches(keras.utils.PyDataset):
     """A Keras PyDataset of ([tensors, annotations], one-hot labels) batches.
 
     With ``seed`` the order is reshuffled every epoch (seed + epoch); without it, the order is the
-    stores' (validation, prediction). Keras reads batches in order (``fit(shuffle=False)``), so at
+    stores' (validation, prediction). The epoch loop (:mod:`.epochs`) reads batches in order, so at
     most ``SHUFFLE_SHARDS`` + 1 shards are held decompressed.
     """
 

@@ -253,6 +253,7 @@ def _train(
     started: float,
 ) -> TrainResult:
     from .batches import TensorBatches, index_stores, split_validation
+    from .epochs import run_epochs
 
     weights_path, json_path = paths
     index = index_stores(stores)
@@ -335,16 +336,10 @@ def _train(
         monitor="val_loss", patience=options.patience, restore_best_weights=True
     )
     fit_started = time.monotonic()
-    history = model.fit(
-        training_batches,
-        validation_data=validation_batches,
-        epochs=options.epochs,
-        shuffle=False,  # TensorBatches shuffles, shard-aware and seeded
-        callbacks=[stopper, _epoch_logger(options.epochs)],
-        verbose=0,
-    )
+    history = run_epochs(model, training_batches, validation_batches, options.epochs,
+                         [stopper, _epoch_logger(options.epochs)])  # fmt: skip
     fit_seconds = time.monotonic() - fit_started
-    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    curves = {key: [float(v) for v in values] for key, values in history.items()}
     epochs_run = len(curves.get("loss", []))
     best_epoch = stopper.best_epoch + 1 if stopper.best_weights is not None else epochs_run
 
