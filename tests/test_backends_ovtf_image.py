@@ -4,12 +4,15 @@ OPENVINO_TF_DISABLE=1; and its Keras 2 loads the whole models cnnscore exports, 
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from test_image_requirements import ROOT, closure, pins
 
 from cnnscore.backends import cpu
 from conftest import (
@@ -27,6 +30,9 @@ from conftest import (
 )
 
 IMAGE = "cnnscore-ovtf:local"
+#: what cnnscore imports in this image (its Dockerfile checks these imports); cnnscore itself is
+#: installed without its dependencies, which are the main image's (TF 2.21, Keras 3)
+OVTF_ROOTS = ("openvino-tensorflow", "tensorflow-cpu", "pysam", "h5py", "numpy")
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +165,29 @@ def test_models_cnnscore_writes_load_with_keras_2(podman_env, tmp_path):
     np.testing.assert_allclose(
         np.load(tmp_path / "gatk_small_2d.out.npy"), expected["small_2d"], atol=1e-5
     )
+
+
+def test_image_carries_its_runtime_closure_and_nothing_else(podman_env):
+    """docker/requirements-ovtf.txt (resolved once for CPython 3.9) pins exactly what the image's
+    roots pull in, read from the metadata installed in the image, as for the main image
+    (tests/test_image_requirements.py, whose closure() runs here by its source)."""
+    script = "\n".join([
+        "from __future__ import annotations", "import json", "from importlib import metadata",
+        "from packaging.requirements import Requirement",
+        "from packaging.utils import canonicalize_name", inspect.getsource(closure),
+        f"needed = closure([Requirement(name) for name in {list(OVTF_ROOTS)!r}])",
+        "installed = {canonicalize_name(d.metadata['Name']) for d in metadata.distributions()}",
+        "print(json.dumps({'needed': sorted(needed), 'installed': sorted(installed)}))",
+    ])  # fmt: skip
+    command = ["podman", "run", "--rm", IMAGE, "python", "-c", script]
+    result = subprocess.run(command, env=podman_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    needed, installed = set(found["needed"]), set(found["installed"])
+    image = set(pins(ROOT / "docker" / "requirements-ovtf.txt"))
+    installers = set(pins(ROOT / "docker" / "build-requirements.txt"))  # pip, setuptools, wheel
+    assert needed - installed == set(), "runtime dependencies missing from the image"
+    # pkg-resources 0.0.0: what Debian bullseye's venv module installs beside pip (a Debian patch)
+    unpinned = installers | {"cnnscore", "pkg-resources"}
+    assert installed - needed - unpinned == set(), "installed, never needed"
+    assert image == needed - installers, "requirements-ovtf.txt differs from what its roots need"

@@ -32,12 +32,11 @@ def pins(path: Path) -> dict[str, str]:
     return found
 
 
-def runtime_closure() -> set[str]:
-    """Every distribution the runtime requirements pull in, following installed metadata."""
-    project = tomllib.loads((ROOT / "python" / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    todo = [Requirement(text) for text in project["dependencies"]]
-    todo += [Requirement(text) for extra in IMAGE_EXTRAS for text in extras[extra]]
+def closure(roots: list[Requirement]) -> set[str]:
+    """Every distribution ``roots`` pull in, following the installed metadata (extras included);
+    one not installed is named, its own requirements unknown. Also run inside the
+    openvino-tensorflow image (Python 3.9), by its source: keep it 3.9-safe."""
+    todo = list(roots)
     seen: set[tuple[str, frozenset[str]]] = set()
     while todo:
         requirement = todo.pop()
@@ -45,12 +44,25 @@ def runtime_closure() -> set[str]:
         if key in seen:
             continue
         seen.add(key)
-        for text in metadata.distribution(requirement.name).requires or []:
+        try:
+            requires = metadata.distribution(requirement.name).requires or []
+        except metadata.PackageNotFoundError:  # named, so that a missing pin shows
+            requires = []
+        for text in requires:
             needed = Requirement(text)
             asked = requirement.extras or {""}
             if needed.marker is None or any(needed.marker.evaluate({"extra": e}) for e in asked):
                 todo.append(needed)
     return {name for name, _ in seen}
+
+
+def runtime_closure() -> set[str]:
+    """The closure of cnnscore's runtime requirements: core and the image's extras."""
+    project = tomllib.loads((ROOT / "python" / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    roots = [Requirement(text) for text in project["dependencies"]]
+    roots += [Requirement(text) for extra in IMAGE_EXTRAS for text in extras[extra]]
+    return closure(roots)
 
 
 def test_image_pins_are_the_tested_versions():
