@@ -43,8 +43,8 @@ demo: setup
 	  -O demo-out/smoke.cnn_2d.vcf.gz
 
 lint: setup
-	$(BIN)/ruff check python tests tools bench models
-	$(BIN)/ruff format --check python tests tools bench models
+	$(BIN)/ruff check python tests tools bench models notebooks
+	$(BIN)/ruff format --check python tests tools bench models notebooks
 
 ## The task images, built with rootful podman (no Docker engine needed); need root on Debian 12.
 image:
