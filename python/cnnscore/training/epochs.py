@@ -1,13 +1,13 @@
 """The epoch loop of ``cnnscore train``: Keras' ``fit`` without its data pipeline.
 
-``model.fit`` hands a ``PyDataset`` to ``tf.data`` through a generator, which copies each batch
-(32 read tensors are 32 MB) several times on the way in: on a 2-core CPU that cost as much per
-tensor as the compact network's own forward and backward pass. This loop runs the same compiled
-train and test steps on the same batches in the same order, with the same callbacks (history,
-early stopping, the epoch log) and the same logs (running means over the epoch, ``val_`` for the
-held-out pass), so it trains to the same weights as ``fit`` did, bit for bit (a test compares
-them); and it reads the next batches (decompressing shards, which releases the GIL) in a thread
-while TensorFlow works on the current one.
+``model.fit`` hands a ``PyDataset`` to ``tf.data`` through a generator, which every batch (32 read
+tensors are 32 MB) passes through on its way in: on a 2-core CPU that cost ~0.9 ms per tensor, about
+half of what the compact network's own forward and backward pass took (1.7 ms). This loop runs the
+same compiled train and test steps on the same batches in the same order, with the same callbacks
+(history, early stopping, the epoch log) and the same logs (running means over the epoch, ``val_``
+for the held-out pass), so it trains to the same weights as ``fit`` did, bit for bit (a test
+compares them); and it reads the next batches (decompressing shards, which releases the GIL) in a
+thread while TensorFlow works on the current one.
 """
 
 from __future__ import annotations
