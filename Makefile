@@ -1,7 +1,7 @@
 # cnnscore developer entry points. `make demo` and `make test` are the README's two commands.
 PYTHON ?= python3.11
 VENV ?= .venv
-SHARED ?= $(abspath ../shared)
+SMOKE := testdata/na12878_chr20_smoke
 IMAGE ?= cnnscore:local
 BIN := $(VENV)/bin
 
@@ -30,17 +30,21 @@ $(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_p
 
 setup: $(BIN)/cnnscore
 
-## Score the real NA12878 smoke set (read from ../shared) with cnnscore's own shipped 2D model:
-## no model download, no network.
+## Score the real NA12878 smoke set (testdata/) with no model given, so GATK's small_2d (shipped in
+## the package) scores, then compare with GATK 4.6.0's own scores of the same set: no network.
 demo: setup
 	mkdir -p demo-out
 	$(BIN)/cnnscore score \
-	  -V $(SHARED)/data/na12878_chr20_smoke/hc.gatk4.vcf.gz \
-	  -R $(SHARED)/data/na12878_chr20_smoke/ref.chr20.fa.gz \
-	  -I $(SHARED)/data/na12878_chr20_smoke/NA12878.chr20_10M_10.1M.bam \
+	  -V $(SMOKE)/hc.gatk4.vcf.gz \
+	  -R $(SMOKE)/ref.chr20.fa.gz \
+	  -I $(SMOKE)/NA12878.chr20_10M_10.1M.bam \
 	  --tensor-type read_tensor \
 	  --metrics-json demo-out/metrics.json \
 	  -O demo-out/smoke.cnn_2d.vcf.gz
+	$(BIN)/cnnscore compare \
+	  --baseline $(SMOKE)/gatk460_oracle.cnn_2d.vcf.gz --baseline-label "GATK 4.6.0" \
+	  --candidate demo-out/smoke.cnn_2d.vcf.gz --candidate-label cnnscore \
+	  --fail-if "max_abs_delta>0.001" -O demo-out/vs_gatk
 
 lint: setup
 	$(BIN)/ruff check python tests tools bench models notebooks
@@ -48,7 +52,7 @@ lint: setup
 
 ## The task images, built with rootful podman (no Docker engine needed); need root on Debian 12.
 image:
-	CNNSCORE_GATK_MODELS=$(SHARED)/models/gatk docker/podman-build.sh $(IMAGE)
+	docker/podman-build.sh $(IMAGE)
 	docker/podman-build.sh cnnscore-ovtf:local docker/Dockerfile.ovtf
 
 ## Everything: lint, the image, then all tests (unit, end-to-end, the WDL runs under miniwdl);
@@ -57,7 +61,7 @@ test: lint image
 	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	command -v docker-registry >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-registry)
-	CNNSCORE_SHARED=$(SHARED) $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -8,9 +8,10 @@ configuration are compared with the `tensorflow` fp32 baseline of the same round
 Usage (after bench/build_data.sh):
   .venv/bin/python bench/benchmark.py [--records 2000] [--rounds 2] [--tensor-type read_tensor]
       [--configs tensorflow:fp32 tensorflow:fp32:dense openvino:bf16 openvino-tensorflow:fp32 ...]
-      [--models gatk shipped]
---models picks the models scored: GATK's (small_2d, or a random-weight stand-in of its 1D
-architecture) and/or cnnscore's shipped default for the tensor type; every configuration runs with
+      [--models gatk compact]
+--models picks the models scored: GATK's (small_2d, shipped in the package and the default with
+no model given, or a random-weight stand-in of its 1D architecture) and/or cnnscore's compact
+model for the tensor type (opt-in by name); every configuration runs with
 each, interleaved, scores are compared within a model, speed against the first model's tensorflow.
 openvino-tensorflow (and openvino-tensorflow-off, the same image with OPENVINO_TF_DISABLE=1) run
 in the cnnscore-ovtf:local image (make image) under podman. A config's third field holds modes
@@ -39,7 +40,7 @@ from cnnscore.backends import cpu as instruction_sets
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CACHE = Path(os.environ.get("CNNSCORE_BENCH_CACHE", Path.home() / ".cache" / "cnnscore-bench"))
-SHARED = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared"))
+GATK_JSONS = REPO / "testdata" / "gatk_models"  # GATK's architecture-only model descriptions
 CONFIGS_2D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
               ("openvino", "bf16")]  # fmt: skip
 CONFIGS_1D = [("tensorflow", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
@@ -103,7 +104,7 @@ def container_prefix(backend: str, workdir: Path) -> list[str]:
     podman, with every path mounted at the same place so the command line stays the same.
     "openvino-tensorflow-off" is the same image with OPENVINO_TF_DISABLE=1: stock TF 2.9."""
     mounts = []
-    for path in (CACHE, SHARED, workdir, HERE):
+    for path in (CACHE, REPO, workdir, HERE):
         mounts += ["-v", f"{path.resolve()}:{path.resolve()}"]
     disable = "1" if backend.endswith("-off") else "0"
     return ["podman", "run", "--rm", "--user", "0", *mounts, "-e", f"OPENVINO_TF_DISABLE={disable}",
@@ -168,21 +169,20 @@ def main() -> None:
     parser.add_argument("--encode-workers", type=int, default=None, help="(default: score's)")
     parser.add_argument("--configs", nargs="*", help="backend:precision (default: all)")
     parser.add_argument(
-        "--models", nargs="+", choices=["gatk", "shipped"], default=["gatk"],
-        help="GATK's model and/or cnnscore's shipped default (default: gatk)",
+        "--models", nargs="+", choices=["gatk", "compact"], default=["gatk"],
+        help="GATK's model and/or cnnscore's compact one (default: gatk)",
     )  # fmt: skip
     args = parser.parse_args()
 
     vcf = subset_vcf(args.records)
     workdir = Path(tempfile.mkdtemp(prefix="cnnscore-bench-"))
-    shipped = ["--tensor-type", args.tensor_type]  # no model given: the shipped default
+    tensor_type = ["--tensor-type", args.tensor_type]
     if args.tensor_type == "read_tensor":
         key, configs = "CNN_2D", CONFIGS_2D
         reads = ["-I", str(CACHE / "bench.bam")]
         model_args = {
-            "gatk": [*reads, "--architecture", str(SHARED / "models/gatk/small_2d.json"),
-                     "--weights", str(SHARED / "models/gatk/small_2d.hd5")],
-            "shipped": [*reads, *shipped],
+            "gatk": [*reads, *tensor_type],  # no model given: GATK's small_2d, shipped
+            "compact": [*reads, *tensor_type, "--model", "cnnscore_compact_2d"],
         }  # fmt: skip
     else:
         # GATK's 1D weights are not available offline: a seeded random-weight stand-in with the
@@ -191,13 +191,13 @@ def main() -> None:
         from conftest import write_random_weights
 
         weights = write_random_weights(
-            SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json", workdir / "random_1d.hd5", seed=1
+            GATK_JSONS / "1d_cnn_mix_train_full_bn.json", workdir / "random_1d.hd5", seed=1
         )
         key, configs = "CNN_1D", CONFIGS_1D
-        gatk_1d = SHARED / "models/gatk/1d_cnn_mix_train_full_bn.json"
+        gatk_1d = GATK_JSONS / "1d_cnn_mix_train_full_bn.json"
         model_args = {
             "gatk": ["--architecture", str(gatk_1d), "--weights", str(weights)],
-            "shipped": shipped,
+            "compact": [*tensor_type, "--model", "cnnscore_compact_1d"],
         }
     if args.tensor_type == "read_tensor":
         configs = [*configs, ("tensorflow", "fp32", "dense"),

@@ -45,14 +45,13 @@ from cnnscore.io.vcf_text import VcfReader
 from cnnscore.models.architectures import load_network
 from cnnscore.models.defaults import default_model
 from cnnscore.models.keras2_weights import read_keras2_weights
+from cnnscore.models.registry import locate
 from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR, load_model_spec
 from cnnscore.scoring.pipeline import Encoder, EncoderConfig
 from cnnscore.scoring.scores import format_score, site_scores
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 CACHE = Path(os.environ.get("CNNSCORE_BENCH_CACHE", Path.home() / ".cache" / "cnnscore-bench"))
-SHARED = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared"))
 MICRO_BATCH = 8
 SETTINGS = {
     "bf16": {"bf16": True},
@@ -66,7 +65,8 @@ SETTINGS = {
 
 def model_files(name: str) -> tuple[str, str]:
     if name == "gatk":
-        return str(SHARED / "models/gatk/small_2d.json"), str(SHARED / "models/gatk/small_2d.hd5")
+        located = locate("small_2d")
+        return located.architecture, located.weights
     return default_model(READ_TENSOR)
 
 
@@ -203,7 +203,10 @@ def filter_concordance(vcf, records, fp32, int8, key, work: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["gatk", "shipped"])
+    parser.add_argument(
+        "--models", nargs="+", choices=["gatk", "compact"], default=["gatk", "compact"],
+        help="GATK's small_2d and/or cnnscore's compact_2d",
+    )  # fmt: skip
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--calibration", type=int, default=1000, help="calibration sites")
     parser.add_argument("--held-out", type=int, default=2000, help="held-out sites")

@@ -11,7 +11,7 @@ HaplotypeCaller calls (2D read tensors, each call labelled by itself) are writte
 store, given ``--repeat`` times.
 
     .venv/bin/python bench/train_epochs.py --model-kind compact-2d --epochs 3 --rounds 2 \\
-        --teacher ../shared/models/gatk/small_2d.json --annotation-draws 1
+        --teacher python/cnnscore/models/gatk_small_2d/small_2d.json --annotation-draws 1
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from cnnscore.training import epochs
 from cnnscore.training.train import TrainOptions, run_train
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOKE = Path(os.environ.get("CNNSCORE_SHARED", ROOT.parent / "shared")) / "data/na12878_chr20_smoke"
+SMOKE = ROOT / "testdata" / "na12878_chr20_smoke"
 
 
 def keras_fit(model, training, validation, epoch_count, callbacks):

@@ -3,7 +3,8 @@
 #
 # Usage: [CNNSCORE_GATK_MODELS=DIR] docker/podman-build.sh [TAG [DOCKERFILE]]
 #        (defaults: cnnscore:local, docker/Dockerfile; e.g. cnnscore-ovtf:local docker/Dockerfile.ovtf;
-#        DIR: GATK's model files to bake in instead of fetching them from GATK's release)
+#        DIR: a folder of GATK's model files whose 1D/2d_cnn_mix_train models to bake in;
+#        `release` fetches them from GATK's release; unset: none, small_2d is in the package)
 # Needs root and Debian 12. Idempotent: installs podman once, builds a stand-in
 # debian:<suite>-slim base (the suite the Dockerfile's FROM names) with mmdebstrap once (no registry
 # needed), then `podman build`s the Dockerfile unchanged (podman's layer cache makes rebuilds cheap).
@@ -56,12 +57,14 @@ if ! podman image exists "$base"; then
     "$work/rootfs.tar" "$base" >/dev/null
 fi
 
-# GATK's models for the image (docker/Dockerfile's GATK_MODELS_MIRROR): with CNNSCORE_GATK_MODELS
-# set to a folder (CI: ../shared/models/gatk), serve it on loopback for the build, which checks
-# every file by size and sha256 as it would from GATK's release; the folder's digest keys the
-# layer cache. Unset: the build fetches from GATK's release.
+# GATK's models beyond small_2d for the image (docker/Dockerfile's GATK_MODELS_MIRROR): with
+# CNNSCORE_GATK_MODELS set to a folder, serve it on loopback for the build, which checks every
+# file by size and sha256 as it would from GATK's release; the folder's digest keys the layer
+# cache. `release`: the build fetches from GATK's release. Unset: none are fetched.
 extra=()
-if [ -n "${CNNSCORE_GATK_MODELS:-}" ] && grep -q GATK_MODELS_MIRROR "$dockerfile"; then
+if [ "${CNNSCORE_GATK_MODELS:-}" = release ]; then
+  extra=(--build-arg GATK_MODELS_MIRROR=release)
+elif [ -n "${CNNSCORE_GATK_MODELS:-}" ] && grep -q GATK_MODELS_MIRROR "$dockerfile"; then
   [ -d "$CNNSCORE_GATK_MODELS" ] || { echo "CNNSCORE_GATK_MODELS: no folder $CNNSCORE_GATK_MODELS" >&2; exit 1; }
   port=${CNNSCORE_GATK_MODELS_PORT:-18765}
   python3 -m http.server --bind 127.0.0.1 --directory "$CNNSCORE_GATK_MODELS" "$port" \

@@ -4,7 +4,7 @@
 # checked against the issue's gates (models/distill_gates.py).
 #   simulated  the benchmark set (bench/build_data.sh: simulated GRCh37 chr20, 2x150 bp ART reads
 #              at 30x, bcftools candidates): every SNP/indel candidate before 50 Mb
-#   real       HG002's 2x148 bp reads at 30x ($CNNSCORE_SHARED/data/hg002_chr20_10M_10.1M):
+#   real       HG002's 2x148 bp reads at 30x (testdata/hg002_chr20_10M_10.1M):
 #              every site where any read shows a non-reference allele (bcftools call -m -A:
 #              2,264 in the 100 kb at base quality 10, ~300 of them calls, the rest sequencing
 #              errors and messy pileups, the real negatives simulated reads lack). HG002 has no
@@ -52,7 +52,6 @@ root=$(cd "$here/.." && pwd)
 data=${DISTILL_DATA:-${CNNSCORE_BENCH_CACHE:-$HOME/.cache/cnnscore-bench}}
 reads=$data/${DISTILL_READS:-bench.bam}
 out=${DISTILL_OUT:-$HOME/.cache/cnnscore-distill}
-shared=${CNNSCORE_SHARED:-$root/../shared}
 bin=${VENV_BIN:-$root/.venv/bin}
 python=${PYTHON:-$bin/python}
 epochs=${EPOCHS:-12}
@@ -71,9 +70,9 @@ schedule=()
 [ "${COSINE_DECAY:-0}" = 1 ] && schedule+=(--cosine-decay)
 dropout=()
 [ "${DROPOUT:-1}" = 0 ] && dropout+=(--no-dropout)
-teacher=$shared/models/gatk/small_2d
-smoke=$shared/data/na12878_chr20_smoke
-hg002=$shared/data/hg002_chr20_10M_10.1M
+teacher=$root/python/cnnscore/models/gatk_small_2d/small_2d
+smoke=$root/testdata/na12878_chr20_smoke
+hg002=$root/testdata/hg002_chr20_10M_10.1M
 student=$out/cnnscore_compact_2d_distilled
 if [ ! -s "$data/candidates.vcf.gz" ]; then
   [ -z "${DISTILL_DATA:-}" ] || { echo "no candidates.vcf.gz in $data" >&2; exit 1; }

@@ -5,21 +5,20 @@
 #   train      chr20 before 50 Mb: write-tensors (true SNPs downsampled to about the false ones),
 #              cnnscore train with a seeded 10% validation split and early stopping
 #   evaluate   held-out chr20 from 50 Mb: every candidate scored by cnnscore score, ROC AUC of true
-#              vs false (models/evaluate.py); and the real NA12878 smoke set ($CNNSCORE_SHARED,
-#              default ../shared) against its GIAB truth, beside GATK's small_2d on the same calls
+#              vs false (models/evaluate.py); and the real NA12878 smoke set (testdata/)
+#              against its GIAB truth, beside GATK's small_2d on the same calls
 # Needs the venv (make setup). Re-running reuses finished steps; delete $out to retrain.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cache=${CNNSCORE_TRAIN_CACHE:-$HOME/.cache/cnnscore-train}
 out=${MODELS_OUT:-$cache/models}
-shared=${CNNSCORE_SHARED:-$root/../shared}
 bin=${VENV_BIN:-$root/.venv/bin}
 epochs=${EPOCHS:-15}
 snp_fraction=${SNP_FRACTION:-0.5}
 install=false
 [ "${1:-}" = "--install" ] && install=true
-smoke=$shared/data/na12878_chr20_smoke
+smoke=$root/testdata/na12878_chr20_smoke
 [ -s "$cache/candidates.vcf.gz" ] || { echo "run models/build_training_data.sh first" >&2; exit 1; }
 mkdir -p "$out"
 cd "$cache"
@@ -53,7 +52,7 @@ for kind in 1d 2d; do
 done
 
 # GATK's own small_2d on the same smoke set, as the card's point of comparison
-gatk_2d=$shared/models/gatk/small_2d
+gatk_2d=$root/python/cnnscore/models/gatk_small_2d/small_2d
 if [ ! -s "$out/smoke.gatk_small_2d.vcf.gz" ]; then
   "$bin/cnnscore" score -V "$smoke/hc.gatk4.vcf.gz" -R "$smoke/ref.chr20.fa.gz" \
     -I "$smoke/NA12878.chr20_10M_10.1M.bam" --architecture "$gatk_2d.json" \

@@ -1,16 +1,19 @@
 """Shared test helpers: where the real data lives, and runs of the CLI.
 
-The real data and models stay in ``../shared`` (never copied into the repo). ``CNNSCORE_SHARED``
-points elsewhere; when the folder is missing the tests fail loudly rather than skip.
+Every input the tests read is in the repository: the real data sets in ``testdata/`` (sources and
+licenses in its README), GATK's small_2d shipped in the package. Nothing outside the clone is
+read, so a fresh clone runs ``make test`` as it is.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,29 +21,54 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTDATA = REPO / "testdata"
+SMOKE = TESTDATA / "na12878_chr20_smoke"
+GATK_1D = TESTDATA / "gatk_cnn1d_expected_chr20"
+HG002 = TESTDATA / "hg002_chr20_10M_10.1M"
+#: GATK's small_2d as the package ships it (the default 2D model)
+SHIPPED_SMALL_2D = REPO / "python" / "cnnscore" / "models" / "gatk_small_2d"
+#: GATK's golden 2D output for the smoke set: GATK 4.6.0's scoring code with small_2d
+GOLDEN_2D = SMOKE / "gatk460_oracle.cnn_2d.vcf.gz"
 
 
-def shared_dir() -> Path:
-    path = Path(os.environ.get("CNNSCORE_SHARED", REPO.parent / "shared")).resolve()
-    if not (path / "spec" / "gatk_cnn_spec.md").is_file():
-        raise RuntimeError(
-            f"shared data folder not found at {path}: set CNNSCORE_SHARED to the folder holding "
-            "data/, models/ and spec/"
-        )
-    return path
+def _gatk_models_folder() -> Path:
+    """GATK's model files in one folder, as GATK's release holds them (the fetch tests use it as
+    a mirror): small_2d from the package, the two architecture descriptions whose weights are not
+    available offline from testdata/gatk_models, and that folder's SHA256SUMS, GATK's own hashes
+    for all four (independent of the code's table)."""
+    folder = Path(tempfile.mkdtemp(prefix="cnnscore-gatk-models-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for source in [*(TESTDATA / "gatk_models").iterdir(), *SHIPPED_SMALL_2D.glob("small_2d.*")]:
+        if source.name != "README.md":
+            shutil.copyfile(source, folder / source.name)
+    return folder
 
 
-SHARED = shared_dir()
-SMOKE = SHARED / "data" / "na12878_chr20_smoke"
-GATK_1D = SHARED / "data" / "gatk_cnn1d_expected_chr20"
-DEMO = SHARED / "data" / "demo20_tiny"
-MODELS = SHARED / "models" / "gatk"
+MODELS = _gatk_models_folder()
 
 SMOKE_VCF = SMOKE / "hc.gatk4.vcf.gz"
 SMOKE_REF = SMOKE / "ref.chr20.fa.gz"
 SMOKE_BAM = SMOKE / "NA12878.chr20_10M_10.1M.bam"
-SMALL_2D_JSON = MODELS / "small_2d.json"
-SMALL_2D_HD5 = MODELS / "small_2d.hd5"
+SMALL_2D_JSON = SHIPPED_SMALL_2D / "small_2d.json"
+SMALL_2D_HD5 = SHIPPED_SMALL_2D / "small_2d.hd5"
+
+
+#: a 5 kb window of the smoke set with real sequence, reads and calls (chr20:10,000,001-10,005,000)
+SLICE_START, SLICE_LENGTH = 10_000_000, 5_000
+
+
+def smoke_slice_fasta(folder: Path, contig: str = "slice") -> Path:
+    """The smoke reference's 5 kb slice as a one-contig FASTA of its own (with .fai): a small
+    real reference for the tiny-pileup and simulation tests."""
+    import pysam
+
+    with pysam.FastaFile(str(SMOKE_REF)) as fasta:
+        bases = fasta.fetch("chr20", SLICE_START, SLICE_START + SLICE_LENGTH)
+    path = Path(folder) / f"{contig}.fa"
+    lines = [bases[i : i + 60] for i in range(0, len(bases), 60)]
+    path.write_text(f">{contig}\n" + "\n".join(lines) + "\n")
+    pysam.faidx(str(path))
+    return path
 
 
 def run_cli(
@@ -100,6 +128,26 @@ def info_text(line: str, key: str = "CNN_2D") -> str:
 def info_scores(path: os.PathLike, key: str = "CNN_2D") -> list[float]:
     """The ``key`` INFO values of every record of a VCF, as floats, in order."""
     return [float(info_text(line, key)) for line in data_lines(path)]
+
+
+def golden_agreement(path: os.PathLike) -> tuple[float, int, int]:
+    """How a scored smoke VCF agrees with GATK 4.6.0's own scores (GOLDEN_2D): the records must
+    be the same, in the same order; returns (max |delta|, records whose printed CNN_2D text is
+    GATK's exactly, records)."""
+    ours, gatk = data_lines(path), data_lines(GOLDEN_2D)
+    assert [line.split("\t")[:5] for line in ours] == [line.split("\t")[:5] for line in gatk]
+    texts = [(info_text(a), info_text(b)) for a, b in zip(ours, gatk, strict=True)]
+    worst = max(abs(float(a) - float(b)) for a, b in texts)
+    return worst, sum(a == b for a, b in texts), len(texts)
+
+
+def assert_matches_golden(path: os.PathLike) -> None:
+    """GATK's tolerance for its own 2D test (the last printed digit): max |delta| <= 0.001 and
+    the printed text identical on at least 250 of the 252 records."""
+    worst, identical, count = golden_agreement(path)
+    assert count == 252, count
+    assert worst <= 0.001 + 1e-9, f"max |delta| {worst} against GATK 4.6.0"
+    assert identical >= 250, f"only {identical} of {count} records print GATK's text"
 
 
 def header_lines(path: os.PathLike) -> list[str]:

@@ -17,9 +17,10 @@ from test_image_requirements import ROOT, closure, pins
 from cnnscore.backends import cpu
 from conftest import (
     MODELS,
-    SHARED,
     SMALL_2D_HD5,
     SMALL_2D_JSON,
+    TESTDATA,
+    assert_matches_golden,
     assert_only_cnnscore_lines,
     header_lines,
     info_scores,
@@ -47,16 +48,17 @@ F32_PROPERTY = '<properties><property key="INFERENCE_PRECISION_HINT" value="f32"
 def score_in_image(
     env, out_dir, name: str, disable: bool, *, unpatched: bool = False, extra=()
 ) -> subprocess.CompletedProcess:
-    smoke, models = "/shared/data/na12878_chr20_smoke", "/shared/models/gatk"
+    smoke = "/testdata/na12878_chr20_smoke"
+    # no model given: the image's default, GATK's small_2d shipped in the package
     # unpatched: the plugins.xml as openvino-tensorflow ships it (no f32 hint for the CPU)
     before = f"sed -i 's#{F32_PROPERTY}##' {PLUGINS_XML} && " if unpatched else ""
     command = [
-        "podman", "run", "--rm", "--user", "0", "-v", f"{SHARED}:/shared:ro",
+        "podman", "run", "--rm", "--user", "0", "-v", f"{TESTDATA}:/testdata:ro",
         "-v", f"{out_dir}:/out", "-e", f"OPENVINO_TF_DISABLE={int(disable)}", IMAGE,
         "bash", "-c", before + 'exec "$@"', "score", "cnnscore", "score",
         "-V", f"{smoke}/hc.gatk4.vcf.gz", "-R", f"{smoke}/ref.chr20.fa.gz",
-        "-I", f"{smoke}/NA12878.chr20_10M_10.1M.bam", "--architecture", f"{models}/small_2d.json",
-        "--weights", f"{models}/small_2d.hd5", "--backend", "openvino-tensorflow",
+        "-I", f"{smoke}/NA12878.chr20_10M_10.1M.bam", "--tensor-type", "read_tensor",
+        "--backend", "openvino-tensorflow",
         "--inference-batch-size", "64", "-O", f"/out/{name}", *extra,
     ]  # fmt: skip
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
@@ -67,6 +69,8 @@ def test_openvino_tensorflow_matches_the_baseline(podman_env, tmp_path, smoke_2d
     result = score_in_image(podman_env, tmp_path, "ovtf.vcf", disable)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_only_cnnscore_lines(result.stderr)
+    assert "no model given: using GATK's small_2d" in result.stderr
+    assert_matches_golden(tmp_path / "ovtf.vcf")
     baseline, candidate = info_scores(smoke_2d_output), info_scores(tmp_path / "ovtf.vcf")
     assert len(candidate) == 252
     assert max(abs(a - b) for a, b in zip(baseline, candidate, strict=True)) <= 0.001 + 1e-9
@@ -102,7 +106,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
 import tensorflow as tf
 for case in sys.argv[1:]:
-    path = "/shared/models/gatk/small_2d.hd5" if case == "gatk_small_2d" else f"/work/{case}.hd5"
+    path = "/models/small_2d.hd5" if case == "gatk_small_2d" else f"/work/{case}.hd5"
     inputs = np.load(f"/work/{case.replace('gatk_', '')}.inputs.npz")
     model = tf.keras.models.load_model(path, compile=False)
     out = model([inputs["tensor"], inputs["annotations"]], training=False).numpy()
@@ -154,7 +158,7 @@ def test_models_cnnscore_writes_load_with_keras_2(podman_env, tmp_path):
         expected[name] = build_keras(network, weights)([tensor, annotations]).numpy()
     (tmp_path / "load.py").write_text(_LOAD_WITH_KERAS_2)
     command = [
-        "podman", "run", "--rm", "--user", "0", "-v", f"{SHARED}:/shared:ro",
+        "podman", "run", "--rm", "--user", "0", "-v", f"{MODELS}:/models:ro",
         "-v", f"{tmp_path}:/work", IMAGE, "python", "/work/load.py", *cases, "gatk_small_2d",
     ]  # fmt: skip
     result = subprocess.run(command, env=podman_env, capture_output=True, text=True, timeout=600)

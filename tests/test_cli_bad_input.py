@@ -1,6 +1,6 @@
 """Bad input to ``cnnscore score``: one clear error line, exit code 1 and no output left behind.
 
-Each test builds one broken input from the real data in ``../shared`` (modified copies live in
+Each test builds one broken input from the real data in ``testdata/`` (modified copies live in
 pytest's ``tmp_path``) and runs the real CLI. The contract checked by ``assert_input_error``:
 
 * stderr holds exactly one line starting ``cnnscore: error: `` (other lines may only be

@@ -1,13 +1,14 @@
 """The compiled read-tensor encoder against the Python reference: byte-identical tensors, the
 same reads kept, the same random stream afterwards, the same warnings and errors.
 
-On both real BAMs in ../shared (NA12878 52x 101 bp, HG002 30x 148 bp), the two-BAM demo (the
-multi-file merge) and stress BAMs built here from the real NA12878 reads: every read three times
-(sites far above 128 reads, so the reservoir draws), leading soft clips turned into hard clips,
-unpaired reads, =/X/P and N CIGAR operations, insertions and deletions spread over every offset
-(so some fall on window edges), duplicate/secondary/QC-fail/placed-unmapped reads, reads without an
-RG tag or in GATK's blacklisted read group; as BAM and as CRAM. Records are the real calls and, on
-the other sets, a SNP, deletion or insertion every few dozen bases.
+On both real BAMs in testdata/ (NA12878 52x 101 bp, HG002 30x 148 bp), two BAMs made from a
+5 kb slice of the NA12878 reads (the multi-file merge) and stress BAMs built here from the real
+NA12878 reads: every read three times (sites far above 128 reads, so the reservoir draws),
+leading soft clips turned into hard clips, unpaired reads, =/X/P and N CIGAR operations,
+insertions and deletions spread over every offset (so some fall on window edges),
+duplicate/secondary/QC-fail/placed-unmapped reads, reads without an RG tag or in GATK's
+blacklisted read group; as BAM and as CRAM. Records are the real calls and, on the other sets, a
+SNP, deletion or insertion every few dozen bases.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ from cnnscore.errors import InputError
 from cnnscore.io.vcf_text import VcfReader
 from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR
 from cnnscore.scoring.pipeline import Encoder, EncoderConfig
-from conftest import SHARED, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, run_cli, smoke_2d_args
-
-HG002 = SHARED / "data" / "hg002_chr20_10M_10.1M"
-DEMO = SHARED / "data" / "demo20_tiny"
+from conftest import (
+    HG002,
+    SLICE_LENGTH,
+    SLICE_START,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    run_cli,
+    smoke_2d_args,
+)
 
 
 def test_the_compiled_encoder_is_built_and_usable():
@@ -100,13 +107,32 @@ def test_identical_on_hg002(tmp_path):
     assert_identical(vcf, reference, [HG002 / "HG002.chr20_10M_10.1M.bam"])
 
 
+def _two_bams_from_the_slice(folder: Path) -> list[Path]:
+    """The smoke reads of the 5 kb slice dealt into two BAMs by read name (mates together), each
+    with a read group and sample of its own: two files whose reads interleave at every depth."""
+    bams = [folder / "half_a.bam", folder / "half_b.bam"]
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+        outputs = []
+        for index, path in enumerate(bams):
+            half = dict(header, RG=[{"ID": f"half{index}", "SM": f"S{index}", "PL": "ILLUMINA"}])
+            outputs.append(pysam.AlignmentFile(str(path), "wb", header=half))
+        for read in source.fetch("chr20", SLICE_START, SLICE_START + SLICE_LENGTH):
+            index = sum(read.query_name.encode()) % 2
+            read.set_tag("RG", f"half{index}")
+            outputs[index].write(read)
+        for output in outputs:
+            output.close()
+    for path in bams:
+        pysam.index(str(path))
+    return bams
+
+
 def test_identical_when_two_bams_merge(tmp_path):
-    reference = DEMO / "demo20.fa"
-    contig = pysam.FastaFile(str(reference)).references[0]
-    vcf = _write_vcf(tmp_path / "demo.vcf", reference, contig, 100, 4900, 23)
-    bams = sorted(DEMO.glob("*.bam"))
-    assert len(bams) == 2
-    assert_identical(vcf, reference, bams)
+    bams = _two_bams_from_the_slice(tmp_path)
+    start, stop = SLICE_START + 100, SLICE_START + SLICE_LENGTH - 100
+    vcf = _write_vcf(tmp_path / "slice.vcf", SMOKE_REF, "chr20", start, stop, 23)
+    assert_identical(vcf, SMOKE_REF, bams)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Every package in ``docker/requirements.txt`` is pulled into each task's containe
 package only the tests or benchmarks need costs every run: NNCF (``bench/precision_gate.py``) and
 twelve packages it brought (SciPy and scikit-learn among them) stayed in the image after int8 was
 refused. The expected set is computed, not listed: the dependency closure of cnnscore's runtime
-requirements (core and the openvino, onnxruntime and gcs extras), read from the metadata of the
+requirements (core and the openvino, onnxruntime, gcs and training extras: the image keeps
+TensorFlow for the reference backend and training), read from the metadata of the
 packages installed beside these tests, which ``python/requirements.lock`` pins.
 """
 
@@ -18,7 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGE_EXTRAS = ("openvino", "onnxruntime", "gcs")
+IMAGE_EXTRAS = ("openvino", "onnxruntime", "gcs", "training")
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -62,7 +63,7 @@ def runtime_closure() -> set[str]:
     extras = project["optional-dependencies"]
     roots = [Requirement(text) for text in project["dependencies"]]
     roots += [Requirement(text) for extra in IMAGE_EXTRAS for text in extras[extra]]
-    return closure(roots)
+    return closure(roots) - {"cnnscore"}  # an extra naming another (training -> tensorflow)
 
 
 def test_image_pins_are_the_tested_versions():

@@ -17,12 +17,13 @@ from cnnscore.scoring.scores import format_score, log_odds
 from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers
 
 
-def test_shared_small_2d_files_are_gatks_by_sha256():
-    for name, digest in [
-        ("small_2d.hd5", "6f663a2fdbcde0addc5cb755f7af5d4c19bed92dccfd20e25b2acf2bc8c2ca7c"),
-        ("small_2d.json", "e38e09cfe7b7ffbc80dce4972bc9c382148520147d46738a3f6f3235b2d876c6"),
+def test_the_shipped_small_2d_files_are_gatks_by_sha256():
+    """GATK's LFS object ids for small_2d (the same in every release 4.0.12.0-4.6.0.0)."""
+    for path, digest in [
+        (SMALL_2D_HD5, "6f663a2fdbcde0addc5cb755f7af5d4c19bed92dccfd20e25b2acf2bc8c2ca7c"),
+        (SMALL_2D_JSON, "e38e09cfe7b7ffbc80dce4972bc9c382148520147d46738a3f6f3235b2d876c6"),
     ]:
-        assert hashlib.sha256((MODELS / name).read_bytes()).hexdigest() == digest
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """`cnnscore models fetch gatk`: mirror folder and http(s) mirror, sha256 checks, cache reuse.
 
-The real GATK files in ../shared/models/gatk serve as the mirror (GitHub is not reachable here);
-the expected hashes come from that folder's SHA256SUMS, independent of the code's own table.
+GATK's real files serve as the mirror (conftest.MODELS: small_2d as shipped, the two architecture
+JSONs from testdata/gatk_models; GitHub is not reachable here); the expected hashes come from
+testdata/gatk_models/SHA256SUMS, independent of the code's own table.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _fetch(cache: Path, *extra) -> tuple[int, str, str]:
 
 
 def test_fetch_from_a_mirror_folder_verifies_and_caches(tmp_path):
-    code, stdout, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS)
+    code, stdout, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS, "--model", "small_2d")
     assert code == 0, stderr
     paths = [Path(line) for line in stdout.split()]
     assert [p.name for p in paths] == ["small_2d.json", "small_2d.hd5"]
@@ -41,7 +42,7 @@ def test_fetch_from_a_mirror_folder_verifies_and_caches(tmp_path):
     assert all(_sha256(p) == sums[p.name] for p in paths)
     assert stderr.count("fetched, sha256 verified") == 2
     stamps = [p.stat().st_mtime_ns for p in paths]
-    code, _, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS)
+    code, _, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS, "--model", "small_2d")
     assert code == 0 and stderr.count("cached, sha256 verified") == 2
     assert [p.stat().st_mtime_ns for p in paths] == stamps  # verified in place, not copied again
 
@@ -53,7 +54,7 @@ def test_a_tampered_file_is_refused_and_not_cached(tmp_path):
     data = bytearray((mirror / "small_2d.hd5").read_bytes())
     data[1000] ^= 0xFF
     (mirror / "small_2d.hd5").write_bytes(bytes(data))
-    code, _, stderr = _fetch(tmp_path / "cache", "--mirror", mirror)
+    code, _, stderr = _fetch(tmp_path / "cache", "--mirror", mirror, "--model", "small_2d")
     assert code == 1
     assert f"{mirror}/small_2d.hd5: not GATK's small_2d.hd5: sha256 " in stderr
     assert sorted(p.name for p in (tmp_path / "cache" / "gatk").iterdir()) == ["small_2d.json"]
@@ -73,6 +74,9 @@ def test_partially_pinned_weights_check_size_and_hash_ends(tmp_path):
 
 
 def test_missing_file_and_unknown_model(tmp_path):
+    # with no --model, GATK's 1D model (small_2d is shipped already); its weights are not offline
+    code, _, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS)
+    assert code == 1 and "1d_cnn_mix_train_full_bn.hd5: not in the mirror folder" in stderr
     code, _, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS, "--model", "2d_cnn_mix_train")
     assert code == 1 and "2d_cnn_mix_train.hd5: not in the mirror folder" in stderr
     code, _, stderr = _fetch(tmp_path / "cache", "--mirror", MODELS, "--model", "big_3d")
@@ -91,7 +95,9 @@ def http_mirror():
 
 
 def test_fetch_over_http(tmp_path, http_mirror):
-    code, stdout, stderr = _fetch(tmp_path / "cache", "--mirror", http_mirror + "/")
+    code, stdout, stderr = _fetch(
+        tmp_path / "cache", "--mirror", http_mirror + "/", "--model", "small_2d"
+    )
     assert code == 0, stderr
     assert _sha256(Path(stdout.split()[1])) == _sums()["small_2d.hd5"]
     code, _, stderr = _fetch(

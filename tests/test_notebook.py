@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO, SHARED
+from conftest import REPO, TESTDATA
 
 NOTEBOOK = REPO / "notebooks" / "cnnscore_compare_backends.ipynb"
 
@@ -17,7 +17,7 @@ NOTEBOOK = REPO / "notebooks" / "cnnscore_compare_backends.ipynb"
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, monkeypatch_module):
     out = tmp_path_factory.mktemp("notebook")
-    monkeypatch_module.setenv("CNNSCORE_SHARED", str(SHARED))
+    monkeypatch_module.setenv("NB_TESTDATA", str(TESTDATA))
     monkeypatch_module.setenv("NB_OUT", str(out))
     monkeypatch_module.setenv("NB_REGION", "chr20:10000000-10040000")
     notebook = nbformat.read(NOTEBOOK, as_version=4)

@@ -11,43 +11,44 @@ import sys
 
 import pysam
 
-from conftest import DEMO, REPO, SHARED, SMOKE_REF, SMOKE_VCF
+from conftest import REPO, SMOKE_REF, SMOKE_VCF, smoke_slice_fasta
 
 SIMULATE = REPO / "bench" / "simulate_variants.py"
 
 
-def _simulate(folder, *extra: str) -> None:
+def _simulate(folder, reference, *extra: str) -> None:
     folder.mkdir()
     subprocess.run(
-        [sys.executable, str(SIMULATE), "--reference", str(DEMO / "demo20.fa"),
-         "--contig", "demo20", "--count", "3", "--truth-vcf", str(folder / "truth.vcf"),
+        [sys.executable, str(SIMULATE), "--reference", str(reference),
+         "--contig", "slice", "--count", "3", "--truth-vcf", str(folder / "truth.vcf"),
          "--haplotype-prefix", str(folder / "hap"), *extra],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
 
 
 def test_paralogs_are_diverged_copies_and_leave_the_truth_alone(tmp_path):
-    _simulate(tmp_path / "plain")
+    fasta = smoke_slice_fasta(tmp_path)
+    _simulate(tmp_path / "plain", fasta)
     _simulate(
-        tmp_path / "paralogs", "--paralog-fraction", "1", "--paralog-divergence", "0.02",
+        tmp_path / "paralogs", fasta, "--paralog-fraction", "1", "--paralog-divergence", "0.02",
         "--paralog-indel-rate", "0", "--paralog-fasta", str(tmp_path / "paralogs" / "p.fa"),
         "--confident-bed", str(tmp_path / "paralogs" / "c.bed"),
     )  # fmt: skip
     for name in ("truth.vcf", "hap1.fa", "hap2.fa"):
         assert (tmp_path / "plain" / name).read_text() == (tmp_path / "paralogs" / name).read_text()
-    reference = pysam.FastaFile(str(DEMO / "demo20.fa"))
+    reference = pysam.FastaFile(str(fasta))
     bed = [line.split() for line in (tmp_path / "paralogs" / "c.bed").read_text().splitlines()]
     assert len(bed) == 3 and all(int(end) - int(start) == 700 for _, start, end in bed)
     copies: dict[int, list[str]] = {}
     with pysam.FastxFile(str(tmp_path / "paralogs" / "p.fa")) as paralogs:
         for entry in paralogs:
             _, contig, start, copy = entry.name.split("_")
-            assert contig == "demo20"
+            assert contig == "slice"
             copies.setdefault(int(start), []).append(entry.sequence)
     assert len(copies) == 3
     for start, sequences in copies.items():
         assert 1 <= len(sequences) <= 3 and len(set(sequences)) == 1  # copies of one paralog
-        window = reference.fetch("demo20", start - 1, start + 999).upper()
+        window = reference.fetch("slice", start - 1, start + 999).upper()
         differences = sum(a != b for a, b in zip(window, sequences[0], strict=True))
         assert 5 <= differences <= 40  # 2% of 1,000 bases, binomial
 
@@ -59,7 +60,7 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
     env = dict(
         os.environ, CNNSCORE_TRAIN_CACHE=str(tmp_path / "train"), VARIANTS="150",
         CNNSCORE_REFERENCE_DIR=os.environ.get("CNNSCORE_REFERENCE_DIR", str(tmp_path / "ref")),
-        EPOCHS="1", CNNSCORE_SHARED=str(SHARED), VENV_BIN=os.path.dirname(sys.executable),
+        EPOCHS="1", VENV_BIN=os.path.dirname(sys.executable),
         PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="3",
     )  # fmt: skip
     for script in ("build_training_data.sh", "train_default_models.sh"):

@@ -93,7 +93,7 @@ task ScoreVariants {
     reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied", localization_optional: true}
     reads_indexes: {description: "their .bai/.crai/.csi indexes, in the same order (passed with each file, so any name works)", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
-    architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, the image's default for tensor_type: GATK's small_2d (read_tensor) or 1d_cnn_mix_train_full_bn (reference), which the image carries when its build could fetch them (its /opt/cnnscore/models/MODELS.txt lists them), else cnnscore's own shipped model"
+    architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, GATK's default for tensor_type: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (its /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d, said in the task's stderr"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
     intervals: "this shard's interval_list from SplitIntervals"
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"

@@ -136,7 +136,7 @@ workflow CNNScoreVariants {
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
-    architecture_json: "GATK model JSON (small_2d.json, 1d_cnn_mix_train_full_bn.json, ...); leave both model files unset to score with the image's default for tensor_type: GATK's small_2d (read_tensor) or 1d_cnn_mix_train_full_bn (reference) as GATK did, carried in the image when its build fetched them (see /opt/cnnscore/models/MODELS.txt in the image), else cnnscore's own shipped model"
+    architecture_json: "GATK model JSON (small_2d.json, 1d_cnn_mix_train_full_bn.json, ...); leave both model files unset to score with GATK's default for tensor_type, as GATK did: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (see /opt/cnnscore/models/MODELS.txt in the image), else cnnscore_compact_1d, said in the task's stderr"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list: only records overlapping it are scored and written"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"

@@ -162,7 +162,7 @@ workflow ValidateBackends {
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
     reads_indexes: ".bai/.crai of reads, same order"
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
-    architecture_json: "GATK model JSON; leave both model files unset for the image's default for tensor_type (GATK's small_2d / 1d_cnn_mix_train_full_bn where the image carries them, see /opt/cnnscore/models/MODELS.txt, else cnnscore's own)"
+    architecture_json: "GATK model JSON; leave both model files unset for GATK's default for tensor_type: small_2d (read_tensor, shipped in the package); 1d_cnn_mix_train_full_bn (reference) where the image carries it (see /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
     intervals: "optional BED/interval_list restricting what is scored"
     tensor_type: "read_tensor (CNN_2D) or reference (CNN_1D)"

@@ -14,8 +14,9 @@ def add_models_parser(subparsers) -> None:
         "list",
         help="the models score --model knows, whether each is here, its sha256, the defaults",
         description="List GATK's and cnnscore's models by name: tensor type, whether it is the "
-        "default when no model is given (GATK's where its files are in the cache, as in GATK), "
-        "the weights' path here and their sha256.",
+        "default when no model is given (GATK's small_2d, shipped with cnnscore, for read_tensor; "
+        "GATK's 1D model for reference where it is in the cache, as in GATK), whether it is "
+        "shipped with cnnscore, cached or missing, the weights' path here and their sha256.",
     )
     listing.add_argument("--cache-dir", help=CACHE_HELP)
     fetch = actions.add_parser(
@@ -30,7 +31,8 @@ def add_models_parser(subparsers) -> None:
         action="append",
         dest="models",
         metavar="NAME",
-        help="small_2d (default), 1d_cnn_mix_train_full_bn, 2d_cnn_mix_train, or all; repeatable",
+        help="1d_cnn_mix_train_full_bn (default), 2d_cnn_mix_train, small_2d (shipped with "
+        "cnnscore already; fetching it checks the download), or all; repeatable",
     )
     fetch.add_argument(
         "--mirror", help="a folder or http(s) base URL holding the files, instead of GitHub"

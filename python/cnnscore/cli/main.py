@@ -55,14 +55,14 @@ def _models(args: argparse.Namespace) -> None:
         from ..models.registry import listing
 
         rows = listing(args.cache_dir)
-        columns = ("name", "source", "tensor_type", "default", "sha256", "weights")
+        columns = ("name", "source", "tensor_type", "default", "where", "sha256", "weights")
         widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns}
         for line in [dict(zip(columns, columns)), *rows]:
             print("  ".join(line[c].ljust(widths[c]) for c in columns).rstrip(), file=args.results)
         return
     from ..models.fetch import GATK_MODELS, fetch_gatk
 
-    wanted = args.models or ["small_2d"]
+    wanted = args.models or ["1d_cnn_mix_train_full_bn"]
     models = list(GATK_MODELS) if "all" in wanted else wanted
     fetched_files = fetch_gatk(
         models, args.cache_dir, args.mirror, args.gatk_tag, skip_missing=args.skip_missing

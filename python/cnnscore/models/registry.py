@@ -1,10 +1,12 @@
 """Models by name, and which one scores when none is given.
 
 GATK always scored with its own models when the user gave none: ``small_2d`` for the 2D read
-tensor, ``1d_cnn_mix_train_full_bn`` for the 1D reference tensor. cnnscore does the same wherever
-GATK's files are in the model cache (``cnnscore models fetch gatk``; the task image carries them),
-checked by size and sha256 before every use; where they are not, it scores with its own shipped
-compact model and says so on stderr. ``--model NAME`` picks any of them by name.
+tensor, ``1d_cnn_mix_train_full_bn`` for the 1D reference tensor. cnnscore does the same. GATK's
+``small_2d`` ships inside the package (``gatk_small_2d/``), so a fresh install, an offline one and
+every image score with it. GATK's other models are too large to ship (20-24 MB) and come from
+the model cache (``cnnscore models fetch gatk``); where GATK's 1D model is not cached, cnnscore's
+own ``cnnscore_compact_1d`` scores the reference tensor and stderr says so. Every file, shipped or
+cached, is checked by size and sha256 before each use; ``--model NAME`` picks any of them by name.
 """
 
 from __future__ import annotations
@@ -20,26 +22,29 @@ from .spec import READ_TENSOR, REFERENCE
 
 GATK = "gatk"
 CNNSCORE = "cnnscore"
+#: GATK's small_2d as released (README.md and LICENSE.TXT beside the files)
+SHIPPED_GATK_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gatk_small_2d")
 
 
 @dataclass(frozen=True)
 class NamedModel:
     name: str
-    source: str  # GATK or CNNSCORE
+    source: str  # GATK or CNNSCORE: whose model it is
     tensor_type: str
+    shipped: bool  # its files are inside the package; otherwise they come from the model cache
 
 
 MODELS = {
     model.name: model
     for model in (
-        NamedModel("small_2d", GATK, READ_TENSOR),
-        NamedModel("2d_cnn_mix_train", GATK, READ_TENSOR),
-        NamedModel("1d_cnn_mix_train_full_bn", GATK, REFERENCE),
-        NamedModel(DEFAULT_MODELS[READ_TENSOR], CNNSCORE, READ_TENSOR),
-        NamedModel(DEFAULT_MODELS[REFERENCE], CNNSCORE, REFERENCE),
+        NamedModel("small_2d", GATK, READ_TENSOR, shipped=True),
+        NamedModel("2d_cnn_mix_train", GATK, READ_TENSOR, shipped=False),
+        NamedModel("1d_cnn_mix_train_full_bn", GATK, REFERENCE, shipped=False),
+        NamedModel(DEFAULT_MODELS[READ_TENSOR], CNNSCORE, READ_TENSOR, shipped=True),
+        NamedModel(DEFAULT_MODELS[REFERENCE], CNNSCORE, REFERENCE, shipped=True),
     )
 }
-#: GATK's defaults per tensor type, used whenever their files are in the cache
+#: GATK's defaults per tensor type: small_2d always (shipped), the 1D model where it is cached
 GATK_DEFAULTS = {READ_TENSOR: "small_2d", REFERENCE: "1d_cnn_mix_train_full_bn"}
 
 
@@ -54,60 +59,72 @@ def gatk_folder(cache_dir: str | None = None) -> str:
     return os.path.join(cache_dir or default_cache_dir(), GATK)
 
 
-def _gatk_problem(name: str, cache_dir: str | None) -> str | None:
-    """Why GATK's model ``name`` cannot be used from the cache, or None when it can."""
-    folder = gatk_folder(cache_dir)
+def _gatk_problem(name: str, folder: str) -> str | None:
+    """Why GATK's model ``name`` in ``folder`` cannot be used, or None when it can."""
     for suffix in (".json", ".hd5"):
         spec = GATK_FILES[name + suffix]
         path = os.path.join(folder, spec.name)
         if not os.path.isfile(path):
-            return f"{spec.name} is not in the model cache {folder}"
+            return f"{spec.name} is not in {folder}"
         problem = spec.check(os.path.getsize(path), sha256_file(path))
         if problem:
             return f"{path} is not GATK's {spec.name}: {problem}"
     return None
 
 
+def _located_gatk(model: NamedModel, folder: str) -> Located:
+    return Located(
+        model, os.path.join(folder, f"{model.name}.json"), os.path.join(folder, f"{model.name}.hd5")
+    )
+
+
 def locate(name: str, cache_dir: str | None = None) -> Located:
-    """The named model's files, checked; a clear error when it is unknown or not available."""
+    """The named model's files, checked; a clear error when it is unknown, not available or
+    damaged."""
     model = MODELS.get(name)
     if model is None:
         raise InputError(f"unknown model; known: {', '.join(MODELS)}", path=name)
     if model.source == CNNSCORE:
         architecture, weights = default_model(model.tensor_type)
         return Located(model, architecture, weights)
-    problem = _gatk_problem(name, cache_dir)
+    if model.shipped:
+        problem = _gatk_problem(name, SHIPPED_GATK_FOLDER)
+        if problem:
+            raise InputError(
+                f"the shipped copy of GATK's {name} is damaged or missing ({problem}): "
+                "reinstall cnnscore",
+                path=SHIPPED_GATK_FOLDER,
+            )
+        return _located_gatk(model, SHIPPED_GATK_FOLDER)
+    folder = gatk_folder(cache_dir)
+    problem = _gatk_problem(name, folder)
     if problem:
         raise InputError(
             f"GATK's {name} is not available ({problem}): cnnscore models fetch gatk --model "
             f"{name}",
             path="--model",
         )
-    folder = gatk_folder(cache_dir)
-    return Located(model, os.path.join(folder, f"{name}.json"), os.path.join(folder, f"{name}.hd5"))
-
-
-def available(name: str, cache_dir: str | None = None) -> bool:
-    model = MODELS[name]
-    return model.source == CNNSCORE or _gatk_problem(name, cache_dir) is None
+    return _located_gatk(model, folder)
 
 
 def default_for(tensor_type: str, cache_dir: str | None = None) -> tuple[Located, str]:
     """The model that scores ``tensor_type`` when none is given, and the stderr line saying so:
-    GATK's default where its files are in the cache, as in GATK; otherwise cnnscore's own."""
+    GATK's default (shipped, or in the cache); otherwise cnnscore's own, with the reason."""
     gatk_name = GATK_DEFAULTS[tensor_type]
-    problem = _gatk_problem(gatk_name, cache_dir)
+    model = MODELS[gatk_name]
+    problem = None if model.shipped else _gatk_problem(gatk_name, gatk_folder(cache_dir))
     if problem is None:
         located = locate(gatk_name, cache_dir)
+        where = "shipped with cnnscore" if model.shipped else "from the model cache"
         return located, (
             f"cnnscore: no model given: using GATK's {gatk_name}, GATK's default for "
-            f"{tensor_type} ({located.weights})"
+            f"{tensor_type} ({where}: {located.weights})"
         )
     located = locate(DEFAULT_MODELS[tensor_type])
     return located, (
-        f"cnnscore: no model given: using cnnscore's own {os.path.basename(located.weights)} "
-        f"(see MODEL_CARD.md; GATK's {gatk_name} is unavailable: {problem}; "
-        f"cnnscore models fetch gatk --model {gatk_name})"
+        f"cnnscore: no model given: using cnnscore's own {os.path.basename(located.weights)}, "
+        f"an approximation of GATK's {gatk_name} (see MODEL_CARD.md), because GATK's "
+        f"{gatk_name} is unavailable: {problem}; cnnscore models fetch gatk --model {gatk_name}"
     )
 
 
@@ -119,12 +136,13 @@ def listing(cache_dir: str | None = None) -> list[dict[str, str]]:
     for name, model in MODELS.items():
         try:
             located = locate(name, cache_dir)
-            where, digest = located.weights, sha256_file(located.weights)
+            where = "shipped" if model.shipped else "cached"
+            path, digest = located.weights, sha256_file(located.weights)
         except InputError:
-            where, digest = "not fetched (cnnscore models fetch gatk --model " + name + ")", "-"
+            where, path, digest = "missing", f"cnnscore models fetch gatk --model {name}", "-"
         rows.append({
             "name": name, "source": model.source, "tensor_type": model.tensor_type,
             "default": "yes" if defaults[model.tensor_type] == name else "",
-            "weights": where, "sha256": digest,
+            "where": where, "weights": path, "sha256": digest,
         })  # fmt: skip
     return rows

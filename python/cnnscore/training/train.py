@@ -220,6 +220,9 @@ def _epoch_logger(epochs: int):
 def run_train(options: TrainOptions) -> TrainResult:
     """Train, export ``PREFIX.hd5`` + ``PREFIX.json``, and write the report."""
     started = time.monotonic()
+    from ..backends.tensorflow_backend import require_tensorflow
+
+    require_tensorflow("cnnscore train")
     _check_options(options)
     prefix = output_prefix(options.output)
     weights_path, json_path = prefix + ".hd5", prefix + ".json"
