@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # Publish the task images so that a workflow can pin them by digest (Terra, Cromwell, miniwdl).
 #
-# Usage: docker/publish.sh REGISTRY/NAME:TAG
+# Usage: docker/publish.sh REGISTRY/NAME:TAG [main|ovtf|all]
 #   pushes cnnscore:local as REGISTRY/NAME:TAG and cnnscore-ovtf:local as REGISTRY/NAME-ovtf:TAG
 #   (build them first: `make image`, or `docker build` as the README shows), with podman where it
-#   is installed, else docker, and prints one line per image: the digest reference
-#   REGISTRY/NAME@sha256:... to put in the workflow's `docker` input.
+#   is installed, else docker, and prints one line per image pushed: the digest reference
+#   REGISTRY/NAME@sha256:... to put in the workflow's `docker` input. `main` or `ovtf` publishes
+#   that image alone (an error when it was not built); `all` (the default) publishes each image
+#   that was built and says on stderr which one was not. Exit 1 when nothing was published.
 # Environment: CNNSCORE_IMAGE / CNNSCORE_OVTF_IMAGE (the local images, defaults above);
 #   CNNSCORE_PUBLISH_TLS_VERIFY=false for a plain-http registry (a local test registry).
 # Log in to the registry first (podman login / docker login) where it needs credentials.
 set -euo pipefail
 target=${1:-}
+which=${2:-all}
 last=${target##*/}
-if [ -z "$target" ] || [ "$last" = "$target" ] || [[ "$last" != *:* ]]; then
-  echo "usage: docker/publish.sh REGISTRY/NAME:TAG (e.g. ghcr.io/me/cnnscore:0.1.0)" >&2
+if [ -z "$target" ] || [ "$last" = "$target" ] || [[ "$last" != *:* ]] \
+   || [[ ! "$which" =~ ^(main|ovtf|all)$ ]]; then
+  echo "usage: docker/publish.sh REGISTRY/NAME:TAG [main|ovtf|all] (e.g. ghcr.io/me/cnnscore:0.1.0)" >&2
   exit 2
 fi
 name=${target%:*}
 tag=${target##*:}
-images=("${CNNSCORE_IMAGE:-cnnscore:local}=$name:$tag"
-        "${CNNSCORE_OVTF_IMAGE:-cnnscore-ovtf:local}=$name-ovtf:$tag")
+main="${CNNSCORE_IMAGE:-cnnscore:local}=$name:$tag"
+ovtf="${CNNSCORE_OVTF_IMAGE:-cnnscore-ovtf:local}=$name-ovtf:$tag"
+case "$which" in
+  main) images=("$main") ;;
+  ovtf) images=("$ovtf") ;;
+  all) images=("$main" "$ovtf") ;;
+esac
 
 if command -v podman >/dev/null; then
   engine=podman
@@ -38,12 +47,18 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+published=0
+missing=()
 for pair in "${images[@]}"; do
   source=${pair%%=*}
   destination=${pair#*=}
   if ! "$engine" image inspect "$source" >/dev/null 2>&1; then
-    echo "publish.sh: no local image $source: build it first (make image)" >&2
-    exit 1
+    if [ "$which" != all ]; then
+      echo "publish.sh: no local image $source: build it first (make image)" >&2
+      exit 1
+    fi
+    missing+=("$source")
+    continue
   fi
   if [ "$engine" = podman ]; then
     podman push --quiet "${tls[@]}" --digestfile "$work/digest" "$source" "$destination" >&2
@@ -57,4 +72,12 @@ for pair in "${images[@]}"; do
   fi
   [[ "$digest" == sha256:* ]] || { echo "publish.sh: no digest for $destination" >&2; exit 1; }
   echo "${destination%:*}@$digest"
+  published=$((published + 1))
 done
+for source in "${missing[@]}"; do
+  echo "publish.sh: not published: $source was not built (make image builds both images)" >&2
+done
+if [ "$published" -eq 0 ]; then
+  echo "publish.sh: nothing published: build the images first (make image)" >&2
+  exit 1
+fi

@@ -200,6 +200,53 @@ def test_reads_without_index(tmp_path):
     assert_input_error(result, output, bam)
 
 
+def _later_half(folder: Path, suffix: str) -> Path:
+    """The smoke reads from 10.05 Mb on, same header, as BAM or CRAM, indexed: a file whose
+    index fits the smoke file's header but not its contents."""
+    bam = folder / "later.bam"
+    with (
+        pysam.AlignmentFile(str(SMOKE_BAM)) as source,
+        pysam.AlignmentFile(str(bam), "wb", header=source.header) as sink,
+    ):
+        for read in source.fetch("chr20", 10_050_000, 10_100_000):
+            sink.write(read)
+    pysam.index(str(bam))
+    if suffix == ".bam":
+        return bam
+    cram = folder / "later.cram"
+    pysam.view("-C", "-T", str(SMOKE_REF), "-o", str(cram), str(bam), catch_stdout=False)
+    pysam.index(str(cram))
+    return cram
+
+
+@pytest.mark.parametrize("suffix", [".bam", ".cram"])
+def test_reads_with_another_files_index(tmp_path, suffix):
+    """htslib opens another file's index without a word and queries then find nothing (on the
+    smoke BAM with such an index every query returned no reads): refused, naming both."""
+    output = out_path(tmp_path)
+    later = _later_half(in_dir(tmp_path), suffix)
+    if suffix == ".bam":
+        reads = f"{SMOKE_BAM}##idx##{later}.bai"
+    else:
+        whole = in_dir(tmp_path) / "whole.cram"
+        pysam.view("-C", "-T", str(SMOKE_REF), "-o", str(whole), str(SMOKE_BAM),
+                   catch_stdout=False)  # fmt: skip
+        pysam.index(str(whole))
+        reads = f"{whole}##idx##{later}.crai"
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=reads)
+    error = assert_input_error(result, output, reads.split("##idx##")[0])
+    assert "index" in error and ("another file" in error), error
+
+
+def test_reads_with_an_index_of_another_reference(tmp_path):
+    """HG002's index (86 contigs) given for the smoke BAM (25): refused before any query."""
+    output = out_path(tmp_path)
+    index = SMOKE_BAM.parents[1] / "hg002_chr20_10M_10.1M" / "HG002.chr20_10M_10.1M.bam.bai"
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=f"{SMOKE_BAM}##idx##{index}")
+    error = assert_input_error(result, output, SMOKE_BAM)
+    assert f"its index {index} describes 86 contigs and the file has 25 contigs" in error
+
+
 # --------------------------------------------------------------------------------------------
 # records that disagree with the reference or the model
 
@@ -339,3 +386,15 @@ def test_vcf_contig_length_disagrees_with_reference(tmp_path):
     result = score_2d(output, vcf=vcf)
     error = assert_input_error(result, output, vcf)
     assert "chr20" in error
+
+
+def test_resource_with_another_files_index(tmp_path):
+    """A truth resource whose .tbi is another VCF's: refused, not read as if it had no sites."""
+    output = out_path(tmp_path)
+    resource = in_dir(tmp_path) / "truth.vcf.gz"
+    shutil.copyfile(SMOKE_VCF.parent / "giab_truth.vcf.gz", resource)
+    shutil.copyfile(f"{SMOKE_VCF}.tbi", f"{resource}.tbi")  # the HaplotypeCaller calls' index
+    scored = SMOKE_VCF.parent / "gatk460_oracle.cnn_2d.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", resource, "-O", output)
+    error = assert_input_error(result, output, resource)
+    assert "the index belongs to another file" in error

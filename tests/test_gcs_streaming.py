@@ -146,7 +146,7 @@ def test_the_task_command_streams_gs_inputs_by_range(gcs_emulator, deep_bam, tmp
         "architecture_json": str(SMALL_2D_JSON), "weights_hd5": str(SMALL_2D_HD5),
         "intervals": str(shard), "backend": "tensorflow", "output_prefix": "shard",
         "runtime_settings": {"docker": "x", "cpu": 2, "memory_gb": 4, "preemptible": 0,
-                             "max_retries": 0},
+                             "max_retries": 0, "boot_disk_gb": 10, "cpu_platform": ""},
     }  # fmt: skip
     streamed = {
         "reference_fasta": gs("smoke/ref.chr20.fa.gz"),

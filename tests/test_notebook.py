@@ -51,3 +51,17 @@ def test_the_committed_notebook_carries_no_outputs():
     """Outputs belong to a run, not to the repository."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_the_text_names_exactly_the_variables_the_code_reads_and_how_to_install():
+    """What the introduction tells a Terra user to set is what the code reads (it once said
+    BASELINE_VCF where the code read NB_BASELINE_VCF), and it says how to install cnnscore."""
+    import re
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    text = "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    code = "".join(c.source for c in notebook.cells if c.cell_type == "code")
+    read = set(re.findall(r'os\.environ\.get\("(NB_[A-Z_]+)"', code))
+    named = set(re.findall(r"`(NB_[A-Z_]+)`", text))
+    assert read and named == read, (named - read, read - named)
+    assert "pip install" in text and "cnnscore[tensorflow,gcs]" in text

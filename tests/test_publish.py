@@ -64,7 +64,7 @@ def test_publish_pushes_both_images_and_the_workflow_runs_from_the_digest(regist
     run_dir = tmp_path / "run"
     miniwdl = Path(sys.executable).with_name("miniwdl")
     result = subprocess.run(
-        [str(miniwdl), "run", "wdl/workflows/cnn_score_variants.wdl",
+        [str(miniwdl), "run", "wdl/cnn_score_variants.wdl",
          f"docker={references[0]}", "-i", "inputs/local.smoke.json",
          "--dir", f"{run_dir}/.", "--cfg", "wdl/miniwdl/podman.cfg"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
@@ -78,3 +78,26 @@ def test_publish_needs_a_tag(tmp_path):
     done = subprocess.run([str(REPO / "docker" / "publish.sh"), "localhost:5000/cnnscore"],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2 and "usage: docker/publish.sh REGISTRY/NAME:TAG" in done.stderr
+    wrong = subprocess.run([str(REPO / "docker" / "publish.sh"), "localhost:5000/x:1", "both"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert wrong.returncode == 2 and "[main|ovtf|all]" in wrong.stderr
+
+
+def test_publish_pushes_what_was_built_and_says_what_was_not(registry):
+    """One image built and not the other: `all` pushes the one and names the other on stderr;
+    asking for the missing one alone is an error; nothing at all to push is an error too."""
+    env = dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF, CNNSCORE_PUBLISH_TLS_VERIFY="false",
+               CNNSCORE_OVTF_IMAGE="cnnscore-ovtf:never-built")  # fmt: skip
+    script, target = str(REPO / "docker" / "publish.sh"), f"{registry}/partial:ci"
+    done = subprocess.run([script, target], env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr
+    assert [line.split("@")[0] for line in done.stdout.split()] == [f"{registry}/partial"]
+    assert "not published: cnnscore-ovtf:never-built was not built" in done.stderr
+    alone = subprocess.run([script, target, "ovtf"], env=env, capture_output=True, text=True)
+    assert alone.returncode == 1 and "no local image cnnscore-ovtf:never-built" in alone.stderr
+    main_only = subprocess.run([script, target, "main"], env=env, capture_output=True, text=True,
+                               timeout=1800)  # fmt: skip
+    assert main_only.returncode == 0 and len(main_only.stdout.split()) == 1
+    env["CNNSCORE_IMAGE"] = "cnnscore:never-built"
+    nothing = subprocess.run([script, target], env=env, capture_output=True, text=True)
+    assert nothing.returncode == 1 and "nothing published" in nothing.stderr

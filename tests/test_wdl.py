@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,10 @@ import WDL
 
 from conftest import REPO
 
-WORKFLOW = REPO / "wdl" / "workflows" / "cnn_score_variants.wdl"
+#: the entry workflows sit at the top of wdl/, so that none of their imports leaves the folder a
+#: Cromwell server is given as its dependency zip (docs/CROMWELL.md)
+WORKFLOW_FILES = sorted((REPO / "wdl").glob("*.wdl"))
+WORKFLOW = REPO / "wdl" / "cnn_score_variants.wdl"
 WDL_FILES = sorted((REPO / "wdl").rglob("*.wdl"))
 
 
@@ -23,9 +28,7 @@ def test_every_wdl_file_is_version_1_0():
         assert first.strip() == "version 1.0", path
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in WDL_FILES if "workflows" in p.parts], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
 def test_miniwdl_check_strict_is_clean(path):
     miniwdl = Path(sys.executable).with_name("miniwdl")
     result = subprocess.run(
@@ -35,7 +38,7 @@ def test_miniwdl_check_strict_is_clean(path):
     assert "shellcheck" not in result.stdout.lower(), "install shellcheck so commands are checked"
 
 
-WORKFLOWS = REPO / "wdl" / "workflows"
+WORKFLOWS = REPO / "wdl"
 # example inputs file -> the workflow it is for
 EXAMPLE_INPUTS = {
     "local.smoke.json": WORKFLOWS / "cnn_score_variants.wdl",
@@ -131,3 +134,81 @@ def test_only_wdl_1_0_constructs(path):
                 assert isinstance(decl.expr, WDL.Expr.Struct), (path, decl.name)
     text = path.read_text()
     assert "= {" not in text.replace("object {", ""), "a map literal where a struct is built?"
+
+
+# ------------------------------------------------ imports as every route resolves them
+
+#: README's command for the dependency zip a Cromwell server is given (--imports / the REST
+#: API's workflowDependencies); the entry workflow is submitted beside it
+ZIP_COMMAND = "python3 -m zipfile -c {zip} wdl/structs wdl/tasks"
+IMPORT = re.compile(r'^\s*import\s+"([^"]+)"', re.MULTILINE)
+
+
+def cromwell_zip_imports(main: Path, zip_root: Path) -> list[str]:
+    """Resolve every import the way a Cromwell server does with a dependency zip (its
+    ImportResolver: the submitted workflow's imports against the zip's root, an imported file's
+    own imports against that file's folder, and nothing outside the root, "<path> is not an
+    allowed import path"). Returns the files resolved, relative to the root."""
+    resolved: list[str] = []
+    todo = [(path, zip_root) for path in IMPORT.findall(main.read_text())]
+    while todo:
+        path, base = todo.pop()
+        target = (base / path).resolve()
+        if zip_root.resolve() not in target.parents:
+            raise ValueError(f"{path} is not an allowed import path")
+        if not target.is_file():
+            raise FileNotFoundError(path)
+        resolved.append(str(target.relative_to(zip_root.resolve())))
+        todo += [(child, target.parent) for child in IMPORT.findall(target.read_text())]
+    return sorted(set(resolved))
+
+
+@pytest.fixture(scope="module")
+def dependency_zip(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("zip")
+    command = ZIP_COMMAND.format(zip=folder / "cnnscore-wdl.zip").split()
+    subprocess.run([sys.executable if c == "python3" else c for c in command], cwd=REPO,
+                   check=True)  # fmt: skip
+    root = folder / "unzipped"
+    with zipfile.ZipFile(folder / "cnnscore-wdl.zip") as archive:
+        archive.extractall(root)
+    return root
+
+
+def test_readme_gives_the_zip_command():
+    assert ZIP_COMMAND.format(zip="cnnscore-wdl.zip") in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_import_resolves_inside_the_dependency_zip(dependency_zip, path):
+    resolved = cromwell_zip_imports(path, dependency_zip)
+    tasks = {f"tasks/{p.name}" for p in (REPO / "wdl" / "tasks").glob("*.wdl")}
+    assert "structs/structs.wdl" in resolved and set(resolved) - {"structs/structs.wdl"} <= tasks
+
+
+def test_the_resolver_refuses_what_cromwell_refuses(dependency_zip, tmp_path):
+    """The emulation can fail: an entry workflow importing ../ (the old wdl/workflows/ layout)
+    leaves the zip's root, which a Cromwell server refuses."""
+    old = tmp_path / "old.wdl"
+    old.write_text('version 1.0\nimport "../structs/structs.wdl"\nworkflow W {}\n')
+    with pytest.raises(ValueError, match="is not an allowed import path"):
+        cromwell_zip_imports(old, dependency_zip)
+
+
+def test_dockstore_registers_both_workflows():
+    text = (REPO / ".dockstore.yml").read_text()
+    paths = re.findall(r"primaryDescriptorPath:\s*(\S+)", text)
+    assert sorted(paths) == ["/wdl/cnn_score_variants.wdl", "/wdl/validate_backends.wdl"]
+    for path in [*paths, *re.findall(r"^\s*-\s*(/inputs/\S+)", text, re.MULTILINE)]:
+        assert (REPO / path.lstrip("/")).is_file(), path
+    assert re.search(r"^version: 1\.2$", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", TERRA_INPUTS)
+def test_terra_inputs_pin_the_image_by_digest_and_docker_is_required(name):
+    inputs = json.loads((REPO / "inputs" / name).read_text())
+    (docker,) = [value for key, value in inputs.items() if key.endswith(".docker")]
+    # Cromwell's image-name syntax is lowercase only (DockerImageIdentifier)
+    assert re.fullmatch(r"[a-z0-9.-]+(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}", docker), docker
+    _, required = workflow_inputs(EXAMPLE_INPUTS[name])
+    assert any(key.endswith(".docker") for key in required)

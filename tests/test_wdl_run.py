@@ -1,6 +1,8 @@
 """The workflow end to end: miniwdl runs it in the real task image (podman) on the smoke data with
-scatter_count=3, and the gathered VCF must equal a direct `cnnscore score` run record for record
-(and its tranche-filtered VCF a direct `cnnscore filter` run of the gathered one).
+scatter_count=3, from the files a Cromwell server would be given (the entry workflow and the
+dependency zip README's command builds), and the gathered VCF must equal a direct
+`cnnscore score` run record for record (and its tranche-filtered VCF a direct `cnnscore filter`
+run of the gathered one).
 
 Needs the image built by `docker/podman-build.sh` (the Makefile's `image` target, which `make test`
 runs first) and the miniwdl plugin in tools/miniwdl_podman_local (installed by `make setup`).
@@ -9,11 +11,14 @@ runs first) and the miniwdl plugin in tools/miniwdl_podman_local (installed by `
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+from test_wdl import ZIP_COMMAND
 
 from cnnscore.backends import cpu
 from conftest import (
@@ -37,11 +42,25 @@ def podman_env():
     return podman_env_for(IMAGE)
 
 
-def _miniwdl_run(workflow: str, inputs: str, run_dir: Path, env: dict) -> dict:
+def _from_the_dependency_zip(workflow: str, folder: Path) -> Path:
+    """The workflow as a Cromwell server is given it: the entry file beside the dependency zip
+    README's command builds, unpacked (so the run also proves the zip holds every import)."""
+    archive = folder / "cnnscore-wdl.zip"
+    command = ZIP_COMMAND.format(zip=archive).split()
+    subprocess.run([sys.executable if c == "python3" else c for c in command], cwd=REPO,
+                   check=True)  # fmt: skip
+    with zipfile.ZipFile(archive) as unpacked:
+        unpacked.extractall(folder / "submitted")
+    shutil.copyfile(REPO / "wdl" / workflow, folder / "submitted" / workflow)
+    return folder / "submitted" / workflow
+
+
+def _miniwdl_run(workflow: str | Path, inputs: str, run_dir: Path, env: dict) -> dict:
     """`miniwdl run` with the podman backend, as the README shows; the outputs.json."""
     miniwdl = Path(sys.executable).with_name("miniwdl")
+    source = workflow if isinstance(workflow, Path) else f"wdl/{workflow}"
     result = subprocess.run(
-        [str(miniwdl), "run", f"wdl/workflows/{workflow}", "-i", f"inputs/{inputs}",
+        [str(miniwdl), "run", str(source), "-i", f"inputs/{inputs}",
          "--dir", f"{run_dir}/.", "--cfg", "wdl/miniwdl/podman.cfg"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
@@ -52,7 +71,8 @@ def _miniwdl_run(workflow: str, inputs: str, run_dir: Path, env: dict) -> dict:
 @pytest.fixture(scope="module")
 def workflow_run_dir(podman_env, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("miniwdl")
-    _miniwdl_run("cnn_score_variants.wdl", "local.smoke.json", run_dir, podman_env)
+    workflow = _from_the_dependency_zip("cnn_score_variants.wdl", tmp_path_factory.mktemp("zip"))
+    _miniwdl_run(workflow, "local.smoke.json", run_dir, podman_env)
     return run_dir
 
 

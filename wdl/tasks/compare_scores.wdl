@@ -24,9 +24,14 @@ task CompareScores {
 
   command <<<
     set -euo pipefail
-    # gates hold shell metacharacters (> <): pass each one as a single quoted argument
+    # matplotlib's cache in the working folder, whatever the user and HOME (docs/CROMWELL.md)
+    export MPLCONFIGDIR="${PWD}/.cnnscore-home/matplotlib"
+    # gates hold shell metacharacters (> <): pass each one as a single quoted argument. Cromwell's
+    # write_lines([]) is a file holding one newline (miniwdl's is empty): skip empty lines.
     gates=()
-    while IFS= read -r gate; do gates+=(--fail-if "${gate}"); done < '~{write_lines(fail_if)}'
+    while IFS= read -r gate || [ -n "${gate}" ]; do
+      if [ -n "${gate}" ]; then gates+=(--fail-if "${gate}"); fi
+    done < '~{write_lines(fail_if)}'
     status=0
     cnnscore compare \
       --baseline '~{baseline_vcf}' \
@@ -59,7 +64,10 @@ task CompareScores {
     memory: "2 GiB"
     disks: "local-disk ~{disk_gb} HDD"
     preemptible: runtime_settings.preemptible
-    maxRetries: runtime_settings.max_retries
+    # a gate that holds holds again: Cromwell retries any failure, so never retry this one
+    maxRetries: 0
+    bootDiskSizeGb: runtime_settings.boot_disk_gb
+    cpuPlatform: runtime_settings.cpu_platform
   }
 
   parameter_meta {
@@ -76,6 +84,6 @@ task CompareScores {
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999"
     fail_on_gates: "fail the task when a gate holds (otherwise report it in gates_passed)"
     output_prefix: "report name: writes PREFIX.json and PREFIX.html"
-    runtime_settings: "docker image, preemptible and retry settings"
+    runtime_settings: "docker image, preemptible, boot disk and CPU platform (retries: never)"
   }
 }

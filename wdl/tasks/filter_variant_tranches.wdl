@@ -21,12 +21,24 @@ task FilterVariantTranches {
 
   command <<<
     set -euo pipefail
+    # a resource index per resource, in the same order, or none (each found beside its VCF)
+    if [ ~{length(resources_indexes)} -ne 0 ] && [ ~{length(resources_indexes)} -ne ~{length(resources)} ]; then
+      echo "cnnscore: error: resources_indexes: ~{length(resources_indexes)} indexes for ~{length(resources)} resources: give one per resource, in the same order, or none" >&2
+      exit 1
+    fi
+    # flags built from files, not prefix(): Cromwell cannot interpolate prefix() of an empty
+    # array, and its write_lines([]) holds one newline (docs/CROMWELL.md); no tranches given
+    # means GATK's defaults
+    args=()
+    while IFS= read -r resource || [ -n "${resource}" ]; do
+      if [ -n "${resource}" ]; then args+=(--resource "${resource}"); fi
+    done < '~{write_lines(resources)}'
+    for tranche in ~{sep=" " snp_tranches}; do args+=(--snp-tranche "${tranche}"); done
+    for tranche in ~{sep=" " indel_tranches}; do args+=(--indel-tranche "${tranche}"); done
     cnnscore filter \
       -V '~{input_vcf}' \
-      ~{sep=" " prefix("--resource ", resources)} \
+      "${args[@]}" \
       --info-key ~{info_key} \
-      ~{sep=" " prefix("--snp-tranche ", snp_tranches)} \
-      ~{sep=" " prefix("--indel-tranche ", indel_tranches)} \
       ~{if invalidate_previous_filters then "--invalidate-previous-filters" else ""} \
       -O '~{output_prefix}.vcf.gz'
   >>>
@@ -43,18 +55,20 @@ task FilterVariantTranches {
     disks: "local-disk ~{disk_gb} HDD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
+    bootDiskSizeGb: runtime_settings.boot_disk_gb
+    cpuPlatform: runtime_settings.cpu_platform
   }
 
   parameter_meta {
     input_vcf: "scored VCF (the gathered CNNScoreVariants output)"
     input_vcf_index: "its tabix index, localised beside it"
     resources: "truth VCFs (bgzip), e.g. HapMap for SNPs and Mills for indels"
-    resources_indexes: "their .tbi/.csi indexes, same order, localised beside them"
+    resources_indexes: "their .tbi/.csi indexes, same order, localised beside them (another count than resources stops the task)"
     info_key: "INFO key holding the score: CNN_2D or CNN_1D"
-    snp_tranches: "SNP truth sensitivities in percent (0 <= t < 100)"
-    indel_tranches: "indel truth sensitivities in percent (0 <= t < 100)"
+    snp_tranches: "SNP truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
+    indel_tranches: "indel truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
     invalidate_previous_filters: "drop the input's FILTER values and ##FILTER lines first"
     output_prefix: "name of the filtered VCF"
-    runtime_settings: "docker image, memory, preemptible and retry settings (one CPU is used)"
+    runtime_settings: "docker image, memory, preemptible, retries, boot disk, CPU platform (one CPU is used)"
   }
 }

@@ -13,7 +13,13 @@ task GatherVcfs {
 
   command <<<
     set -euo pipefail
-    cnnscore gather-vcfs ~{sep=" " prefix("-I ", scored_vcfs)} -O '~{output_prefix}.vcf.gz'
+    # one -I per shard, read from a file: Cromwell cannot interpolate prefix() of an empty
+    # array, and its write_lines([]) holds one newline (docs/CROMWELL.md)
+    inputs=()
+    while IFS= read -r vcf || [ -n "${vcf}" ]; do
+      if [ -n "${vcf}" ]; then inputs+=(-I "${vcf}"); fi
+    done < '~{write_lines(scored_vcfs)}'
+    cnnscore gather-vcfs "${inputs[@]}" -O '~{output_prefix}.vcf.gz'
   >>>
 
   output {
@@ -28,11 +34,13 @@ task GatherVcfs {
     disks: "local-disk ~{disk_gb} HDD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
+    bootDiskSizeGb: runtime_settings.boot_disk_gb
+    cpuPlatform: runtime_settings.cpu_platform
   }
 
   parameter_meta {
     scored_vcfs: "scored shards, in shard order (= input order)"
     output_prefix: "name of the gathered VCF"
-    runtime_settings: "docker image, preemptible and retry settings"
+    runtime_settings: "docker image, preemptible, retries, boot disk and CPU platform"
   }
 }

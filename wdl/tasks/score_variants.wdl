@@ -25,24 +25,36 @@ task ScoreVariants {
     RuntimeSettings runtime_settings
   }
 
-  # The reads and the reference are streamed (parameter_meta: localization_optional), so the disk
-  # holds only the VCF shard, the outputs and the image's scratch.
+  # The reads and the reference are streamed (parameter_meta: localization_optional), a CRAM's
+  # reference included: htslib reads it by range too. So the disk holds only the VCF shard, the
+  # outputs and the small indexes cnnscore caches in the working folder.
   Int disk_gb = ceil(size(input_vcf, "GB") * 2) + 20
 
   command <<<
     set -euo pipefail
-    # Reads and reference arrive as gs:// URLs under Cromwell (localization_optional), which
-    # cnnscore reads by byte range, or as local paths (miniwdl localises everything). A local
-    # bgzip FASTA needs its .gzi beside it: fail early and clearly if it did not arrive.
+    # What cnnscore caches (the indexes of gs:// inputs) stays in the working folder, on the
+    # task's disk, whatever the user and HOME: Cromwell runs the image's user (or any uid) and
+    # HOME is on the small boot disk (docs/CROMWELL.md)
+    export CNNSCORE_GCS_CACHE="${PWD}/.cnnscore-home/gcs"
+    # an index per reads file, in the same order, or none (each then found beside its file)
+    if [ ~{length(reads_indexes)} -ne 0 ] && [ ~{length(reads_indexes)} -ne ~{length(reads)} ]; then
+      echo "cnnscore: error: reads_indexes: ~{length(reads_indexes)} indexes for ~{length(reads)} reads files: give one per file, in the same order, or none" >&2
+      exit 1
+    fi
+    # Reads and reference arrive as gs:// URLs under Cromwell on Google (localization_optional),
+    # which cnnscore reads by byte range, or as local paths (miniwdl and Cromwell's Local backend
+    # localise everything). The reference goes with its own .fai (and .gzi), whatever their names.
     gzi='~{select_first([reference_fasta_gzi, ""])}'
-    case "$gzi" in ""|gs://*) ;; *) test -s "$gzi" ;; esac
+    case "${gzi}" in ""|gs://*) ;; *) test -s "${gzi}" ;; esac
+    reference='~{reference_fasta}##idx##~{reference_fasta_index}'
+    if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
     # each BAM/CRAM with the index given for it (htslib's ##idx##), whatever the index's name
     reads=('~{sep="' '" reads}')
     indexes=('~{sep="' '" reads_indexes}')
     read_args=()
     if [ ~{length(reads)} -gt 0 ]; then
       for i in "${!reads[@]}"; do
-        if [ ~{length(reads_indexes)} -eq ~{length(reads)} ]; then
+        if [ ~{length(reads_indexes)} -gt 0 ]; then
           read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}")
         else
           read_args+=(-I "${reads[$i]}")
@@ -51,7 +63,7 @@ task ScoreVariants {
     fi
     cnnscore score \
       -V '~{input_vcf}' \
-      -R '~{reference_fasta}' \
+      -R "${reference}" \
       "${read_args[@]}" \
       -L '~{intervals}' \
       --tensor-type ~{tensor_type} \
@@ -82,16 +94,18 @@ task ScoreVariants {
     disks: "local-disk ~{disk_gb} HDD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
+    bootDiskSizeGb: runtime_settings.boot_disk_gb
+    cpuPlatform: runtime_settings.cpu_platform
   }
 
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index); only records overlapping `intervals` are scored"
     input_vcf_index: "tabix index of input_vcf, localised beside it"
-    reference_fasta: {description: "indexed reference FASTA (plain or bgzip); streamed: read by byte range from gs://, with its .fai (and .gzi) beside it in the bucket", localization_optional: true}
-    reference_fasta_index: {description: ".fai of reference_fasta, beside it", localization_optional: true}
-    reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta, beside it", localization_optional: true}
+    reference_fasta: {description: "indexed reference FASTA (plain or bgzip); streamed: read by byte range from gs://, also for CRAM decoding (then its .fai and .gzi must also lie beside it, named FASTA.fai and FASTA.gzi, as htslib looks for them there)", localization_optional: true}
+    reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works for BAM reads", localization_optional: true}
+    reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta: passed with it", localization_optional: true}
     reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied", localization_optional: true}
-    reads_indexes: {description: "their .bai/.crai/.csi indexes, in the same order (passed with each file, so any name works)", localization_optional: true}
+    reads_indexes: {description: "their .bai/.crai/.csi indexes, one per file in the same order (passed with each file, so any name works), or none (each found beside its file); another count stops the task, and an index that does not belong to its file is refused", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, GATK's default for tensor_type: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (its /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d, said in the task's stderr"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"
@@ -103,6 +117,6 @@ task ScoreVariants {
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"
     output_prefix: "name of the scored shard and its metrics"
-    runtime_settings: "docker image, cpu (also inference threads), memory, preemptible, retries"
+    runtime_settings: "docker image, cpu (also inference threads), memory, preemptible, retries, boot disk, CPU platform"
   }
 }

@@ -20,14 +20,18 @@ task SplitIntervals {
 
   command <<<
     set -euo pipefail
-    # the reference may arrive as gs:// URLs (localization_optional); a local bgzip FASTA needs
-    # its .gzi beside it: fail early and clearly if it did not arrive
+    # cached indexes of gs:// inputs in the working folder, whatever HOME (docs/CROMWELL.md)
+    export CNNSCORE_GCS_CACHE="${PWD}/.cnnscore-home/gcs"
+    # the reference may arrive as gs:// URLs (localization_optional), with its own .fai (and
+    # .gzi), whatever their names; a local .gzi that did not arrive fails here, clearly
     gzi='~{select_first([reference_fasta_gzi, ""])}'
-    case "$gzi" in ""|gs://*) ;; *) test -s "$gzi" ;; esac
+    case "${gzi}" in ""|gs://*) ;; *) test -s "${gzi}" ;; esac
+    reference='~{reference_fasta}##idx##~{reference_fasta_index}'
+    if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
     rm -rf shards
     cnnscore split-intervals \
       -V '~{input_vcf}' \
-      -R '~{reference_fasta}' \
+      -R "${reference}" \
       ~{if defined(intervals) then "-L '" + intervals + "'" else ""} \
       --scatter-count ~{scatter_count} \
       ~{"--requester-pays-project '" + requester_pays_project + "'"} \
@@ -45,17 +49,19 @@ task SplitIntervals {
     disks: "local-disk ~{disk_gb} HDD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
+    bootDiskSizeGb: runtime_settings.boot_disk_gb
+    cpuPlatform: runtime_settings.cpu_platform
   }
 
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index)"
     input_vcf_index: "tabix index of input_vcf, localised beside it"
     reference_fasta: {description: "indexed reference FASTA (plain or bgzip); only contig lengths are read, so it is not copied", localization_optional: true}
-    reference_fasta_index: {description: ".fai of reference_fasta, beside it", localization_optional: true}
+    reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works", localization_optional: true}
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     intervals: "optional BED or Picard interval_list restricting the records first (GATK -L)"
     scatter_count: "shards wanted; fewer are made when records overlap too much to cut cleanly"
-    runtime_settings: "docker image, preemptible and retry settings"
+    runtime_settings: "docker image, preemptible, retries, boot disk and CPU platform"
   }
 }

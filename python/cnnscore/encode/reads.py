@@ -7,6 +7,7 @@ drawing from one process-wide ``java.util.Random``. This module reproduces that 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ import pysam
 
 from ..errors import InputError
 from ..io import locations
+from ..io.index_checks import index_problem
 from .javarandom import JavaRandom, reservoir_sample
 
 # pysam / BAM CIGAR operation codes
@@ -93,6 +95,11 @@ class ReadSource:
             indexed = False
         if not indexed:
             raise InputError("index (.bai/.crai/.csi) is missing; run samtools index", path=path)
+        problem = index_problem(reads, path)
+        if problem:
+            with contextlib.suppress(OSError):  # the failed query's error: the problem says it
+                reads.close()
+            raise InputError(problem, path=locations.split_indexes(path)[0])
         for name, length in zip(reads.references, reads.lengths):
             if name in reference_lengths and reference_lengths[name] != length:
                 raise InputError(

@@ -32,6 +32,11 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 #: reads before it hangs up (loopback buffers would otherwise take megabytes it never reads).
 SEND_BUFFER_BYTES = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_PINNED = "g{}-s{}"
+_ROUTE = re.compile(r"^/g(\d+)-s(\d+)/(.+)$")
+#: Companions htslib asks for by adding a suffix to the URL it was given: served as objects of
+#: their own (their own generation and size), not as the pinned object the URL names.
+COMPANION_SUFFIXES = (".fai", ".gzi")
 _START_SECONDS = 60
 _PARENT_CHECK_SECONDS = 1.0
 
@@ -56,10 +61,11 @@ class RangeServer:
         receiver.close()
 
     def url_for(self, gs_url: str, info: ObjectInfo) -> str:
-        """The loopback URL htslib reads ``gs_url`` from, pinned to one generation."""
+        """The loopback URL htslib reads ``gs_url`` from, pinned to one generation. Generation and
+        size sit in the path, not a query string, so that htslib can name a companion by adding
+        a suffix, as it does for a CRAM's reference (``URL.fai``, ``URL.gzi``)."""
         route = urllib.parse.quote(gs_url[len("gs://") :])
-        query = urllib.parse.urlencode({"generation": info.generation, "size": info.size})
-        return f"http://127.0.0.1:{self._port}/{route}?{query}"
+        return f"http://127.0.0.1:{self._port}/{_PINNED.format(info.generation, info.size)}/{route}"
 
     def close(self) -> None:
         if self._process.is_alive():
@@ -121,15 +127,18 @@ def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
             super().setup()
 
         def _target(self) -> tuple[str, ObjectInfo] | None:
-            route, _, query = self.path.partition("?")
-            fields = urllib.parse.parse_qs(query)
-            try:
-                size, generation = int(fields["size"][0]), int(fields["generation"][0])
-            except (KeyError, ValueError):
-                self.send_error(400, "generation and size are required")
+            match = _ROUTE.match(self.path.partition("?")[0])
+            if not match:
+                self.send_error(400, "expected /g<generation>-s<size>/<bucket>/<object>")
                 return None
-            info = ObjectInfo(size=size, generation=generation)
-            return "gs://" + urllib.parse.unquote(route.lstrip("/")), info
+            gs_url = "gs://" + urllib.parse.unquote(match.group(3))
+            if gs_url.endswith(COMPANION_SUFFIXES):
+                try:
+                    return gs_url, client.stat(gs_url)
+                except InputError:
+                    self.send_error(404, "no such object")
+                    return None
+            return gs_url, ObjectInfo(size=int(match.group(2)), generation=int(match.group(1)))
 
         def _headers(self, status: int, first: int, last: int, size: int) -> None:
             self.send_response(status)

@@ -73,10 +73,7 @@ def localize(args: argparse.Namespace, remote: RemoteFiles) -> argparse.Namespac
         # names, before the two are cached under names of their own
         resolved.architecture = args.architecture or companion_path(args.weights, ".json")
         resolved.weights = args.weights or companion_path(args.architecture, ".hd5")
-    kinds = dict(_KINDS.get(args.command, {}))
-    if any(str(path).lower().endswith(".cram") for path in getattr(args, "reads", [])):
-        kinds["reference"] = "fasta_copy"  # CRAM decoding needs a local reference
-    for name, kind in kinds.items():
+    for name, kind in _KINDS.get(args.command, {}).items():
         method: Callable[[str], str] = getattr(remote, kind)
         value = getattr(resolved, name, None)
         if isinstance(value, list):

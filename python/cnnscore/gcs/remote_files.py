@@ -7,7 +7,8 @@ and it, so every subcommand gains ``gs://`` without its modules knowing about GC
   that mirrors the bucket layout (so ``x.vcf.gz.tbi`` lands beside ``x.vcf.gz``) and is keyed by
   object generation, so a rewritten object is fetched again and an unchanged one never is;
 - BAM/CRAM and FASTA are read by range through :class:`~cnnscore.gcs.range_server.RangeServer`, with
-  their indexes from the cache, joined to the URL by htslib's ``##idx##`` convention;
+  their indexes from the cache, joined to the URL by htslib's ``##idx##`` convention (a CRAM's
+  reference too: nothing is downloaded whole);
 - outputs are written to a local staging folder and uploaded only after the command succeeded,
   indexes first, so the appearance of the main object means its index is there too.
 """
@@ -88,14 +89,6 @@ class RemoteFiles:
         """Those of ``url + suffix`` that exist, cached beside the main object's cache copy."""
         return [self._cached(url + s) for s in suffixes if self._client.exists(url + s)]
 
-    def fasta_copy(self, path: str) -> str:
-        """A FASTA downloaded whole (with .fai/.gzi) for CRAM decoding: htslib's CRAM reader
-        looks for the reference's index beside the name it is given, which a range URL is not."""
-        if not is_gcs(path):
-            return path
-        self._cached_companions(path, FASTA_INDEX_SUFFIXES)
-        return self.file(path)
-
     def file(self, path: str | None) -> str | None:
         """A whole-file input (model, interval list, metrics): a local path."""
         if not is_gcs(path):
@@ -149,16 +142,25 @@ class RemoteFiles:
         raise InputError(f"index is missing: none of {', '.join(candidates)} exists", path=path)
 
     def fasta(self, path: str) -> str:
-        """A FASTA input: read by range; .fai (and .gzi for bgzip) from the cache."""
+        """A FASTA input: read by range; its .fai (and .gzi for bgzip) from the cache, the ones
+        given with it (``gs://x.fa##idx##gs://x.fai##idx##gs://x.gzi``, as the workflow passes
+        them) or else those beside it. CRAM decoding reads the same URL: htslib asks the range
+        server for ``URL.fai``/``URL.gzi``, which serves the companions beside the FASTA."""
+        given: list[str] = []
+        if INDEX_DELIMITER in path:
+            path, *given = path.split(INDEX_DELIMITER)
         if not is_gcs(path):
-            return path
+            return INDEX_DELIMITER.join([path, *(self.file(index) for index in given)])
         url = self._url(path)
-        if not self._client.exists(path + ".fai"):
-            raise InputError(
-                f"reference index {os.path.basename(path)}.fai is missing (samtools faidx)",
-                path=path,
-            )
-        indexes = self._cached_companions(path, FASTA_INDEX_SUFFIXES)
+        if given:
+            indexes = [self.file(index) for index in given]
+        else:
+            if not self._client.exists(path + ".fai"):
+                raise InputError(
+                    f"reference index {os.path.basename(path)}.fai is missing (samtools faidx)",
+                    path=path,
+                )
+            indexes = self._cached_companions(path, FASTA_INDEX_SUFFIXES)
         joined = INDEX_DELIMITER.join([url, *indexes])
         self._aliases[joined] = path
         return joined

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pysam
 
 from ..errors import InputError
+from .index_checks import tabix_index_problem
 from .intervals import IntervalFilter
 
 _BGZF_MAGIC = b"\x1f\x8b"
@@ -162,6 +163,9 @@ class VcfReader:
         except (OSError, ValueError) as err:
             raise InputError(f"cannot open the VCF index ({err})", path=self.path) from None
         with tabix:
+            problem = tabix_index_problem(tabix, self._index_path())
+            if problem:
+                raise InputError(problem, path=self.path)
             for contig in tabix.contigs:
                 previous_end = 0
                 for run in intervals.by_contig.get(contig, []):

@@ -19,6 +19,7 @@ import pysam
 
 from ..encode.variant_type import is_symbolic_allele
 from ..errors import InputError
+from ..io.index_checks import tabix_index_problem
 from ..io.vcf_text import VcfRecord
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
@@ -100,6 +101,10 @@ class ResourceCursor:
             raise InputError(
                 f"cannot read the resource as a bgzip VCF with its index ({err})", path=path
             ) from None
+        problem = tabix_index_problem(self._tabix, index)
+        if problem:
+            self._tabix.close()
+            raise InputError(problem, path=path)
         self._contigs = set(self._tabix.contigs)
         self._lines: Iterator[str] = iter(())
         self._head: ResourceSite | None = None

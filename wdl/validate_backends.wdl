@@ -6,12 +6,12 @@ version 1.0
 # GatherVcfs -> FilterVariantTranches (when resources are given: each configuration's own tranche
 # cutoffs, as a user would run it) -> CompareScores (each candidate against the baseline).
 
-import "../structs/structs.wdl"
-import "../tasks/split_intervals.wdl" as split
-import "../tasks/score_variants.wdl" as score
-import "../tasks/gather_vcfs.wdl" as gather
-import "../tasks/compare_scores.wdl" as compare
-import "../tasks/filter_variant_tranches.wdl" as tranches
+import "structs/structs.wdl"
+import "tasks/split_intervals.wdl" as split
+import "tasks/score_variants.wdl" as score
+import "tasks/gather_vcfs.wdl" as gather
+import "tasks/compare_scores.wdl" as compare
+import "tasks/filter_variant_tranches.wdl" as tranches
 
 workflow ValidateBackends {
   input {
@@ -40,11 +40,13 @@ workflow ValidateBackends {
     Boolean fail_on_gates = true
     String output_prefix = "validation"
 
-    String docker = "cnnscore:local"
+    String docker
     Int score_cpu = 2
     Int score_memory_gb = 8
     Int preemptible = 0
     Int max_retries = 0
+    Int boot_disk_gb = 10
+    String? cpu_platform
   }
 
   String info_key = if tensor_type == "reference" then "CNN_1D" else "CNN_2D"
@@ -52,12 +54,14 @@ workflow ValidateBackends {
 
   # WDL 1.0 builds struct values from object literals (openwdl/wdl#801: no map-to-struct coercion
   # in 1.0; Cromwell rejects mixed-type map literals for structs, broadinstitute/cromwell#5414).
+  String platform = select_first([cpu_platform, ""])
   RuntimeSettings light = object {
-    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries
+    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries,
+    boot_disk_gb: boot_disk_gb, cpu_platform: platform
   }
   RuntimeSettings scoring = object {
     docker: docker, cpu: score_cpu, memory_gb: score_memory_gb, preemptible: preemptible,
-    max_retries: max_retries
+    max_retries: max_retries, boot_disk_gb: boot_disk_gb, cpu_platform: platform
   }
 
   call split.SplitIntervals {
@@ -84,7 +88,7 @@ workflow ValidateBackends {
           reference_fasta_gzi = reference_fasta_gzi,
           reads = reads,
           reads_indexes = reads_indexes,
-        requester_pays_project = requester_pays_project,
+          requester_pays_project = requester_pays_project,
           architecture_json = architecture_json,
           weights_hd5 = weights_hd5,
           intervals = SplitIntervals.shards[shard_index],
@@ -178,10 +182,12 @@ workflow ValidateBackends {
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"
     fail_on_gates: "fail the workflow when a gate holds (default); otherwise see gates_passed"
     output_prefix: "prefix of every output name"
-    docker: "task image; default cnnscore:local, what the README's build makes; on Terra pin the image docker/publish.sh pushed, REGISTRY/NAME@sha256:..."
+    docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
     score_memory_gb: "memory per scoring task"
     preemptible: "preemptible tries; 0 keeps timings free of restarts"
-    max_retries: "retries of a failed task"
+    max_retries: "retries of a failed task. Cromwell retries every failure, a bad input too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries"
+    boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
+    cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform), e.g. Intel Ice Lake, Intel Cascade Lake or AMD Rome: pin one so that the throughput compared comes from one CPU generation. None gives bf16 (Sapphire Rapids is not reachable this way)"
   }
 }

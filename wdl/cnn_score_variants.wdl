@@ -4,11 +4,11 @@ version 1.0
 # record count: SplitIntervals -> ScoreVariants (scatter) -> GatherVcfs, then, when truth resources
 # are given, FilterVariantTranches (GATK's tranche filtering of the scores).
 
-import "../structs/structs.wdl"
-import "../tasks/split_intervals.wdl" as split
-import "../tasks/score_variants.wdl" as score
-import "../tasks/gather_vcfs.wdl" as gather
-import "../tasks/filter_variant_tranches.wdl" as tranches
+import "structs/structs.wdl"
+import "tasks/split_intervals.wdl" as split
+import "tasks/score_variants.wdl" as score
+import "tasks/gather_vcfs.wdl" as gather
+import "tasks/filter_variant_tranches.wdl" as tranches
 
 workflow CNNScoreVariants {
   input {
@@ -39,21 +39,25 @@ workflow CNNScoreVariants {
     Array[Float] indel_tranches = [99.4]
     Boolean invalidate_previous_filters = false
 
-    String docker = "cnnscore:local"
+    String docker
     Int score_cpu = 2
     Int score_memory_gb = 8
     Int preemptible = 3
-    Int max_retries = 1
+    Int max_retries = 0
+    Int boot_disk_gb = 10
+    String? cpu_platform
   }
 
   # WDL 1.0 builds struct values from object literals (openwdl/wdl#801: no map-to-struct coercion
   # in 1.0; Cromwell rejects mixed-type map literals for structs, broadinstitute/cromwell#5414).
+  String platform = select_first([cpu_platform, ""])
   RuntimeSettings light = object {
-    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries
+    docker: docker, cpu: 1, memory_gb: 2, preemptible: preemptible, max_retries: max_retries,
+    boot_disk_gb: boot_disk_gb, cpu_platform: platform
   }
   RuntimeSettings scoring = object {
     docker: docker, cpu: score_cpu, memory_gb: score_memory_gb, preemptible: preemptible,
-    max_retries: max_retries
+    max_retries: max_retries, boot_disk_gb: boot_disk_gb, cpu_platform: platform
   }
 
   call split.SplitIntervals {
@@ -153,10 +157,12 @@ workflow CNNScoreVariants {
     snp_tranches: "SNP truth sensitivities in percent (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities in percent (GATK default 99.4)"
     invalidate_previous_filters: "drop the input's FILTERs before tranche filtering"
-    docker: "task image; default cnnscore:local, what the README's build makes (miniwdl on the same machine); on Terra pin the image docker/publish.sh pushed, REGISTRY/NAME@sha256:..."
+    docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task (also the inference threads)"
     score_memory_gb: "memory per scoring task; 2D at batch 256 needs about 4 GiB"
     preemptible: "preemptible tries on Terra before a regular VM"
-    max_retries: "retries of a failed task (tasks are idempotent)"
+    max_retries: "retries of a failed task. Cromwell retries every failure, a bad input or a failed gate too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries"
+    boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
+    cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): e.g. Intel Ice Lake, Intel Cascade Lake or AMD Rome. None gives bf16 (Sapphire Rapids is not reachable this way); pin one so that ValidateBackends compares speeds on one CPU generation"
   }
 }

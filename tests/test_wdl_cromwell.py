@@ -1,0 +1,335 @@
+"""Every task's command as Cromwell runs it, where Cromwell differs from miniwdl (which
+tests/test_wdl_run.py runs end to end): rendered by tests/cromwell_like.py with Cromwell's
+``write_lines``, ``prefix`` and float text, its inputs laid out as Cromwell's Local or Google
+backend leaves them (``localization_optional`` inputs as ``gs://`` URLs, read here through the GCS
+emulator), run in the task image as a uid the image does not know, over a working folder owned by
+root and opened to all, with HOME read-only. docs/CROMWELL.md names the difference each test
+stands for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pysam
+import pytest
+from google.cloud import storage
+from test_gcs_streaming import CountingProxy
+
+from conftest import (
+    BUCKET,
+    GOLDEN_2D,
+    HG002,
+    SMOKE,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    data_lines,
+    gs,
+    podman_env_for,
+    run_cli,
+)
+from cromwell_like import GCP, LOCAL, CromwellInterpolationError, evaluate_outputs, render
+from cromwell_like import run_in_image as _run_in_image
+
+IMAGE = os.environ.get("CNNSCORE_TEST_IMAGE", "cnnscore:local")  # make image builds it
+TASKS = Path(__file__).resolve().parents[1] / "wdl" / "tasks"
+RUNTIME = {"docker": IMAGE, "cpu": 2, "memory_gb": 4, "preemptible": 0, "max_retries": 0,
+           "boot_disk_gb": 10, "cpu_platform": ""}  # fmt: skip
+#: a uid the image does not know (Cromwell runs the image's user, or the one docker_user names)
+STRANGER = "4242:4242"
+
+
+@pytest.fixture(scope="module")
+def podman_env():
+    return podman_env_for(IMAGE)
+
+
+@pytest.fixture
+def read_only_home(tmp_path) -> Path:
+    home = tmp_path / "read-only-home"
+    home.mkdir()
+    os.chmod(home, 0o555)
+    return home
+
+
+def _download(url: str, target: Path) -> None:
+    """Cromwell on Google localises a gs:// input that is not localization_optional."""
+    bucket, _, name = url[len("gs://") :].partition("/")
+    storage.Client(project="test").bucket(bucket).blob(name).download_to_filename(str(target))
+
+
+def _local_original(url: str) -> str:
+    """The file a gs:// URL of the test bucket was uploaded from, for size()."""
+    folder, _, name = url[len(f"gs://{BUCKET}/") :].partition("/")
+    return str({"smoke": SMOKE}[folder] / name) if folder == "smoke" else UPLOADED[url]
+
+
+UPLOADED: dict[str, str] = {}
+
+
+def run_task(
+    task_file: str,
+    task_name: str,
+    inputs: dict,
+    workdir: Path,
+    podman_env: dict,
+    *,
+    backend: str = LOCAL,
+    home: Path | None = None,
+    environment: dict | None = None,
+):
+    """Render the task as Cromwell would, run it in the image as STRANGER; (task, env, run)."""
+    task, env, run = render(TASKS / task_file, task_name, {**inputs, "runtime_settings": RUNTIME},
+                            workdir, backend=backend, fetch=_download,
+                            gs_local=_local_original)  # fmt: skip
+    settings = dict(environment or {})
+    extra: list[str] = []
+    if home is not None:
+        settings["HOME"] = "/home/read-only"
+        extra = ["-v", f"{home}:/home/read-only:ro"]
+    if "STORAGE_EMULATOR_HOST" in os.environ:
+        settings.setdefault("STORAGE_EMULATOR_HOST", os.environ["STORAGE_EMULATOR_HOST"])
+    _run_in_image(run, IMAGE, podman_env, user=STRANGER, environment=settings, mounts=extra)
+    return task, env, run
+
+
+# ------------------------------------------------------------------------ CompareScores gates
+
+
+@pytest.mark.parametrize(
+    ("gates", "code", "passed"),
+    [([], 0, True), (["max_abs_delta>0.01"], 0, True), (["max_abs_delta>0.0001"], 3, None)],
+    ids=["no gates", "a gate that does not hold", "a gate that holds"],
+)
+def test_compare_scores_under_cromwells_write_lines(podman_env, smoke_2d_output, tmp_path,
+                                                    gates, code, passed):  # fmt: skip
+    """Cromwell's write_lines([]) is one newline (miniwdl's is empty): no gate means none, not
+    `--fail-if ""`; a gate that holds fails the task with exit 3 (and is never retried)."""
+    inputs = {"baseline_vcf": str(GOLDEN_2D), "candidate_vcf": str(smoke_2d_output),
+              "baseline_label": "GATK 4.6.0", "candidate_label": "cnnscore",
+              "fail_if": gates, "output_prefix": "vs_gatk"}  # fmt: skip
+    task, env, run = run_task("compare_scores.wdl", "CompareScores", inputs, tmp_path / "w",
+                              podman_env)  # fmt: skip
+    (gates_file,) = run.workdir.glob("write_lines_*.tmp")
+    assert gates_file.read_text() == ("".join(f"{g}\n" for g in gates) or "\n")
+    assert run.returncode == code, run.stderr
+    assert (run.workdir / "vs_gatk.json").is_file() and (run.workdir / "vs_gatk.html").is_file()
+    if passed is not None:
+        assert evaluate_outputs(task, env, run)["gates_passed"] is passed
+    assert task.runtime["maxRetries"].value == 0
+
+
+# ------------------------------------------------------- the scoring chain on Cromwell's Google
+
+
+def _chain_inputs() -> dict:
+    return {
+        "input_vcf": gs("smoke/hc.gatk4.vcf.gz"),
+        "input_vcf_index": gs("smoke/hc.gatk4.vcf.gz.tbi"),
+        "reference_fasta": gs("smoke/ref.chr20.fa.gz"),
+        "reference_fasta_index": gs("smoke/ref.chr20.fa.gz.fai"),
+        "reference_fasta_gzi": gs("smoke/ref.chr20.fa.gz.gzi"),
+    }
+
+
+def test_every_task_runs_as_cromwell_on_google_runs_it(gcs_emulator, podman_env, tmp_path,
+                                                       read_only_home):  # fmt: skip
+    """SplitIntervals -> ScoreVariants x2 -> GatherVcfs -> FilterVariantTranches, each with
+    Cromwell's rendering and Google's layout (reads and reference as gs:// URLs), as a stranger
+    uid with HOME read-only; empty tranche lists (Cromwell cannot interpolate prefix() of them);
+    the result equals a direct run on the same shards."""
+    common = _chain_inputs()
+    split_task, split_env, split = run_task(
+        "split_intervals.wdl", "SplitIntervals", {**common, "scatter_count": 2},
+        tmp_path / "split", podman_env, backend=GCP, home=read_only_home,
+    )  # fmt: skip
+    assert split.returncode == 0, split.stderr
+    assert '-R "${reference}"' in split.command and gs("smoke/ref.chr20.fa.gz") in split.command
+    shards = evaluate_outputs(split_task, split_env, split)["shards"]
+    assert len(shards) == 2
+    scored = []
+    for index, shard in enumerate(shards):
+        task, env, run = run_task(
+            "score_variants.wdl", "ScoreVariants",
+            {**common, "reads": [gs("smoke/NA12878.chr20_10M_10.1M.bam")],
+             "reads_indexes": [gs("smoke/NA12878.chr20_10M_10.1M.bam.bai")],
+             "intervals": shard, "output_prefix": f"shard-{index}"},
+            tmp_path / f"score-{index}", podman_env, backend=GCP, home=read_only_home,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        cache = run.workdir / ".cnnscore-home" / "gcs"
+        cached = sorted(
+            p.name for p in cache.rglob("*") if p.is_file() and "generation" not in p.name
+        )
+        assert cached == ["NA12878.chr20_10M_10.1M.bam.bai", "ref.chr20.fa.gz.fai",
+                          "ref.chr20.fa.gz.gzi"]  # fmt: skip
+        scored.append(evaluate_outputs(task, env, run)["scored_vcf"])
+    task, env, gather = run_task("gather_vcfs.wdl", "GatherVcfs",
+                                 {"scored_vcfs": scored, "output_prefix": "gathered"},
+                                 tmp_path / "gather", podman_env, home=read_only_home)  # fmt: skip
+    assert gather.returncode == 0, gather.stderr
+    gathered = evaluate_outputs(task, env, gather)
+    task, env, filtered = run_task(
+        "filter_variant_tranches.wdl", "FilterVariantTranches",
+        {"input_vcf": gathered["output_vcf"], "input_vcf_index": gathered["output_vcf_index"],
+         "resources": [gs("smoke/giab_truth.vcf.gz")],
+         "resources_indexes": [gs("smoke/giab_truth.vcf.gz.tbi")],
+         "snp_tranches": [], "indel_tranches": [], "output_prefix": "filtered"},
+        tmp_path / "filter", podman_env, backend=GCP, home=read_only_home,
+    )  # fmt: skip
+    assert filtered.returncode == 0, filtered.stderr
+    result = evaluate_outputs(task, env, filtered)["filtered_vcf"]
+
+    direct = tmp_path / "direct"
+    direct.mkdir()
+    for index, shard in enumerate(shards):
+        run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "-L", shard,
+                "--tensor-type", "read_tensor", "--reservoir-scope", "site",
+                "-O", direct / f"shard-{index}.vcf.gz", check=True)  # fmt: skip
+    run_cli("gather-vcfs", "-I", direct / "shard-0.vcf.gz", "-I", direct / "shard-1.vcf.gz",
+            "-O", direct / "gathered.vcf.gz", check=True)  # fmt: skip
+    run_cli("filter", "-V", direct / "gathered.vcf.gz", "--resource", SMOKE / "giab_truth.vcf.gz",
+            "-O", direct / "filtered.vcf.gz", check=True)  # fmt: skip
+    assert len(data_lines(result)) == 252
+    assert data_lines(result) == data_lines(direct / "filtered.vcf.gz")
+
+
+def test_prefix_of_an_empty_list_is_what_cromwell_refuses(tmp_path):
+    """The emulation can fail: the old FilterVariantTranches command interpolated
+    prefix("--snp-tranche ", snp_tranches), which Cromwell cannot do for an empty list."""
+    old = tmp_path / "old.wdl"
+    old.write_text(
+        "version 1.0\ntask Old {\n  input { Array[Float] snp_tranches }\n"
+        '  command <<<\n    echo ~{sep=" " prefix("--snp-tranche ", snp_tranches)}\n  >>>\n}\n'
+    )
+    with pytest.raises(CromwellInterpolationError, match="Array\\[Nothing\\]"):
+        render(old, "Old", {"snp_tranches": []}, tmp_path / "w")
+    _, _, run = render(old, "Old", {"snp_tranches": [99.95, 90.0]}, tmp_path / "w2")
+    assert run.command.strip() == "echo --snp-tranche 99.95 --snp-tranche 90.0"  # Scala's text
+
+
+# ------------------------------------------------------------------ CRAM on Cromwell's Google
+
+
+@pytest.fixture(scope="module")
+def cram_in_bucket(gcs_emulator, tmp_path_factory) -> Path:
+    """The smoke reads as a CRAM against the smoke reference (chr20 alone in its header, so the
+    reference is needed to decode every read), with its .crai; uploaded."""
+    folder = tmp_path_factory.mktemp("cram")
+    bam, cram = folder / "chr20.bam", folder / "smoke.cram"
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+        header["SQ"] = [sq for sq in header["SQ"] if sq["SN"] == "chr20"]
+        with pysam.AlignmentFile(str(bam), "wb", header=header) as sink:
+            for read in source.fetch("chr20"):
+                fields = read.to_dict()
+                if fields["next_ref_name"] not in ("=", "*", "chr20"):  # mate on a dropped contig
+                    fields["next_ref_name"], fields["next_ref_pos"] = "*", "0"
+                sink.write(pysam.AlignedSegment.from_dict(fields, sink.header))
+    pysam.view("-C", "-T", str(SMOKE_REF), "-o", str(cram), str(bam), catch_stdout=False)
+    pysam.index(str(cram))
+    bucket = gcs_emulator.bucket(BUCKET)
+    for path in (cram, Path(f"{cram}.crai")):
+        bucket.blob(f"cram/{path.name}").upload_from_filename(str(path))
+        UPLOADED[gs(f"cram/{path.name}")] = str(path)
+    return cram
+
+
+def test_cram_streams_its_reference_too_and_caches_only_indexes(
+    gcs_emulator, cram_in_bucket, podman_env, tmp_path, read_only_home
+):
+    """A CRAM shard on Cromwell's Google: the reference is read by range for decoding, as the
+    reads are (no whole copy of it on any disk), the only files cnnscore keeps are the small
+    indexes, in the working folder (HOME is read-only), and the scores equal a local run's."""
+    shard = tmp_path / "shard.bed"
+    shard.write_text("chr20\t10060000\t10080000\n")
+    served = {}
+    for name, reads, index in (("bam", "smoke/NA12878.chr20_10M_10.1M.bam", ".bai"),
+                               ("cram", "cram/smoke.cram", ".crai")):  # fmt: skip
+        proxy = CountingProxy(os.environ["STORAGE_EMULATOR_HOST"])
+        try:
+            task, env, run = run_task(
+                "score_variants.wdl", "ScoreVariants",
+                {**_chain_inputs(), "reads": [gs(reads)], "reads_indexes": [gs(reads + index)],
+                 "intervals": str(shard), "output_prefix": name},
+                tmp_path / name, podman_env, backend=GCP, home=read_only_home,
+                environment={"STORAGE_EMULATOR_HOST": proxy.url},
+            )  # fmt: skip
+        finally:
+            proxy.close()
+        assert run.returncode == 0, run.stderr
+        reference = "smoke/ref.chr20.fa.gz"
+        assert not {reference, reads} & proxy.whole, proxy.whole  # by range only
+        served[name] = proxy.served[reference]
+    assert proxy.served["cram/smoke.cram"] > 0  # ranges (with read-ahead) of a 2 MB file
+    # decoding the CRAM reads the contig's bases once more (here, chr20 is nearly all of the
+    # file), beside the windows the tensors take, which the BAM run reads too; the range
+    # server's read-ahead (64 KiB doubling to 1 MiB per request) adds at most as much again.
+    # Measured here: BAM 1.84 MB, CRAM 2.75 MB of a 0.65 MB file
+    assert served["bam"] < served["cram"] <= served["bam"] + 2 * SMOKE_REF.stat().st_size, served
+    kept = [p for p in run.workdir.rglob("*") if p.is_file()]
+    inside_cache = sorted(p.name for p in kept if ".cnnscore-home" in p.parts
+                          and not p.name.endswith("generation"))  # fmt: skip
+    assert inside_cache == ["ref.chr20.fa.gz.fai", "ref.chr20.fa.gz.gzi", "smoke.cram.crai"]
+    assert not any(p.name.startswith("ref.chr20.fa.gz") and p.suffix == ".gz" for p in kept)
+    assert list(read_only_home.iterdir()) == []
+    local = tmp_path / "local.vcf.gz"
+    run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", cram_in_bucket, "-L", shard,
+            "--tensor-type", "read_tensor", "--reservoir-scope", "site", "-O", local,
+            check=True)  # fmt: skip
+    scored = evaluate_outputs(task, env, run)["scored_vcf"]
+    assert data_lines(scored) == data_lines(local) and len(data_lines(local)) > 10
+
+
+# ------------------------------------------------------------ index inputs: used or refused
+
+
+@pytest.mark.parametrize(
+    ("indexes", "message"),
+    [
+        ([f"{SMOKE_BAM}.bai", f"{SMOKE_BAM}.bai"], "reads_indexes: 2 indexes for 1 reads files"),
+        ([str(HG002 / "HG002.chr20_10M_10.1M.bam.bai")], "the index belongs to another file"),
+    ],
+    ids=["count", "another file's index"],
+)
+def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, message):
+    shard = tmp_path / "shard.bed"
+    shard.write_text("chr20\t10000000\t10010000\n")
+    _, _, run = run_task(
+        "score_variants.wdl", "ScoreVariants",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+         "reference_fasta": str(SMOKE_REF), "reference_fasta_index": f"{SMOKE_REF}.fai",
+         "reference_fasta_gzi": f"{SMOKE_REF}.gzi", "reads": [str(SMOKE_BAM)],
+         "reads_indexes": indexes, "intervals": str(shard), "output_prefix": "x"},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("cnnscore: error")]
+    assert len(errors) == 1 and message in errors[0], run.stderr
+    assert not list(run.workdir.glob("x.vcf.gz*"))
+
+
+def test_a_renamed_reference_index_is_passed_and_used(podman_env, tmp_path):
+    """The .fai under a name htslib would never look for: the task passes it with the FASTA."""
+    renamed = tmp_path / "elsewhere"
+    renamed.mkdir()
+    (renamed / "my_reference_index").write_bytes(Path(f"{SMOKE_REF}.fai").read_bytes())
+    (renamed / "my_gzi").write_bytes(Path(f"{SMOKE_REF}.gzi").read_bytes())
+    reference_alone = tmp_path / "alone"
+    reference_alone.mkdir()
+    (reference_alone / "ref.fa.gz").write_bytes(SMOKE_REF.read_bytes())
+    shard = tmp_path / "shard.bed"
+    shard.write_text("chr20\t10000000\t10010000\n")
+    task, env, run = run_task(
+        "score_variants.wdl", "ScoreVariants",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+         "reference_fasta": str(reference_alone / "ref.fa.gz"),
+         "reference_fasta_index": str(renamed / "my_reference_index"),
+         "reference_fasta_gzi": str(renamed / "my_gzi"), "reads": [str(SMOKE_BAM)],
+         "reads_indexes": [f"{SMOKE_BAM}.bai"], "intervals": str(shard), "output_prefix": "x"},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert len(data_lines(evaluate_outputs(task, env, run)["scored_vcf"])) > 5
