@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import data_lines, header_lines, info_text, run_cli
 
 HEADER = """##fileformat=VCFv4.2
 ##contig=<ID=chr1,length=1000>
@@ -200,12 +200,52 @@ def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
     assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
 
 
-def test_real_smoke_output_against_itself(smoke_2d_output, tmp_path):
-    result, report = _compare((smoke_2d_output, smoke_2d_output), tmp_path / "self")
+def test_real_smoke_output_against_a_copy_with_known_changes(smoke_2d_output, tmp_path):
+    """small_2d's scores of the 252 smoke records against a copy with five scores changed by
+    known amounts: +0.002 on three records, -0.5 on one (both kinds scoring >= 1, so no sign
+    changes), and the sign flipped on the record nearest 0 with |score| > 0.05 (a SNP or indel
+    under 0.25, so its delta, 2|score|, lies between 0.1 and 0.5). With cutoffs at 0 for SNPs
+    and indels only the flipped record changes class. Every count follows from the changes."""
+    header, records = header_lines(smoke_2d_output), data_lines(smoke_2d_output)
+    scores = [float(info_text(line)) for line in records]
+    raised = [i for i, value in enumerate(scores) if value >= 1.0][:3]
+    lowered = next(i for i, value in enumerate(scores) if value >= 1.0 and i not in raised)
+    flipped = min((i for i, value in enumerate(scores) if abs(value) > 0.05),
+                  key=lambda i: abs(scores[i]))  # fmt: skip
+    ref, alt = records[flipped].split("\t")[3:5]
+    assert 0.05 < abs(scores[flipped]) < 0.25 and "," not in alt
+    assert len(ref) == len(alt) == 1 or len(ref) != len(alt)  # a SNP or an indel: has a cutoff
+    changes = {i: scores[i] + 0.002 for i in raised}
+    changes |= {lowered: scores[lowered] - 0.5, flipped: -scores[flipped]}
+    changed = list(records)
+    for i, value in changes.items():
+        old = f"CNN_2D={info_text(records[i])}"
+        changed[i] = records[i].replace(old, f"CNN_2D={value:.3f}")
+        assert changed[i].count("CNN_2D=") == 1 and changed[i] != records[i]
+    candidate = tmp_path / "changed.vcf"
+    candidate.write_text("\n".join(header + changed) + "\n")
+
+    result, report = _compare((smoke_2d_output, candidate), tmp_path / "known",
+                              "--snp-cutoff", "0", "--indel-cutoff", "0")  # fmt: skip
     assert result.returncode == 0, result.stderr
     s = report["summary"]
-    assert s["records_compared"] == 252 and s["max_abs_delta"] == 0.0
-    assert s["identical_text_fraction"] == 1.0 and s["sign_flips"] == 0
+    flip_delta = round(2 * abs(scores[flipped]), 3)
+    assert s["records_compared"] == 252 and report["matching"]["matched"] == 252
+    assert s["missing_in_baseline"] == s["missing_in_candidate"] == 0
+    assert s["max_abs_delta"] == 0.5
+    assert s["mean_abs_delta"] == pytest.approx((3 * 0.002 + 0.5 + flip_delta) / 252)
+    assert (s["over_0_001"], s["over_0_01"], s["over_0_1"]) == (5, 2, 2)
+    assert s["sign_flips"] == 1
+    assert s["identical_text_fraction"] == pytest.approx(247 / 252)
+    cut = report["classification"]["cutoffs"]
+    assert (cut["classified"], cut["concordant"], cut["discordant"]) == (252, 251, 1)
+    moved = 1 if scores[flipped] > 0 else -1  # the flipped record's class changes, no other
+    assert cut["candidate_filtered"] == cut["baseline_filtered"] + moved
+    assert s["concordance"] == pytest.approx(251 / 252)
+    chrom, pos, _, lowered_ref, lowered_alt = records[lowered].split("\t")[:5]
+    assert report["largest_deltas"][0]["record"] == f"{chrom}:{pos} {lowered_ref}>{lowered_alt}"
+    assert [d["abs_delta"] for d in report["largest_deltas"][:6]] == [
+        0.5, flip_delta, 0.002, 0.002, 0.002, 0.0]  # fmt: skip
 
 
 def _chromium() -> str:

@@ -212,3 +212,62 @@ def test_terra_inputs_pin_the_image_by_digest_and_docker_is_required(name):
     assert re.fullmatch(r"[a-z0-9.-]+(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}", docker), docker
     _, required = workflow_inputs(EXAMPLE_INPUTS[name])
     assert any(key.endswith(".docker") for key in required)
+
+
+# ------------------------------------- the flags the tasks pass are the declared settings
+
+#: task -> the cnnscore subcommand its command runs
+TASK_COMMANDS = {"ScoreVariants": "score", "SplitIntervals": "split-intervals",
+                 "GatherVcfs": "gather-vcfs", "FilterVariantTranches": "filter",
+                 "CompareScores": "compare"}  # fmt: skip
+#: WDL inputs whose default differs from the flag's on purpose, and why
+DELIBERATE_DEFAULTS = {
+    ("ScoreVariants", "reservoir_scope"): "site: scores independent of scatter_count",
+    ("ScoreVariants", "tensor_type"): "read_tensor: the workflow scores the 2D model by default",
+}
+_FLAG_WITH_INPUT = re.compile(
+    r"""(?P<flag>--?[A-Za-z][\w-]*)(?:\s+|\s*'|\s*")?~\{(?P<input>[a-z_]+)\}"""
+    r"""|~\{"(?P<flag2>--?[A-Za-z][\w-]*)\s'?"\s*\+\s*(?P<input2>[a-z_]+)"""
+    r"""|~\{true="(?P<flag3>--?[A-Za-z][\w-]*)"\sfalse=""\s(?P<input3>[a-z_]+)\}"""
+    r"""|~\{if\s(?P<input4>[a-z_]+)\sthen\s"(?P<flag4>--?[A-Za-z][\w-]*)\""""
+)
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+
+
+def _declared_flags(subcommand: str) -> dict[str, tuple]:
+    from cnnscore.cli.parser import BY_NAME, CommonOptions
+    from cnnscore.settings import declared
+
+    found = {}
+    for options in (BY_NAME[subcommand].options, CommonOptions):
+        for field, flag in declared(options):
+            for name in (*flag.names, *flag.gatk):
+                found[name] = (field, flag)
+    return found
+
+
+@pytest.mark.parametrize("task_name", TASK_COMMANDS)
+def test_every_flag_a_task_passes_is_declared_with_the_same_default(task_name):
+    (path,) = [p for p in (REPO / "wdl" / "tasks").glob("*.wdl")
+               if f"task {task_name} " in p.read_text()]  # fmt: skip
+    task = [t for t in WDL.load(str(path)).tasks if t.name == task_name][0]
+    command = "".join(part if isinstance(part, str) else f"~{{{part.expr}}}"
+                      for part in task.command.parts)  # fmt: skip
+    lines = command[command.index(f"cnnscore {TASK_COMMANDS[task_name]}") :].split("\n")
+    end = next(i for i, line in enumerate(lines) if not line.rstrip().endswith("\\"))
+    cnnscore = "\n".join(lines[: end + 1])  # the invocation, to its last continued line
+    declared = _declared_flags(TASK_COMMANDS[task_name])
+    passed = set(_FLAG.findall(cnnscore))
+    assert passed - set(declared) == set(), "flags the task passes that cnnscore does not declare"
+    defaults = {d.name: d.expr for d in task.inputs if d.expr is not None}
+    for match in _FLAG_WITH_INPUT.finditer(cnnscore):
+        groups = match.groupdict()
+        flag = next(groups[k] for k in ("flag", "flag2", "flag3", "flag4") if groups[k])
+        name = next(groups[k] for k in ("input", "input2", "input3", "input4") if groups[k])
+        if name not in defaults or (task_name, name) in DELIBERATE_DEFAULTS:
+            continue
+        field, _ = declared[flag]
+        wdl_default = defaults[name].eval(WDL.Env.Bindings(), WDL.StdLib.Base("1.0")).json
+        declared_default = list(field.default) if isinstance(field.default, tuple) else (
+            field.default)  # fmt: skip
+        assert wdl_default == declared_default, (task_name, name, flag)

@@ -113,7 +113,7 @@ task ScoreVariants {
     tensor_type: "read_tensor (2D, needs reads) or reference (1D)"
     backend: "inference backend: openvino (default, the fastest exact fp32 backend measured; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
-    inference_batch_size: "variants per model call; default 256 (2D) or 1024 (1D)"
+    inference_batch_size: "records encoded together and handed to the backend as one chunk; default 256 (2D) or 1024 (1D)"
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"
     output_prefix: "name of the scored shard and its metrics"

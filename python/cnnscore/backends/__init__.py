@@ -40,7 +40,7 @@ def backend_class(name: str) -> type[InferenceBackend]:
                 return entry.load()
         raise InputError(
             f"unknown backend '{name}' (available: {', '.join(available_backends())})",
-            path="--backend",
+            setting="backend",
         )
     module_name, _, class_name = target.partition(":")
     return getattr(importlib.import_module(module_name), class_name)

@@ -33,7 +33,7 @@ class OnnxRuntimeBackend(InferenceBackend):
             raise InputError(
                 "backend onnxruntime needs onnxruntime and onnx: "
                 "pip install 'cnnscore[onnxruntime]'",
-                path="--backend",
+                setting="backend",
             ) from None
         self.runs = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.runs)

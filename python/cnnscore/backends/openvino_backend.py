@@ -49,7 +49,7 @@ def _import_openvino():
     except ImportError:
         raise InputError(
             "backend openvino needs the openvino package: pip install 'cnnscore[openvino]'",
-            path="--backend",
+            setting="backend",
         ) from None
     return openvino
 
@@ -74,7 +74,7 @@ class OpenVinoBackend(InferenceBackend):
             raise InputError(
                 "this CPU has no bf16 support (no AVX512_BF16/AMX): OpenVINO would silently run "
                 "fp32; use --precision fp32",
-                path="--precision",
+                setting="precision",
             )
         config = {
             "INFERENCE_PRECISION_HINT": _HINTS[precision],

@@ -38,7 +38,7 @@ class OpenVinoTensorFlowBackend(TensorFlowBackend):
             raise InputError(
                 "backend openvino-tensorflow needs the openvino-tensorflow package, which exists "
                 "only for Python <= 3.9 with TensorFlow 2.9: use the image docker/Dockerfile.ovtf",
-                path="--backend",
+                setting="backend",
             ) from None
         if os.environ.get("OPENVINO_TF_DISABLE") == "1":
             openvino_tensorflow.disable()
@@ -50,7 +50,7 @@ class OpenVinoTensorFlowBackend(TensorFlowBackend):
                 f"openvino-tensorflow's OpenVINO would run {hint}, not fp32, on this CPU: its "
                 "plugins.xml lacks the CPU property INFERENCE_PRECISION_HINT=f32 that the image "
                 "docker/Dockerfile.ovtf writes (OPENVINO_TF_DISABLE=1 runs stock TensorFlow)",
-                path="--precision",
+                setting="precision",
             )
 
     def effective_precision(self) -> str:

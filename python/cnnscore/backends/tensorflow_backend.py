@@ -17,14 +17,14 @@ from ..models.keras_builder import build_keras
 from .base import InferenceBackend
 
 
-def require_tensorflow(purpose: str, flag: str | None = None) -> None:
+def require_tensorflow(purpose: str, setting: str | None = None) -> None:
     """TensorFlow is an extra (the default backend, OpenVINO, does not need it): where it is
     missing, one line says what to install instead of an ImportError's traceback."""
     if importlib.util.find_spec("tensorflow") is None:
         raise InputError(
             f"{purpose} needs TensorFlow, which is not installed: "
             "pip install 'cnnscore[tensorflow]'",
-            path=flag,
+            setting=setting,
         )
 
 
@@ -49,7 +49,7 @@ class TensorFlowBackend(InferenceBackend):
 
     @classmethod
     def configure_runtime(cls, threads: int) -> None:
-        require_tensorflow("backend tensorflow", "--backend")
+        require_tensorflow("backend tensorflow", "backend")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
@@ -63,7 +63,7 @@ class TensorFlowBackend(InferenceBackend):
 
     def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
         super().__init__(network, weights, batch_size, threads, precision, convolution)
-        require_tensorflow("backend tensorflow", "--backend")
+        require_tensorflow("backend tensorflow", "backend")
         self.model = build_keras(network, weights)
         self._infer, _ = fixed_signature_function(self.model, batch_size)
 

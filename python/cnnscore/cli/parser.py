@@ -1,37 +1,218 @@
-"""The command line's grammar: every subcommand's flags, GATK's names where GATK had them.
+"""The command line's grammar, built from the stages' declared settings (``settings.py``).
 
-One ``flags_<stage>`` module per stage holds its subcommands' flags, so that everything a user can
-type for a stage reads in one place; :mod:`cnnscore.cli.main` runs what this parses.
+Each subcommand is one stage's options class: its fields carry their flags, GATK's spellings,
+parsers and help, so this module only lays them out as argparse parsers and turns what argparse
+parsed back into that class. Nothing here names an individual option except the two every
+subcommand shares (:class:`CommonOptions`).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from .. import __version__
-from .arguments import add_gcs_arguments, add_verbose_argument
-from .flags_models import add_models_parser
-from .flags_scoring import add_score_parser
-from .flags_shards import add_gather_parser, add_split_parser
-from .flags_training import add_train_parser, add_write_tensors_parser
-from .flags_tranches import add_filter_parser
-from .flags_validate import add_compare_parser
+from ..errors import InputError
+from ..models.options import ModelsFetchOptions, ModelsListOptions
+from ..scoring.options import ScoreOptions
+from ..settings import declared, requester_pays_setting, setting, true_or_false
+from ..shards.options import GatherOptions, SplitOptions
+from ..training.options import TrainOptions, WriteTensorsOptions
+from ..tranches.options import FilterOptions
+from ..validate.options import CompareOptions
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """What every subcommand takes, whichever stage runs it."""
+
+    verbose: bool = setting(
+        "--verbose",
+        switch=True,
+        default=False,
+        help="also show the libraries' own log lines (TensorFlow, OpenVINO, ONNX Runtime), "
+        "normally held back; or set CNNSCORE_LIBRARY_LOGS=1",
+    )
+    requester_pays_project: str | None = requester_pays_setting()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name(s) as typed and the options class it fills."""
+
+    name: str  # "score", or "models fetch" for a nested one
+    options: type
+    help: str
+    description: str | None = None
+    remote: bool = True  # takes gs:// paths (and so --requester-pays-project)
+
+
+COMMANDS = (
+    Command(
+        "score",
+        ScoreOptions,
+        "annotate a VCF with CNN_1D or CNN_2D scores (GATK CNNScoreVariants)",
+        "Score every record of a VCF with a GATK CNN model and write it with INFO CNN_1D "
+        "(reference model) or CNN_2D (read-tensor model).",
+    ),
+    Command(
+        "split-intervals",
+        SplitOptions,
+        "cut a VCF into interval-list shards of about equal record counts (for scatter)",
+    ),
+    Command(
+        "gather-vcfs",
+        GatherOptions,
+        "concatenate scored shards, in the order given, into one indexed VCF",
+    ),
+    Command(
+        "filter",
+        FilterOptions,
+        "tranche-filter a scored VCF by truth sensitivity (GATK FilterVariantTranches)",
+        "Filter SNPs and indels whose score is at or below the score that keeps the given "
+        "sensitivity to the resource-confirmed variants, as GATK FilterVariantTranches.",
+    ),
+    Command(
+        "compare",
+        CompareOptions,
+        "score differences, classification concordance and speed between two runs",
+        "Match two scored VCFs by CHROM/POS/REF/ALT and report how their scores differ; "
+        "writes PREFIX.json and PREFIX.html and prints a short table.",
+    ),
+    Command(
+        "write-tensors",
+        WriteTensorsOptions,
+        "labelled training tensors from candidates, a truth VCF and its BED "
+        "(GATK CNNVariantWriteTensors)",
+        "Label each candidate in the truth BED as SNP/INDEL (matches the truth) or "
+        "NOT_SNP/NOT_INDEL, encode it as cnnscore score does, and write a tensor store (a "
+        "folder, or one .zip) for cnnscore train.",
+    ),
+    Command(
+        "train",
+        TrainOptions,
+        "train a GATK CNN architecture on tensor stores (GATK CNNVariantTrain)",
+        "Fit a 1D or 2D GATK architecture to cnnscore write-tensors output, with a seeded "
+        "validation split and early stopping; writes PREFIX.hd5 + PREFIX.json (loadable by "
+        "cnnscore score) and PREFIX.report.html/.json.",
+    ),
+    Command(
+        "models list",
+        ModelsListOptions,
+        "the models score --model knows, whether each is here, its sha256, the defaults",
+        "List GATK's and cnnscore's models by name: tensor type, whether it is the default "
+        "when no model is given, whether it is shipped with cnnscore, cached or missing, the "
+        "weights' path here and their sha256.",
+        remote=False,
+    ),
+    Command(
+        "models fetch",
+        ModelsFetchOptions,
+        "download GATK's CNN model files, verify their sha256 and cache them",
+        "Fetch GATK's .json/.hd5 model pairs from GitHub's LFS media at a GATK tag (or a "
+        "mirror), verify size and sha256 against GATK's LFS pointers, and cache them.",
+        remote=False,
+    ),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+#: the group GATK-only settings are listed under in --help
+GATK_ONLY_GROUP = "accepted for GATK's command lines"
+
+
+def _add_settings(
+    parser: argparse.ArgumentParser, options_class: type, only: tuple[str, ...] | None = None
+) -> None:
+    groups: dict[str, argparse._ActionsContainer] = {}
+    gatk_only = parser.add_argument_group(GATK_ONLY_GROUP)
+    settings = [(f, flag) for f, flag in declared(options_class) if only is None or f.name in only]
+    members: dict[str, list] = {}
+    for _, flag in settings:
+        if flag.exclusive:
+            members.setdefault(flag.exclusive, []).append(flag)
+    for field, flag in settings:
+        target: argparse._ActionsContainer = parser
+        if flag.ignored or flag.refused:
+            target = gatk_only
+        if flag.exclusive:
+            if flag.exclusive not in groups:
+                required = any(member.required for member in members[flag.exclusive])
+                groups[flag.exclusive] = parser.add_mutually_exclusive_group(required=required)
+            target = groups[flag.exclusive]
+        positional = not flag.names[0].startswith("-")
+        kwargs: dict = {"help": flag.help}
+        if not positional:
+            kwargs.update(dest=field.name, default=None)
+            if flag.required and not flag.exclusive:
+                kwargs["required"] = True
+        if flag.switch:
+            kwargs.update(nargs="?", const=True, type=true_or_false, metavar="true|false")
+        else:
+            kwargs["type"] = flag.parse or str
+            if flag.repeated:
+                kwargs.update(action="extend", nargs="+")
+            if flag.choices is not None:
+                kwargs["choices"] = flag.choices
+            if flag.choices is None and not positional:
+                kwargs["metavar"] = flag.metavar or flag.flag.lstrip("-").upper().replace("-", "_")
+        names = [field.name] if positional else [*flag.names, *flag.gatk]
+        target.add_argument(*names, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cnnscore", description="GATK-compatible CNN variant scoring."
+        prog="cnnscore", description="GATK-compatible CNN variant scoring.", allow_abbrev=False
     )
     parser.add_argument("--version", action="version", version=f"cnnscore {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    add_score_parser(subparsers)
-    add_split_parser(subparsers)
-    add_gather_parser(subparsers)
-    add_filter_parser(subparsers)
-    add_compare_parser(subparsers)
-    add_write_tensors_parser(subparsers)
-    add_train_parser(subparsers)
-    add_gcs_arguments(subparsers)  # every subcommand so far takes gs:// paths; `models` does not
-    add_models_parser(subparsers)
-    add_verbose_argument(subparsers)
+    nested: dict[str, argparse._SubParsersAction] = {}
+    for command in COMMANDS:
+        head, _, tail = command.name.partition(" ")
+        where = subparsers
+        if tail:
+            if head not in nested:
+                actions = [c.name.split()[1] for c in COMMANDS if c.name.startswith(head + " ")]
+                group = subparsers.add_parser(
+                    head, help=f"{head}: {', '.join(actions)}", allow_abbrev=False
+                )
+                nested[head] = group.add_subparsers(dest="subcommand", required=True)
+            where = nested[head]
+        sub = where.add_parser(
+            tail or head,
+            help=command.help,
+            description=command.description or command.help,
+            allow_abbrev=False,
+        )
+        _add_settings(sub, command.options)
+        # a subcommand with no gs:// paths takes no requester-pays project
+        _add_settings(sub, CommonOptions, None if command.remote else ("verbose",))
     return parser
+
+
+def command_of(args: argparse.Namespace) -> Command:
+    name = (
+        args.command
+        if not getattr(args, "subcommand", None)
+        else (f"{args.command} {args.subcommand}")
+    )
+    return BY_NAME[name]
+
+
+def options_from(options_class: type, args: argparse.Namespace) -> tuple[object, list[str]]:
+    """The options object the stage receives, from what argparse parsed, and the notes to print
+    for GATK settings given that have no effect here; a refused one stops with its line."""
+    values, notes = {}, []
+    for field, flag in declared(options_class):
+        value = getattr(args, field.name, None)
+        if value is None:
+            value = field.default
+        else:
+            if flag.refused:
+                raise InputError(flag.refused, setting=field.name)
+            if flag.ignored:
+                notes.append(f"cnnscore: note: {flag.flag} has no effect here: {flag.ignored}")
+            if flag.switch and flag.inverted:
+                value = not value
+            if flag.repeated:
+                value = tuple(value)
+        values[field.name] = value
+    return options_class(**values), notes

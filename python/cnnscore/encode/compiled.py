@@ -49,7 +49,7 @@ def resolve_encoder(name: str) -> str:
     if reason is None:
         return "compiled"
     if name == "compiled":
-        raise InputError(f"the compiled encoder is unavailable: {reason}", path="--encoder")
+        raise InputError(f"the compiled encoder is unavailable: {reason}", setting="encoder")
     print(
         f"cnnscore: warning: the compiled encoder is unavailable ({reason}); using the Python "
         "encoder (same tensors, 6-17x slower)",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..errors import InputError
+from ..io.files import complete_or_nothing
 
 SCHEME = "gs://"
 #: Resumable uploads send this much per request; an interrupted upload leaves no object.
@@ -118,15 +119,9 @@ class GcsClient:
     def download(self, url: str, local_path: str, generation: int | None = None) -> None:
         """Whole object to ``local_path``, via a temporary name so a failed copy is never used."""
         gcs = GcsObject.parse(url)
-        partial = f"{local_path}.partial-{os.getpid()}"
-        try:
-            with _explained(url):
-                blob = self._bucket(gcs).blob(gcs.name, generation=generation)
-                blob.download_to_filename(partial)
-            os.replace(partial, local_path)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
+        with complete_or_nothing(local_path) as partial, _explained(url):
+            blob = self._bucket(gcs).blob(gcs.name, generation=generation)
+            blob.download_to_filename(partial)
 
     def upload(self, local_path: str, url: str) -> None:
         """A resumable upload: GCS creates the object only when the last chunk arrives, so an

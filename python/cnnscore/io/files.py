@@ -1,16 +1,26 @@
-"""Small file helpers every writer shares: complete-or-nothing writes and content hashes.
+"""Small file helpers every writer shares: complete-or-nothing outputs and content hashes.
 
 An output must never be left half-written as if complete, and shipped or fetched model files are
-identified by sha256; both are needed by several commands, so they live here once.
+identified by sha256; both are needed by several commands, so they live here once. The commands'
+outputs (VCFs with their indexes, tensor stores, weights, reports, metrics, interval lists) and
+downloads into a cache all go through :func:`complete_or_nothing`: built under a hidden temporary
+sibling, renamed onto their name when complete, removed on any failure or interruption.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
+import shutil
+import sys
 
 from ..errors import InputError
+
+#: Temporaries are ``.{name}.partial-{random}{suffix}`` beside the output they become.
+PARTIAL_MARK = ".partial-"
+_ATTEMPTS = 100
 
 
 def sha256_file(path: str) -> str:
@@ -31,17 +41,136 @@ def check_output_folder(path: str) -> None:
         raise InputError("output folder is not writable", path=path)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``path`` complete or not at all (a temporary sibling, renamed)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.partial-", dir=folder)
+def _create_temporary(path: str, folder: bool, suffix: str) -> str:
+    """A new, empty, exclusively created sibling of ``path`` with a random part, so concurrent
+    writers (threads or processes) never share one. Created with the modes a plain create uses
+    (0o666 / 0o777 less the umask), so the output keeps them without reading the umask, which
+    only ``os.umask`` can, process-wide and racing every other thread's file creation."""
+    where, name = os.path.split(os.path.abspath(path))
+    for _ in range(_ATTEMPTS):
+        temp = os.path.join(where, f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}{suffix}")
+        try:
+            if folder:
+                os.mkdir(temp, 0o777)
+            else:
+                os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temp
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _remove(path: str) -> None:
+    """Remove a temporary file or folder tree; never raises (it runs while another error is on
+    its way out), but says what it could not remove."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is for the partial file only
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        print(f"cnnscore: warning: could not remove {path}: {err}", file=sys.stderr)
+
+
+class PartialOutput:
+    """One output (a file, or a folder with ``folder=True``) built at :attr:`temp` and published
+    at ``path`` by :meth:`commit`, or removed by :meth:`abort`: nothing else ever appears at
+    ``path``. As a context manager it yields :attr:`temp`, commits when the block ends normally
+    and aborts on any exception (KeyboardInterrupt and SystemExit included), which propagates.
+
+    Files that belong with the output (an index) are written at :meth:`beside` paths and
+    published with it, each before the output itself, so a reader that finds the output finds
+    them. An existing non-empty folder at ``path`` is replaced whole; an empty one (a staging
+    folder) is replaced as a file would be.
+    """
+
+    def __init__(self, path: str, *, folder: bool = False, suffix: str = ""):
+        self.path = path
+        self.folder = folder
+        self.temp = _create_temporary(path, folder, suffix)
+        self._companions: list[tuple[str, bool]] = []  # (suffix, published at path + suffix)
+        self._open = True
+
+    def beside(self, suffix: str, *, publish: bool = True) -> str:
+        """The temporary path ``temp + suffix`` for a companion file the caller writes: renamed
+        onto ``path + suffix`` at commit (before ``path``), or with ``publish=False`` a scratch
+        file removed at commit. Either way it is removed on abort."""
+        self._companions.append((suffix, publish))
+        return self.temp + suffix
+
+    def commit(self) -> None:
+        """Publish the companions, then the output. On failure everything is removed (companions
+        already published too: without the new output they would pair with an old one)."""
+        if not self._open:
+            raise RuntimeError(f"{self.path}: output already committed or aborted")
+        published: list[str] = []
+        try:
+            for suffix, publish in self._companions:
+                if publish:
+                    os.replace(self.temp + suffix, self.path + suffix)
+                    published.append(self.path + suffix)
+            self._publish()
+        except BaseException:
+            for path in published:
+                _remove(path)
+            self.abort()
+            raise
+        self._open = False
+        for suffix, publish in self._companions:
+            if not publish:
+                _remove(self.temp + suffix)
+
+    def _publish(self) -> None:
+        aside = None
+        if self.folder and os.path.isdir(self.path) and os.listdir(self.path):
+            aside = f"{self.temp}.old"  # rename cannot replace a non-empty folder: swap it out
+            os.rename(self.path, aside)
+        try:
+            os.replace(self.temp, self.path)
+        except BaseException:
+            if aside:
+                with contextlib.suppress(OSError):
+                    os.rename(aside, self.path)
+            raise
+        if aside:
+            _remove(aside)
+
+    def abort(self) -> None:
+        """Remove the temporary and its companions; ``path`` is never touched. Safe to call
+        more than once, and after a commit (then it does nothing)."""
+        if not self._open:
+            return
+        self._open = False
+        for suffix, _ in self._companions:
+            _remove(self.temp + suffix)
+        _remove(self.temp)
+
+    def __enter__(self) -> str:
+        return self.temp
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def complete_or_nothing(path: str, *, folder: bool = False, suffix: str = "") -> PartialOutput:
+    """The output ``path``, written complete or not at all (see :class:`PartialOutput`)::
+
+        with complete_or_nothing(path) as temp:
+            write(temp)
+
+    The temporary is created here, so a caller can tell "cannot create the output" (an
+    ``OSError`` from this call) from failures while writing it. ``suffix`` ends the temporary's
+    name, for tools that pick a format by extension.
+    """
+    return PartialOutput(path, folder=folder, suffix=suffix)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``path`` complete or not at all."""
+    with complete_or_nothing(path) as temp, open(temp, "wb") as out:
+        out.write(data)

@@ -32,7 +32,7 @@ def _parse_region(text: str, contig_lengths: dict[str, int]) -> Interval:
         return Interval(text, 1, contig_lengths[text])
     match = _REGION.match(text)
     if not match or match.group("contig") not in contig_lengths:
-        raise InputError(f"interval '{text}' names no contig of the reference", path="-L")
+        raise InputError(f"interval '{text}' names no contig of the reference", setting="intervals")
     contig = match.group("contig")
     start = int(match.group("start").replace(",", ""))
     length = contig_lengths[contig]
@@ -43,7 +43,7 @@ def _parse_region(text: str, contig_lengths: dict[str, int]) -> Interval:
     else:
         end = start
     if start < 1 or end < start:
-        raise InputError(f"interval '{text}' is empty or starts before 1", path="-L")
+        raise InputError(f"interval '{text}' is empty or starts before 1", setting="intervals")
     return Interval(contig, start, min(end, length))
 
 
@@ -89,6 +89,77 @@ def parse_intervals(specs: Sequence[str], contig_lengths: dict[str, int]) -> lis
         else:
             intervals.append(_parse_region(spec, contig_lengths))
     return intervals
+
+
+def resolve_intervals(
+    specs: Sequence[str],
+    contig_lengths: dict[str, int],
+    *,
+    padding: int = 0,
+    exclude: Sequence[str] = (),
+    rule: str = "UNION",
+) -> list[Interval]:
+    """GATK's engine interval arguments: each ``-L`` value padded by ``padding`` bases on both
+    sides (``-ip``, clipped to the contig), the values combined by ``rule`` (``UNION`` or
+    ``INTERSECTION`` of the values' sets, ``--interval-set-rule``), then the ``-XL`` intervals
+    taken out. Returns the merged runs, sorted."""
+    if rule not in ("UNION", "INTERSECTION"):
+        raise InputError(f"unknown rule {rule}: UNION or INTERSECTION", setting="interval_set_rule")
+    sets = []
+    for spec in specs:
+        padded = [
+            Interval(
+                i.contig, max(1, i.start - padding), min(contig_lengths[i.contig], i.end + padding)
+            )
+            for i in parse_intervals([spec], contig_lengths)
+        ]
+        sets.append(merge_intervals(padded))
+    combined = sets[0] if sets else {}
+    for other in sets[1:]:
+        combined = (
+            _intersect(combined, other)
+            if rule == "INTERSECTION"
+            else merge_intervals([*_flatten(combined), *_flatten(other)])
+        )
+    excluded = merge_intervals(parse_intervals(exclude, contig_lengths)) if exclude else {}
+    if excluded and not specs:  # -XL alone: everything but the excluded intervals
+        combined = {c: [Interval(c, 1, length)] for c, length in contig_lengths.items()}
+    return [run for run in _flatten(_subtract(combined, excluded)) if run.end >= run.start]
+
+
+def _flatten(runs: dict[str, list[Interval]]) -> list[Interval]:
+    return [interval for contig in runs for interval in runs[contig]]
+
+
+def _intersect(a: dict[str, list[Interval]], b: dict[str, list[Interval]]) -> dict:
+    out: dict[str, list[Interval]] = {}
+    for contig in a.keys() & b.keys():
+        for x in a[contig]:
+            for y in b[contig]:
+                start, end = max(x.start, y.start), min(x.end, y.end)
+                if start <= end:
+                    out.setdefault(contig, []).append(Interval(contig, start, end))
+    return merge_intervals(_flatten(out))
+
+
+def _subtract(a: dict[str, list[Interval]], b: dict[str, list[Interval]]) -> dict:
+    out: dict[str, list[Interval]] = {}
+    for contig, runs in a.items():
+        for run in runs:
+            pieces = [run]
+            for cut in b.get(contig, []):
+                next_pieces = []
+                for piece in pieces:
+                    if cut.end < piece.start or cut.start > piece.end:
+                        next_pieces.append(piece)
+                        continue
+                    if piece.start < cut.start:
+                        next_pieces.append(Interval(contig, piece.start, cut.start - 1))
+                    if cut.end < piece.end:
+                        next_pieces.append(Interval(contig, cut.end + 1, piece.end))
+                pieces = next_pieces
+            out.setdefault(contig, []).extend(pieces)
+    return out
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> dict[str, list[Interval]]:

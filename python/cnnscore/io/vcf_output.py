@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 
 import pysam
 import pysam.bcftools
 
 from ..errors import InputError
-from .files import check_output_folder
+from .files import check_output_folder, complete_or_nothing
 
 INFO_HEADER_LINES = {
     "CNN_1D": '##INFO=<ID=CNN_1D,Number=1,Type=Float,Description="Log odds of being a true variant '
@@ -80,25 +79,32 @@ def annotate_line(line: str, key: str, value: str) -> str:
 class AtomicVcfWriter:
     """VCF/VCF.gz/BCF output by extension, published by rename only when complete."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, index: bool = True):
         self.path = path
         self.format = output_format(path)
+        self.index = index  # GATK's --create-output-variant-index
         check_output_folder(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        stem = f".{os.path.basename(path)}.partial-{os.getpid()}"
-        # The text VCF is always written first; .vcf.gz and .bcf are made from it at the end.
-        text_suffix = ".vcf.gz" if self.format == ".vcf.gz" else ".vcf"
-        self._text_path = os.path.join(folder, stem + text_suffix)
-        self._final_temp = os.path.join(folder, stem + self.format)
-        self._temps = {self._text_path, self._final_temp}
         try:
-            if self.format == ".vcf.gz":
-                self._handle = pysam.BGZFile(self._text_path, "wb")
-            else:
-                self._handle = open(self._text_path, "wb")  # noqa: SIM115 - closed in commit/abort
+            self._output = complete_or_nothing(path, suffix=self.format)
+            try:
+                self._handle = self._open_text()
+            except BaseException:
+                self._output.abort()
+                raise
         except OSError as err:
             raise InputError(f"cannot write the output ({err.strerror})", path=path) from None
         self._closed = False
+
+    def _open_text(self):
+        """The text VCF is always written first; .vcf.gz and .bcf are made from it at the end
+        (a .vcf.gz in place, a .bcf from a scratch text file beside it)."""
+        if self.format == ".bcf":
+            self._text_path = self._output.beside(".vcf", publish=False)
+        else:
+            self._text_path = self._output.temp
+        if self.format == ".vcf.gz":
+            return pysam.BGZFile(self._text_path, "wb")
+        return open(self._text_path, "wb")  # noqa: SIM115 - closed in commit/abort
 
     def write_lines(self, lines: list[str]) -> None:
         if lines:
@@ -110,38 +116,35 @@ class AtomicVcfWriter:
             self._closed = True
 
     def commit(self) -> None:
-        """Finish (compress/convert, index) and move the result into place."""
+        """Finish (compress/convert, index) and move the result into place, its index first."""
         self._close_handle()
-        index_suffix = None
+        final = self._output.temp
+        if not self.index:
+            for suffix in (".tbi", ".csi", ".idx"):  # an earlier file's index would be wrong
+                if os.path.exists(self.path + suffix):
+                    os.remove(self.path + suffix)
+            if self.format == ".vcf.gz":
+                self._output.commit()
+                return
         if self.format == ".vcf.gz":
-            pysam.tabix_index(self._text_path, preset="vcf", force=True)
-            index_suffix = ".tbi"
+            self._output.beside(".tbi")
+            pysam.tabix_index(final, preset="vcf", force=True)
         elif self.format == ".bcf":
             with (
                 pysam.VariantFile(self._text_path) as source,
-                pysam.VariantFile(self._final_temp, "wb", header=source.header) as sink,
+                pysam.VariantFile(final, "wb", header=source.header) as sink,
             ):
                 for record in source:
                     sink.write(record)
-            pysam.bcftools.index(self._final_temp)
-            index_suffix = ".csi"
-        if index_suffix:
-            self._temps.add(self._final_temp + index_suffix)
-            os.replace(self._final_temp + index_suffix, self.path + index_suffix)
+            if self.index:
+                self._output.beside(".csi")
+                pysam.bcftools.index(final)
         elif os.path.exists(self.path + ".idx"):
-            os.remove(self.path + ".idx")
-        os.replace(self._final_temp, self.path)
-        if self._text_path != self._final_temp:
-            os.remove(self._text_path)
+            os.remove(self.path + ".idx")  # a stale index of an earlier file
+        self._output.commit()
 
     def abort(self) -> None:
         """Remove every temporary file; the destination is never touched."""
         with contextlib.suppress(OSError):
             self._close_handle()
-        for temp in self._temps:
-            try:
-                os.remove(temp)
-            except FileNotFoundError:
-                pass
-            except OSError as err:
-                print(f"cnnscore: warning: could not remove {temp}: {err}", file=sys.stderr)
+        self._output.abort()

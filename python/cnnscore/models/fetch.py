@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import sha256_file
+from ..io.files import complete_or_nothing, sha256_file
 
 DEFAULT_GATK_TAG = "4.6.0.0"
 LFS_MEDIA_URL = (
@@ -126,20 +125,14 @@ def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tup
     source = _source_of(spec.name, mirror, tag)
     try:
         os.makedirs(cache, exist_ok=True)
-        handle, partial = tempfile.mkstemp(prefix=f".{spec.name}.", dir=cache)
+        output = complete_or_nothing(target)
     except OSError as err:
         raise InputError(f"cannot write to the model cache ({err.strerror})", path=cache) from None
-    os.close(handle)
-    try:
+    with output as partial:
         _copy_from(source, partial)
         problem = spec.check(os.path.getsize(partial), sha256_file(partial))
         if problem:
             raise InputError(f"not GATK's {spec.name}: {problem}", path=source)
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
     return target, True
 
 

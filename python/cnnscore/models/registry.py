@@ -102,7 +102,7 @@ def locate(name: str, cache_dir: str | None = None) -> Located:
         raise InputError(
             f"GATK's {name} is not available ({problem}): cnnscore models fetch gatk --model "
             f"{name}",
-            path="--model",
+            setting="model",
         )
     return _located_gatk(model, folder)
 

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
+from ..io.files import write_atomically
 from ..io.htslib import inflates_with_libdeflate
-from ..io.intervals import IntervalFilter, parse_intervals
+from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import is_url
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
@@ -39,6 +40,7 @@ from ..models.spec import (
     load_model_spec,
 )
 from .inference import ChunkInference
+from .options import ScoreOptions
 from .pipeline import EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
 from .scores import format_score, site_scores
@@ -55,35 +57,6 @@ INT8_REFUSED = (
     "which passes with its first and last layers fp32 (0.03%), is encoder-bound, so int8 gains "
     "it nothing end to end (bench/precision_gate.py, bench/RESULTS.md)"
 )
-
-
-@dataclass
-class ScoreOptions:
-    variants: str
-    reference: str
-    output: str
-    reads: list[str] = field(default_factory=list)
-    tensor_type: str | None = None
-    architecture: str | None = None
-    model: str | None = None  # a name from models.registry, instead of architecture/weights
-    weights: str | None = None
-    intervals: list[str] = field(default_factory=list)
-    inference_batch_size: int | None = None
-    transfer_batch_size: int | None = None
-    read_limit: int = 128
-    window_size: int = 128
-    annotation_keys: tuple[str, ...] = DEFAULT_ANNOTATION_KEYS
-    filter_symbolic_and_sv: bool = False
-    backend: str = "openvino"
-    threads: int = 0
-    metrics_json: str | None = None
-    progress_seconds: float = 10.0
-    reservoir_scope: str = "run"
-    precision: str = "fp32"
-    encode_workers: int | None = None  # None: 0 for the compiled 2D encoder, else 1
-    encoder: str = "auto"
-    convolution: str = "auto"
-    depth_adaptive: bool = True
 
 
 @dataclass
@@ -129,14 +102,14 @@ def _model_paths(options: ScoreOptions) -> tuple[str, str]:
         if architecture or weights:
             raise InputError(
                 "--model names a model: give it or --architecture/--weights, not both",
-                path="--model",
+                setting="model",
             )
         located = locate(options.model)
         if options.tensor_type and options.tensor_type != located.model.tensor_type:
             raise InputError(
                 f"{options.model} takes the {located.model.tensor_type} tensor, not "
                 f"{options.tensor_type}",
-                path="--model",
+                setting="model",
             )
         return located.architecture, located.weights
     if not architecture and not weights:
@@ -154,13 +127,13 @@ def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
     inference = options.inference_batch_size or default_inference
     transfer = options.transfer_batch_size or max(default_transfer, inference)
     if not 1 <= inference <= MAX_INFERENCE_BATCH:
-        raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", path="--inference-batch-size")
+        raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", setting="inference_batch_size")
     if not 1 <= transfer <= MAX_TRANSFER_BATCH:
-        raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", path="--transfer-batch-size")
+        raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", setting="transfer_batch_size")
     if inference > transfer:
         raise InputError(
             f"inference batch {inference} exceeds transfer batch {transfer}",
-            path="--inference-batch-size",
+            setting="inference_batch_size",
         )
     return inference, transfer
 
@@ -172,7 +145,7 @@ def _check_options(options: ScoreOptions, spec: ModelSpec) -> str:
             f"--tensor-type {tensor_type} but the model takes {spec.tensor_type}", path=spec.path
         )
     if tensor_type == READ_TENSOR and not options.reads:
-        raise InputError("--tensor-type read_tensor needs reads: pass -I BAM/CRAM", path="-I")
+        raise InputError("read_tensor needs reads: give their BAM/CRAM files", setting="reads")
     if options.reads and tensor_type == REFERENCE:
         print("cnnscore: warning: -I is ignored by the 1D reference model", file=sys.stderr)
     if options.window_size != spec.window_size:
@@ -237,7 +210,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     from ..models.keras2_weights import read_keras2_weights
 
     if options.precision == "int8":
-        raise InputError(INT8_REFUSED, path="--precision")
+        raise InputError(INT8_REFUSED, setting="precision")
     started = time.monotonic()
     architecture_path, weights_path = _model_paths(options)
     spec = load_model_spec(architecture_path)
@@ -250,7 +223,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         raise InputError(
             f"backend {options.backend} runs {', '.join(backend_type.precisions)}, "
             f"not {options.precision}",
-            path="--precision",
+            setting="precision",
         )
     threads = options.threads or os.cpu_count() or 1
     convolution = options.convolution
@@ -260,7 +233,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         known = ", ".join(backend_type.convolutions)
         raise InputError(
             f"backend {options.backend} evaluates convolutions {known}, not {convolution}",
-            path="--convolution",
+            setting="convolution",
         )
 
     contig_lengths = reference_lengths(options.reference)
@@ -272,8 +245,13 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             file=sys.stderr,
         )
     intervals = None
-    if options.intervals:
-        intervals = IntervalFilter(parse_intervals(options.intervals, contig_lengths))
+    if options.intervals or options.exclude_intervals:
+        intervals = IntervalFilter(
+            resolve_intervals(
+                options.intervals, contig_lengths, padding=options.interval_padding,
+                exclude=options.exclude_intervals, rule=options.interval_set_rule,
+            )
+        )  # fmt: skip
     encoder = "python"
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
         ReadSource(options.reads, options.reference, contig_lengths).close()
@@ -292,7 +270,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         # streamed by URL, where reading ahead past the last record fetches bytes for nothing
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
     )  # fmt: skip
-    writer = AtomicVcfWriter(options.output)
+    writer = AtomicVcfWriter(options.output, index=options.create_index)
     try:
         load_started = time.monotonic()
         backend_type.configure_runtime(threads)
@@ -313,7 +291,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             raise InputError(
                 f"backend {options.backend} runs {effective} on this CPU ({cpu.describe()}), not "
                 f"the {options.precision} asked for",
-                path="--precision",
+                setting="precision",
             )
 
         meter = ProgressMeter(options.progress_seconds)
@@ -321,7 +299,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             annotated_header(
                 vcf.header_lines,
                 spec.info_key,
-                _provenance(spec, weights_path, effective),
+                _provenance(spec, weights_path, effective) if options.command_line_header else None,
             )
         )
         records = vcf.records(intervals)
@@ -402,13 +380,7 @@ def _quantiles(parts: list[np.ndarray]) -> dict[str, int]:
 
 
 def _write_json_atomically(path: str, data: dict) -> None:
-    temp = f"{path}.partial-{os.getpid()}"
     try:
-        with open(temp, "w") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(temp, path)
+        write_atomically(path, (json.dumps(data, indent=2) + "\n").encode())
     except OSError as err:
-        if os.path.exists(temp):
-            os.remove(temp)
         raise InputError(f"cannot write metrics ({err.strerror})", path=path) from None

@@ -30,7 +30,7 @@ def gathered_header(headers: list[list[str]]) -> list[str]:
 def gather_vcfs(inputs: list[str], output: str) -> int:
     """Write the concatenation; returns the number of records."""
     if not inputs:
-        raise InputError("no shards given", path="-I")
+        raise InputError("no shards given", setting="inputs")
     readers = [VcfReader(path) for path in inputs]
     first = readers[0]
     for reader in readers[1:]:

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..io.files import write_atomically
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_text import VcfReader
 
@@ -49,7 +50,7 @@ def split_vcf(
 ) -> list[list[Interval]]:
     """Shards (lists of intervals, in file order); at most ``scatter_count``, none empty."""
     if scatter_count < 1:
-        raise InputError("must be at least 1", path="--scatter-count")
+        raise InputError("must be at least 1", setting="scatter_count")
     vcf = VcfReader(vcf_path)
     selection = None
     chosen = None
@@ -80,10 +81,7 @@ def write_interval_list(
     lines = ["@HD\tVN:1.6"]
     lines += [f"@SQ\tSN:{name}\tLN:{length}" for name, length in contig_lengths.items()]
     lines += [f"{i.contig}\t{i.start}\t{i.end}\t+\t." for i in intervals]
-    temp = f"{path}.partial-{os.getpid()}"
-    with open(temp, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(temp, path)
+    write_atomically(path, ("\n".join(lines) + "\n").encode())
 
 
 def run_split(

@@ -17,10 +17,10 @@ interrupted or failed run leaves no half store that training could mistake for a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
-import shutil
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import check_output_folder
+from ..io.files import check_output_folder, complete_or_nothing
 
 SCHEMA = "cnnscore.tensors/1"
 MANIFEST = "manifest.json"
@@ -68,51 +68,47 @@ def check_destination(path: str) -> None:
 
 
 class _FolderSink:
-    """Members as files of a hidden sibling folder, renamed onto ``path`` at the end."""
+    """Members as files of a hidden sibling folder, which replaces ``path`` at the end (a previous
+    store, or an empty folder such as a gs:// staging one)."""
 
     def __init__(self, path: str):
-        self.path = path
-        folder, name = os.path.split(os.path.abspath(path))
-        self.temp = os.path.join(folder, f".{name}.partial-{os.getpid()}")
-        os.makedirs(self.temp)
+        self.output = complete_or_nothing(path, folder=True)
 
     def put(self, name: str, data: bytes) -> None:
-        with open(os.path.join(self.temp, name), "wb") as handle:
+        with open(os.path.join(self.output.temp, name), "wb") as handle:
             handle.write(data)
 
     def commit(self) -> None:
-        old = None
-        if os.path.isdir(self.path) and os.listdir(self.path):  # a previous store: swap it out
-            old = f"{self.temp}.old"
-            os.rename(self.path, old)
-        os.replace(self.temp, self.path)  # replaces an empty folder (a gs:// staging one)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+        self.output.commit()
 
     def abort(self) -> None:
-        shutil.rmtree(self.temp, ignore_errors=True)
+        self.output.abort()
 
 
 class _ZipSink:
     """Members stored (not recompressed: npz members are compressed) in one temporary zip."""
 
     def __init__(self, path: str):
-        self.path = path
-        folder, name = os.path.split(os.path.abspath(path))
-        self.temp = os.path.join(folder, f".{name}.partial-{os.getpid()}")
-        self.archive = zipfile.ZipFile(self.temp, "w", compression=zipfile.ZIP_STORED)
+        self.output = complete_or_nothing(path)
+        try:
+            self.archive = zipfile.ZipFile(self.output.temp, "w", compression=zipfile.ZIP_STORED)
+        except BaseException:
+            self.output.abort()
+            raise
 
     def put(self, name: str, data: bytes) -> None:
         self.archive.writestr(name, data)
 
     def commit(self) -> None:
         self.archive.close()
-        os.replace(self.temp, self.path)
+        self.output.commit()
 
     def abort(self) -> None:
-        self.archive.close()
-        if os.path.exists(self.temp):
-            os.remove(self.temp)
+        try:
+            with contextlib.suppress(OSError):
+                self.archive.close()
+        finally:
+            self.output.abort()
 
 
 class TensorStoreWriter:

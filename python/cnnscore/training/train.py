@@ -28,41 +28,10 @@ from ..models.gatk_json import MODEL_KINDS, architecture_json
 from ..models.network import Weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .labels import LABELS
+from .options import TrainOptions
 from .report import SCHEMA, report_paths, validation_metrics, write_train_report
 from .tensor_store import TensorStore
 from .weights import export_weights, initial_weights, start_normalisation
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """The command line of ``cnnscore train``."""
-
-    tensors: tuple[str, ...]
-    output: str
-    architecture: str | None = None
-    model_kind: str | None = None
-    epochs: int = 10
-    batch_size: int = 32
-    validation_fraction: float = 0.1
-    patience: int = 3
-    learning_rate: float = 1e-4
-    #: the learning rate falls from learning_rate to 0 along a cosine over the epochs
-    cosine_decay: bool = False
-    #: the architecture's dropout layers in training (distillation fits better without)
-    dropout: bool = True
-    seed: int = 0
-    threads: int = 0
-    #: distillation: the teacher's GATK JSON (and .hd5, default beside it); its probabilities
-    #: are the targets instead of the labels (training.distill)
-    teacher_architecture: str | None = None
-    teacher_weights: str | None = None
-    log_odds_weight: float = 0.1
-    #: distillation: the log-odds term's weight on the pair of the other type than the tensor's
-    other_type_weight: float = 1.0
-    #: distillation: copies of the training tensors with annotations drawn anew (distill.py)
-    annotation_draws: int = 0
-    #: start from these weights (.hd5 of the same architecture) instead of random ones
-    initial_weights: str | None = None
 
 
 @dataclass
@@ -85,32 +54,32 @@ def output_prefix(output: str) -> str:
 def _check_options(options: TrainOptions) -> None:
     if bool(options.architecture) == bool(options.model_kind):
         raise InputError(
-            "give exactly one of --architecture and --model-kind", path="--architecture"
+            "give exactly one of --architecture and --model-kind", setting="architecture"
         )
     if options.model_kind and options.model_kind not in MODEL_KINDS:
-        raise InputError(f"unknown model kind {options.model_kind}", path="--model-kind")
+        raise InputError(f"unknown model kind {options.model_kind}", setting="model_kind")
     if not 0.0 < options.validation_fraction < 1.0:
-        raise InputError("must be between 0 and 1 (exclusive)", path="--validation-fraction")
-    for flag, value, least in (
-        ("--epochs", options.epochs, 1),
-        ("--batch-size", options.batch_size, 1),
-        ("--patience", options.patience, 0),
+        raise InputError("must be between 0 and 1 (exclusive)", setting="validation_fraction")
+    for name, value, least in (
+        ("epochs", options.epochs, 1),
+        ("batch_size", options.batch_size, 1),
+        ("patience", options.patience, 0),
     ):
         if value < least:
-            raise InputError(f"must be at least {least}", path=flag)
+            raise InputError(f"must be at least {least}", setting=name)
     if not options.learning_rate > 0:
-        raise InputError("must be positive", path="--learning-rate")
+        raise InputError("must be positive", setting="learning_rate")
     if not options.log_odds_weight >= 0:
-        raise InputError("must be 0 or more", path="--log-odds-weight")
+        raise InputError("must be 0 or more", setting="log_odds_weight")
     if not options.other_type_weight >= 0:
-        raise InputError("must be 0 or more", path="--other-type-weight")
-    for flag, given in (("--teacher-weights", options.teacher_weights),
-                        ("--annotation-draws", options.annotation_draws),
-                        ("--other-type-weight", options.other_type_weight != 1.0)):  # fmt: skip
+        raise InputError("must be 0 or more", setting="other_type_weight")
+    for name, given in (("teacher_weights", options.teacher_weights),
+                        ("annotation_draws", options.annotation_draws),
+                        ("other_type_weight", options.other_type_weight != 1.0)):  # fmt: skip
         if given and not options.teacher_architecture:
-            raise InputError("needs --teacher-architecture", path=flag)
+            raise InputError("needs a teacher architecture (distillation)", setting=name)
     if options.annotation_draws < 0:
-        raise InputError("must be 0 or more", path="--annotation-draws")
+        raise InputError("must be 0 or more", setting="annotation_draws")
     if options.initial_weights and not os.path.isfile(options.initial_weights):
         raise InputError("initial weights not found", path=options.initial_weights)
     folder = os.path.dirname(os.path.abspath(output_prefix(options.output)))
@@ -272,7 +241,7 @@ def _train(
         raise InputError(
             f"--validation-fraction {options.validation_fraction} of {len(index)} tensors holds "
             "none out: raise it or add tensors",
-            path="--validation-fraction",
+            setting="validation_fraction",
         )
 
     threads = options.threads or os.cpu_count() or 1

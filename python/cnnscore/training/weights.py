@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..io.files import complete_or_nothing
 from ..models.network import Network, Weights, bind_weights
 from ..models.spec import ModelSpec
 
@@ -52,9 +53,7 @@ def export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.
     from ..models.keras2_weights import read_keras2_weights
     from ..models.keras_builder import build_model, model_weights
 
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.partial-{os.getpid()}")
-    try:
+    with complete_or_nothing(path) as temporary:
         write_gatk_model(temporary, network_for(spec), model_weights(model))
         scoring = build_model(spec, read_keras2_weights(temporary), temporary)
         expected = np.asarray(model(check_inputs, training=False))
@@ -62,8 +61,3 @@ def export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.
         difference = float(np.max(np.abs(expected - loaded)))
         if difference > _EXPORT_TOLERANCE:
             raise RuntimeError(f"exported weights predict differently (max |diff| {difference})")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

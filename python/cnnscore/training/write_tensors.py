@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,39 +31,17 @@ from ..io.intervals import IntervalFilter, parse_intervals
 from ..io.locations import user_facing
 from ..io.reference import REFERENCE_WINDOW, reference_lengths
 from ..io.vcf_text import VcfReader, VcfRecord
-from ..models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR, REFERENCE
+from ..models.spec import READ_TENSOR, REFERENCE
 from ..scoring.pipeline import EncoderConfig, encoded_chunks
 from .labels import LABELS, Skip, TruthLabeler
+from .options import WriteTensorsOptions
 from .tensor_store import TensorStoreWriter, check_destination
 
-#: GATK's CNNVariantWriteTensors defaults: keep 5% of true SNPs, 50% of true indels, every false.
-DEFAULT_DOWNSAMPLING = {"SNP": 0.05, "INDEL": 0.5, "NOT_SNP": 1.0, "NOT_INDEL": 1.0}
-DEFAULT_MAX_TENSORS = 1_000_000
 #: tensors per shard: ~1 MB of 1D tensors, ~128 MB (before compression) of 2D ones
 DEFAULT_SHARD_SIZE = {REFERENCE: 512, READ_TENSOR: 128}
 _ENCODE_CHUNK = 64
 READ_LIMIT = 128
 _READ_CHANNELS, _REFERENCE_CHANNELS = 15, 4
-
-
-@dataclass(frozen=True)
-class WriteTensorsOptions:
-    """The command line of ``cnnscore write-tensors``."""
-
-    variants: str
-    reference: str
-    truth_vcf: str
-    truth_bed: str
-    output: str
-    reads: tuple[str, ...] = ()
-    tensor_type: str = REFERENCE
-    intervals: tuple[str, ...] = ()
-    annotation_keys: tuple[str, ...] = DEFAULT_ANNOTATION_KEYS
-    downsampling: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DOWNSAMPLING))
-    max_tensors: int = DEFAULT_MAX_TENSORS
-    seed: int = 0
-    shard_size: int | None = None
-    encode_workers: int = 1
 
 
 @dataclass
@@ -92,14 +70,14 @@ def kept_by_downsampling(record: VcfRecord, fraction: float, seed: int) -> bool:
 def _check(options: WriteTensorsOptions) -> None:
     for label, fraction in options.downsampling.items():
         if not 0.0 <= fraction <= 1.0:
-            flag = "--downsample-" + label.lower().replace("_", "-") + "s"
-            raise InputError(f"fraction {fraction} is not within 0..1", path=flag)
+            name = "downsample_" + label.lower() + "s"
+            raise InputError(f"fraction {fraction} is not within 0..1", setting=name)
     if options.max_tensors < 1:
-        raise InputError("must be at least 1", path="--max-tensors")
+        raise InputError("must be at least 1", setting="max_tensors")
     if options.tensor_type not in (REFERENCE, READ_TENSOR):
-        raise InputError(f"unknown tensor type {options.tensor_type}", path="--tensor-type")
+        raise InputError(f"unknown tensor type {options.tensor_type}", setting="tensor_type")
     if options.tensor_type == READ_TENSOR and not options.reads:
-        raise InputError("--tensor-type read_tensor needs reads: pass -I BAM/CRAM", path="-I")
+        raise InputError("read_tensor needs reads: give their BAM/CRAM files", setting="reads")
 
 
 class _Selection:

@@ -31,12 +31,8 @@ from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
 from ..io.vcf_output import AtomicVcfWriter
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from .options import FilterOptions
 from .truth_resources import ResourceCursor, matches_truth
-
-DEFAULT_INFO_KEY = "CNN_2D"
-#: GATK 4.1.3.0+ defaults (spec §8); earlier releases used 99.9, 99.99 and 99.0, 99.5.
-DEFAULT_SNP_TRANCHES = (99.95,)
-DEFAULT_INDEL_TRANCHES = (99.4,)
 
 _WRITE_EVERY = 10_000
 _FILTER_ID = re.compile(r"##FILTER=<ID=([^,>]*)")
@@ -48,19 +44,6 @@ _JAVA_DOUBLE = re.compile(
     r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+[fFdD]?)"
 )
 _JAVA_WHITESPACE = "".join(chr(code) for code in range(33))
-
-
-@dataclass(frozen=True)
-class FilterOptions:
-    """The command line of ``cnnscore filter``, one field per GATK argument."""
-
-    variants: str
-    resources: tuple[str, ...]
-    output: str
-    info_key: str = DEFAULT_INFO_KEY
-    snp_tranches: tuple[float, ...] = DEFAULT_SNP_TRANCHES
-    indel_tranches: tuple[float, ...] = DEFAULT_INDEL_TRANCHES
-    invalidate_previous_filters: bool = False
 
 
 @dataclass
@@ -92,15 +75,16 @@ class FilterResult:
 # tranches, names and numbers
 
 
-def validate_tranches(values: Sequence[float], flag: str) -> tuple[float, ...]:
+def validate_tranches(values: Sequence[float], setting: str) -> tuple[float, ...]:
     """GATK's ``validateTranches``: at least one, each 0 <= t < 100, de-duplicated, ascending.
     NaN and infinities are refused too (GATK would let NaN through and misname the filter)."""
     if not values:
-        raise InputError("at least one tranche value is required", path=flag)
+        raise InputError("at least one tranche value is required", setting=setting)
     for value in values:
         if not math.isfinite(value) or not 0 <= value < 100:
             raise InputError(
-                f"tranche {value!r} is out of range: each must be >= 0 and < 100", path=flag
+                f"tranche {value!r} is out of range: each must be >= 0 and < 100",
+                setting=setting,
             )
     return tuple(sorted(set(values)))
 
@@ -296,7 +280,8 @@ def _provenance(options: FilterOptions) -> str:
 def _write_filtered(vcf: VcfReader, result: FilterResult, writer: AtomicVcfWriter) -> None:
     """Pass 2: every record, FILTER rewritten, everything else as read."""
     options = result.options
-    writer.write_lines(filtered_header(vcf.header_lines, options, _provenance(options)))
+    provenance = _provenance(options) if options.command_line_header else None
+    writer.write_lines(filtered_header(vcf.header_lines, options, provenance))
     lines: list[str] = []
     for record in vcf.records():
         added = _tranche_filter_of(record, result, vcf.path)
@@ -342,7 +327,7 @@ def run_filter(options: FilterOptions) -> FilterResult:
             f"the header has no ##INFO line for the info key {options.info_key}",
             path=options.variants,
         )
-    writer = AtomicVcfWriter(options.output)
+    writer = AtomicVcfWriter(options.output, index=options.create_index)
     try:
         truth = _collect_truth(vcf, options)
         _check_truth(truth, options)
@@ -362,12 +347,12 @@ def run_filter(options: FilterOptions) -> FilterResult:
 
 def _validated(options: FilterOptions) -> FilterOptions:
     if not options.resources:
-        raise InputError("at least one --resource VCF is required", path="--resource")
+        raise InputError("at least one resource VCF is required", setting="resources")
     return replace(
         options,
         resources=tuple(options.resources),
-        snp_tranches=validate_tranches(options.snp_tranches, "--snp-tranche"),
-        indel_tranches=validate_tranches(options.indel_tranches, "--indel-tranche"),
+        snp_tranches=validate_tranches(options.snp_tranches, "snp_tranches"),
+        indel_tranches=validate_tranches(options.indel_tranches, "indel_tranches"),
     )
 
 

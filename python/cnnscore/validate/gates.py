@@ -37,17 +37,17 @@ def parse_gates(texts: list[str], known_metrics: tuple[str, ...]) -> list[Gate]:
         match = _GATE.match(text)
         if not match:
             raise InputError(
-                f"'{text}' is not METRIC<op>NUMBER with op one of > >= < <=", path="--fail-if"
+                f"'{text}' is not METRIC<op>NUMBER with op one of > >= < <=", setting="fail_if"
             )
         metric, op, number = match.groups()
         if metric not in known_metrics:
             raise InputError(
-                f"unknown metric '{metric}'; known: {', '.join(known_metrics)}", path="--fail-if"
+                f"unknown metric '{metric}'; known: {', '.join(known_metrics)}", setting="fail_if"
             )
         try:
             threshold = float(number)
         except ValueError:
-            raise InputError(f"'{number}' is not a number in '{text}'", path="--fail-if") from None
+            raise InputError(f"'{number}' is not a number in '{text}'", setting="fail_if") from None
         gates.append(Gate(metric, op, threshold))
     return gates
 
@@ -62,7 +62,7 @@ def evaluate_gates(gates: list[Gate], summary: dict[str, float | int | None]) ->
                 f"{gate.text}: {gate.metric} was not measured in this comparison "
                 "(concordance needs --snp-cutoff/--indel-cutoff or --compare-filters; "
                 "throughput needs both --baseline-metrics and --candidate-metrics)",
-                path="--fail-if",
+                setting="fail_if",
             )
         results.append({"gate": gate.text, "value": value, "failed": gate.fails(float(value))})
     return results

@@ -1,0 +1,281 @@
+"""``cnnscore score``'s settings, each declared once (``settings.py``): GATK CNNScoreVariants'
+arguments under their names (and GATK's single-dash spellings), the engine arguments GATK's own
+WDLs and tests pass with them, and cnnscore's backend and precision choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..io.locations import INDEX_DELIMITER
+from ..models.spec import DEFAULT_ANNOTATION_KEYS
+from ..settings import (
+    FASTA,
+    FILE,
+    OUTPUT,
+    READS,
+    VCF,
+    command_line_header_setting,
+    exclude_intervals_setting,
+    interval_padding_setting,
+    interval_set_rule_setting,
+    intervals_setting,
+    non_negative_int,
+    output_index_setting,
+    positive_int,
+    setting,
+    tmp_dir_setting,
+    verbosity_settings,
+)
+
+_VERBOSITY, _QUIET = verbosity_settings()
+_NO_PYTHON = "cnnscore runs no Python subprocess beside a JVM, so there is nothing to"
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What ``run_score`` needs; the command line fills it from these declarations."""
+
+    variants: str = setting(
+        "-V",
+        "--variant",
+        required=True,
+        path=VCF,
+        gatk=("-variant",),
+        help="input VCF (.vcf, .vcf.gz, .bcf)",
+    )
+    reference: str = setting(
+        "-R",
+        "--reference",
+        required=True,
+        path=FASTA,
+        gatk=("-reference",),
+        help="indexed FASTA (.fai; bgzip needs .gzi)",
+    )
+    output: str = setting(
+        "-O",
+        "--output",
+        required=True,
+        path=OUTPUT,
+        gatk=("-output",),
+        help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
+    )
+    reads: tuple[str, ...] = setting(
+        "-I",
+        "--input",
+        repeated=True,
+        path=READS,
+        gatk=("-input",),
+        help="indexed BAM or CRAM; repeatable; required for read_tensor (FILE##idx##INDEX "
+        "gives its index, whatever its name)",
+    )
+    read_indexes: tuple[str, ...] = setting(
+        "--read-index",
+        repeated=True,
+        path=FILE,
+        gatk=("-read-index",),
+        help="the index of each -I, in the same order (GATK's --read-index); default: beside it",
+    )
+    tensor_type: str | None = setting(
+        "--tensor-type",
+        choices=("reference", "read_tensor"),
+        gatk=("-tensor-type",),
+        help="reference (1D) or read_tensor (2D); default: the model's, else reference (GATK's)",
+    )
+    model: str | None = setting(
+        "--model",
+        metavar="NAME",
+        help="a model by name (cnnscore models list): small_2d, 2d_cnn_mix_train, "
+        "1d_cnn_mix_train_full_bn, cnnscore_compact_2d, cnnscore_compact_1d; default: GATK's for "
+        "the tensor type (small_2d is shipped; the 1D model where cached, else compact_1d)",
+    )
+    architecture: str | None = setting(
+        "--architecture",
+        path=FILE,
+        gatk=("-architecture",),
+        help="GATK model JSON; default: --weights with .json",
+    )
+    weights: str | None = setting(
+        "--weights",
+        path=FILE,
+        gatk=("-weights",),
+        help="GATK Keras .hd5 weights; default: --architecture with .hd5",
+    )
+    intervals: tuple[str, ...] = intervals_setting()
+    exclude_intervals: tuple[str, ...] = exclude_intervals_setting()
+    interval_padding: int = interval_padding_setting()
+    interval_set_rule: str = interval_set_rule_setting()
+    inference_batch_size: int | None = setting(
+        "--inference-batch-size",
+        parse=positive_int,
+        gatk=("-inference-batch-size",),
+        help="records encoded together and sent to the backend as one chunk (default 1024 for "
+        "1D, 256 for 2D; docs/SCORING.md says how a backend splits a chunk)",
+    )
+    transfer_batch_size: int | None = setting(
+        "--transfer-batch-size",
+        parse=positive_int,
+        gatk=("-transfer-batch-size",),
+        help="records buffered per write (default 1024 for 1D, 512 for 2D)",
+    )
+    read_limit: int = setting(
+        "--read-limit",
+        default=128,
+        parse=positive_int,
+        gatk=("-read-limit",),
+        help="reads per tensor; must equal the model's (default 128)",
+    )
+    window_size: int = setting(
+        "--window-size",
+        default=128,
+        parse=positive_int,
+        gatk=("-window-size",),
+        help="reference window; must equal the model's (default 128)",
+    )
+    annotation_keys: tuple[str, ...] = setting(
+        "--info-annotation-keys",
+        repeated=True,
+        default=DEFAULT_ANNOTATION_KEYS,
+        metavar="KEY",
+        gatk=("-info-annotation-keys",),
+        help="INFO keys fed to the model, in order",
+    )
+    filter_symbolic_and_sv: bool = setting(
+        "--filter-symbolic-and-sv",
+        switch=True,
+        default=False,
+        gatk=("-filter-symbolic-and-sv",),
+        help="drop symbolic and structural records from the output, as GATK does",
+    )
+    backend: str = setting(
+        "--backend",
+        default="openvino",
+        help="inference backend: openvino (default: the fastest exact fp32 backend measured, "
+        "bench/RESULTS.md), onnxruntime, or tensorflow (the reference the others are checked "
+        "against)",
+    )
+    threads: int = setting(
+        "--threads",
+        default=0,
+        parse=non_negative_int,
+        gatk=("--intra-op-threads", "-intra-op-threads"),
+        help="threads for inference (0 = all cores; GATK's --intra-op-threads)",
+    )
+    inter_op_threads: int | None = setting(
+        "--inter-op-threads",
+        parse=non_negative_int,
+        gatk=("-inter-op-threads",),
+        ignored="TensorFlow's inter-op pool has no counterpart here: --threads sizes inference",
+        help="GATK's TensorFlow inter-op threads: accepted, no effect",
+    )
+    metrics_json: str | None = setting(
+        "--metrics-json", path=OUTPUT, help="write run metrics (counts, timings, rates) as JSON"
+    )
+    progress_seconds: float = setting(
+        "--progress-seconds",
+        default=10.0,
+        parse=float,
+        gatk=("--seconds-between-progress-updates", "-seconds-between-progress-updates"),
+        help="seconds between progress lines on stderr (default 10)",
+    )
+    reservoir_scope: str = setting(
+        "--reservoir-scope",
+        default="run",
+        choices=("run", "site"),
+        help="2D read downsampling random stream: one per run as in GATK (default), "
+        "or one per site so that results do not depend on sharding",
+    )
+    precision: str = setting(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16", "int8"),
+        help="inference precision (default fp32, the only GATK-identical one); bf16 needs "
+        "--backend openvino and a CPU with avx512_bf16 or AMX; int8 is refused, with the "
+        "measurements that rule it out",
+    )
+    depth_adaptive: bool = setting(
+        "--no-depth-adaptive",
+        default=True,
+        switch=True,
+        inverted=True,
+        help="run the dense 2D network on all 128 read rows instead of skipping empty rows "
+        "(same scores up to float summation order; for checking)",
+    )
+    encode_workers: int | None = setting(
+        "--encode-workers",
+        parse=non_negative_int,
+        help="encoder processes beside inference (0 = encode in-process); default: 0 with the "
+        "compiled 2D encoder (it costs less than sending tensors between processes), else 1",
+    )
+    encoder: str = setting(
+        "--encoder",
+        default="auto",
+        choices=("auto", "compiled", "python"),
+        help="2D read-tensor encoder: compiled (the same tensors byte for byte, 6-17x faster), "
+        "python (the reference), or auto: compiled where it is built for this pysam",
+    )
+    convolution: str = setting(
+        "--convolution",
+        default="auto",
+        choices=("auto", "direct", "dft"),
+        help="long one-axis convolutions evaluated directly or as DFT matrix products (~3x fewer "
+        "multiply-adds, the same scores up to float summation order); auto: the backend's "
+        "measured faster way (dft on openvino, direct elsewhere)",
+    )
+    command_line_header: bool = command_line_header_setting()
+    create_index: bool = output_index_setting()
+    tmp_dir: str | None = tmp_dir_setting()
+    output_tensor_dir: str | None = setting(
+        "--output-tensor-dir",
+        gatk=("-output-tensor-dir",),
+        refused="score saves no tensors: cnnscore write-tensors writes them, labelled, for "
+        "training",
+        help="GATK's debugging tensor folder: refused (see cnnscore write-tensors)",
+    )
+    disable_avx_check: bool = setting(
+        "--disable-avx-check",
+        switch=True,
+        default=False,
+        gatk=("-disable-avx-check",),
+        ignored="no AVX check to disable: every backend runs on any x86-64 CPU",
+        help="GATK's AVX check switch: accepted, no effect",
+    )
+    enable_journal: bool = setting(
+        "--enable-journal",
+        switch=True,
+        default=False,
+        gatk=("-enable-journal",),
+        ignored=f"{_NO_PYTHON} journal",
+        help="GATK's streaming journal: accepted, no effect",
+    )
+    keep_temp_file: bool = setting(
+        "--keep-temp-file",
+        switch=True,
+        default=False,
+        gatk=("-keep-temp-file",),
+        ignored=f"{_NO_PYTHON} keep (scores go straight into the output)",
+        help="GATK's score temp file: accepted, no effect",
+    )
+    python_profile: str | None = setting(
+        "--python-profile",
+        gatk=("-python-profile",),
+        ignored=f"{_NO_PYTHON} profile",
+        help="GATK's Python profile file: accepted, no effect",
+    )
+    verbosity: str | None = _VERBOSITY
+    quiet: bool = _QUIET
+
+    def __post_init__(self) -> None:
+        """GATK's --read-index gives each -I its index, in order: attached here as htslib's
+        ``FILE##idx##INDEX``, the form every later stage (and the gs:// layer) reads."""
+        if not self.read_indexes:
+            return
+        if len(self.read_indexes) != len(self.reads):
+            raise InputError(
+                f"{len(self.read_indexes)} indexes for {len(self.reads)} reads files: give one "
+                "per reads file, in the same order",
+                setting="read_indexes",
+            )
+        paired = tuple(f"{r}{INDEX_DELIMITER}{i}" for r, i in zip(self.reads, self.read_indexes))
+        object.__setattr__(self, "reads", paired)
+        object.__setattr__(self, "read_indexes", ())

@@ -1,0 +1,218 @@
+"""One declaration per option: a stage's settings are the fields of its options dataclass, each
+carrying what a command line needs to know about it (its flags, GATK's spellings, how to parse a
+value, its help, whether it holds a path and of which kind).
+
+GATK declares each argument once, as an annotation on the field that holds it, and builds its
+parser, help and WDL from those; DeepVariant declares its flags once per stage and hands the core
+one options object. Here the stage owns its options class (``scoring/options.py`` and the like),
+the command line builds its parser from the fields (``cli/parser.py``), the ``gs://`` layer
+reads which fields hold paths, and an error that names a setting is shown under its flag: adding
+an option is one field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: What a path setting holds, which is what the gs:// layer does with it: a VCF (cached with its
+#: index), a FASTA or BAM/CRAM (read by range), any other whole file (cached), an output file or
+#: folder (staged, uploaded once the command succeeded).
+VCF, FASTA, READS, FILE = "vcf", "fasta", "reads", "file"
+OUTPUT, OUTPUT_DIR = "output", "output_dir"
+PATH_KINDS = (VCF, FASTA, READS, FILE, OUTPUT, OUTPUT_DIR)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a setting is typed on the command line.
+
+    ``names``: cnnscore's flags, the canonical one first (``-V``, ``--variant``). ``gatk``: GATK's
+    other spellings that mean the same (its single-dash long names, ``-info-key``; engine names,
+    ``--intra-op-threads``). ``switch``: a boolean flag; GATK's ``--flag true|false`` form is
+    accepted too. ``repeated``: the flag may be given again, each time with one or more values,
+    all kept in order (GATK's ``--snp-tranche 99.9 --snp-tranche 95`` and ``--snp-tranche 99.9
+    95`` alike). ``ignored``: accepted for GATK's command lines, with this one-line note, and
+    without effect. ``refused``: accepted by the parser but stopped with this one line.
+    """
+
+    names: tuple[str, ...]
+    help: str
+    parse: Callable[[str], Any] | None = None
+    required: bool = False
+    repeated: bool = False
+    choices: Sequence[Any] | None = None
+    path: str | None = None
+    switch: bool = False
+    inverted: bool = False  # a switch that turns the setting off (--no-dropout)
+    metavar: str | None = None
+    exclusive: str | None = None  # a group of settings of which at most one may be given
+    gatk: tuple[str, ...] = ()
+    ignored: str | None = None
+    refused: str | None = None
+
+    @property
+    def flag(self) -> str:
+        """The flag an error about this setting names: the one declared first (``-I``)."""
+        return self.names[0]
+
+
+def setting(*names: str, help: str, default: Any = None, **flag: Any) -> Any:  # noqa: A002
+    """A dataclass field declared with its command-line flag (see :class:`Flag`). Lists are
+    stored as tuples, so an options object stays immutable and its defaults are safe to share."""
+    if flag.get("path") is not None and flag["path"] not in PATH_KINDS:
+        raise ValueError(f"unknown path kind {flag['path']!r}")
+    if flag.get("repeated") and default is None:
+        default = ()
+    return dataclasses.field(default=default, metadata={"flag": Flag(names, help, **flag)})
+
+
+def declared(options_class: type) -> list[tuple[dataclasses.Field, Flag]]:
+    """The fields of ``options_class`` that are command-line settings, in declaration order."""
+    return [
+        (f, f.metadata["flag"]) for f in dataclasses.fields(options_class) if "flag" in f.metadata
+    ]
+
+
+def path_kinds(options_class: type) -> dict[str, str]:
+    """Setting name -> path kind, for the settings that hold paths (the gs:// layer's table)."""
+    return {f.name: flag.path for f, flag in declared(options_class) if flag.path}
+
+
+def flag_of(options_class: type, name: str) -> str | None:
+    """The flag that sets ``name``, for errors that name a setting in the stage's terms."""
+    for f, flag in declared(options_class):
+        if f.name == name:
+            return flag.flag
+    return None
+
+
+# ------------------------------------------------------------------------------ value parsers
+
+
+def true_or_false(text: str) -> bool:
+    """GATK's boolean values (Barclay accepts true/false in any case)."""
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not true or false")
+    return lowered == "true"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a fraction between 0 and 1")
+    return value
+
+
+# ------------------------------------------------------------- settings several stages share
+
+
+def intervals_setting(
+    help: str = "chr:start-end, BED or .interval_list; repeatable (combined by "  # noqa: A002
+    "--interval-set-rule)",
+) -> Any:
+    return setting("-L", "--intervals", repeated=True, path=FILE, gatk=("-intervals",), help=help)
+
+
+def exclude_intervals_setting() -> Any:
+    return setting(
+        "-XL",
+        "--exclude-intervals",
+        repeated=True,
+        path=FILE,
+        help="intervals whose records are left out (GATK's -XL); repeatable",
+    )
+
+
+def interval_padding_setting() -> Any:
+    return setting(
+        "-ip",
+        "--interval-padding",
+        default=0,
+        parse=non_negative_int,
+        help="bases added on each side of every -L interval (GATK's -ip; default 0)",
+    )
+
+
+def interval_set_rule_setting() -> Any:
+    return setting(
+        "--interval-set-rule",
+        default="UNION",
+        choices=("UNION", "INTERSECTION"),
+        help="how several -L combine: UNION (default) or INTERSECTION, as GATK",
+    )
+
+
+def requester_pays_setting() -> Any:
+    return setting(
+        "--requester-pays-project",
+        gatk=("--gcs-project-for-requester-pays",),
+        help="Google Cloud project billed for gs:// reads and writes of requester-pays buckets "
+        "(credentials: Application Default Credentials)",
+    )
+
+
+def command_line_header_setting() -> Any:
+    return setting(
+        "--add-output-vcf-command-line",
+        default=True,
+        switch=True,
+        help="write the ##cnnscoreCommandLine header line (GATK's --add-output-vcf-command-line;"
+        " default true; `false` leaves it out)",
+    )
+
+
+def output_index_setting() -> Any:
+    return setting(
+        "--create-output-variant-index",
+        default=True,
+        switch=True,
+        help="index a bgzip or BCF output (.tbi/.csi; default true, as GATK)",
+    )
+
+
+def tmp_dir_setting() -> Any:
+    return setting(
+        "--tmp-dir",
+        path=None,
+        help="folder for temporary files (GATK's --tmp-dir; default the system's); outputs are "
+        "still written beside themselves and renamed when complete",
+    )
+
+
+def verbosity_settings() -> tuple[Any, Any]:
+    """GATK's logging switches: accepted, with a note; cnnscore prints only its own lines."""
+    note = "cnnscore prints only its own summary, progress and error lines"
+    return (
+        setting(
+            "--verbosity",
+            choices=("ERROR", "WARNING", "INFO", "DEBUG"),
+            ignored=note,
+            help="GATK's log level: accepted, no effect",
+        ),
+        setting(
+            "--QUIET",
+            switch=True,
+            default=False,
+            ignored=note,
+            help="GATK's --QUIET: accepted, no effect",
+        ),
+    )

@@ -1,0 +1,89 @@
+"""``cnnscore filter``'s settings, each declared once (``settings.py``): GATK
+FilterVariantTranches' arguments under their names and GATK's single-dash spellings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..settings import (
+    OUTPUT,
+    VCF,
+    command_line_header_setting,
+    output_index_setting,
+    setting,
+    tmp_dir_setting,
+    verbosity_settings,
+)
+
+DEFAULT_INFO_KEY = "CNN_2D"
+#: GATK 4.1.3.0+ defaults; earlier releases used 99.9, 99.99 (SNP) and 99.0, 99.5 (indel).
+DEFAULT_SNP_TRANCHES = (99.95,)
+DEFAULT_INDEL_TRANCHES = (99.4,)
+_VERBOSITY, _QUIET = verbosity_settings()
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The command line of ``cnnscore filter``, one field per GATK argument."""
+
+    variants: str = setting(
+        "-V",
+        "--variant",
+        required=True,
+        path=VCF,
+        gatk=("-variant",),
+        help="scored VCF (.vcf, .vcf.gz, .bcf)",
+    )
+    resources: tuple[str, ...] = setting(
+        "--resource",
+        repeated=True,
+        required=True,
+        path=VCF,
+        metavar="VCF",
+        gatk=("-resource",),
+        help="truth VCF (bgzip + .tbi/.csi), e.g. HapMap or Mills; repeatable",
+    )
+    output: str = setting(
+        "-O",
+        "--output",
+        required=True,
+        path=OUTPUT,
+        gatk=("-output",),
+        help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
+    )
+    info_key: str = setting(
+        "--info-key",
+        default=DEFAULT_INFO_KEY,
+        gatk=("-info-key",),
+        help="INFO key holding the score (default CNN_2D, as GATK)",
+    )
+    snp_tranches: tuple[float, ...] = setting(
+        "--snp-tranche",
+        repeated=True,
+        parse=float,
+        default=DEFAULT_SNP_TRANCHES,
+        metavar="T",
+        gatk=("-snp-tranche",),
+        help="SNP truth sensitivity in percent, 0 <= t < 100; repeatable (default 99.95)",
+    )
+    indel_tranches: tuple[float, ...] = setting(
+        "--indel-tranche",
+        repeated=True,
+        parse=float,
+        default=DEFAULT_INDEL_TRANCHES,
+        metavar="T",
+        gatk=("-indel-tranche",),
+        help="indel truth sensitivity in percent; repeatable (default 99.4)",
+    )
+    invalidate_previous_filters: bool = setting(
+        "--invalidate-previous-filters",
+        switch=True,
+        default=False,
+        gatk=("-invalidate-previous-filters",),
+        help="drop the input's FILTER values and ##FILTER lines first",
+    )
+    command_line_header: bool = command_line_header_setting()
+    create_index: bool = output_index_setting()
+    tmp_dir: str | None = tmp_dir_setting()
+    verbosity: str | None = _VERBOSITY
+    quiet: bool = _QUIET

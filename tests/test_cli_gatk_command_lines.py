@@ -1,0 +1,377 @@
+"""GATK's own command lines run unchanged: the CNNScoreVariants and FilterVariantTranches command
+blocks of GATK 4.6.0's ``scripts/cnn_variant_wdl/cnn_variant_common_tasks.wdl`` and the argument
+lists of its integration tests (``CNNScoreVariantsIntegrationTest``,
+``FilterVariantTranchesIntegrationTest``), verbatim apart from the paths, with ``gatk
+CNNScoreVariants`` run as ``cnnscore score`` and ``gatk FilterVariantTranches`` as ``cnnscore
+filter``. Each output must equal the canonical cnnscore invocation's; GATK settings that mean
+nothing here say so in one line; one that cannot be honoured stops with one line.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import (
+    GATK_1D,
+    GOLDEN_2D,
+    MODELS,
+    SMALL_2D_JSON,
+    SMOKE,
+    SMOKE_BAM,
+    SMOKE_REF,
+    SMOKE_VCF,
+    assert_only_cnnscore_lines,
+    data_lines,
+    header_lines,
+    run_cli,
+    write_random_weights,
+)
+
+# GATK 4.6.0.0 (github.com/broadinstitute/gatk), scripts/cnn_variant_wdl/
+# cnn_variant_common_tasks.wdl: the command of task CNNScoreVariants, as written there (WDL
+# draft-2 placeholders, rendered below).
+GATK_SCORE_TASK = r"""
+        set -e
+        export GATK_LOCAL_JAR=${default="/root/gatk.jar" gatk_override}
+
+        gatk --java-options "-Xmx${command_mem}m" \
+        CNNScoreVariants \
+        ${"-I " + bam_file} \
+        ${"--read-index " + bam_file_index} \
+        -R ${reference_fasta} \
+        -V ${input_vcf} \
+        -O ${output_prefix}_cnn_annotated.vcf.gz \
+        -L ${interval_list} \
+        ${"--architecture " + architecture_json} \
+        ${"--tensor-type " + tensor_type} \
+        ${"--inference-batch-size " + inference_batch_size} \
+        ${"--transfer-batch-size " + transfer_batch_size} \
+        ${"--intra-op-threads " + intra_op_threads} \
+        ${"--inter-op-threads " + inter_op_threads}
+"""
+# The same file's task FilterVariantTranches.
+GATK_FILTER_TASK = r"""
+        set -e
+        export GATK_LOCAL_JAR=${default="/root/gatk.jar" gatk_override}
+
+        gatk --java-options "-Xmx${command_mem}m" \
+        FilterVariantTranches \
+        -V ${input_vcf} \
+        --output ${output_vcf} \
+        -resource ${sep=" -resource " resources} \
+        -info-key ${info_key} \
+        ${snp_tranches} \
+        ${indel_tranches} \
+        ${extra_args}
+"""
+#: ``gatk TOOL ARGS`` run as ``cnnscore SUBCOMMAND ARGS`` (the JVM's options dropped)
+GATK_SHIM = f"""
+gatk() {{
+  local args=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --java-options) shift 2 ;;
+      CNNScoreVariants) args+=(score); shift ;;
+      FilterVariantTranches) args+=(filter); shift ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  "{sys.executable}" -m cnnscore "${{args[@]}}"
+}}
+"""
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def render_draft2(command: str, values: dict) -> str:
+    """WDL draft-2 placeholders as Cromwell renders them: ``${x}``, ``${"-x " + x}`` (nothing when
+    x is unset), ``${default="d" x}`` and ``${sep=" -r " xs}``."""
+
+    def one(match: re.Match) -> str:
+        body = match.group(1).strip()
+        if body.startswith("sep="):
+            separator, name = re.fullmatch(r'sep="([^"]*)"\s+(\w+)', body).groups()
+            return separator.join(map(str, values[name]))
+        if body.startswith("default="):
+            default, name = re.fullmatch(r'default="([^"]*)"\s+(\w+)', body).groups()
+            return str(values.get(name) or default)
+        prefixed = re.fullmatch(r'"([^"]*)"\s*\+\s*(\w+)', body)
+        if prefixed:
+            value = values.get(prefixed.group(2))
+            return "" if value is None else prefixed.group(1) + str(value)
+        value = values.get(body)
+        return "" if value is None else str(value)
+
+    return _PLACEHOLDER.sub(one, command)
+
+
+def run_gatk_block(command: str, values: dict, cwd) -> subprocess.CompletedProcess:
+    script = GATK_SHIM + render_draft2(command, values)
+    result = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
+                            timeout=900)  # fmt: skip
+    assert_only_cnnscore_lines(result.stderr)
+    return result
+
+
+def same_output(a, b) -> None:
+    """Same records byte for byte, same header but for cnnscore's own command-line line."""
+    assert data_lines(a) == data_lines(b) and data_lines(a)
+    keep = [line for line in header_lines(a) if not line.startswith("##cnnscoreCommandLine")]
+    assert keep == [h for h in header_lines(b) if not h.startswith("##cnnscoreCommandLine")]
+
+
+@pytest.fixture(scope="module")
+def interval_list(tmp_path_factory):
+    """A Picard interval_list, as GATK's workflow hands each shard (its split intervals)."""
+    path = tmp_path_factory.mktemp("intervals") / "shard.interval_list"
+    path.write_text("@HD\tVN:1.6\n@SQ\tSN:chr20\tLN:63025520\n"
+                    "chr20\t10000000\t10060000\t+\t.\n")  # fmt: skip
+    return path
+
+
+def test_gatks_wdl_score_task_runs_unchanged(tmp_path, interval_list):
+    values = {
+        "command_mem": 4000, "bam_file": SMOKE_BAM, "bam_file_index": f"{SMOKE_BAM}.bai",
+        "reference_fasta": SMOKE_REF, "input_vcf": SMOKE_VCF, "output_prefix": "gatk",
+        "interval_list": interval_list, "architecture_json": SMALL_2D_JSON,
+        "tensor_type": "read_tensor", "inference_batch_size": 16, "transfer_batch_size": 32,
+        "intra_op_threads": 2, "inter_op_threads": 1,
+    }  # fmt: skip
+    result = run_gatk_block(GATK_SCORE_TASK, values, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "cnnscore: note: --inter-op-threads has no effect here" in result.stderr
+    canonical = tmp_path / "canonical.vcf.gz"
+    run_cli("score", "-I", SMOKE_BAM, "-R", SMOKE_REF, "-V", SMOKE_VCF, "-O", canonical,
+            "-L", interval_list, "--architecture", SMALL_2D_JSON, "--tensor-type", "read_tensor",
+            "--inference-batch-size", "16", "--transfer-batch-size", "32", "--threads", "2",
+            check=True)  # fmt: skip
+    same_output(tmp_path / "gatk_cnn_annotated.vcf.gz", canonical)
+
+
+@pytest.mark.parametrize(
+    ("snp", "indel", "extra", "canonical"),
+    [
+        (
+            " --snp-tranche 99.9 ",
+            " --indel-tranche 99.5 ",
+            None,  # GATK's b37 inputs JSON
+            ["--snp-tranche", "99.9", "--indel-tranche", "99.5"],
+        ),
+        (
+            "--snp-tranche 99.9 --snp-tranche 95.0",
+            "",
+            "--invalidate-previous-filters true",
+            ["--snp-tranche", "99.9", "95.0", "--invalidate-previous-filters"],
+        ),
+    ],
+    ids=["b37 inputs", "two tranches, previous filters dropped"],
+)
+def test_gatks_wdl_filter_task_runs_unchanged(tmp_path, snp, indel, extra, canonical):
+    resources = [SMOKE / "giab_truth.vcf.gz", SMOKE / "giab_truth.vcf.gz"]
+    values = {"command_mem": 4000, "input_vcf": GOLDEN_2D, "output_vcf": "gatk.vcf.gz",
+              "resources": resources, "info_key": "CNN_2D", "snp_tranches": snp,
+              "indel_tranches": indel, "extra_args": extra}  # fmt: skip
+    result = run_gatk_block(GATK_FILTER_TASK, values, tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = tmp_path / "canonical.vcf.gz"
+    run_cli("filter", "-V", GOLDEN_2D, "-O", expected, "--resource", resources[0],
+            "--resource", resources[1], "--info-key", "CNN_2D", *canonical, check=True)  # fmt: skip
+    same_output(tmp_path / "gatk.vcf.gz", expected)
+
+
+# ------------------------------------------------------- GATK's integration tests' arguments
+
+
+@pytest.fixture(scope="module")
+def random_1d(tmp_path_factory):
+    """GATK's 1D architecture with seeded weights (its real weights are not available offline),
+    under GATK's file names so that --architecture finds --weights beside it."""
+    folder = tmp_path_factory.mktemp("one_d")
+    architecture = folder / "1d_cnn_mix_train_full_bn.json"
+    shutil.copyfile(MODELS / architecture.name, architecture)
+    write_random_weights(architecture, folder / "1d_cnn_mix_train_full_bn.hd5", seed=4)
+    return architecture
+
+
+def _one_d(*args) -> list:
+    return ["--variant", GATK_1D / "input.hc_vqsr.vcf.gz", "--reference",
+            GATK_1D / "ref.b37.20_1-1M.fa.gz", *args]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("gatk_args", "canonical_args"),
+    [
+        # testAllDefaultArgs: no model given (cnnscore_compact_1d stands in for GATK's 1D)
+        ([], []),
+        # testInferenceArchitecture and testInferenceWeights: one file names the other
+        (["--architecture", "{arch}"], ["--architecture", "{arch}"]),
+        (["--weights", "{weights}"], ["--weights", "{weights}"]),
+        # testInferenceArchitectureAndWeights
+        (["--weights", "{weights}", "--architecture", "{arch}"], ["--architecture", "{arch}"]),
+        # testIntervals
+        (
+            ["--intervals", "20:100000-200000", "--architecture", "{arch}"],
+            ["-L", "20:100000-200000", "--architecture", "{arch}"],
+        ),
+        # testSmallBatchInference
+        (
+            [
+                "--inference-batch-size",
+                "8",
+                "--transfer-batch-size",
+                "16",
+                "--architecture",
+                "{arch}",
+            ],
+            ["--architecture", "{arch}"],
+        ),
+    ],
+    ids=["defaults", "architecture", "weights", "both", "intervals", "small batches"],
+)
+def test_gatks_integration_test_score_arguments(tmp_path, random_1d, gatk_args, canonical_args):
+    names = {"arch": random_1d, "weights": random_1d.with_suffix(".hd5")}
+    fill = [str(a).format(**names) for a in gatk_args]
+    gatk = run_cli("score", *_one_d(*fill), "--output", tmp_path / "gatk.vcf",
+                   "--add-output-vcf-command-line", "false")  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    assert not [h for h in header_lines(tmp_path / "gatk.vcf") if "cnnscoreCommandLine" in h]
+    canonical = [str(a).format(**names) for a in canonical_args]
+    run_cli("score", *_one_d(*canonical), "-O", tmp_path / "canonical.vcf", check=True)
+    same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
+
+
+def test_gatks_integration_test_2d_arguments(tmp_path):
+    """testInference2dResourceModel: -I, batch sizes of 2 and the tensor type, long names."""
+    gatk = run_cli("score", "--variant", SMOKE_VCF, "--input", SMOKE_BAM, "--output",
+                   tmp_path / "gatk.vcf", "--reference", SMOKE_REF, "--inference-batch-size",
+                   "2", "--transfer-batch-size", "2", "--tensor-type", "read_tensor",
+                   "--add-output-vcf-command-line", "false",
+                   "-L", "chr20:10000000-10020000")  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    run_cli("score", "-V", SMOKE_VCF, "-I", SMOKE_BAM, "-R", SMOKE_REF, "--tensor-type",
+            "read_tensor", "-L", "chr20:10000000-10020000", "-O", tmp_path / "canonical.vcf",
+            check=True)  # fmt: skip
+    same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
+
+
+@pytest.mark.parametrize(
+    ("extra", "canonical"),
+    [
+        ([], []),
+        (
+            [
+                "-indel-tranche",
+                "99.0",
+                "-snp-tranche",
+                "99.5",
+                "--invalidate-previous-filters",
+                "true",
+            ],
+            ["--indel-tranche", "99.0", "--snp-tranche", "99.5", "--invalidate-previous-filters"],
+        ),
+        (
+            [
+                "-snp-tranche",
+                "95.0",
+                "-snp-tranche",
+                "99.0",
+                "-snp-tranche",
+                "99.9",
+                "-indel-tranche",
+                "95.0",
+                "-indel-tranche",
+                "99.0",
+                "-indel-tranche",
+                "99.9",
+                "--invalidate-previous-filters",
+                "true",
+            ],
+            [
+                "--snp-tranche",
+                "95.0",
+                "99.0",
+                "99.9",
+                "--indel-tranche",
+                "95.0",
+                "99.0",
+                "99.9",
+                "--invalidate-previous-filters",
+            ],
+        ),
+        (
+            ["-snp-tranche", "99.0", "-indel-tranche", "99.0"],
+            ["--snp-tranche", "99.0", "--indel-tranche", "99.0"],
+        ),
+    ],
+    ids=["defaults", "99 99.5", "three each", "with old filters"],
+)
+def test_gatks_integration_test_filter_arguments(tmp_path, extra, canonical):
+    truth = SMOKE / "giab_truth.vcf.gz"
+    gatk = run_cli("filter", "--variant", GOLDEN_2D, "--resource", truth, "--resource", truth,
+                   "--output", tmp_path / "gatk.vcf", "--info-key", "CNN_2D",
+                   "--add-output-vcf-command-line", "false", *extra)  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    run_cli("filter", "-V", GOLDEN_2D, "--resource", truth, "--resource", truth, "-O",
+            tmp_path / "canonical.vcf", *canonical, check=True)  # fmt: skip
+    same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["--disable-avx-check", "true"], "--disable-avx-check has no effect here"),
+        (["--enable-journal"], "--enable-journal has no effect here"),
+        (["--keep-temp-file", "true"], "--keep-temp-file has no effect here"),
+        (["--python-profile", "profile.txt"], "--python-profile has no effect here"),
+        (["--verbosity", "INFO"], "--verbosity has no effect here"),
+    ],
+)
+def test_gatk_settings_without_a_meaning_here_are_noted(tmp_path, args, note):
+    result = run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "x.vcf", *args))
+    assert result.returncode == 0, result.stderr
+    assert sum(line.startswith("cnnscore: note:") for line in result.stderr.splitlines()) == 1
+    assert note in result.stderr
+
+
+def test_a_gatk_setting_that_cannot_be_honoured_is_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("score", *_one_d("-O", out / "x.vcf", "--output-tensor-dir", tmp_path))
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error.startswith("cnnscore: error: --output-tensor-dir: score saves no tensors")
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("engine_args", "canonical_args"),
+    [
+        (["-L", "20:70000-80000", "-ip", "5000"], ["-L", "20:65000-85000"]),
+        (
+            ["-L", "20:61000-200000", "-XL", "20:100000-150000"],
+            ["-L", "20:61000-99999", "-L", "20:150001-200000"],
+        ),
+        (
+            [
+                "-L",
+                "20:61000-200000",
+                "-L",
+                "20:150000-300000",
+                "--interval-set-rule",
+                "INTERSECTION",
+            ],
+            ["-L", "20:150000-200000"],
+        ),
+    ],
+    ids=["padding", "exclusion", "intersection"],
+)
+def test_gatks_engine_interval_arguments_are_honoured(tmp_path, engine_args, canonical_args):
+    gatk = run_cli("score", *_one_d(*engine_args, "-O", tmp_path / "gatk.vcf"), check=True)
+    run_cli("score", *_one_d(*canonical_args, "-O", tmp_path / "canonical.vcf"), check=True)
+    assert gatk.returncode == 0
+    same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
+    assert len(data_lines(tmp_path / "canonical.vcf")) > 3

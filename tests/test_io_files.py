@@ -1,0 +1,174 @@
+"""The one complete-or-nothing writer (``io/files.py``): an output appears whole at its name, or
+nothing appears, whatever stops the writer; concurrent writers never share a temporary."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from cnnscore.io.files import PARTIAL_MARK, complete_or_nothing, write_atomically
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_commits_on_success_with_a_plain_create_mode(tmp_path, umask_027):
+    out = tmp_path / "out.txt"
+    with complete_or_nothing(str(out)) as temp:
+        assert Path(temp).parent == tmp_path
+        assert Path(temp).name.startswith(f".out.txt{PARTIAL_MARK}")
+        assert not out.exists()
+        Path(temp).write_text("whole")
+    assert out.read_text() == "whole"
+    assert mode(out) == 0o640  # 0o666 & ~0o027, as open() would make it
+    assert names(tmp_path) == ["out.txt"]
+
+
+def test_write_atomically_replaces_an_older_file(tmp_path, umask_027):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    write_atomically(str(out), b"new")
+    assert out.read_bytes() == b"new" and mode(out) == 0o640
+    assert names(tmp_path) == ["r.json"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt, SystemExit])
+def test_an_exception_leaves_nothing_and_propagates(tmp_path, error):
+    out = tmp_path / "out.vcf"
+    with pytest.raises(error), complete_or_nothing(str(out)) as temp:
+        Path(temp).write_text("half")
+        raise error()
+    assert names(tmp_path) == []
+
+
+def test_an_exception_keeps_the_older_output(tmp_path):
+    out = tmp_path / "out.vcf"
+    out.write_text("previous")
+    with pytest.raises(KeyboardInterrupt), complete_or_nothing(str(out)) as temp:
+        Path(temp).write_text("half")
+        raise KeyboardInterrupt
+    assert names(tmp_path) == ["out.vcf"] and out.read_text() == "previous"
+
+
+def test_a_failed_rename_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    (out / "inside").mkdir(parents=True)  # a file cannot replace a folder
+    with pytest.raises(OSError), complete_or_nothing(str(out)) as temp:
+        Path(temp).write_text("whole")
+    assert names(tmp_path) == ["out"] and names(out) == ["inside"]
+
+
+def test_concurrent_writers_get_distinct_temporaries_and_never_mix(tmp_path):
+    out = tmp_path / "out.bin"
+    first, second = complete_or_nothing(str(out)), complete_or_nothing(str(out))
+    assert first.temp != second.temp
+    barrier = threading.Barrier(8)
+    payloads = [bytes([i]) * 1_000_000 for i in range(8)]
+    temps = []
+
+    def write(payload: bytes) -> None:
+        with complete_or_nothing(str(out)) as temp:
+            temps.append(temp)
+            barrier.wait()
+            with open(temp, "wb") as handle:
+                for start in range(0, len(payload), 4096):
+                    handle.write(payload[start : start + 4096])
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(temps)) == 8
+    assert out.read_bytes() in payloads  # one writer's bytes, whole
+    first.abort()
+    second.abort()
+    assert names(tmp_path) == ["out.bin"]
+
+
+def test_a_folder_output_is_created_replaces_an_old_one_and_keeps_a_plain_mode(tmp_path, umask_027):
+    out = tmp_path / "store"
+    for content in ("first", "second"):
+        with complete_or_nothing(str(out), folder=True) as temp:
+            assert os.path.isdir(temp)
+            (Path(temp) / "member").write_text(content)
+        assert (out / "member").read_text() == content
+        assert names(out) == ["member"]
+    assert mode(out) == 0o750  # 0o777 & ~0o027, as mkdir would make it
+    assert names(tmp_path) == ["store"]  # the swapped-out store is gone too
+
+
+def test_a_folder_output_replaces_an_empty_folder_and_is_removed_whole_on_failure(tmp_path):
+    out = tmp_path / "staged"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt), complete_or_nothing(str(out), folder=True) as temp:
+        (Path(temp) / "sub").mkdir()
+        (Path(temp) / "sub" / "member").write_text("half")
+        raise KeyboardInterrupt
+    assert names(tmp_path) == ["staged"] and names(out) == []
+    with complete_or_nothing(str(out), folder=True) as temp:
+        (Path(temp) / "member").write_text("whole")
+    assert names(out) == ["member"]
+
+
+def test_companions_are_published_before_the_output(tmp_path, monkeypatch):
+    out = tmp_path / "out.vcf.gz"
+    output = complete_or_nothing(str(out), suffix=".vcf.gz")
+    assert output.temp.endswith(".vcf.gz")
+    scratch = output.beside(".txt", publish=False)
+    Path(scratch).write_text("scratch")
+    Path(output.temp).write_text("vcf")
+    Path(output.beside(".tbi")).write_text("index")
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append(b), real_replace(a, b)))
+    output.commit()
+    assert renamed == [f"{out}.tbi", str(out)]
+    assert out.read_text() == "vcf" and Path(f"{out}.tbi").read_text() == "index"
+    assert names(tmp_path) == ["out.vcf.gz", "out.vcf.gz.tbi"]  # the scratch file is gone
+    output.abort()  # after a commit: nothing to do
+    assert names(tmp_path) == ["out.vcf.gz", "out.vcf.gz.tbi"]
+
+
+def test_abort_removes_the_output_and_its_companions(tmp_path):
+    out = tmp_path / "out.bcf"
+    output = complete_or_nothing(str(out), suffix=".bcf")
+    Path(output.beside(".vcf", publish=False)).write_text("text")
+    Path(output.beside(".csi")).write_text("index")  # made, then the run stops
+    output.beside(".never-written")
+    output.abort()
+    output.abort()
+    assert names(tmp_path) == []
+    with pytest.raises(RuntimeError):
+        output.commit()
+
+
+def test_a_failed_output_rename_takes_its_published_companion_back(tmp_path):
+    out = tmp_path / "out.vcf.gz"
+    (out / "inside").mkdir(parents=True)  # the output's own rename will fail
+    output = complete_or_nothing(str(out))
+    Path(output.beside(".tbi")).write_text("index")
+    with pytest.raises(OSError):
+        output.commit()
+    assert names(tmp_path) == ["out.vcf.gz"]  # no new index beside an old output
+
+
+def test_a_missing_folder_fails_at_creation(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        complete_or_nothing(str(tmp_path / "absent" / "out.txt"))
