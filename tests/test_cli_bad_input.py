@@ -398,3 +398,45 @@ def test_resource_with_another_files_index(tmp_path):
     result = run_cli("filter", "-V", scored, "--resource", resource, "-O", output)
     error = assert_input_error(result, output, resource)
     assert "the index belongs to another file" in error
+
+
+# --------------------------------------------------------------------------------------------
+# records that do not fit their header (htsjdk refuses them; a copy that stopped early)
+
+
+def _cut_short(headers, records) -> None:
+    """The last record cut in its INFO, as a download that stopped leaves it."""
+    records[-1] = records[-1][: records[-1].index("AN=") + 3]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (_cut_short, "has no newline at its end: the file stops in the middle of a record"),
+        (
+            lambda h, r: r.__setitem__(1, "\t".join(r[1].split("\t")[:9])),
+            "has 9 columns but the header's #CHROM line has 10",
+        ),
+        (
+            lambda h, r: r.__setitem__(1, r[1] + "\t0/1"),
+            "has 11 columns but the header's #CHROM line has 10",
+        ),
+        (
+            lambda h, r: r.__setitem__(1, r[1].replace(";AN=2;", ";AN=;")),
+            "has an empty value for INFO AN",
+        ),
+        (
+            lambda h, r: r.__setitem__(1, r[1] + ":7"),
+            "has a sample with more fields than FORMAT GT:AD:DP:GQ:PL names",
+        ),
+    ],
+    ids=["cut short", "a column missing", "a column extra", "empty INFO value", "FORMAT/sample"],
+)
+def test_records_that_do_not_fit_the_header(tmp_path, edit, expected):
+    output = out_path(tmp_path)
+    vcf = small_vcf(tmp_path, 3, edit=edit)
+    if edit is _cut_short:  # no newline after the cut
+        vcf.write_text(vcf.read_text().rstrip("\n"))
+    result = score_2d(output, vcf=vcf)
+    error = assert_input_error(result, output, vcf)
+    assert expected in error, error

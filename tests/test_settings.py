@@ -126,3 +126,44 @@ def test_a_path_setting_works_with_gs_without_a_change_in_gcs():
     assert not uses_gcs(dataclasses.replace(options, **{
         f: "x" for f in ("output", "teacher_architecture", "teacher_weights", "initial_weights")
     }, tensors=("s.zip",)))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--threads", "-3"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--progress-seconds", "-1"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--inference-batch-size", "0"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--read-limit", "-1"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--window-size", "x"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "--encode-workers", "-1"),
+        ("score", "-V", "v", "-R", "r", "-O", "o", "-ip", "-5"),
+        ("split-intervals", "-V", "v", "-R", "r", "-O", "o", "--scatter-count", "0"),
+        ("filter", "-V", "v", "--resource", "r", "-O", "o", "--snp-tranche", "high"),
+        ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "x"),
+        (
+            "write-tensors",
+            "-V",
+            "v",
+            "-R",
+            "r",
+            "--truth-vcf",
+            "t",
+            "--truth-bed",
+            "b",
+            "-O",
+            "o",
+            "--downsample-snps",
+            "1.5",
+        ),
+        ("train", "--tensors", "s", "--model-kind", "1d", "-O", "o", "--epochs", "0"),
+        ("train", "--tensors", "s", "--model-kind", "1d", "-O", "o", "--threads", "-1"),
+    ],
+    ids=lambda argv: f"{argv[0]} {argv[-2]} {argv[-1]}",
+)
+def test_numeric_settings_are_checked_when_parsed(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        _parse(*argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"cnnscore {argv[0]}: error: argument {argv[-2]}"), error

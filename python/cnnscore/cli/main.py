@@ -8,6 +8,7 @@ setting at fault named by its flag.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -192,6 +193,18 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
+def _full_output(err: BaseException) -> str | None:
+    """The output a full disk stopped, if that is why ``err`` was raised: an output abandoned
+    while its folder had no room (io.files), or an ENOSPC/EDQUOT on one."""
+    from ..io import files
+
+    if files.abandoned_for_space:
+        return files.abandoned_for_space[-1]  # the outermost: the output the user named
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return err.filename or "the output"
+    return None
+
+
 def _use_tmp_dir(folder: str | None) -> None:
     """GATK's --tmp-dir: where temporary files go (libraries included, through TMPDIR)."""
     if folder is None:
@@ -215,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     command = command_of(args)
+    from ..io import files
+
+    files.abandoned_for_space.clear()  # this command's outputs only
     import pysam
 
     pysam.set_verbosity(0)  # htslib's own [E::...] lines would duplicate our one-line errors
@@ -229,8 +245,19 @@ def main(argv: list[str] | None = None) -> int:
                     print(note, file=sys.stderr)
                 _use_tmp_dir(getattr(options, "tmp_dir", None))
                 return _run(command, options, common, results)
-            except InputError as err:
-                print(f"cnnscore: error: {_error_line(err, command)}", file=sys.stderr)
+            except (InputError, OSError, RuntimeError) as err:
+                full = _full_output(err)  # a library's way of saying the disk is full, or ours
+                if full is None:
+                    if isinstance(err, InputError):
+                        print(f"cnnscore: error: {_error_line(err, command)}", file=sys.stderr)
+                        return 1
+                    raise
+                folder, name = os.path.split(os.path.abspath(full))
+                print(
+                    f"cnnscore: error: {user_facing(folder)}: no space left on device while "
+                    f"writing {name}",
+                    file=sys.stderr,
+                )
                 return 1
             except Terminated:
                 print("cnnscore: terminated; no output written", file=sys.stderr)

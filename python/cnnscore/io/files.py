@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import sys
+from collections.abc import Sequence
 
 from ..errors import InputError
 
@@ -72,6 +73,24 @@ def _remove(path: str) -> None:
         pass
     except OSError as err:
         print(f"cnnscore: warning: could not remove {path}: {err}", file=sys.stderr)
+
+
+#: Under this much free space a failed write is taken to have failed for want of room: htslib's
+#: BGZF, tabix and h5py report a full disk without errno ("Error flushing BGZFile object").
+FULL_BELOW_BYTES = 1 << 20
+#: Outputs abandoned while their folder was full, in order: the command line reports the last (the
+#: outermost, the one the user named) as
+#: "no space left on device" instead of the library's own error (cli.main).
+abandoned_for_space: list[str] = []
+
+
+def out_of_space(path: str) -> bool:
+    """Whether the folder ``path`` is written into has (almost) no room left."""
+    try:
+        stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < FULL_BELOW_BYTES
 
 
 class PartialOutput:
@@ -143,6 +162,8 @@ class PartialOutput:
         if not self._open:
             return
         self._open = False
+        if out_of_space(self.path):  # measured before the temporaries give their room back
+            abandoned_for_space.append(self.path)
         for suffix, _ in self._companions:
             _remove(self.temp + suffix)
         _remove(self.temp)
@@ -174,3 +195,24 @@ def write_atomically(path: str, data: bytes) -> None:
     """Write ``path`` complete or not at all."""
     with complete_or_nothing(path) as temp, open(temp, "wb") as out:
         out.write(data)
+
+
+def write_all_or_none(contents: Sequence[tuple[str, bytes]]) -> None:
+    """Several files that make one output (a report's .json and .html): each written complete,
+    then all published, or none of them (one already published is taken back)."""
+    outputs: list[PartialOutput] = []
+    published: list[str] = []
+    try:
+        for path, data in contents:
+            outputs.append(complete_or_nothing(path))
+            with open(outputs[-1].temp, "wb") as out:
+                out.write(data)
+        for output in outputs:
+            output.commit()
+            published.append(output.path)
+    except BaseException:
+        for output in outputs:
+            output.abort()
+        for path in published:
+            _remove(path)
+        raise

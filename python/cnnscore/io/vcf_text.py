@@ -50,12 +50,17 @@ class VcfRecord:
         return values
 
 
-def parse_record(line: str, path: str, where: str) -> VcfRecord:
+def parse_record(line: str, path: str, where: str, columns_expected: int = 0) -> VcfRecord:
+    """One data line; with ``columns_expected`` (the header's #CHROM line's count) checked as
+    htsjdk checks it: the same number of columns, no INFO key with an empty value, no sample with
+    more fields than FORMAT names. A line cut short (a download that stopped) fails here."""
     columns = line.split("\t", 8)
     if len(columns) < 8:
         raise InputError(
             f"{where} has {len(columns)} columns, a VCF record needs at least 8", path=path
         )
+    if columns_expected:
+        _check_columns(line, columns, columns_expected, path, where)
     chrom, pos_text, _id, ref, alt, _qual, _filter, info = columns[:8]
     try:
         pos = int(pos_text)
@@ -74,6 +79,27 @@ def parse_record(line: str, path: str, where: str) -> VcfRecord:
             except ValueError:
                 raise InputError(f"{where} has a non-integer END '{end_text}'", path=path) from None
     return record
+
+
+def _check_columns(line: str, columns: list[str], expected: int, path: str, where: str) -> None:
+    count = line.count("\t") + 1
+    if count != expected:
+        raise InputError(
+            f"{where} has {count} columns but the header's #CHROM line has {expected} (a line "
+            "cut short, or a sample column missing or extra)",
+            path=path,
+        )
+    info = columns[7]
+    if "=" in info and ("=;" in info or info.endswith("=")):
+        key = next(item for item in info.split(";") if item.endswith("=")).rstrip("=")
+        raise InputError(f"{where} has an empty value for INFO {key}", path=path)
+    if expected > 9:
+        keys, *samples = columns[8].split("\t")
+        for sample in samples:
+            if sample.count(":") > keys.count(":"):
+                raise InputError(
+                    f"{where} has a sample with more fields than FORMAT {keys} names", path=path
+                )
 
 
 class VcfReader:
@@ -123,6 +149,8 @@ class VcfReader:
             except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
                 raise InputError(f"not a readable VCF ({err})", path=self.path) from None
         self._data_offset_lines = len(self.header_lines)
+        #: columns every record must have: the #CHROM line's (8, or 9 and one per sample)
+        self.columns = len(self.header_lines[-1].split("\t")) if self.header_lines else 0
         if not self.header_lines or not self.header_lines[0].startswith("##fileformat=VCF"):
             raise InputError("not a VCF: the first line is not ##fileformat=VCF...", path=self.path)
         if not self.header_lines[-1].startswith("#CHROM"):
@@ -144,6 +172,12 @@ class VcfReader:
                 for number, line in enumerate(handle, 1):
                     if number <= self._data_offset_lines:
                         continue
+                    if not line.endswith("\n") and not self.compressed:
+                        raise InputError(
+                            f"line {number} has no newline at its end: the file stops in the "
+                            "middle of a record (cut short?)",
+                            path=self.path,
+                        )
                     line = line.rstrip("\r\n")
                     if line:
                         yield line, f"line {number}"
@@ -187,7 +221,7 @@ class VcfReader:
         use_index = use_index and self._index_path() is not None
         source = self._indexed_lines(intervals) if use_index else self._text_lines()
         for line, where in source:
-            record = parse_record(line, self.path, where)
+            record = parse_record(line, self.path, where, 0 if self.is_bcf else self.columns)
             if intervals is None or intervals.overlaps(record.chrom, record.pos, record.end):
                 yield record
 

@@ -8,6 +8,7 @@ lets tests (and training) produce files GATK itself could load.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -78,8 +79,13 @@ def write_keras2_weights(
     model_config: dict | None = None,
 ) -> None:
     """Write a Keras-2-layout weights file (``model_weights`` group, Keras 2.2 attributes); with
-    ``model_config`` (see keras2_config), a whole model Keras 2's ``load_model`` reads."""
-    with h5py.File(path, "w") as handle:
+    ``model_config`` (see keras2_config), a whole model Keras 2's ``load_model`` reads.
+
+    The file is built in memory and written in one plain write: HDF5 closing a file on a full
+    disk crashes the process (a segmentation fault in h5py 3.14), where a plain write raises
+    ENOSPC like any other."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
         handle.attrs["keras_version"] = b"2.2.4"
         handle.attrs["backend"] = b"tensorflow"
         if model_config is not None:
@@ -97,3 +103,5 @@ def write_keras2_weights(
             if layer:
                 for key, array in layer.arrays.items():
                     layer_group.create_dataset(f"{name}/{key}:0", data=array.astype(np.float32))
+    with open(path, "wb") as out:
+        out.write(buffer.getbuffer())

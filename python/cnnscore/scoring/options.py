@@ -20,6 +20,7 @@ from ..settings import (
     interval_padding_setting,
     interval_set_rule_setting,
     intervals_setting,
+    non_negative_float,
     non_negative_int,
     output_index_setting,
     positive_int,
@@ -174,7 +175,7 @@ class ScoreOptions:
     progress_seconds: float = setting(
         "--progress-seconds",
         default=10.0,
-        parse=float,
+        parse=non_negative_float,
         gatk=("--seconds-between-progress-updates", "-seconds-between-progress-updates"),
         help="seconds between progress lines on stderr (default 10)",
     )

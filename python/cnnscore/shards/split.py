@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import write_atomically
+from ..io.files import complete_or_nothing, write_atomically
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_text import VcfReader
 
@@ -91,18 +91,20 @@ def run_split(
     intervals: list[str],
     output_dir: str,
 ) -> list[str]:
-    """Write ``shard-NNNN.interval_list`` files into ``output_dir``; returns their paths."""
-    if not os.path.isdir(output_dir):
-        try:
-            os.makedirs(output_dir)
-        except OSError as err:
-            raise InputError(
-                f"cannot create output folder ({err.strerror})", path=output_dir
-            ) from None
+    """Write ``shard-NNNN.interval_list`` files into ``output_dir``, all or none (the folder is
+    built beside and put in place whole, replacing an earlier one); returns their paths."""
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    if not os.path.isdir(parent):
+        raise InputError("output folder's parent does not exist", path=output_dir)
     shards = split_vcf(vcf, reference_fai_lengths, scatter_count, intervals)
     paths = []
-    for index, shard in enumerate(shards):
-        path = os.path.join(output_dir, f"shard-{index:04d}.interval_list")
-        write_interval_list(path, shard, reference_fai_lengths)
-        paths.append(path)
+    try:
+        output = complete_or_nothing(output_dir, folder=True)
+    except OSError as err:
+        raise InputError(f"cannot create output folder ({err.strerror})", path=output_dir) from None
+    with output as folder:
+        for index, shard in enumerate(shards):
+            name = f"shard-{index:04d}.interval_list"
+            write_interval_list(os.path.join(folder, name), shard, reference_fai_lengths)
+            paths.append(os.path.join(output_dir, name))
     return paths

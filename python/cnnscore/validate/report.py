@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from ..io.files import write_atomically
+from ..io.files import write_all_or_none
 from ..io.locations import user_facing
 from ..io.report_html import figures, page, png_base64
 from .compare import DELTA_THRESHOLDS, Comparison, Throughput
@@ -127,8 +127,8 @@ def write_reports(report: dict[str, Any], comparison: Comparison, prefix: str) -
     folder = os.path.dirname(os.path.abspath(json_path))
     os.makedirs(folder, exist_ok=True)
     page = render_html(report, comparison)
-    write_atomically(json_path, (json.dumps(report, indent=2) + "\n").encode())
-    write_atomically(html_path, page.encode())
+    write_all_or_none([(json_path, (json.dumps(report, indent=2) + "\n").encode()),
+                       (html_path, page.encode())])  # fmt: skip
     return json_path, html_path
 
 
