@@ -135,8 +135,8 @@ def test_filter_symbolic_and_sv_drops_those_records_from_the_output(tmp_path):
         long_insertion = base + "ACGT" * 40  # 160 inserted bases: structural for htsjdk
     header = [h for h in header_lines(INPUT)]
     records = data_lines(INPUT)[:2] + [
-        f"20\t70000\t.\t{base}\t<DEL>\t50\tPASS\tEND=70100",
-        f"20\t70000\t.\t{base}\t{long_insertion}\t50\tPASS\tDP=10",
+        f"20\t70000\t.\t{base}\t<DEL>\t50\tPASS\tEND=70100\tGT\t0/1",
+        f"20\t70000\t.\t{base}\t{long_insertion}\t50\tPASS\tDP=10\tGT\t0/1",
         data_lines(INPUT)[2],
     ]
     small = tmp_path / "small.vcf"

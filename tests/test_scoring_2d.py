@@ -8,6 +8,7 @@ import math
 import re
 
 import pysam
+import pytest
 
 from cnnscore.io.vcf_output import INFO_HEADER_LINES
 from conftest import (
@@ -175,3 +176,32 @@ def test_progress_and_summary_on_stderr(tmp_path):
     assert summary, lines[-1]
     written = len(data_lines(tmp_path / "p.vcf"))
     assert written > 0 and int(summary[1].replace(",", "")) == written
+
+
+@pytest.mark.parametrize(
+    ("backend", "extra", "expected"),
+    [
+        # depth buckets: a chunk splits by read depth; OpenVINO runs one variant per stream
+        ("openvino", (), {"batch": 2, "request": 1}),
+        ("tensorflow", (), {"batch": 4, "request": 4}),
+        ("onnxruntime", (), {"batch": 4, "request": 2}),
+        # dense only: the chunk is the batch; OpenVINO and ONNX Runtime cut it per stream/thread
+        ("openvino", ("--no-depth-adaptive",), {"batch": 8, "request": 4}),
+        ("tensorflow", ("--no-depth-adaptive",), {"batch": 8, "request": 8}),
+        ("onnxruntime", ("--no-depth-adaptive",), {"batch": 8, "request": 4}),
+    ],
+)
+def test_metrics_say_what_the_inference_batch_became(tmp_path, backend, extra, expected):
+    """--inference-batch-size is the chunk encoded and handed over together; the metrics report
+    the batch each compiled model really runs and the variants per runtime request."""
+    metrics = tmp_path / "m.json"
+    run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+            "read_tensor", "-L", "chr20:10000000-10010000", "--backend", backend, "--threads",
+            "2", "--inference-batch-size", "8", "-O", tmp_path / "x.vcf", "--metrics-json",
+            metrics, *extra, check=True)  # fmt: skip
+    data = json.loads(metrics.read_text())
+    assert data["inference_batch_size"] == 8
+    batches = data["model_batches"]
+    buckets = {name for name in batches if name.startswith("rows_")}
+    assert "dense" in batches and bool(buckets) == (not extra), batches
+    assert all(sizes == expected for sizes in batches.values()), batches

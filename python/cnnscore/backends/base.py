@@ -48,6 +48,9 @@ class InferenceBackend(ABC):
         if convolution not in self.convolutions:
             raise ValueError(f"backend {self.name} evaluates {', '.join(self.convolutions)}")
         self.batch_size = batch_size
+        #: variants per request the runtime really runs (a backend that cuts a batch into
+        #: micro-batches, one per stream or thread, says so); reported in the metrics
+        self.request_size = batch_size
         self.threads = threads
         self.precision = precision
         self.convolution = convolution

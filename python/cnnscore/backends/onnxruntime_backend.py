@@ -37,6 +37,7 @@ class OnnxRuntimeBackend(InferenceBackend):
             ) from None
         self.runs = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.runs)
+        self.request_size = self.micro_batch
         model = build_onnx_model(network, weights, self.micro_batch)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1

@@ -64,6 +64,7 @@ class OpenVinoBackend(InferenceBackend):
         ov = _import_openvino()
         self.streams = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.streams)
+        self.request_size = self.micro_batch
         ov_model = build_openvino_model(
             network, weights, self.micro_batch, dft=self.convolution == "dft"
         )

@@ -55,6 +55,14 @@ class ChunkInference:
             return 0.0
         return 2 * sum(macs[k] * n for k, n in self.counts.items()) / scored / 1e9
 
+    def request_sizes(self) -> dict[str, dict[str, int]]:
+        """Per compiled model (dense, or a row bucket): the fixed batch a chunk's group is cut
+        and padded into, and the variants each runtime request holds."""
+        models = {"dense": self.dense}
+        models.update({f"rows_{b + 1}": m for b, m in self.buckets.items()})
+        return {name: {"batch": m.batch_size, "request": m.request_size}
+                for name, m in models.items()}  # fmt: skip
+
     def effective_precision(self) -> str:
         """What the runtime computes in, over every compiled model (the buckets and the dense)."""
         found = {backend.effective_precision() for backend in (self.dense, *self.buckets.values())}

@@ -82,6 +82,9 @@ class ScoreMetrics:
     gflop_per_variant: float  # as computed: the depth buckets and the DFT included
     depth_adaptive: bool
     rows_computed: dict[str, int]
+    #: per compiled model, the batch a chunk is cut into and the variants per runtime request:
+    #: what --inference-batch-size (the chunk) became on this backend
+    model_batches: dict[str, dict[str, int]]
     read_rows_quantiles: dict[str, int]
     tensor_type: str
     info_key: str
@@ -360,6 +363,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         gflop_per_variant=round(inference.gflop_per_variant(), 4),
         depth_adaptive=bool(inference.buckets),
         rows_computed=dict(sorted(inference.counts.items())),
+        model_batches=inference.request_sizes(),
         read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},
         tensor_type=tensor_type,
         info_key=spec.info_key,
