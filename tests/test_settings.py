@@ -167,3 +167,28 @@ def test_numeric_settings_are_checked_when_parsed(capsys, argv):
     assert exit_.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"cnnscore {argv[0]}: error: argument {argv[-2]}"), error
+
+
+def test_gatk_subcommands_take_every_long_name_with_one_dash():
+    """GATK's parser takes any argument name after one or two dashes (its WDL writes -resource
+    for an argument with no short name); score and filter do too, and only they."""
+    options, _ = _parse(
+        "score",
+        "-variant",
+        "v.vcf",
+        "-reference",
+        "r.fa",
+        "-output",
+        "o.vcf",
+        "-tensor-type",
+        "read_tensor",
+        "-input",
+        "a.bam",
+        "-intervals",
+        "chr1",
+    )
+    assert (options.variants, options.reference, options.output) == ("v.vcf", "r.fa", "o.vcf")
+    assert (options.tensor_type, options.reads, options.intervals) == (
+        "read_tensor", ("a.bam",), ("chr1",))  # fmt: skip
+    with pytest.raises(SystemExit):
+        _parse("split-intervals", "-variant", "v", "-R", "r", "-O", "o", "--scatter-count", "2")

@@ -30,13 +30,15 @@ PATH_KINDS = (VCF, FASTA, READS, FILE, OUTPUT, OUTPUT_DIR)
 class Flag:
     """How a setting is typed on the command line.
 
-    ``names``: cnnscore's flags, the canonical one first (``-V``, ``--variant``). ``gatk``: GATK's
-    other spellings that mean the same (its single-dash long names, ``-info-key``; engine names,
-    ``--intra-op-threads``). ``switch``: a boolean flag; GATK's ``--flag true|false`` form is
-    accepted too. ``repeated``: the flag may be given again, each time with one or more values,
-    all kept in order (GATK's ``--snp-tranche 99.9 --snp-tranche 95`` and ``--snp-tranche 99.9
-    95`` alike). ``ignored``: accepted for GATK's command lines, with this one-line note, and
-    without effect. ``refused``: accepted by the parser but stopped with this one line.
+    ``names``: cnnscore's flags, the canonical one first (``-V``, ``--variant``). ``gatk``:
+    GATK's names for the same setting where they differ (``--intra-op-threads`` for
+    ``--threads``); a subcommand that takes GATK's command lines also takes every long name with
+    one dash (``-info-key``), as GATK's parser does (cli.parser). ``switch``: a boolean flag;
+    GATK's ``--flag true|false`` form is accepted too. ``repeated``: the flag may be given again,
+    each time with one or more values, all kept in order (GATK's ``--snp-tranche 99.9
+    --snp-tranche 95`` and ``--snp-tranche 99.9 95`` alike). ``ignored``: accepted for GATK's
+    command lines, with this one-line note, and without effect. ``refused``: accepted by the
+    parser but stopped with this one line.
     """
 
     names: tuple[str, ...]
@@ -136,7 +138,7 @@ def intervals_setting(
     help: str = "chr:start-end, BED or .interval_list; repeatable (combined by "  # noqa: A002
     "--interval-set-rule)",
 ) -> Any:
-    return setting("-L", "--intervals", repeated=True, path=FILE, gatk=("-intervals",), help=help)
+    return setting("-L", "--intervals", repeated=True, path=FILE, help=help)
 
 
 def exclude_intervals_setting() -> Any:

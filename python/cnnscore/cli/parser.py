@@ -45,6 +45,9 @@ class Command:
     help: str
     description: str | None = None
     remote: bool = True  # takes gs:// paths (and so --requester-pays-project)
+    #: takes GATK's command lines: every long name also with one dash, as GATK's parser
+    #: (Barclay) takes any argument name after one or two dashes (GATK's WDL writes -resource)
+    gatk: bool = False
 
 
 COMMANDS = (
@@ -54,6 +57,7 @@ COMMANDS = (
         "annotate a VCF with CNN_1D or CNN_2D scores (GATK CNNScoreVariants)",
         "Score every record of a VCF with a GATK CNN model and write it with INFO CNN_1D "
         "(reference model) or CNN_2D (read-tensor model).",
+        gatk=True,
     ),
     Command(
         "split-intervals",
@@ -71,6 +75,7 @@ COMMANDS = (
         "tranche-filter a scored VCF by truth sensitivity (GATK FilterVariantTranches)",
         "Filter SNPs and indels whose score is at or below the score that keeps the given "
         "sensitivity to the resource-confirmed variants, as GATK FilterVariantTranches.",
+        gatk=True,
     ),
     Command(
         "compare",
@@ -120,7 +125,10 @@ GATK_ONLY_GROUP = "accepted for GATK's command lines"
 
 
 def _add_settings(
-    parser: argparse.ArgumentParser, options_class: type, only: tuple[str, ...] | None = None
+    parser: argparse.ArgumentParser,
+    options_class: type,
+    only: tuple[str, ...] | None = None,
+    one_dash: bool = False,
 ) -> None:
     groups: dict[str, argparse._ActionsContainer] = {}
     gatk_only = parser.add_argument_group(GATK_ONLY_GROUP)
@@ -155,6 +163,8 @@ def _add_settings(
             if flag.choices is None and not positional:
                 kwargs["metavar"] = flag.metavar or flag.flag.lstrip("-").upper().replace("-", "_")
         names = [field.name] if positional else [*flag.names, *flag.gatk]
+        if one_dash and not positional:
+            names += [name[1:] for name in names if name.startswith("--")]
         target.add_argument(*names, **kwargs)
 
 
@@ -182,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
             description=command.description or command.help,
             allow_abbrev=False,
         )
-        _add_settings(sub, command.options)
+        _add_settings(sub, command.options, one_dash=command.gatk)
         # a subcommand with no gs:// paths takes no requester-pays project
-        _add_settings(sub, CommonOptions, None if command.remote else ("verbose",))
+        _add_settings(sub, CommonOptions, None if command.remote else ("verbose",), command.gatk)
     return parser
 
 

@@ -42,7 +42,6 @@ class ScoreOptions:
         "--variant",
         required=True,
         path=VCF,
-        gatk=("-variant",),
         help="input VCF (.vcf, .vcf.gz, .bcf)",
     )
     reference: str = setting(
@@ -50,7 +49,6 @@ class ScoreOptions:
         "--reference",
         required=True,
         path=FASTA,
-        gatk=("-reference",),
         help="indexed FASTA (.fai; bgzip needs .gzi)",
     )
     output: str = setting(
@@ -58,7 +56,6 @@ class ScoreOptions:
         "--output",
         required=True,
         path=OUTPUT,
-        gatk=("-output",),
         help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
     )
     reads: tuple[str, ...] = setting(
@@ -66,7 +63,6 @@ class ScoreOptions:
         "--input",
         repeated=True,
         path=READS,
-        gatk=("-input",),
         help="indexed BAM or CRAM; repeatable; required for read_tensor (FILE##idx##INDEX "
         "gives its index, whatever its name)",
     )
@@ -74,13 +70,11 @@ class ScoreOptions:
         "--read-index",
         repeated=True,
         path=FILE,
-        gatk=("-read-index",),
         help="the index of each -I, in the same order (GATK's --read-index); default: beside it",
     )
     tensor_type: str | None = setting(
         "--tensor-type",
         choices=("reference", "read_tensor"),
-        gatk=("-tensor-type",),
         help="reference (1D) or read_tensor (2D); default: the model's, else reference (GATK's)",
     )
     model: str | None = setting(
@@ -93,13 +87,11 @@ class ScoreOptions:
     architecture: str | None = setting(
         "--architecture",
         path=FILE,
-        gatk=("-architecture",),
         help="GATK model JSON; default: --weights with .json",
     )
     weights: str | None = setting(
         "--weights",
         path=FILE,
-        gatk=("-weights",),
         help="GATK Keras .hd5 weights; default: --architecture with .hd5",
     )
     intervals: tuple[str, ...] = intervals_setting()
@@ -109,28 +101,24 @@ class ScoreOptions:
     inference_batch_size: int | None = setting(
         "--inference-batch-size",
         parse=positive_int,
-        gatk=("-inference-batch-size",),
         help="records encoded together and sent to the backend as one chunk (default 1024 for "
         "1D, 256 for 2D; docs/SCORING.md says how a backend splits a chunk)",
     )
     transfer_batch_size: int | None = setting(
         "--transfer-batch-size",
         parse=positive_int,
-        gatk=("-transfer-batch-size",),
         help="records buffered per write (default 1024 for 1D, 512 for 2D)",
     )
     read_limit: int = setting(
         "--read-limit",
         default=128,
         parse=positive_int,
-        gatk=("-read-limit",),
         help="reads per tensor; must equal the model's (default 128)",
     )
     window_size: int = setting(
         "--window-size",
         default=128,
         parse=positive_int,
-        gatk=("-window-size",),
         help="reference window; must equal the model's (default 128)",
     )
     annotation_keys: tuple[str, ...] = setting(
@@ -138,14 +126,12 @@ class ScoreOptions:
         repeated=True,
         default=DEFAULT_ANNOTATION_KEYS,
         metavar="KEY",
-        gatk=("-info-annotation-keys",),
         help="INFO keys fed to the model, in order",
     )
     filter_symbolic_and_sv: bool = setting(
         "--filter-symbolic-and-sv",
         switch=True,
         default=False,
-        gatk=("-filter-symbolic-and-sv",),
         help="drop symbolic and structural records from the output, as GATK does",
     )
     backend: str = setting(
@@ -159,13 +145,12 @@ class ScoreOptions:
         "--threads",
         default=0,
         parse=non_negative_int,
-        gatk=("--intra-op-threads", "-intra-op-threads"),
+        gatk=("--intra-op-threads",),
         help="threads for inference (0 = all cores; GATK's --intra-op-threads)",
     )
     inter_op_threads: int | None = setting(
         "--inter-op-threads",
         parse=non_negative_int,
-        gatk=("-inter-op-threads",),
         ignored="TensorFlow's inter-op pool has no counterpart here: --threads sizes inference",
         help="GATK's TensorFlow inter-op threads: accepted, no effect",
     )
@@ -176,7 +161,7 @@ class ScoreOptions:
         "--progress-seconds",
         default=10.0,
         parse=non_negative_float,
-        gatk=("--seconds-between-progress-updates", "-seconds-between-progress-updates"),
+        gatk=("--seconds-between-progress-updates",),
         help="seconds between progress lines on stderr (default 10)",
     )
     reservoir_scope: str = setting(
@@ -228,7 +213,6 @@ class ScoreOptions:
     tmp_dir: str | None = tmp_dir_setting()
     output_tensor_dir: str | None = setting(
         "--output-tensor-dir",
-        gatk=("-output-tensor-dir",),
         refused="score saves no tensors: cnnscore write-tensors writes them, labelled, for "
         "training",
         help="GATK's debugging tensor folder: refused (see cnnscore write-tensors)",
@@ -237,7 +221,6 @@ class ScoreOptions:
         "--disable-avx-check",
         switch=True,
         default=False,
-        gatk=("-disable-avx-check",),
         ignored="no AVX check to disable: every backend runs on any x86-64 CPU",
         help="GATK's AVX check switch: accepted, no effect",
     )
@@ -245,7 +228,6 @@ class ScoreOptions:
         "--enable-journal",
         switch=True,
         default=False,
-        gatk=("-enable-journal",),
         ignored=f"{_NO_PYTHON} journal",
         help="GATK's streaming journal: accepted, no effect",
     )
@@ -253,13 +235,11 @@ class ScoreOptions:
         "--keep-temp-file",
         switch=True,
         default=False,
-        gatk=("-keep-temp-file",),
         ignored=f"{_NO_PYTHON} keep (scores go straight into the output)",
         help="GATK's score temp file: accepted, no effect",
     )
     python_profile: str | None = setting(
         "--python-profile",
-        gatk=("-python-profile",),
         ignored=f"{_NO_PYTHON} profile",
         help="GATK's Python profile file: accepted, no effect",
     )

@@ -31,7 +31,6 @@ class FilterOptions:
         "--variant",
         required=True,
         path=VCF,
-        gatk=("-variant",),
         help="scored VCF (.vcf, .vcf.gz, .bcf)",
     )
     resources: tuple[str, ...] = setting(
@@ -40,7 +39,6 @@ class FilterOptions:
         required=True,
         path=VCF,
         metavar="VCF",
-        gatk=("-resource",),
         help="truth VCF (bgzip + .tbi/.csi), e.g. HapMap or Mills; repeatable",
     )
     output: str = setting(
@@ -48,13 +46,11 @@ class FilterOptions:
         "--output",
         required=True,
         path=OUTPUT,
-        gatk=("-output",),
         help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
     )
     info_key: str = setting(
         "--info-key",
         default=DEFAULT_INFO_KEY,
-        gatk=("-info-key",),
         help="INFO key holding the score (default CNN_2D, as GATK)",
     )
     snp_tranches: tuple[float, ...] = setting(
@@ -63,7 +59,6 @@ class FilterOptions:
         parse=float,
         default=DEFAULT_SNP_TRANCHES,
         metavar="T",
-        gatk=("-snp-tranche",),
         help="SNP truth sensitivity in percent, 0 <= t < 100; repeatable (default 99.95)",
     )
     indel_tranches: tuple[float, ...] = setting(
@@ -72,14 +67,12 @@ class FilterOptions:
         parse=float,
         default=DEFAULT_INDEL_TRANCHES,
         metavar="T",
-        gatk=("-indel-tranche",),
         help="indel truth sensitivity in percent; repeatable (default 99.4)",
     )
     invalidate_previous_filters: bool = setting(
         "--invalidate-previous-filters",
         switch=True,
         default=False,
-        gatk=("-invalidate-previous-filters",),
         help="drop the input's FILTER values and ##FILTER lines first",
     )
     command_line_header: bool = command_line_header_setting()
