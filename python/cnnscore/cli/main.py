@@ -169,14 +169,22 @@ def _run(command: Command, options, common: CommonOptions, results: TextIO) -> i
     handler = _HANDLERS[command.name]
     if not command.remote or not uses_gcs(options):
         return handler(options, results) or 0
-    with RemoteFiles(common.requester_pays_project) as remote, shown_as(remote.user_text):
+    remote = RemoteFiles(common.requester_pays_project, max_retries=common.gcs_max_retries)
+    with remote, shown_as(remote.user_text):
         try:
             status = handler(localize(options, remote), results) or 0
             if status in (0, 3):  # 3: compare's gates failed, its reports are complete
                 remote.publish()
                 print("cnnscore: uploaded the outputs to gs://", file=sys.stderr)
-        except InputError as err:  # cache paths and loopback URLs back to the user's gs:// names
-            rename = remote.user_text
+        except Exception as err:
+            # htslib says only "I/O error" (or the file looks unreadable) when a by-range read
+            # failed for good: say which object and why, as the range server recorded it
+            failure = remote.read_failure()
+            if failure is not None:
+                raise InputError(remote.user_text(failure)) from None
+            if not isinstance(err, InputError):
+                raise
+            rename = remote.user_text  # cache paths and loopback URLs back to gs:// names
             raise InputError(
                 rename(err.message), path=rename(err.path) if err.path else None,
                 record=err.record, setting=err.setting,

@@ -15,7 +15,13 @@ from .. import __version__
 from ..errors import InputError
 from ..models.options import ModelsFetchOptions, ModelsListOptions
 from ..scoring.options import ScoreOptions
-from ..settings import declared, requester_pays_setting, setting, true_or_false
+from ..settings import (
+    declared,
+    gcs_retries_setting,
+    requester_pays_setting,
+    setting,
+    true_or_false,
+)
 from ..shards.options import GatherOptions, SplitOptions
 from ..training.options import TrainOptions, WriteTensorsOptions
 from ..tranches.options import FilterOptions
@@ -34,6 +40,7 @@ class CommonOptions:
         "normally held back; or set CNNSCORE_LIBRARY_LOGS=1",
     )
     requester_pays_project: str | None = requester_pays_setting()
+    gcs_max_retries: int = gcs_retries_setting()
 
 
 @dataclass(frozen=True)

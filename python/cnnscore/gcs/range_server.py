@@ -10,18 +10,20 @@ pinned object generation. Encoder processes reach the same URLs, so nothing is l
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import re
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..errors import InputError
-from .client import GcsClient, ObjectInfo
+from .client import DEFAULT_MAX_RETRIES, GcsClient, MissingObject, ObjectInfo
 
 #: Bytes fetched from GCS per request while streaming an open-ended range to htslib: starting
 #: small and doubling, because htslib asks for "from here to the end" and drops the connection
@@ -44,13 +46,23 @@ _PARENT_CHECK_SECONDS = 1.0
 class RangeServer:
     """A server process for one run. It runs apart from the scorer because pysam holds the GIL
     while htslib waits for data: a server thread in the same process would never get to answer.
-    It is stateless: each URL carries the object's generation and size, taken by the caller."""
+    It is stateless: each URL carries the object's generation and size, taken by the caller.
 
-    def __init__(self, requester_pays_project: str | None = None):
+    A read that still fails once its retries are spent cuts the connection short, so htslib
+    reports an I/O error rather than reading less; the reason (which object, which failure) is
+    kept in a file for :meth:`failure`, since htslib's own error cannot say it."""
+
+    def __init__(
+        self, requester_pays_project: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES
+    ):
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
+        handle, self._failures = tempfile.mkstemp(prefix="cnnscore-range-failures-")
+        os.close(handle)
         self._process = context.Process(
-            target=_serve, args=(sender, requester_pays_project, os.getpid()), daemon=True
+            target=_serve,
+            args=(sender, requester_pays_project, max_retries, self._failures, os.getpid()),
+            daemon=True,
         )
         self._process.start()
         sender.close()
@@ -67,10 +79,20 @@ class RangeServer:
         route = urllib.parse.quote(gs_url[len("gs://") :])
         return f"http://127.0.0.1:{self._port}/{_PINNED.format(info.generation, info.size)}/{route}"
 
+    def failure(self) -> str | None:
+        """The first read the server gave up on, as one line naming the gs:// object."""
+        try:
+            with open(self._failures) as handle:
+                return handle.readline().strip() or None
+        except OSError:
+            return None
+
     def close(self) -> None:
         if self._process.is_alive():
             self._process.terminate()
         self._process.join(timeout=5)
+        with contextlib.suppress(OSError):
+            os.remove(self._failures)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -81,9 +103,11 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _serve(sender, requester_pays_project: str | None, parent_pid: int) -> None:
-    client = GcsClient(requester_pays_project)
-    server = _QuietServer(("127.0.0.1", 0), _handler_for(client))
+def _serve(
+    sender, requester_pays_project: str | None, max_retries: int, failures: str, parent_pid: int
+) -> None:
+    client = GcsClient(requester_pays_project, max_retries)
+    server = _QuietServer(("127.0.0.1", 0), _handler_for(client, failures))
     sender.send(server.server_address[1])
     sender.close()
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
@@ -115,7 +139,12 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
+def _record(failures: str, err: InputError) -> None:
+    with open(failures, "a") as handle:
+        handle.write(f"{err}\n")
+
+
+def _handler_for(client: GcsClient, failures: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -135,8 +164,12 @@ def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
             if gs_url.endswith(COMPANION_SUFFIXES):
                 try:
                     return gs_url, client.stat(gs_url)
-                except InputError:
+                except MissingObject:
                     self.send_error(404, "no such object")
+                    return None
+                except InputError as err:  # an outage: not a reason to do without the index
+                    _record(failures, err)
+                    self.send_error(503, "Cloud Storage unavailable")
                     return None
             return gs_url, ObjectInfo(size=int(match.group(2)), generation=int(match.group(1)))
 
@@ -184,7 +217,8 @@ def _handler_for(client: GcsClient) -> type[BaseHTTPRequestHandler]:
                     offset, chunk = stop + 1, min(2 * chunk, STREAM_CHUNK_BYTES)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # htslib seeks by dropping the connection mid-stream
-            except InputError:
+            except InputError as err:
+                _record(failures, err)
                 self.close_connection = True  # htslib sees a short read and reports an I/O error
 
     return Handler

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..io.locations import INDEX_DELIMITER
-from .client import GcsClient, GcsObject, is_gcs
+from .client import DEFAULT_MAX_RETRIES, GcsClient, GcsObject, is_gcs
 from .range_server import RangeServer
 
 VCF_INDEX_SUFFIXES = (".tbi", ".csi")
@@ -45,9 +45,15 @@ class _StagedOutput:
 class RemoteFiles:
     """Use as a context manager around one command; call :meth:`publish` once it succeeded."""
 
-    def __init__(self, requester_pays_project: str | None = None, cache_dir: str | None = None):
+    def __init__(
+        self,
+        requester_pays_project: str | None = None,
+        cache_dir: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ):
         self._project = requester_pays_project
-        self._client = GcsClient(requester_pays_project)
+        self._max_retries = max_retries
+        self._client = GcsClient(requester_pays_project, max_retries)
         self._cache_dir = cache_dir or default_cache_dir()
         self._server: RangeServer | None = None
         self._staging: str | None = None
@@ -106,7 +112,7 @@ class RemoteFiles:
 
     def _url(self, path: str) -> str:
         if self._server is None:
-            self._server = RangeServer(self._project)
+            self._server = RangeServer(self._project, self._max_retries)
         url = self._server.url_for(path, self._client.stat(path))
         self._aliases[url] = path
         return url
@@ -206,6 +212,10 @@ class RemoteFiles:
                     self._client.upload(os.path.join(folder, name), staged.url + name[len(base) :])
             if os.path.exists(staged.local_path):
                 self._client.upload(staged.local_path, staged.url)
+
+    def read_failure(self) -> str | None:
+        """Why a by-range read failed for good, if one did: htslib reports only an I/O error."""
+        return self._server.failure() if self._server is not None else None
 
     def user_text(self, message: str) -> str:
         """``message`` with cache paths and loopback URLs put back as the user's gs:// paths."""
