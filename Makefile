@@ -5,7 +5,7 @@ SMOKE := testdata/na12878_chr20_smoke
 IMAGE ?= cnnscore:local
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint unit image wdl-check clean
+.PHONY: setup demo test lint unit image wdl-check fuzz clean
 
 # pysam is built from source so that its htslib inflates BAM/CRAM with libdeflate (PyPI's wheels
 # use zlib, and decompression is a third of the compiled encoder's time with one reader thread,
@@ -62,6 +62,13 @@ test: lint image
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	command -v docker-registry >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-registry)
 	$(BIN)/python -m pytest
+
+## The fuzzed-input battery at length (make test runs 240 cases of it): FUZZ_CASES mutated inputs
+## from FUZZ_SEED; prints the outcomes by input and any case that went wrong (bench/RESULTS.md).
+FUZZ_CASES ?= 3000
+FUZZ_SEED ?= 1
+fuzz: setup
+	$(BIN)/python tests/fuzz_battery.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) demo-out

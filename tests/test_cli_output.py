@@ -149,3 +149,36 @@ def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
     assert_only_cnnscore_lines(stderr)
     assert stderr.splitlines()[-1] == "cnnscore: terminated; no output written"
     assert sorted(p.name for p in folder.iterdir()) == []
+
+
+def test_a_line_written_as_the_command_stops_is_not_lost(monkeypatch):
+    """The forwarding thread's race, made to happen: its wait times out with nothing read, and
+    before it looks at the stop flag the command writes its last line and sets the flag (on a
+    loaded machine the thread is simply not scheduled in between). The line must still come
+    out; it used to be dropped, and CI saw failed runs whose error line never arrived."""
+    import select
+    import threading
+
+    from cnnscore.cli import library_output
+
+    read_fd, write_fd = os.pipe()
+    shown_fd, stderr_fd = os.pipe()
+    stop = threading.Event()
+    real_select, waits = select.select, []
+
+    def wait_that_times_out_as_the_command_ends(*args):
+        waits.append(args)
+        if len(waits) == 1:
+            os.write(write_fd, b"cnnscore: error: the run's last line\n")
+            stop.set()
+            return [], [], []
+        return real_select(*args)
+
+    monkeypatch.setattr(select, "select", wait_that_times_out_as_the_command_ends)
+    library_output._forward(read_fd, stderr_fd, stop)
+    os.close(stderr_fd)
+    with os.fdopen(shown_fd, "rb") as shown:
+        assert shown.read() == b"cnnscore: error: the run's last line\n"
+    assert len(waits) >= 2
+    os.close(read_fd)
+    os.close(write_fd)

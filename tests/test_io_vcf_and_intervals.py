@@ -203,3 +203,18 @@ def test_bad_intervals_are_clear_errors(tmp_path):
     bad.write_text("chr1\tx\t5\n")
     with pytest.raises(InputError, match="line 1 is not a valid interval"):
         parse_intervals([str(bad)], LENGTHS)
+    binary = tmp_path / "flipped.interval_list"  # found by the fuzz battery: a traceback
+    binary.write_bytes(b"@HD\tVN:1.6\n@SQ\tSN:chr1\t\xb4N:1000\nchr1\t50\t60\t+\t.\n")
+    with pytest.raises(InputError, match=r"flipped.interval_list: line 2 is not text"):
+        parse_intervals([str(binary)], LENGTHS)
+
+
+def test_a_bgzip_bed_is_read_as_bed(tmp_path):
+    bed = tmp_path / "x.bed.gz"
+    with gzip.open(bed, "wt") as handle:
+        handle.write("chr1\t0\t10\n")
+    assert parse_intervals([str(bed)], LENGTHS) == [Interval("chr1", 1, 10)]
+    broken = tmp_path / "broken.bed.gz"
+    broken.write_bytes(bed.read_bytes()[:-6])
+    with pytest.raises(InputError, match="broken.bed.gz: cannot read interval file"):
+        parse_intervals([str(broken)], LENGTHS)

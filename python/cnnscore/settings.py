@@ -179,20 +179,6 @@ def requester_pays_setting() -> Any:
     )
 
 
-def gcs_retries_setting() -> Any:
-    from .gcs.client import DEFAULT_MAX_RETRIES
-
-    return setting(
-        "--gcs-max-retries",
-        gatk=("-gcs-retries",),
-        default=DEFAULT_MAX_RETRIES,
-        parse=non_negative_int,
-        help="how often one gs:// request is tried again after a transient failure (HTTP "
-        "408/429/5xx, a refused, reset or cut connection), waiting 1, 2, 4 ... 32 s between "
-        f"tries (GATK's --gcs-max-retries; default {DEFAULT_MAX_RETRIES}: about eight minutes)",
-    )
-
-
 def command_line_header_setting() -> Any:
     return setting(
         "--add-output-vcf-command-line",

@@ -42,9 +42,14 @@ def _forward(read_fd: int, real_stderr: int, stop: threading.Event) -> None:
     """
     pending = b""
     while True:
+        # Read the flag before waiting, not after: a line written just before the command set
+        # it is then in the pipe when the wait starts. Checked after a wait that timed out, the
+        # flag could have been set (after a last line) while this thread was not running, and
+        # that line would be lost; on a loaded machine it was (the error line of a failed run).
+        stopping = stop.is_set()
         ready, _, _ = select.select([read_fd], [], [], _DRAIN_SECONDS)
         if not ready:
-            if stop.is_set():
+            if stopping:
                 break
             continue
         chunk = os.read(read_fd, 65536)

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..errors import InputError
+from ..gcs.client import DEFAULT_MAX_RETRIES
 from ..models.options import ModelsFetchOptions, ModelsListOptions
 from ..scoring.options import ScoreOptions
-from ..settings import (
-    declared,
-    gcs_retries_setting,
-    requester_pays_setting,
-    setting,
-    true_or_false,
-)
+from ..settings import declared, non_negative_int, requester_pays_setting, setting, true_or_false
 from ..shards.options import GatherOptions, SplitOptions
 from ..training.options import TrainOptions, WriteTensorsOptions
 from ..tranches.options import FilterOptions
@@ -40,7 +35,15 @@ class CommonOptions:
         "normally held back; or set CNNSCORE_LIBRARY_LOGS=1",
     )
     requester_pays_project: str | None = requester_pays_setting()
-    gcs_max_retries: int = gcs_retries_setting()
+    gcs_max_retries: int = setting(
+        "--gcs-max-retries",
+        gatk=("-gcs-retries",),
+        default=DEFAULT_MAX_RETRIES,
+        parse=non_negative_int,
+        help="how often one gs:// request is tried again after a transient failure (HTTP "
+        "408/429/5xx, a refused, reset or cut connection), waiting 1, 2, 4 ... 32 s between "
+        f"tries (GATK's --gcs-max-retries; default {DEFAULT_MAX_RETRIES}: about eight minutes)",
+    )
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,12 @@ class ReadSource:
         return self._files
 
     def close(self) -> None:
+        """Close every file. A read-only file whose reading failed (a corrupt block, a remote
+        read given up on) can fail to close as well; that second error would only hide the
+        first, which says what is wrong, so it is dropped: nothing written can be lost."""
         for handle in self._files:
-            handle.close()
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def warn_no_read_group(self, read_name: str) -> None:
         """One warning per source: GATK drops reads without an RG tag."""

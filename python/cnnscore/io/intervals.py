@@ -6,8 +6,10 @@ format (BED is 0-based half-open and is converted on reading).
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,8 +53,12 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
     is_bed = path.endswith((".bed", ".bed.gz"))
     intervals = []
     try:
-        with open(path) as handle:
-            for number, line in enumerate(handle, 1):
+        with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode()
+                except UnicodeDecodeError:
+                    raise InputError(f"line {number} is not text (not UTF-8)", path=path) from None
                 if not line.strip() or line.startswith(("@", "#", "track", "browser")):
                     continue
                 fields = line.rstrip("\n").split("\t")
@@ -75,8 +81,9 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                 if end < start:
                     continue  # an empty BED interval selects nothing
                 intervals.append(Interval(contig, start, end))
-    except OSError as err:
-        raise InputError(f"cannot read interval file ({err.strerror})", path=path) from None
+    except (OSError, EOFError, zlib.error) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise InputError(f"cannot read interval file ({reason})", path=path) from None
     return intervals
 
 

@@ -1,0 +1,71 @@
+"""The fuzzed-input battery (tests/fuzz_battery.py) with a fixed seed: a few hundred mutated
+inputs, none of which may end in a traceback, a crash, a hang, an unclear error, a file left
+behind or an output that is silently different. ``make fuzz`` runs thousands (bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from fuzz_battery import COMMANDS, Baseline, Battery, Mutation, Result, judge
+
+SEED = 20261204
+CASES = 240
+
+
+def test_the_battery_finds_nothing_silently_wrong(tmp_path):
+    battery = Battery(SEED, CASES, workers=2).run(tmp_path)
+    print(battery.table())
+    assert not battery.failures, json.dumps(battery.failures[:5], indent=1)
+    assert {kind for kind, _ in battery.counts} == {t for c in COMMANDS for t in c.targets}
+    assert {"rejected", "same", "changed"} <= {outcome for _, outcome in battery.counts}
+
+
+HEADER = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+CALLS = [f"chr20\t{100 + i}\t.\tA\tG\t50\t.\tDP={i}" for i in range(3)]
+
+
+def _scored(line: str, score: str) -> str:
+    return f"{line};CNN_2D={score}"
+
+
+def _case(tmp_path: Path, mutated: list[str], out: list[str] | None) -> Path:
+    base, folder = tmp_path / "base", tmp_path / "case"
+    shutil.rmtree(folder, ignore_errors=True)
+    for path in (base, folder / "out"):
+        path.mkdir(parents=True, exist_ok=True)
+    (base / "calls.vcf").write_text("\n".join(HEADER + CALLS) + "\n")
+    (folder / "calls.vcf").write_text("\n".join(HEADER + mutated) + "\n")
+    if out is not None:
+        (folder / "out" / "scored.vcf").write_text("\n".join(out) + "\n")
+    return folder
+
+
+def test_the_judge_flags_each_way_of_going_wrong(tmp_path):
+    """The oracle can fail: each fault, fabricated, is named as such."""
+    score = COMMANDS[0]
+    baseline = Baseline({"score": HEADER + [_scored(c, "1.000") for c in CALLS]})
+    dropped = Mutation("calls.vcf", "drop_line", line=3)  # the second call
+    one_error = "cnnscore: error: calls.vcf: record 2: bad\n"
+
+    def outcome(mutated, out, result):
+        folder = _case(tmp_path, mutated, out)
+        return judge(score, dropped, result, folder, tmp_path / "base", baseline)[0]
+
+    rest = [CALLS[0], CALLS[2]]
+    good = HEADER + [_scored(CALLS[0], "1.000"), _scored(CALLS[2], "1.000")]
+    assert outcome(rest, good, Result(0)) == "changed"
+    rescored = HEADER + [_scored(CALLS[0], "1.000"), _scored(CALLS[2], "2.000")]
+    assert outcome(rest, rescored, Result(0)) == "silently_different"
+    lost = HEADER + [_scored(CALLS[0], "1.000")]
+    assert outcome(rest, lost, Result(0)) == "silently_different"
+    assert outcome(rest, None, Result(1, one_error)) == "wrongly_rejected"
+    assert outcome(rest, good, Result(1, one_error)) == "left_behind"
+    assert outcome(rest, None, Result(1, one_error * 2)) == "unclear_error"
+    assert outcome(rest, None, Result(1, "Traceback (most recent call last):\n")) == (
+        "unclear_error"
+    )
+    assert outcome(rest, None, Result(None, failure="hang")) == "hang"
+    assert outcome(rest, None, Result(None, failure="crash")) == "crash"
+    assert outcome(rest, good, Result(0, "[W::vcf_parse] noise\n")) == "unclear_success"
