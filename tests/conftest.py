@@ -306,3 +306,15 @@ def gcs_emulator(tmp_path_factory):
 
 def gs(name: str) -> str:
     return f"gs://{BUCKET}/{name}"
+
+
+def gcs_score_args(
+    output: str, *extra: str, reads: str = "smoke/NA12878.chr20_10M_10.1M.bam"
+) -> list[str]:
+    """small_2d on the smoke set uploaded to the emulator (gcs_emulator), every input gs://."""
+    return [
+        "score", "--backend", "tensorflow",
+        "-V", gs("smoke/hc.gatk4.vcf.gz"), "-R", gs("smoke/ref.chr20.fa.gz"),
+        "-I", gs(reads), "--tensor-type", "read_tensor",
+        "--weights", gs("models/small_2d.hd5"), "-O", output, *extra,
+    ]  # fmt: skip

@@ -514,8 +514,8 @@ def _judge_filtered(mutation: Mutation, folder: Path, base: Path, out: list[str]
     return "silently_different", f"{mutation.how}: the records are not the calls given"
 
 
-FAILURES = {"traceback", "crash", "hang", "unclear_error", "left_behind", "wrongly_rejected",
-            "bad_exit", "unclear_success", "silently_different"}  # fmt: skip
+FAILURES = {"traceback", "crash", "hang", "unreadable_output", "unclear_error", "left_behind",
+            "wrongly_rejected", "bad_exit", "unclear_success", "silently_different"}  # fmt: skip
 
 # ------------------------------------------------------------------------------- the battery
 
@@ -554,7 +554,10 @@ class Battery:
                     worker = Worker()
             finally:
                 idle.append(worker)
-            outcome, why = judge(command, mutation, result, folder, base, baseline)
+            try:
+                outcome, why = judge(command, mutation, result, folder, base, baseline)
+            except Exception:  # noqa: BLE001 - output the judge cannot read is a finding too
+                outcome, why = "unreadable_output", traceback.format_exc(limit=-2)
             kind = mutation.target
             self.counts[(kind, outcome)] += 1
             if outcome in FAILURES:

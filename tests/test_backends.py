@@ -434,3 +434,32 @@ def test_the_default_backend_is_openvino_the_fastest_exact_one(tmp_path):
     run_cli(*smoke_2d_args(reference, "-L", "chr20:10000000-10020000"), check=True)
     deltas = [abs(a - b) for a, b in zip(info_scores(out), info_scores(reference), strict=True)]
     assert deltas and max(deltas) <= 0.001 + 1e-9
+
+
+def test_a_cgroup_cpu_quota_caps_the_threads():
+    """cgroup v2 cpu.max and v1 cfs files as a container sees them (docker --cpus 1.5: 2)."""
+    assert cpu.quota_cores("max 100000\n") is None
+    assert cpu.quota_cores("150000 100000\n") == 2
+    assert cpu.quota_cores("400000 100000") == 4
+    assert cpu.quota_cores("20000 100000") == 1
+    assert cpu.quota_cores(None, "-1", "100000") is None
+    assert cpu.quota_cores(None, "250000", "100000") == 3
+    assert cpu.quota_cores(None, None, None) is None
+
+
+def test_threads_default_to_the_cores_this_process_may_use(tmp_path):
+    """Pinned to one core with taskset, as a container with --cpuset-cpus is, the default run
+    uses one thread, not the host's count."""
+    from conftest import SMOKE_BAM, SMOKE_REF, SMOKE_VCF
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.fail("this test needs a machine with two cores or more to show the cap")
+    out, metrics = tmp_path / "x.vcf", tmp_path / "m.json"
+    args = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "-O", out,
+            "-L", "chr20:10000000-10002000", "--metrics-json", metrics]  # fmt: skip
+    subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "cnnscore", *map(str, args)],
+                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    assert json.loads(metrics.read_text())["threads"] == 1
+    subprocess.run([sys.executable, "-m", "cnnscore", *map(str, args)],
+                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    assert json.loads(metrics.read_text())["threads"] == len(os.sched_getaffinity(0))

@@ -24,19 +24,11 @@ from conftest import (
     SMOKE_REF,
     SMOKE_VCF,
     data_lines,
+    gcs_score_args,
     gs,
     header_lines,
     run_cli,
 )
-
-
-def _score_args(output: str, *extra: str, reads: str = "smoke/NA12878.chr20_10M_10.1M.bam"):
-    return [
-        "score", "--backend", "tensorflow",
-        "-V", gs("smoke/hc.gatk4.vcf.gz"), "-R", gs("smoke/ref.chr20.fa.gz"),
-        "-I", gs(reads), "--tensor-type", "read_tensor",
-        "--weights", gs("models/small_2d.hd5"), "-O", output, *extra,
-    ]  # fmt: skip
 
 
 def _download(client, name: str, path: Path) -> Path:
@@ -52,7 +44,7 @@ def test_full_2d_score_from_and_to_gcs(gcs_emulator, smoke_2d_output, tmp_path):
     """Every input from gs:// (the model's .json derived from the .hd5 name, as GATK does), the
     VCF, its index and the metrics to gs://; same records as the local run."""
     result = run_cli(
-        *_score_args(gs("out/smoke.vcf.gz"), "--metrics-json", gs("out/smoke.metrics.json"),
+        *gcs_score_args(gs("out/smoke.vcf.gz"), "--metrics-json", gs("out/smoke.metrics.json"),
                      "--requester-pays-project", "billing-project"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -74,7 +66,7 @@ def test_full_2d_score_from_and_to_gcs(gcs_emulator, smoke_2d_output, tmp_path):
 
 
 def test_missing_object_is_one_clear_line(gcs_emulator):
-    result = run_cli(*_score_args(gs("out/missing.vcf.gz"), reads="smoke/absent.bam"))
+    result = run_cli(*gcs_score_args(gs("out/missing.vcf.gz"), reads="smoke/absent.bam"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == f"cnnscore: error: {gs('smoke/absent.bam')}: object does not exist"
@@ -82,10 +74,10 @@ def test_missing_object_is_one_clear_line(gcs_emulator):
 
 
 def test_missing_bam_index_and_failed_run_upload_nothing(gcs_emulator):
-    result = run_cli(*_score_args(gs("out/noindex.vcf.gz"), reads="noindex/reads.bam"))
+    result = run_cli(*gcs_score_args(gs("out/noindex.vcf.gz"), reads="noindex/reads.bam"))
     assert result.returncode == 1
     assert f"{gs('noindex/reads.bam')}: index is missing" in result.stderr
-    result = run_cli(*_score_args(gs("out/bad.vcf.gz"), "--read-limit", "64"))
+    result = run_cli(*gcs_score_args(gs("out/bad.vcf.gz"), "--read-limit", "64"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert not list(gcs_emulator.list_blobs(BUCKET, prefix="out/noindex"))
     assert not list(gcs_emulator.list_blobs(BUCKET, prefix="out/bad"))
@@ -231,7 +223,7 @@ def test_cram_and_its_reference_from_gcs(gcs_emulator, smoke_2d_output, tmp_path
     for name in ("smoke.cram", "smoke.cram.crai"):
         gcs_emulator.bucket(BUCKET).blob(f"cram/{name}").upload_from_filename(str(tmp_path / name))
     output = tmp_path / "remote.vcf.gz"
-    result = run_cli(*_score_args(str(output), reads="cram/smoke.cram"))
+    result = run_cli(*gcs_score_args(str(output), reads="cram/smoke.cram"))
     assert result.returncode == 0, result.stderr
     assert data_lines(output) == data_lines(smoke_2d_output)
     # the CRAM and its reference were read by range: only their indexes are cached

@@ -13,18 +13,17 @@ import time
 import pytest
 from faulty_gcs import Fault, FaultyProxy, after, every, first
 
-from conftest import BUCKET, assert_only_cnnscore_lines, data_lines, gs, header_lines, run_cli
+from conftest import (
+    BUCKET,
+    assert_only_cnnscore_lines,
+    data_lines,
+    gcs_score_args,
+    gs,
+    header_lines,
+    run_cli,
+)
 
 BAM = "smoke/NA12878.chr20_10M_10.1M.bam"
-
-
-def _score_args(output: str, *extra: str) -> list[str]:
-    return [
-        "score", "--backend", "tensorflow",
-        "-V", gs("smoke/hc.gatk4.vcf.gz"), "-R", gs("smoke/ref.chr20.fa.gz"),
-        "-I", gs(BAM), "--tensor-type", "read_tensor",
-        "--weights", gs("models/small_2d.hd5"), "-O", output, *extra,
-    ]  # fmt: skip
 
 
 def _media(suffix: str, ranged: bool = False):
@@ -73,7 +72,7 @@ def test_transient_faults_are_retried_and_the_output_is_identical(
         Fault(_media(".hd5"), status=502, which=first(1)),
         Fault(lambda request: request.is_upload, status=503, which=first(1)),
     ]
-    result = run_cli(*_score_args(gs("faults/ok.vcf.gz"), "--gcs-max-retries", "4"))
+    result = run_cli(*gcs_score_args(gs("faults/ok.vcf.gz"), "--gcs-max-retries", "4"))
     assert result.returncode == 0, result.stderr
     fired = [fault.fired for fault in proxy.faults]
     assert all(fired), f"a fault never fired: {fired}"
@@ -96,7 +95,7 @@ def test_an_outage_ends_in_one_line_naming_the_object(proxy, gcs_emulator, what)
         "model": (".hd5", "models/small_2d.hd5"),
     }[what]
     proxy.faults = [Fault(_media(suffix), status=503, which=after(1 if what != "model" else 0))]
-    result = run_cli(*_score_args(gs(f"faults/{what}.vcf.gz"), "--gcs-max-retries", "2"))
+    result = run_cli(*gcs_score_args(gs(f"faults/{what}.vcf.gz"), "--gcs-max-retries", "2"))
     assert result.returncode == 1, result.stderr
     line = _one_error_line(result.stderr, gs(name))
     assert "after 2 retries" in line and "503" in line, line
@@ -113,7 +112,7 @@ def test_the_endpoint_going_away_mid_run_is_one_line(proxy, gcs_emulator, tmp_pa
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     process = subprocess.Popen(
         [sys.executable, "-m", "cnnscore",
-         *_score_args(str(tmp_path / "local.vcf.gz"), "--gcs-max-retries", "2")],
+         *gcs_score_args(str(tmp_path / "local.vcf.gz"), "--gcs-max-retries", "2")],
         stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -131,7 +130,7 @@ def test_an_upload_that_keeps_failing_leaves_no_object(proxy, gcs_emulator, smok
     destination = gcs_emulator.bucket(BUCKET).blob("faults/kept.vcf.gz")
     destination.upload_from_string(b"the previous complete version")
     proxy.faults = [Fault(lambda request: request.is_upload, status=503)]
-    result = run_cli(*_score_args(gs("faults/kept.vcf.gz"), "--gcs-max-retries", "1"))
+    result = run_cli(*gcs_score_args(gs("faults/kept.vcf.gz"), "--gcs-max-retries", "1"))
     assert result.returncode == 1, result.stderr
     _one_error_line(result.stderr, "gs://")
     assert proxy.faults[0].fired >= 2

@@ -96,6 +96,17 @@ class InferenceBackend(ABC):
                 ]
             yield chunk, rows
 
+    def submit(self, inputs: Sequence[np.ndarray]) -> object:
+        """Start inference on ``inputs`` and return a handle for :meth:`collect`. A runtime that
+        runs requests asynchronously returns at once, so that a caller can keep every model's
+        requests in flight together (scoring.inference: all the row buckets of a chunk); here,
+        for runtimes that do not, it computes them."""
+        return self.predict(inputs)
+
+    def collect(self, handle: object) -> np.ndarray:
+        """The probabilities of a :meth:`submit`, in input order, once they are computed."""
+        return handle  # type: ignore[return-value]
+
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 4) float32 for n rows, in fixed-size padded batches."""
         outputs = [

@@ -10,6 +10,8 @@ and a number can always be traced to the kind of CPU that produced it.
 from __future__ import annotations
 
 import functools
+import math
+import os
 
 #: The sets that matter for inference, as /proc/cpuinfo spells them.
 RELEVANT = (
@@ -58,3 +60,48 @@ def has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (avx512_bf16 or AMX), where OpenVINO's CPU plugin
     runs bf16, asked or, without an f32 hint, unasked."""
     return bool({"avx512_bf16", "amx_bf16"} & set(instruction_sets()))
+
+
+#: Where a container's CPU quota is read: cgroup v2, then v1.
+CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+
+
+def quota_cores(cpu_max: str | None, v1_quota: str | None = None, v1_period: str | None = None):
+    """The cores a cgroup CPU quota allows, rounded up; None when there is no quota. ``cpu_max``
+    is cgroup v2's ``cpu.max`` (``"200000 100000"`` or ``"max 100000"``), the others v1's files."""
+    if cpu_max is not None:
+        quota, _, period = cpu_max.strip().partition(" ")
+        if quota == "max" or not period:
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    if v1_quota is not None and v1_period is not None and int(v1_quota) > 0:
+        return max(1, math.ceil(int(v1_quota) / int(v1_period)))
+    return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's
+    ``--cpuset-cpus``) capped by its cgroup's CPU quota (``docker --cpus``; Kubernetes and Batch
+    limits), as a container on Terra sees them, rather than the host's core count, which
+    ``os.cpu_count()`` gives and which oversubscribes a small container on a large host."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota = quota_cores(
+            _read(CGROUP_V2_CPU_MAX), _read(CGROUP_V1_QUOTA), _read(CGROUP_V1_PERIOD)
+        )
+    except ValueError:  # a cgroup file in a form not known here: no quota assumed
+        quota = None
+    return max(1, min(cores, quota or cores))

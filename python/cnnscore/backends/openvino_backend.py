@@ -86,6 +86,7 @@ class OpenVinoBackend(InferenceBackend):
         self._compiled = core.compile_model(ov_model, "CPU", config)
         self._output = self._compiled.outputs[0]
         self._queue = ov.AsyncInferQueue(self._compiled, self.streams)
+        self._queue.set_callback(_keep_output)
 
     @classmethod
     def bucket_batch(cls, threads: int) -> int:
@@ -100,18 +101,29 @@ class OpenVinoBackend(InferenceBackend):
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.predict(inputs)
 
-    def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    def submit(self, inputs: Sequence[np.ndarray]) -> tuple[dict[int, np.ndarray], int]:
+        """Every micro-batch started on the request queue (``start_async`` waits only for a free
+        request), nothing waited for: the caller submits the other row buckets' requests
+        before it collects, so streams do not idle at a barrier after each bucket."""
         results: dict[int, np.ndarray] = {}
-
-        def done(request, userdata):
-            index, rows = userdata
-            results[index] = np.array(request.get_output_tensor(0).data[:rows], dtype=np.float32)
-
-        self._queue.set_callback(done)
         count = 0
         for count, (chunk, rows) in enumerate(self.padded_batches(inputs, self.micro_batch), 1):
-            self._queue.start_async(dict(zip(self.input_names, chunk)), (count, rows))
+            self._queue.start_async(dict(zip(self.input_names, chunk)), (results, count, rows))
+        return results, count
+
+    def collect(self, handle: object) -> np.ndarray:
+        results, count = handle  # type: ignore[misc]
         self._queue.wait_all()
-        if not results:
+        if not count:
             return np.zeros((0, 4), dtype=np.float32)
         return np.concatenate([results[i] for i in range(1, count + 1)])
+
+    def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.collect(self.submit(inputs))
+
+
+def _keep_output(request, userdata) -> None:
+    """A finished request's real rows, kept under its place in its call (run in OpenVINO's
+    threads; the request's buffer is reused by the next one, so it is copied)."""
+    results, index, rows = userdata
+    results[index] = np.array(request.get_output_tensor(0).data[:rows], dtype=np.float32)

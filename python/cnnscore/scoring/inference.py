@@ -82,20 +82,22 @@ class ChunkInference:
             self.counts["dense"] += len(tensors)
             return self.dense.predict([at_height(self.rows) if self.rows else tensors,
                                        annotations])  # fmt: skip
+        # every model's requests in flight together, then collected: no barrier per bucket
         probabilities = np.zeros((len(tensors), 4), dtype=np.float32)
         pending = np.ones(len(tensors), dtype=bool)
+        submitted = []
         for bucket, backend in self.buckets.items():
             chosen = np.flatnonzero(pending & (read_rows <= bucket))
             if chosen.size:
-                probabilities[chosen] = backend.predict(
-                    [at_height(bucket + 1, chosen), annotations[chosen]]
-                )
+                handle = backend.submit([at_height(bucket + 1, chosen), annotations[chosen]])
+                submitted.append((chosen, backend, handle))
                 pending[chosen] = False
                 self.counts[f"rows_{bucket + 1}"] += int(chosen.size)
         rest = np.flatnonzero(pending)
         if rest.size:
-            probabilities[rest] = self.dense.predict(
-                [at_height(self.rows, rest), annotations[rest]]
-            )
+            handle = self.dense.submit([at_height(self.rows, rest), annotations[rest]])
+            submitted.append((rest, self.dense, handle))
             self.counts["dense"] += int(rest.size)
+        for chosen, backend, handle in submitted:
+            probabilities[chosen] = backend.collect(handle)
         return probabilities

@@ -146,7 +146,8 @@ class ScoreOptions:
         default=0,
         parse=non_negative_int,
         gatk=("--intra-op-threads",),
-        help="threads for inference (0 = all cores; GATK's --intra-op-threads)",
+        help="threads for inference (0 = every core this process may use: its CPU affinity, "
+        "capped by its cgroup CPU quota as in a container; GATK's --intra-op-threads)",
     )
     inter_op_threads: int | None = setting(
         "--inter-op-threads",
@@ -190,8 +191,10 @@ class ScoreOptions:
     encode_workers: int | None = setting(
         "--encode-workers",
         parse=non_negative_int,
-        help="encoder processes beside inference (0 = encode in-process); default: 0 with the "
-        "compiled 2D encoder (it costs less than sending tensors between processes), else 1",
+        help="encoder processes beside inference (0 = encode in the scoring thread, between "
+        "model calls); default: with the compiled 2D encoder, a thread of this process encoding "
+        "ahead while the model runs (with 2+ threads; it costs less than sending tensors "
+        "between processes), else 1",
     )
     encoder: str = setting(
         "--encoder",

@@ -1,7 +1,9 @@
 """Encoding, in order, beside inference: records -> (tensors, annotations, type labels) chunks.
 
-Encoding (reference window, reads, tensors) runs in worker processes while the backend infers the
-previous chunk, so the two overlap. Chunks come back in input order; at most a few are in flight,
+Encoding (reference window, reads, tensors) runs beside inference, so that the two overlap: in a
+thread of the scoring process (the default with more than one core: the backends release the GIL
+while they infer, and the thread starts while the model compiles), or in worker processes.
+Chunks come back in input order; at most a few are in flight,
 so memory stays bounded whatever the VCF size. GATK's downsampling draws from one random stream in
 record order, so for 2D with ``reservoir_scope == "run"`` a single worker encodes every chunk in
 order; with ``"site"`` every site has its own stream, and 1D draws nothing, so several workers may
@@ -11,8 +13,10 @@ share the work.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -169,10 +173,82 @@ def _encode_in_worker(records: list[VcfRecord]) -> EncodedChunk:
     return _worker_encoder.encode_chunk(records)
 
 
+class EncodedBeside:
+    """(records, their encoding) per chunk, in input order, encoded by a thread of this process
+    up to ``depth`` chunks ahead of the caller. The thread starts at once, so the first chunks
+    are encoded while the caller is still compiling the model. Whatever the thread raises (a bad
+    record, an unreadable BAM) is raised by ``next`` in the caller's thread, in its place in the
+    order; :meth:`close` stops the thread and closes the files, however the run ends."""
+
+    _DONE = object()
+
+    def __init__(self, chunks: Iterator[list[VcfRecord]], encoder: Encoder, depth: int = 1):
+        self._encoder = encoder
+        self._results: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(chunks,), name="cnnscore-encoder", daemon=True
+        )
+        self._finished = False
+        self._thread.start()
+
+    def _hand_over(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._results.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, chunks: Iterator[list[VcfRecord]]) -> None:
+        try:
+            for records in chunks:
+                if self._stop.is_set() or not self._hand_over(
+                    (records, self._encoder.encode_chunk(records))
+                ):
+                    return
+            self._hand_over(self._DONE)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, raised there
+            self._hand_over(err)
+
+    def __iter__(self) -> EncodedBeside:
+        return self
+
+    def __next__(self) -> tuple[list[VcfRecord], EncodedChunk]:
+        if self._finished:
+            raise StopIteration
+        item = self._results.get()
+        if item is self._DONE:
+            self._finished = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._encoder.close()
+
+
 def encoded_chunks(
+    chunks: Iterator[list[VcfRecord]], config: EncoderConfig, workers: int, beside: bool = False
+) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]:
+    """(records, their encoding) per chunk, in input order: in this thread as the caller asks
+    (``workers`` 0), in a thread of this process ahead of it (``beside``), or in ``workers``
+    processes. Close what this returns when done (a generator's or EncodedBeside's close)."""
+    if workers <= 0 and beside:
+        return EncodedBeside(chunks, Encoder(config))
+    return _encoded_here_or_in_workers(chunks, config, workers)
+
+
+def _encoded_here_or_in_workers(
     chunks: Iterator[list[VcfRecord]], config: EncoderConfig, workers: int
 ) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]:
-    """(records, their encoding) per chunk, in input order."""
     if workers <= 0:
         encoder = Encoder(config)
         try:

@@ -74,6 +74,9 @@ class ScoreMetrics:
     effective_precision: str  # read back from the runtime (backends.base.effective_precision)
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
     encode_workers: int
+    #: where encoding ran: "beside" (a thread ahead of inference), "inline" (the scoring thread,
+    #: between model calls) or "processes" (encode_workers of them)
+    encoding: str
     reader_threads: int
     #: htslib inflates BAM/CRAM blocks with libdeflate (else zlib): io/htslib.py
     htslib_libdeflate: bool
@@ -228,7 +231,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             f"not {options.precision}",
             setting="precision",
         )
-    threads = options.threads or os.cpu_count() or 1
+    threads = options.threads or cpu.usable_cores()
     convolution = options.convolution
     if convolution == "auto":
         convolution = backend_type.convolutions[0]
@@ -274,6 +277,13 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
     )  # fmt: skip
     writer = AtomicVcfWriter(options.output, index=options.create_index)
+    records = vcf.records(intervals)
+    if options.filter_symbolic_and_sv:
+        records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
+    # encoding in a thread beside inference (and, from here, beside the model's compilation)
+    # when there is a core to spare: bench/RESULTS.md measures it
+    beside = options.encode_workers is None and workers == 0 and threads > 1
+    chunks = encoded_chunks(_batches(records, inference_batch), config, workers, beside)
     try:
         load_started = time.monotonic()
         backend_type.configure_runtime(threads)
@@ -305,13 +315,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 _provenance(spec, weights_path, effective) if options.command_line_header else None,
             )
         )
-        records = vcf.records(intervals)
-        if options.filter_symbolic_and_sv:
-            records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
         scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
         pending: list[str] = []
         read_rows: list[np.ndarray] = []
-        chunks = encoded_chunks(_batches(records, inference_batch), config, workers)
         while True:
             waited = time.monotonic()
             item = next(chunks, None)
@@ -336,8 +342,10 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 pending = []
             meter.update(scored, f"{chunk[-1].chrom}:{chunk[-1].pos}")
         writer.write_lines(pending)
+        chunks.close()
         writer.commit()
     except BaseException:
+        chunks.close()
         writer.abort()
         raise
 
@@ -356,6 +364,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         effective_precision=effective,
         cpu_instruction_sets=list(cpu.instruction_sets()),
         encode_workers=workers,
+        encoding="beside" if beside else ("inline" if workers == 0 else "processes"),
         reader_threads=config.reader_threads,
         htslib_libdeflate=inflates_with_libdeflate(),
         encoder=encoder,

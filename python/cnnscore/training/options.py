@@ -198,7 +198,10 @@ class TrainOptions:
     )
     seed: int = setting("--seed", default=0, parse=int, help="split, shuffle and weights seed")
     threads: int = setting(
-        "--threads", default=0, parse=non_negative_int, help="TensorFlow threads (0 = all cores)"
+        "--threads",
+        default=0,
+        parse=non_negative_int,
+        help="TensorFlow threads (0 = every core this process may use: affinity and cgroup quota)",
     )
     teacher_architecture: str | None = setting(
         "--teacher-architecture",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..backends.cpu import usable_cores
 from ..errors import InputError
 from ..io.files import sha256_file, write_atomically
 from ..io.locations import user_facing
@@ -244,7 +245,7 @@ def _train(
             setting="validation_fraction",
         )
 
-    threads = options.threads or os.cpu_count() or 1
+    threads = options.threads or usable_cores()
     # what an epoch feeds and validates on: the tensors, and with a teacher their annotation draws
     fed, checked = training, validation
     training_targets = validation_targets = distillation = None

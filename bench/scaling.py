@@ -1,0 +1,170 @@
+"""How scoring scales with cores: one process at 1..N threads against k processes over k shards on
+the same N cores, side by side in one run, with start-up time; the machine described.
+
+Each run is a fresh ``cnnscore score`` (default path: small_2d, OpenVINO fp32, the compiled
+encoder) pinned with ``taskset`` to the cores it is given. The input is the smoke set
+(testdata/, real NA12878 reads) with every record repeated ``--repeat`` times, which lengthens a
+run without more reads; shards are contiguous slices of it. Configurations are interleaved over
+``--rounds`` and the median reported, since these machines swing over minutes. For each run the
+metrics JSON gives model load (start-up), encoding, the time inference waited for encoding, and
+inference.
+
+Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
+       [--also-inline]  (also one process per thread count with encoding in the scoring thread)
+       [--compare-with DIR]  (every configuration also run with the cnnscore package under
+                              DIR/python, e.g. a worktree of an earlier commit, interleaved)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cnnscore.backends import cpu
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "testdata" / "na12878_chr20_smoke"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    return f"{model}, {cores} cores usable, instruction sets: {cpu.describe()}"
+
+
+def repeated_vcf(folder: Path, repeat: int, shards: int) -> list[Path]:
+    """The smoke calls, each ``repeat`` times, as ``shards`` contiguous plain VCFs."""
+    with gzip.open(SMOKE / "hc.gatk4.vcf.gz", "rt") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    header = [line for line in lines if line.startswith("#")]
+    records = [line for line in lines if not line.startswith("#") for _ in range(repeat)]
+    size = -(-len(records) // shards)
+    paths = []
+    for index in range(shards):
+        path = folder / f"calls-{shards}-{index}.vcf"
+        path.write_text("".join(header + records[index * size : (index + 1) * size]))
+        paths.append(path)
+    return paths
+
+
+def score_command(vcf: Path, output: Path, threads: int, inline: bool) -> list[str]:
+    command = [
+        sys.executable, "-m", "cnnscore", "score", "-V", str(vcf),
+        "-R", str(SMOKE / "ref.chr20.fa.gz"), "-I", str(SMOKE / "NA12878.chr20_10M_10.1M.bam"),
+        "--tensor-type", "read_tensor", "-O", str(output), "--threads", str(threads),
+        "--metrics-json", str(output.with_suffix(".json")),
+    ]  # fmt: skip
+    return command + (["--encode-workers", "0"] if inline else [])
+
+
+def run(
+    folder: Path, cores: list[int], processes: int, inline: bool, vcfs: list[Path], code: str
+) -> dict:
+    """k processes, each on its own len(cores)/k cores with as many threads, one shard each;
+    ``code``: a folder holding the cnnscore package to run instead of this one ("" = this)."""
+    env = dict(os.environ, PYTHONPATH=code) if code else None
+    per = len(cores) // processes
+    started = time.monotonic()
+    running = []
+    for index in range(processes):
+        mine = ",".join(str(c) for c in cores[index * per : (index + 1) * per])
+        output = folder / f"out-{processes}-{index}.vcf"
+        command = ["taskset", "-c", mine, *score_command(vcfs[index], output, per, inline)]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+        running.append((process, output))
+    metrics = []
+    for process, output in running:
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"scoring failed:\n{stderr}")
+        metrics.append(json.loads(output.with_suffix(".json").read_text()))
+    wall = time.monotonic() - started
+    variants = sum(m["variants_scored"] for m in metrics)
+    return {
+        "variants_per_second": variants / wall,
+        "wall": wall,
+        "model_load": statistics.mean(m["model_load_seconds"] for m in metrics),
+        "encode": statistics.mean(m["encode_seconds"] for m in metrics),
+        "encode_wait": statistics.mean(m["encode_wait_seconds"] for m in metrics),
+        "inference": statistics.mean(m["inference_seconds"] for m in metrics),
+        "encoding": metrics[0].get("encoding", "?"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--also-inline", action="store_true")
+    parser.add_argument("--compare-with", default=None)
+    args = parser.parse_args()
+    codes = {"": "this tree"}
+    if args.compare_with:
+        codes[str(Path(args.compare_with).resolve() / "python")] = f"{args.compare_with}"
+    cores = sorted(os.sched_getaffinity(0))[: args.cores]
+    n = len(cores)
+    configs: list[tuple[str, list[int], int, bool]] = []
+    for threads in range(1, n + 1):
+        configs.append((f"1 process x {threads} threads", cores[:threads], 1, False))
+        if args.also_inline and threads > 1:
+            configs.append((f"1 process x {threads} threads, encoding inline", cores[:threads],
+                            1, True))  # fmt: skip
+    for processes in range(2, n + 1):
+        if n % processes == 0:
+            per = n // processes
+            configs.append((f"{processes} processes x {per} threads", cores, processes, False))
+    results: dict[tuple[str, str], list[dict]] = {
+        (label, code): [] for label, *_ in configs for code in codes
+    }
+    with tempfile.TemporaryDirectory(prefix="cnnscore-scaling-") as scratch:
+        folder = Path(scratch)
+        inputs = {k: repeated_vcf(folder, args.repeat, k) for k in {c[2] for c in configs}}
+        total = sum(1 for line in inputs[1][0].read_text().splitlines() if line[:1] != "#")
+        for _ in range(args.rounds):
+            for label, mine, processes, inline in configs:
+                for code in codes:
+                    result = run(folder, mine, processes, inline, inputs[processes], code)
+                    results[(label, code)].append(result)
+    print(f"machine: {machine()}")
+    print(f"input: the smoke set's 252 calls x {args.repeat} = {total} records; "
+          f"median of {args.rounds} rounds, configurations interleaved")  # fmt: skip
+    print("| code | run | cores | variants/s | vs 1 process, same cores, this tree | "
+          "model load s | encode s | inference waited for encoding s | inference s | "
+          "encoding |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    one_process = {}
+    for (label, code), runs in results.items():
+        mine, processes, inline = next((c[1], c[2], c[3]) for c in configs if c[0] == label)
+        speed = statistics.median(r["variants_per_second"] for r in runs)
+        if processes == 1 and not inline and not code:
+            one_process[len(mine)] = speed
+    for (label, code), runs in results.items():
+        mine, processes, inline = next((c[1], c[2], c[3]) for c in configs if c[0] == label)
+        speed = statistics.median(r["variants_per_second"] for r in runs)
+        ratio = speed / one_process[len(mine)]
+        print(f"| {codes[code]} | {label} | {len(mine)} | {speed:.0f} | {ratio:.2f}x | "
+              f"{statistics.median(r['model_load'] for r in runs):.2f} | "
+              f"{statistics.median(r['encode'] for r in runs):.2f} | "
+              f"{statistics.median(r['encode_wait'] for r in runs):.2f} | "
+              f"{statistics.median(r['inference'] for r in runs):.2f} | "
+              f"{runs[0]['encoding']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
