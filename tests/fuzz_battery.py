@@ -176,7 +176,9 @@ class Mutation:
 
 
 def _split_lines(data: bytes) -> list[bytes]:
-    return data.splitlines(keepends=True)
+    """Lines with their newline, split at newlines only (not at a carriage return)."""
+    parts = data.split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _is_header(line: bytes, target: str) -> bool:
@@ -358,8 +360,14 @@ def _argv(command: Command, folder: Path) -> list[str]:
     return [arg.replace("{d}", str(folder)) for arg in command.argv]
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only (str.splitlines also splits at form feeds and other
+    separators that a byte flip can put inside a VCF line)."""
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+
+
 def _output_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines()
+    return _lines(path.read_text())
 
 
 def _records(lines: list[str]) -> list[str]:
@@ -452,9 +460,9 @@ def _judge_scored_calls(command: Command, mutation: Mutation, folder: Path, base
     nothing else; the header is the baseline's but for header lines the mutation changed."""
     read = gzip.open if mutation.target.endswith(".gz") else open
     with read(base / mutation.target, "rt") as handle:
-        base_in = handle.read().splitlines()
+        base_in = _lines(handle.read())
     with read(folder / mutation.target, "rt") as handle:
-        given = handle.read().splitlines()
+        given = _lines(handle.read())
     before = {_as_given(line): line for line in _records(base_out)}  # input line -> scored
     unchanged_in = {line for line in _records(base_in)}
     records = _records(out)
@@ -507,7 +515,7 @@ def _judge_filtered(mutation: Mutation, folder: Path, base: Path, out: list[str]
     its FILTER column (a dropped or repeated record moves the cut-offs, so any FILTER may
     change); a record dropped or repeated is dropped or repeated in the output."""
     with gzip.open(folder / mutation.target, "rt") as handle:
-        given = [line for line in handle.read().splitlines() if not line.startswith("#")]
+        given = [line for line in _lines(handle.read()) if not line.startswith("#")]
     records = _records(_unfiltered(out))
     if records == _records(_unfiltered(given)):
         return "changed", "the calls given, each with a FILTER from the new cut-offs"

@@ -173,6 +173,29 @@ def test_reference_without_fai(tmp_path):
     assert not Path(f"{ref}.fai").exists(), "the tool must not build the index itself"
 
 
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        # found by the fuzz battery: a repeated column makes htslib read it as a FASTQ index,
+        # which hands out N for every base of a bgzip FASTA, and N matches any REF
+        (lambda f: f[:4] + [f[3]] + f[4:], "a FASTQ index"),
+        (lambda f: f[:3], "3 columns"),
+        (lambda f: f[:2] + ["7x"] + f[3:], "not a whole number"),
+        (lambda f: f[:3] + ["60", "50"], "cannot be"),
+    ],
+)
+def test_reference_index_that_cannot_be_a_fasta_index(tmp_path, damage, says):
+    output = out_path(tmp_path)
+    ref = in_dir(tmp_path) / SMOKE_REF.name
+    shutil.copyfile(SMOKE_REF, ref)
+    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")
+    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
+    Path(f"{ref}.fai").write_text("\t".join(damage(fields)) + "\n")
+    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    error = assert_input_error(result, output, f"{ref}.fai")
+    assert says in error
+
+
 # --------------------------------------------------------------------------------------------
 # -I
 

@@ -69,3 +69,28 @@ def test_the_judge_flags_each_way_of_going_wrong(tmp_path):
     assert outcome(rest, None, Result(None, failure="hang")) == "hang"
     assert outcome(rest, None, Result(None, failure="crash")) == "crash"
     assert outcome(rest, good, Result(0, "[W::vcf_parse] noise\n")) == "unclear_success"
+
+
+def test_a_corrupt_bam_block_is_one_line(tmp_path):
+    """Found by the battery (seed 1, case 46): two flipped bytes in a BAM block made the read
+    fail and then pysam's close() fail too ("Closing failed"), whose traceback hid the first
+    error. The same close() raised the TimeoutError of issue #34's storage endpoint that went
+    away mid-run."""
+    from fuzz_battery import COMMANDS, Worker, _argv, build_base
+
+    base = build_base(tmp_path / "base")
+    data = bytearray((base / "reads.bam").read_bytes())
+    for at, mask in ((34208, 0x10), (63783, 0x04)):
+        data[at] ^= mask
+    (base / "reads.bam").write_bytes(bytes(data))
+    (base / "out").mkdir()
+    worker = Worker()
+    try:
+        result = worker.run(_argv(COMMANDS[0], base))
+    finally:
+        worker.close()
+    assert result.failure is None, result.detail
+    assert result.exit == 1
+    assert result.stderr.startswith("cnnscore: error: ") and result.stderr.count("\n") == 1
+    assert "reads.bam" in result.stderr
+    assert not list((base / "out").iterdir())

@@ -30,6 +30,9 @@ class InferenceBackend(ABC):
     #: How it can evaluate long one-axis convolutions ("direct", or "dft": .axis_dft's matrix
     #: products); the first is its default.
     convolutions: ClassVar[tuple[str, ...]] = ("direct",)
+    #: Whether several instances may be built at once from threads (a runtime whose compiler
+    #: releases the GIL and is thread-safe): the depth buckets' models then compile together.
+    builds_in_parallel: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -58,6 +58,7 @@ class OpenVinoBackend(InferenceBackend):
     name = "openvino"
     precisions = ("fp32", "bf16")
     convolutions = ("dft", "direct")
+    builds_in_parallel = True  # ov.Core.compile_model releases the GIL
 
     def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
         super().__init__(network, weights, batch_size, threads, precision, convolution)

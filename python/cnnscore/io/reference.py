@@ -29,6 +29,37 @@ def reference_lengths(path: str) -> dict[str, int]:
     return reference.lengths
 
 
+def check_fasta_index(fai: str) -> None:
+    """A FASTA's .fai as samtools writes it: five numeric columns after the name, each line
+    holding at least its bases. htslib takes a sixth column as a FASTQ index and then hands out
+    other bases (all N for a bgzip FASTA, found by the fuzz battery), which match any REF, so a
+    wrong index would score silently against the wrong sequence."""
+    try:
+        with open(fai, "rb") as handle:
+            lines = handle.read().split(b"\n")
+    except OSError:
+        return  # htslib reports a missing or unreadable index in its own words
+    for number, line in enumerate(lines, 1):
+        if not line:
+            continue
+        fields = line.split(b"\t")
+        problem = None
+        if len(fields) != 5:
+            problem = (
+                "6 columns: a FASTQ index, not a FASTA's"
+                if len(fields) == 6
+                else f"{len(fields)} columns where a FASTA index has 5"
+            )
+        elif not all(f.isdigit() for f in fields[1:]):
+            problem = "a length, offset or line size that is not a whole number"
+        else:
+            length, _, line_bases, line_bytes = (int(f) for f in fields[1:])
+            if length and (line_bases < 1 or line_bytes < line_bases):
+                problem = "line sizes that cannot be (bytes per line below bases per line)"
+        if problem:
+            raise InputError(f"line {number} of the index: {problem}", path=fai)
+
+
 class Reference:
     """An indexed FASTA (plain or bgzip) with GATK's base conversion and window rules."""
 
@@ -43,6 +74,7 @@ class Reference:
                 path=path,
             )
         fai, gzi = (indexes + [None, None])[:2]
+        check_fasta_index(fai or fasta + ".fai")
         try:
             self._fasta = pysam.FastaFile(fasta, filepath_index=fai, filepath_index_compressed=gzi)
         except (OSError, ValueError) as err:

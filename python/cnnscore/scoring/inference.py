@@ -8,6 +8,7 @@ back in input order.
 
 from __future__ import annotations
 
+import concurrent.futures
 import sys
 from collections import Counter
 
@@ -39,11 +40,19 @@ class ChunkInference:
             min(batch_size, backend_type.bucket_batch(threads)) if networks else batch_size
         )
         self.rows = network.tensor_shape[0] if network.is_2d else 0
-        self.dense = backend_type(network, weights, bucket_batch, threads, precision, convolution)
-        for bucket, bucket_network in sorted(networks.items()):
-            self.buckets[bucket] = backend_type(
-                bucket_network, weights, bucket_batch, threads, precision, convolution
-            )
+
+        def build(each: Network):
+            return backend_type(each, weights, bucket_batch, threads, precision, convolution)
+
+        ordered = [network] + [networks[bucket] for bucket in sorted(networks)]
+        if backend_type.builds_in_parallel and len(ordered) > 1 and threads > 1:
+            # start-up is one compilation per bucket: on several cores, several at once
+            with concurrent.futures.ThreadPoolExecutor(min(threads, len(ordered))) as pool:
+                built = list(pool.map(build, ordered))
+        else:
+            built = [build(each) for each in ordered]
+        self.dense = built[0]
+        self.buckets = dict(zip(sorted(networks), built[1:], strict=True))
 
     def gflop_per_variant(self) -> float:
         """Floating-point operations per variant scored so far (2 per multiply-add), as each
