@@ -52,7 +52,7 @@ class ChunkInference:
         else:
             built = [build(each) for each in ordered]
         self.dense = built[0]
-        self.buckets = dict(zip(sorted(networks), built[1:], strict=True))
+        self.buckets = dict(zip(sorted(networks), built[1:]))
 
     def gflop_per_variant(self) -> float:
         """Floating-point operations per variant scored so far (2 per multiply-add), as each
