@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from cnnscore.backends import cpu as instruction_sets
@@ -57,11 +58,13 @@ def machine() -> str:
     simd = instruction_sets.describe()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = []
-    for module in ("tensorflow", "openvino", "onnxruntime"):
-        with contextlib.suppress(ImportError):
-            versions.append(f"{module} {__import__(module).__version__}")
+    # read from the installed packages, not imported (TensorFlow would print its log lines)
+    for package in ("tensorflow", "tensorflow-cpu", "openvino", "onnxruntime"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions.append(f"{package} {metadata.version(package)}")
     return (
-        f"{cpu}, {os.cpu_count()} cores ({simd}), {memory:.0f} GiB, "
+        f"{cpu}, {instruction_sets.usable_cores()} of {os.cpu_count()} cores usable ({simd}), "
+        f"{memory:.0f} GiB, "
         f"Python {platform.python_version()}, {', '.join(versions)}"
     )
 

@@ -13,6 +13,8 @@ Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
        [--also-inline]  (also one process per thread count with encoding in the scoring thread)
        [--compare-with DIR]  (every configuration also run with the cnnscore package under
                               DIR/python, e.g. a worktree of an earlier commit, interleaved)
+       [--warm-cache]  (also one process on all cores with a compiled-model cache that an
+                        untimed run filled: the start-up of a machine that has scored before)
 """
 
 from __future__ import annotations
@@ -27,24 +29,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from cnnscore.backends import cpu
+from benchmark import machine
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "testdata" / "na12878_chr20_smoke"
+#: named on every command line: an older tree's default 2D model may be another (before #30)
+SMALL_2D = REPO / "python" / "cnnscore" / "models" / "gatk_small_2d"
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0))
-    return f"{model}, {cores} cores usable, instruction sets: {cpu.describe()}"
+class Config(NamedTuple):
+    """One configuration: its row label, the cores it is pinned to, how many processes share
+    them, encoding in the scoring thread, a compiled-model cache filled by an earlier run."""
+
+    label: str
+    cores: list[int]
+    processes: int
+    inline: bool = False
+    warm: bool = False
 
 
 def repeated_vcf(folder: Path, repeat: int, shards: int) -> list[Path]:
@@ -62,21 +65,35 @@ def repeated_vcf(folder: Path, repeat: int, shards: int) -> list[Path]:
     return paths
 
 
-def score_command(vcf: Path, output: Path, threads: int, inline: bool) -> list[str]:
+def score_command(
+    vcf: Path, output: Path, threads: int, inline: bool, cache: str | None
+) -> list[str]:
+    """``cache``: --compiled-cache's value (None: an older tree without the flag)."""
     command = [
         sys.executable, "-m", "cnnscore", "score", "-V", str(vcf),
         "-R", str(SMOKE / "ref.chr20.fa.gz"), "-I", str(SMOKE / "NA12878.chr20_10M_10.1M.bam"),
-        "--tensor-type", "read_tensor", "-O", str(output), "--threads", str(threads),
+        "--tensor-type", "read_tensor", "--architecture", str(SMALL_2D / "small_2d.json"),
+        "--weights", str(SMALL_2D / "small_2d.hd5"), "-O", str(output), "--threads", str(threads),
         "--metrics-json", str(output.with_suffix(".json")),
     ]  # fmt: skip
+    if cache is not None:
+        command += ["--compiled-cache", cache]
     return command + (["--encode-workers", "0"] if inline else [])
 
 
 def run(
-    folder: Path, cores: list[int], processes: int, inline: bool, vcfs: list[Path], code: str
+    folder: Path,
+    cores: list[int],
+    processes: int,
+    inline: bool,
+    vcfs: list[Path],
+    code: str,
+    cache: str = "off",
 ) -> dict:
     """k processes, each on its own len(cores)/k cores with as many threads, one shard each;
-    ``code``: a folder holding the cnnscore package to run instead of this one ("" = this)."""
+    ``code``: a folder holding the cnnscore package to run instead of this one ("" = this).
+    ``cache``: the compiled-model cache, off unless a configuration asks for a warm one (a fresh
+    Terra VM has none); an older tree is run without the flag."""
     env = dict(os.environ, PYTHONPATH=code) if code else None
     per = len(cores) // processes
     started = time.monotonic()
@@ -84,7 +101,8 @@ def run(
     for index in range(processes):
         mine = ",".join(str(c) for c in cores[index * per : (index + 1) * per])
         output = folder / f"out-{processes}-{index}.vcf"
-        command = ["taskset", "-c", mine, *score_command(vcfs[index], output, per, inline)]
+        flag = None if code else cache
+        command = ["taskset", "-c", mine, *score_command(vcfs[index], output, per, inline, flag)]
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
         running.append((process, output))
     metrics = []
@@ -103,6 +121,7 @@ def run(
         "encode_wait": statistics.mean(m["encode_wait_seconds"] for m in metrics),
         "inference": statistics.mean(m["inference_seconds"] for m in metrics),
         "encoding": metrics[0].get("encoding", "?"),
+        "compiled_cache": metrics[0].get("compiled_cache", "none"),
     }
 
 
@@ -113,57 +132,77 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--also-inline", action="store_true")
     parser.add_argument("--compare-with", default=None)
+    parser.add_argument("--warm-cache", action="store_true")
     args = parser.parse_args()
     codes = {"": "this tree"}
     if args.compare_with:
         codes[str(Path(args.compare_with).resolve() / "python")] = f"{args.compare_with}"
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     n = len(cores)
-    configs: list[tuple[str, list[int], int, bool]] = []
+    configs: list[Config] = []
     for threads in range(1, n + 1):
-        configs.append((f"1 process x {threads} threads", cores[:threads], 1, False))
+        configs.append(Config(f"1 process x {threads} threads", cores[:threads], 1))
         if args.also_inline and threads > 1:
-            configs.append((f"1 process x {threads} threads, encoding inline", cores[:threads],
-                            1, True))  # fmt: skip
+            configs.append(Config(f"1 process x {threads} threads, encoding inline",
+                                  cores[:threads], 1, inline=True))  # fmt: skip
+    if args.warm_cache:
+        configs.append(Config(f"1 process x {n} threads, warm compiled-model cache", cores, 1,
+                              warm=True))  # fmt: skip
     for processes in range(2, n + 1):
         if n % processes == 0:
-            per = n // processes
-            configs.append((f"{processes} processes x {per} threads", cores, processes, False))
+            configs.append(Config(f"{processes} processes x {n // processes} threads", cores,
+                                  processes))  # fmt: skip
     results: dict[tuple[str, str], list[dict]] = {
-        (label, code): [] for label, *_ in configs for code in codes
+        (config.label, code): [] for config in configs for code in codes
     }
     with tempfile.TemporaryDirectory(prefix="cnnscore-scaling-") as scratch:
         folder = Path(scratch)
-        inputs = {k: repeated_vcf(folder, args.repeat, k) for k in {c[2] for c in configs}}
+        inputs = {k: repeated_vcf(folder, args.repeat, k) for k in {c.processes for c in configs}}
         total = sum(1 for line in inputs[1][0].read_text().splitlines() if line[:1] != "#")
+        cache = str(folder / "compiled-cache")
+        if args.warm_cache:  # one untimed run fills it
+            run(folder, cores, 1, False, inputs[1], "", cache)
         for _ in range(args.rounds):
-            for label, mine, processes, inline in configs:
+            for config in configs:
                 for code in codes:
-                    result = run(folder, mine, processes, inline, inputs[processes], code)
-                    results[(label, code)].append(result)
+                    if config.warm and code:
+                        continue  # an older tree has no cache to warm
+                    result = run(
+                        folder,
+                        config.cores,
+                        config.processes,
+                        config.inline,
+                        inputs[config.processes],
+                        code,
+                        cache if config.warm else "off",
+                    )
+                    results[(config.label, code)].append(result)  # fmt: skip
     print(f"machine: {machine()}")
     print(f"input: the smoke set's 252 calls x {args.repeat} = {total} records; "
-          f"median of {args.rounds} rounds, configurations interleaved")  # fmt: skip
+          f"median of {args.rounds} rounds, configurations interleaved; compiled-model cache off "
+          "unless said")  # fmt: skip
     print("| code | run | cores | variants/s | vs 1 process, same cores, this tree | "
           "model load s | encode s | inference waited for encoding s | inference s | "
-          "encoding |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    one_process = {}
+          "encoding | compiled cache |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    by_label = {config.label: config for config in configs}
+    one_process = {
+        len(by_label[label].cores): statistics.median(r["variants_per_second"] for r in runs)
+        for (label, code), runs in results.items()
+        if not code and by_label[label].processes == 1 and not by_label[label].inline
+        and not by_label[label].warm
+    }  # fmt: skip
     for (label, code), runs in results.items():
-        mine, processes, inline = next((c[1], c[2], c[3]) for c in configs if c[0] == label)
+        if not runs:
+            continue
         speed = statistics.median(r["variants_per_second"] for r in runs)
-        if processes == 1 and not inline and not code:
-            one_process[len(mine)] = speed
-    for (label, code), runs in results.items():
-        mine, processes, inline = next((c[1], c[2], c[3]) for c in configs if c[0] == label)
-        speed = statistics.median(r["variants_per_second"] for r in runs)
-        ratio = speed / one_process[len(mine)]
-        print(f"| {codes[code]} | {label} | {len(mine)} | {speed:.0f} | {ratio:.2f}x | "
-              f"{statistics.median(r['model_load'] for r in runs):.2f} | "
+        ratio = speed / one_process[len(by_label[label].cores)]
+        print(f"| {codes[code]} | {label} | {len(by_label[label].cores)} | {speed:.0f} | "
+              f"{ratio:.2f}x | {statistics.median(r['model_load'] for r in runs):.2f} | "
               f"{statistics.median(r['encode'] for r in runs):.2f} | "
               f"{statistics.median(r['encode_wait'] for r in runs):.2f} | "
               f"{statistics.median(r['inference'] for r in runs):.2f} | "
-              f"{runs[0]['encoding']} |")  # fmt: skip
+              f"{runs[0]['encoding']} | {runs[0]['compiled_cache']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

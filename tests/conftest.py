@@ -30,6 +30,11 @@ SHIPPED_SMALL_2D = REPO / "python" / "cnnscore" / "models" / "gatk_small_2d"
 #: GATK's golden 2D output for the smoke set: GATK 4.6.0's scoring code with small_2d
 GOLDEN_2D = SMOKE / "gatk460_oracle.cnn_2d.vcf.gz"
 
+# Every run compiles its models unless a test gives it a compiled-model cache: what a test checks
+# must not depend on what an earlier test (or run on this machine) left in ~/.cache.
+# test_backends_compiled_cache.py runs the cached path against this one.
+os.environ["CNNSCORE_COMPILED_CACHE"] = "off"
+
 
 def _gatk_models_folder() -> Path:
     """GATK's model files in one folder, as GATK's release holds them (the fetch tests use it as

@@ -9,6 +9,7 @@ stands for.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -165,7 +166,10 @@ def test_every_task_runs_as_cromwell_on_google_runs_it(gcs_emulator, podman_env,
         )
         assert cached == ["NA12878.chr20_10M_10.1M.bam.bai", "ref.chr20.fa.gz.fai",
                           "ref.chr20.fa.gz.gzi"]  # fmt: skip
-        scored.append(evaluate_outputs(task, env, run)["scored_vcf"])
+        outputs = evaluate_outputs(task, env, run)
+        scored.append(outputs["scored_vcf"])
+        # the image turns the compiled-model cache off: a task's machine is always a fresh one
+        assert json.loads(Path(outputs["metrics"]).read_text())["compiled_cache"] == "off"
     task, env, gather = run_task("gather_vcfs.wdl", "GatherVcfs",
                                  {"scored_vcfs": scored, "output_prefix": "gathered"},
                                  tmp_path / "gather", podman_env, home=read_only_home)  # fmt: skip

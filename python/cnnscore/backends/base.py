@@ -33,6 +33,9 @@ class InferenceBackend(ABC):
     #: Whether several instances may be built at once from threads (a runtime whose compiler
     #: releases the GIL and is thread-safe): the depth buckets' models then compile together.
     builds_in_parallel: ClassVar[bool] = False
+    #: Whether the constructor takes ``compiled_cache`` (a folder, backends.compiled_cache) and
+    #: reads its compilation back from there when an identical one was stored.
+    caches_compiled: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -54,6 +57,8 @@ class InferenceBackend(ABC):
         #: variants per request the runtime really runs (a backend that cuts a batch into
         #: micro-batches, one per stream or thread, says so); reported in the metrics
         self.request_size = batch_size
+        #: the compiled-model cache's part in building this one: off, hit, stored, unwritable
+        self.compiled_cache = "off"
         self.threads = threads
         self.precision = precision
         self.convolution = convolution

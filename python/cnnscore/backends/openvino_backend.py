@@ -15,13 +15,16 @@ encoder) takes one of them — on 2 cores with the encoder busy a third of the t
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .base import InferenceBackend
+from .compiled_cache import OFF, CompiledCache, source_digest, weights_digest
 from .openvino_graph import build_openvino_model
 
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
@@ -59,16 +62,15 @@ class OpenVinoBackend(InferenceBackend):
     precisions = ("fp32", "bf16")
     convolutions = ("dft", "direct")
     builds_in_parallel = True  # ov.Core.compile_model releases the GIL
+    caches_compiled = True
 
-    def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None):
+    def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None,
+                 compiled_cache: str | None = None):  # fmt: skip
         super().__init__(network, weights, batch_size, threads, precision, convolution)
         ov = _import_openvino()
         self.streams = max(1, min(int(threads), batch_size))
         self.micro_batch = math.ceil(batch_size / self.streams)
         self.request_size = self.micro_batch
-        ov_model = build_openvino_model(
-            network, weights, self.micro_batch, dft=self.convolution == "dft"
-        )
         core = ov.Core()
         if precision == "bf16" and "BF16" not in core.get_property(
             "CPU", "OPTIMIZATION_CAPABILITIES"
@@ -84,10 +86,35 @@ class OpenVinoBackend(InferenceBackend):
             "NUM_STREAMS": self.streams,
             "INFERENCE_NUM_THREADS": int(threads),
         }
-        self._compiled = core.compile_model(ov_model, "CPU", config)
+        self._compiled = self._compile(core, config, network, weights, compiled_cache)
         self._output = self._compiled.outputs[0]
         self._queue = ov.AsyncInferQueue(self._compiled, self.streams)
         self._queue.set_callback(_keep_output)
+
+    def _compile(self, core, config: dict, network, weights, cache_folder: str | None):
+        """The compiled model: read back from the compiled-model cache where an identical
+        compilation was stored (backends.compiled_cache), else built, compiled and stored."""
+        dft = self.convolution == "dft"
+        cache = CompiledCache.at(cache_folder)
+        if cache is None and cache_folder not in (None, OFF):
+            self.compiled_cache = "unwritable"
+        key = ""
+        if cache is not None:
+            key = cache.key(
+                runtime=f"openvino {_import_openvino().__version__}", network=repr(network),
+                weights=weights_digest(weights), builder=_builder_digest(), batch=self.micro_batch,
+                dft=dft, config=config,
+            )  # fmt: skip
+            compiled = cache.load(core, key, config)
+            if compiled is not None:
+                self.compiled_cache = "hit"
+                return compiled
+        compiled = core.compile_model(
+            build_openvino_model(network, weights, self.micro_batch, dft=dft), "CPU", config
+        )
+        if cache is not None:
+            self.compiled_cache = "stored" if cache.store(key, compiled) else "unwritable"
+        return compiled
 
     @classmethod
     def bucket_batch(cls, threads: int) -> int:
@@ -121,6 +148,13 @@ class OpenVinoBackend(InferenceBackend):
 
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.collect(self.submit(inputs))
+
+
+@functools.cache
+def _builder_digest() -> str:
+    from . import axis_dft, openvino_graph
+
+    return source_digest(openvino_graph, axis_dft, sys.modules[__name__])
 
 
 def _keep_output(request, userdata) -> None:

@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..backends.base import InferenceBackend
 from ..encode.compact import CompactTensors
 from ..encode.read_tensor import rows_at_height
 from ..models.depth_adaptive import NotAdaptable, bucket_networks
@@ -23,8 +24,7 @@ from ..models.network import Network, Weights
 class ChunkInference:
     def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
                  threads: int, precision: str, depth_adaptive: bool,
-                 convolution: str | None = None):  # fmt: skip
-        self.buckets: dict[int, object] = {}
+                 convolution: str | None = None, compiled_cache: str | None = None):  # fmt: skip
         self.counts: Counter = Counter()
         networks = {}
         if depth_adaptive:
@@ -41,8 +41,12 @@ class ChunkInference:
         )
         self.rows = network.tensor_shape[0] if network.is_2d else 0
 
+        cached = {"compiled_cache": compiled_cache} if backend_type.caches_compiled else {}
+
         def build(each: Network):
-            return backend_type(each, weights, bucket_batch, threads, precision, convolution)
+            return backend_type(
+                each, weights, bucket_batch, threads, precision, convolution, **cached
+            )
 
         ordered = [network] + [networks[bucket] for bucket in sorted(networks)]
         if backend_type.builds_in_parallel and len(ordered) > 1 and threads > 1:
@@ -52,7 +56,7 @@ class ChunkInference:
         else:
             built = [build(each) for each in ordered]
         self.dense = built[0]
-        self.buckets = dict(zip(sorted(networks), built[1:]))
+        self.buckets: dict[int, InferenceBackend] = dict(zip(sorted(networks), built[1:]))
 
     def gflop_per_variant(self) -> float:
         """Floating-point operations per variant scored so far (2 per multiply-add), as each
@@ -71,6 +75,14 @@ class ChunkInference:
         models.update({f"rows_{b + 1}": m for b, m in self.buckets.items()})
         return {name: {"batch": m.batch_size, "request": m.request_size}
                 for name, m in models.items()}  # fmt: skip
+
+    def compiled_cache(self) -> str:
+        """The compiled-model cache's part in the start-up (backends.compiled_cache): ``off``,
+        ``hit`` (every model read back), ``stored``, ``unwritable``, or a mix counted."""
+        found = Counter(m.compiled_cache for m in (self.dense, *self.buckets.values()))
+        if len(found) == 1:
+            return next(iter(found))
+        return ", ".join(f"{count} {state}" for state, count in sorted(found.items()))
 
     def effective_precision(self) -> str:
         """What the runtime computes in, over every compiled model (the buckets and the dense)."""

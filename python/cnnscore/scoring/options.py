@@ -193,8 +193,8 @@ class ScoreOptions:
         parse=non_negative_int,
         help="encoder processes beside inference (0 = encode in the scoring thread, between "
         "model calls); default: with the compiled 2D encoder, a thread of this process encoding "
-        "ahead while the model runs (with 2+ threads; it costs less than sending tensors "
-        "between processes), else 1",
+        "ahead while the model runs from 4 threads (it costs less than sending tensors between "
+        "processes; on 2 cores encoding between model calls measured faster), else 1",
     )
     encoder: str = setting(
         "--encoder",
@@ -210,6 +210,13 @@ class ScoreOptions:
         help="long one-axis convolutions evaluated directly or as DFT matrix products (~3x fewer "
         "multiply-adds, the same scores up to float summation order); auto: the backend's "
         "measured faster way (dft on openvino, direct elsewhere)",
+    )
+    compiled_cache: str | None = setting(
+        "--compiled-cache",
+        metavar="FOLDER|off",
+        help="where compiled models are kept between runs, so that a later run on this machine "
+        "skips building and compiling them (openvino; keyed by model, settings, runtime and CPU); "
+        "default $CNNSCORE_COMPILED_CACHE, else ~/.cache/cnnscore/compiled; off: none",
     )
     command_line_header: bool = command_line_header_setting()
     create_index: bool = output_index_setting()

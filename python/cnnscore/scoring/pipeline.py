@@ -13,10 +13,8 @@ share the work.
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import signal
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from ..errors import InputError
 from ..io.reference import Reference
 from ..io.vcf_text import VcfRecord
 from ..models.spec import REFERENCE
+from ..read_ahead import ReadAhead
 
 
 @dataclass(frozen=True)
@@ -173,66 +172,24 @@ def _encode_in_worker(records: list[VcfRecord]) -> EncodedChunk:
     return _worker_encoder.encode_chunk(records)
 
 
-class EncodedBeside:
+class EncodedBeside(ReadAhead[tuple[list[VcfRecord], EncodedChunk]]):
     """(records, their encoding) per chunk, in input order, encoded by a thread of this process
-    up to ``depth`` chunks ahead of the caller. The thread starts at once, so the first chunks
-    are encoded while the caller is still compiling the model. Whatever the thread raises (a bad
-    record, an unreadable BAM) is raised by ``next`` in the caller's thread, in its place in the
-    order; :meth:`close` stops the thread and closes the files, however the run ends."""
-
-    _DONE = object()
+    up to ``depth`` chunks ahead of the caller (read_ahead.ReadAhead). The thread starts at once,
+    so the first chunks are encoded while the caller is still compiling the model. Whatever it
+    raises (a bad record, an unreadable BAM) is raised by ``next`` in the caller's thread, in its
+    place in the order; :meth:`close` stops the thread and closes the files, however the run
+    ends."""
 
     def __init__(self, chunks: Iterator[list[VcfRecord]], encoder: Encoder, depth: int = 1):
         self._encoder = encoder
-        self._results: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._produce, args=(chunks,), name="cnnscore-encoder", daemon=True
-        )
-        self._finished = False
-        self._thread.start()
+        encoded = ((records, encoder.encode_chunk(records)) for records in chunks)
+        super().__init__(encoded, depth, name="cnnscore-encoder")
 
-    def _hand_over(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._results.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, chunks: Iterator[list[VcfRecord]]) -> None:
-        try:
-            for records in chunks:
-                if self._stop.is_set() or not self._hand_over(
-                    (records, self._encoder.encode_chunk(records))
-                ):
-                    return
-            self._hand_over(self._DONE)
-        except BaseException as err:  # noqa: BLE001 - handed to the caller, raised there
-            self._hand_over(err)
-
-    def __iter__(self) -> EncodedBeside:
-        return self
-
-    def __next__(self) -> tuple[list[VcfRecord], EncodedChunk]:
-        if self._finished:
-            raise StopIteration
-        item = self._results.get()
-        if item is self._DONE:
-            self._finished = True
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._finished = True
-            raise item
-        return item
-
-    def close(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        self._thread.join()
-        self._encoder.close()
+    def close(self) -> bool:
+        closed = super().close()
+        if closed:
+            self._encoder.close()  # after the thread has stopped using it
+        return closed
 
 
 def encoded_chunks(

@@ -88,6 +88,8 @@ class ScoreMetrics:
     #: per compiled model, the batch a chunk is cut into and the variants per runtime request:
     #: what --inference-batch-size (the chunk) became on this backend
     model_batches: dict[str, dict[str, int]]
+    #: the compiled-model cache's part in model_load_seconds: off, hit, stored, unwritable
+    compiled_cache: str
     read_rows_quantiles: dict[str, int]
     tensor_type: str
     info_key: str
@@ -95,6 +97,15 @@ class ScoreMetrics:
     transfer_batch_size: int
     threads: int
     cnnscore_version: str = __version__
+
+
+#: Threads from which the compiled encoder runs in a thread beside inference by default. On 2
+#: cores the thread competes with the two inference streams and the run was 2-4% slower than
+#: encoding between model calls (bench/RESULTS.md, 2026-12-05); on 16 cores inference waited for
+#: all of encoding's 2.6-2.9 s of a 6-8 s run (issue #32). 4 is where the competition (the
+#: encoder's time over the cores) falls below what inline encoding costs the run (its share of
+#: the wall time), estimated from those two machines, not measured on a 4-core one.
+BESIDE_FROM_THREADS = 4
 
 
 def _model_paths(options: ScoreOptions) -> tuple[str, str]:
@@ -212,6 +223,7 @@ def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
 def run_score(options: ScoreOptions) -> ScoreMetrics:
     """Score every record of the input (restricted by -L) and write the annotated VCF."""
     from ..backends import backend_class
+    from ..backends.compiled_cache import default_folder as default_compiled_cache
     from ..models.architectures import architecture_for, load_network
     from ..models.keras2_weights import read_keras2_weights
 
@@ -281,8 +293,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if options.filter_symbolic_and_sv:
         records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
     # encoding in a thread beside inference (and, from here, beside the model's compilation)
-    # when there is a core to spare: bench/RESULTS.md measures it
-    beside = options.encode_workers is None and workers == 0 and threads > 1
+    # from BESIDE_FROM_THREADS threads: bench/RESULTS.md measures why not below
+    beside = options.encode_workers is None and workers == 0 and threads >= BESIDE_FROM_THREADS
     chunks = encoded_chunks(_batches(records, inference_batch), config, workers, beside)
     try:
         load_started = time.monotonic()
@@ -297,6 +309,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             options.precision,
             depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
             convolution=convolution,
+            compiled_cache=options.compiled_cache or default_compiled_cache(),
         )
         model_load_seconds = time.monotonic() - load_started
         effective = inference.effective_precision()
@@ -373,6 +386,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         depth_adaptive=bool(inference.buckets),
         rows_computed=dict(sorted(inference.counts.items())),
         model_batches=inference.request_sizes(),
+        compiled_cache=inference.compiled_cache(),
         read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},
         tensor_type=tensor_type,
         info_key=spec.info_key,

@@ -12,11 +12,10 @@ thread while TensorFlow works on the current one.
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from ..read_ahead import ReadAhead
 
 #: batches read ahead of the one being trained on (each 2D batch of 32 holds 32 MB)
 READ_AHEAD = 2
@@ -24,37 +23,14 @@ READ_AHEAD = 2
 
 def read_ahead(batches: Any, depth: int = READ_AHEAD) -> Iterator[tuple[Any, Any, None]]:
     """``(inputs, targets, None)`` for every batch of ``batches`` in order, read by one thread
-    ``depth`` batches ahead. One reader keeps the shard cache single-threaded and the order the
-    dataset's; an error in the reader is raised here, at the batch it failed on."""
-    slots: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        for number in range(len(batches)):
-            if stop.is_set():
-                return
-            try:
-                item = (True, batches[number])
-            except BaseException as error:  # handed to the consumer, raised there
-                slots.put((False, error))
-                return
-            slots.put(item)
-
-    reader = threading.Thread(target=read, name="cnnscore-batches", daemon=True)
-    reader.start()
-    try:
-        for _ in range(len(batches)):
-            ok, item = slots.get()
-            if not ok:
-                raise item
-            inputs, targets = item
+    ``depth`` batches ahead (read_ahead.ReadAhead). One reader keeps the shard cache
+    single-threaded and the order the dataset's; an error in the reader is raised here, at the
+    batch it failed on."""
+    with ReadAhead(
+        (batches[number] for number in range(len(batches))), depth, name="cnnscore-batches"
+    ) as ahead:
+        for inputs, targets in ahead:
             yield inputs, targets, None
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                slots.get(timeout=0.1)
-        reader.join()
 
 
 def _metrics(model) -> dict[str, float]:
