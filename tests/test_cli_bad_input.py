@@ -196,6 +196,28 @@ def test_reference_index_that_cannot_be_a_fasta_index(tmp_path, damage, says):
     assert says in error
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: f[:2] + [str(int(f[2]) + 1)] + f[3:],  # offset: inside the header line
+        lambda f: f[:3] + ["60", "61"],  # the same sequence written 60 bases a line
+        lambda f: [f[0], str(int(f[1]) + 3)] + f[2:],  # a longer contig of the same name
+    ],
+)
+def test_reference_index_of_another_fasta(tmp_path, damage):
+    """A well-formed .fai that describes another FASTA: htslib would read other bases (mostly
+    still A/C/G/T/N, so every score would move silently); one line naming the FASTA instead."""
+    output = out_path(tmp_path)
+    ref = in_dir(tmp_path) / SMOKE_REF.name
+    shutil.copyfile(SMOKE_REF, ref)
+    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")
+    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
+    Path(f"{ref}.fai").write_text("\t".join(damage(fields)) + "\n")
+    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    error = assert_input_error(result, output, ref)
+    assert "index does not fit it" in error and "samtools faidx" in error
+
+
 # --------------------------------------------------------------------------------------------
 # -I
 

@@ -11,7 +11,7 @@ import os
 import pysam
 
 from ..errors import InputError
-from . import locations
+from . import fasta_index, locations
 
 _GATK_BASES = bytes((c if c in b"ACGT" else ord("N")) for c in bytes(range(256)).upper())
 # Map every byte to upper-case, then anything but A/C/G/T to N (GATK's IUPAC -> N conversion).
@@ -29,37 +29,6 @@ def reference_lengths(path: str) -> dict[str, int]:
     return reference.lengths
 
 
-def check_fasta_index(fai: str) -> None:
-    """A FASTA's .fai as samtools writes it: five numeric columns after the name, each line
-    holding at least its bases. htslib takes a sixth column as a FASTQ index and then hands out
-    other bases (all N for a bgzip FASTA, found by the fuzz battery), which match any REF, so a
-    wrong index would score silently against the wrong sequence."""
-    try:
-        with open(fai, "rb") as handle:
-            lines = handle.read().split(b"\n")
-    except OSError:
-        return  # htslib reports a missing or unreadable index in its own words
-    for number, line in enumerate(lines, 1):
-        if not line:
-            continue
-        fields = line.split(b"\t")
-        problem = None
-        if len(fields) != 5:
-            problem = (
-                "6 columns: a FASTQ index, not a FASTA's"
-                if len(fields) == 6
-                else f"{len(fields)} columns where a FASTA index has 5"
-            )
-        elif not all(f.isdigit() for f in fields[1:]):
-            problem = "a length, offset or line size that is not a whole number"
-        else:
-            length, _, line_bases, line_bytes = (int(f) for f in fields[1:])
-            if length and (line_bases < 1 or line_bytes < line_bases):
-                problem = "line sizes that cannot be (bytes per line below bases per line)"
-        if problem:
-            raise InputError(f"line {number} of the index: {problem}", path=fai)
-
-
 class Reference:
     """An indexed FASTA (plain or bgzip) with GATK's base conversion and window rules."""
 
@@ -74,7 +43,10 @@ class Reference:
                 path=path,
             )
         fai, gzi = (indexes + [None, None])[:2]
-        check_fasta_index(fai or fasta + ".fai")
+        entries = fasta_index.check_columns(fai or fasta + ".fai")
+        problem = fasta_index.offsets_problem(fasta, entries, gzi)
+        if problem:
+            raise InputError(problem, path=path)
         try:
             self._fasta = pysam.FastaFile(fasta, filepath_index=fai, filepath_index_compressed=gzi)
         except (OSError, ValueError) as err:

@@ -1,0 +1,69 @@
+"""io/fasta_index.py: a .fai is checked against the FASTA beside it, plain or bgzip, on FASTAs
+that samtools (here pysam.faidx, the same htslib code) indexed, and on indexes of other ones."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pysam
+import pytest
+
+from cnnscore.errors import InputError
+from cnnscore.io.reference import Reference
+
+#: three contigs: one longer than a line, one shorter, one ending at a line's end
+SEQUENCES = {"chrA": "ACGTN" * 37 + "AC", "chrB": "GATTACA", "chrC": "T" * 120}
+
+
+def write_fasta(path: Path, width: int, *, headers: dict[str, str] | None = None,
+                newline: str = "\n", last_newline: bool = True) -> Path:  # fmt: skip
+    lines = []
+    for name, bases in SEQUENCES.items():
+        lines.append(f">{name}{(headers or {}).get(name, '')}")
+        lines += [bases[i : i + width] for i in range(0, len(bases), width)]
+    path.write_bytes((newline.join(lines) + (newline if last_newline else "")).encode())
+    return path
+
+
+def indexed(path: Path, bgzip: bool) -> Path:
+    if bgzip:
+        pysam.tabix_compress(str(path), f"{path}.gz", force=True)
+        path = Path(f"{path}.gz")
+    pysam.faidx(str(path))
+    return path
+
+
+@pytest.mark.parametrize("bgzip", [False, True])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"width": 60},
+        {"width": 7, "headers": {"chrA": " a description", "chrC": "\tAC:X"}},
+        {"width": 50, "newline": "\r\n"},
+        {"width": 60, "last_newline": False},
+    ],
+)
+def test_its_own_index_fits(tmp_path, bgzip, options):
+    fasta = indexed(write_fasta(tmp_path / "ref.fa", **options), bgzip)
+    reference = Reference(str(fasta))
+    assert reference.lengths == {name: len(bases) for name, bases in SEQUENCES.items()}
+    assert reference.bases("chrA", 1, 8) == b"ACGTNACG"
+    reference.close()
+
+
+@pytest.mark.parametrize("bgzip", [False, True])
+def test_an_index_of_the_same_sequences_at_another_width_is_refused(tmp_path, bgzip):
+    fasta = indexed(write_fasta(tmp_path / "ref.fa", 60), bgzip)
+    other = indexed(write_fasta(tmp_path / "other.fa", 70), bgzip)
+    shutil.copyfile(f"{other}.fai", f"{fasta}.fai")  # names and lengths agree, lines do not
+    with pytest.raises(InputError, match="index does not fit it: contig chr"):
+        Reference(str(fasta))
+
+
+def test_an_index_of_a_renamed_contig_is_refused(tmp_path):
+    fasta = indexed(write_fasta(tmp_path / "ref.fa", 60), bgzip=False)
+    index = Path(f"{fasta}.fai")
+    index.write_text(index.read_text().replace("chrB", "chrX"))
+    with pytest.raises(InputError, match="contig chrX should start after the line '>chrX'"):
+        Reference(str(fasta))
