@@ -67,3 +67,22 @@ def test_an_index_of_a_renamed_contig_is_refused(tmp_path):
     index.write_text(index.read_text().replace("chrB", "chrX"))
     with pytest.raises(InputError, match="contig chrX should start after the line '>chrX'"):
         Reference(str(fasta))
+
+
+def test_a_damaged_bgzip_fasta_or_gzi_is_named_for_what_it_is(tmp_path):
+    """The check reads the FASTA where the index points: a corrupt block there, or a .gzi whose
+    block offsets cannot be, is said as such, not blamed on the .fai."""
+    fasta = indexed(write_fasta(tmp_path / "ref.fa", 60), bgzip=True)
+    good = fasta.read_bytes()
+    damaged = bytearray(good)
+    damaged[40:60] = bytes(20)  # inside the first block's deflate data
+    fasta.write_bytes(bytes(damaged))
+    with pytest.raises(InputError, match="cannot be read around contig chr[ABC] "):
+        Reference(str(fasta))
+    fasta.write_bytes(good)
+    gzi = Path(f"{fasta}.gzi")
+    gzi.write_bytes((2).to_bytes(8, "little") + b"".join(
+        value.to_bytes(8, "little") for value in (100, 5000, 200, 10)
+    ))  # fmt: skip
+    with pytest.raises(InputError, match="gzi index cannot be read .*out of order"):
+        Reference(str(fasta))

@@ -91,6 +91,8 @@ def _bgzip_reader(fasta: str, gzi: str) -> Callable[[int, int], bytes]:
     pairs = struct.unpack_from(f"<{2 * count}Q", data, 8)
     compressed_at = (0, *pairs[0::2])
     uncompressed_at = (0, *pairs[1::2])  # ascending: the blocks in file order
+    if any(later < earlier for earlier, later in zip(uncompressed_at, uncompressed_at[1:])):
+        raise ValueError("its block offsets are out of order")
 
     def read(start: int, end: int) -> bytes:
         block = bisect.bisect_right(uncompressed_at, start) - 1
@@ -128,15 +130,18 @@ def offsets_problem(fasta: str, entries: list[Entry], gzi: str | None) -> str | 
         return None
     try:
         read = _bgzip_reader(fasta, gzi) if bgzip else _plain_reader(fasta)
-        for entry in _sample(entries):
+    except (OSError, struct.error, ValueError) as err:
+        return f"its .gzi index cannot be read ({err})"
+    for entry in _sample(entries):
+        try:
             problem = _header_problem(read, entry) or _line_problem(read, entry)
-            if problem:
-                return (
-                    f"its index does not fit it: contig {entry.name} {problem} (an index of "
-                    "another FASTA? samtools faidx rebuilds it)"
-                )
-    except (OSError, EOFError, struct.error, ValueError, zlib.error) as err:
-        return f"its index does not fit it ({err}; samtools faidx rebuilds it)"
+        except (OSError, EOFError, zlib.error, ValueError) as err:  # a damaged or cut file
+            return f"cannot be read around contig {entry.name} ({err})"
+        if problem:
+            return (
+                f"its index does not fit it: contig {entry.name} {problem} (an index of "
+                "another FASTA? samtools faidx rebuilds it)"
+            )
     return None
 
 
