@@ -173,6 +173,17 @@ def test_reference_without_fai(tmp_path):
     assert not Path(f"{ref}.fai").exists(), "the tool must not build the index itself"
 
 
+def _score_with_fai(tmp_path, damage):
+    """Score with the smoke reference beside a .fai whose fields ``damage`` rewrote."""
+    output = out_path(tmp_path)
+    ref = in_dir(tmp_path) / SMOKE_REF.name
+    shutil.copyfile(SMOKE_REF, ref)
+    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")
+    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
+    Path(f"{ref}.fai").write_text("\t".join(damage(fields)) + "\n")
+    return score_2d(output, vcf=small_vcf(tmp_path), ref=ref), output, ref
+
+
 @pytest.mark.parametrize(
     "damage, says",
     [
@@ -185,13 +196,7 @@ def test_reference_without_fai(tmp_path):
     ],
 )
 def test_reference_index_that_cannot_be_a_fasta_index(tmp_path, damage, says):
-    output = out_path(tmp_path)
-    ref = in_dir(tmp_path) / SMOKE_REF.name
-    shutil.copyfile(SMOKE_REF, ref)
-    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")
-    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
-    Path(f"{ref}.fai").write_text("\t".join(damage(fields)) + "\n")
-    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    result, output, ref = _score_with_fai(tmp_path, damage)
     error = assert_input_error(result, output, f"{ref}.fai")
     assert says in error
 
@@ -207,13 +212,7 @@ def test_reference_index_that_cannot_be_a_fasta_index(tmp_path, damage, says):
 def test_reference_index_of_another_fasta(tmp_path, damage):
     """A well-formed .fai that describes another FASTA: htslib would read other bases (mostly
     still A/C/G/T/N, so every score would move silently); one line naming the FASTA instead."""
-    output = out_path(tmp_path)
-    ref = in_dir(tmp_path) / SMOKE_REF.name
-    shutil.copyfile(SMOKE_REF, ref)
-    shutil.copyfile(f"{SMOKE_REF}.gzi", f"{ref}.gzi")
-    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
-    Path(f"{ref}.fai").write_text("\t".join(damage(fields)) + "\n")
-    result = score_2d(output, vcf=small_vcf(tmp_path), ref=ref)
+    result, output, ref = _score_with_fai(tmp_path, damage)
     error = assert_input_error(result, output, ref)
     assert "index does not fit it" in error and "samtools faidx" in error
 
