@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..io import files
+from . import cpu
 
 ENVIRONMENT = "CNNSCORE_COMPILED_CACHE"
 OFF = "off"
@@ -56,15 +57,12 @@ def cpu_identity() -> str:
             text = handle.read()
     except OSError:
         return "unknown"
-    model, flags = "", ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = " ".join(sorted(value.split()))
-    return f"{model}|{flags}"
+    model = next(
+        (line.partition(":")[2].strip() for line in text.splitlines()
+         if line.partition(":")[0].strip() == "model name"),
+        "",
+    )  # fmt: skip
+    return f"{model}|{' '.join(sorted(cpu.parse_cpuinfo_flags(text)))}"
 
 
 def source_digest(*modules: object) -> str:
