@@ -3,8 +3,8 @@
 records (io.vcf_text) -> tensors (pipeline: encode.reference_tensor / encode.reads +
 encode.read_tensor, in encoder processes) -> probabilities (backends) -> score text (scores) ->
 annotated lines (io.vcf_output); docs/ARCHITECTURE.md draws it.
-Records are streamed in inference-batch chunks, encoded beside inference, and written in input
-order, every transfer batch.
+Records are streamed in inference-batch chunks, encoded between or beside model calls
+(pipeline), and written in input order, every transfer batch.
 """
 
 from __future__ import annotations
