@@ -93,8 +93,12 @@ def run(
     """k processes, each on its own len(cores)/k cores with as many threads, one shard each;
     ``code``: a folder holding the cnnscore package to run instead of this one ("" = this).
     ``cache``: the compiled-model cache, off unless a configuration asks for a warm one (a fresh
-    Terra VM has none); an older tree is run without the flag."""
-    env = dict(os.environ, PYTHONPATH=code) if code else None
+    Terra VM has none); an older tree is run without the flag, but with the variable that sets
+    it (a tree from before the flag ignores it; one after it, without this, would use the user's
+    cache)."""
+    env = dict(os.environ, CNNSCORE_COMPILED_CACHE=cache)
+    if code:
+        env["PYTHONPATH"] = code
     per = len(cores) // processes
     started = time.monotonic()
     running = []

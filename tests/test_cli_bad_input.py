@@ -323,6 +323,24 @@ def test_record_ref_mismatch(tmp_path):
     assert_input_error(result, output, vcf, f"record {label(bad)}")
 
 
+def test_bad_record_while_earlier_chunks_are_still_running(tmp_path):
+    """Small chunks on OpenVINO: when the 30th record fails, earlier chunks' requests are still
+    in flight (scoring.score keeps one running while it encodes the next); the run still ends
+    with the one error line and nothing written."""
+
+    def change_ref(_headers, records):
+        columns = records[29].split("\t")
+        columns[3] = "".join({"A": "C", "C": "G", "G": "T", "T": "A"}[b] for b in columns[3])
+        records[29] = "\t".join(columns)
+
+    vcf = small_vcf(tmp_path, 40, edit=change_ref)
+    bad = data_lines(vcf)[29]
+    output = out_path(tmp_path)
+    extra = ("--backend", "openvino", "--inference-batch-size", "4", "--threads", "2")
+    result = score_2d(output, vcf=vcf, extra=extra)
+    assert_input_error(result, output, vcf, f"record {label(bad)}")
+
+
 def test_record_missing_annotation_value(tmp_path):
     def blank_mq(_headers, records):
         info = records[1].split("\t")[7]

@@ -150,3 +150,19 @@ def test_smoke_scores_identical_with_and_without(tmp_path, smoke_2d_output):
     metrics = json.loads(smoke_2d_output.with_suffix(".json").read_text())
     assert metrics["depth_adaptive"] is True and sum(metrics["rows_computed"].values()) == 252
     assert json.loads((tmp_path / "d.json").read_text())["rows_computed"] == {"dense": 252}
+
+
+def test_chunks_in_flight_together_score_as_each_alone(small_2d):
+    """scoring.score keeps one chunk's requests running while it submits the next: chunks
+    submitted before any is collected, and collected in either order, give each chunk's own
+    scores (the OpenVINO requests are reused across chunks and buckets)."""
+    network, weights = small_2d
+    kind = backend_class("openvino")
+    inference = ChunkInference(kind, network, weights, 8, 2, "fp32", depth_adaptive=True)
+    chunks = [[0, 15, 16, 64, 128, 3, 40], [31, 32, 2, 100], [63, 47, 48, 1, 5, 16, 17, 90]]
+    made = [(synthetic_tensors(c, seed=i), np.array(c)) for i, c in enumerate(chunks)]
+    alone = [inference.predict(t, a, counts) for (t, a), counts in made]
+    pending = [inference.submit(t, a, counts) for (t, a), counts in made]
+    together = [inference.collect(pending[i]) for i in (1, 0, 2)]
+    for got, expected in zip(together, [alone[1], alone[0], alone[2]], strict=True):
+        assert np.array_equal(got, expected)

@@ -115,6 +115,10 @@ class InferenceBackend(ABC):
         """The probabilities of a :meth:`submit`, in input order, once they are computed."""
         return handle  # type: ignore[return-value]
 
+    def close(self) -> None:  # noqa: B027
+        """Wait for whatever :meth:`submit` left running (a run that ends early, by an error,
+        lets go of the runtime only after its requests are done)."""
+
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (n, 4) float32 for n rows, in fixed-size padded batches."""
         outputs = [

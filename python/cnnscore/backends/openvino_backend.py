@@ -7,10 +7,11 @@ compiled model really runs is read back from its executed graph (:func:`runtime_
 is not offered (scoring.score.INT8_REFUSED says why; bench/precision_gate.py measures it).
 
 Streams, not one wide request: each of ``threads`` streams runs its own request on one core, and
-a call's batch is cut into one micro-batch per stream, all in flight at once through an
-``AsyncInferQueue``. A single request spread over every core stalls whenever another process (the
-encoder) takes one of them — on 2 cores with the encoder busy a third of the time, measured
-57 variants/s against 69 with two streams (48-row bucket, batch 4).
+a call's batch is cut into one micro-batch per stream, all in flight at once on the model's
+requests (``openvino_requests.RequestRing``: each read back by itself, so a caller may start the
+next chunk's before it collects this one's). A single request spread over every core stalls
+whenever another process (the encoder) takes one of them — on 2 cores with the encoder busy a
+third of the time, measured 57 variants/s against 69 with two streams (48-row bucket, batch 4).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..errors import InputError
 from .base import InferenceBackend
 from .compiled_cache import OFF, CompiledCache, source_digest, weights_digest
 from .openvino_graph import build_openvino_model
+from .openvino_requests import RequestRing
 
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
 #: The executed graph's node types that carry the arithmetic, and how their precisions are named.
@@ -87,9 +89,7 @@ class OpenVinoBackend(InferenceBackend):
             "INFERENCE_NUM_THREADS": int(threads),
         }
         self._compiled = self._compile(core, config, network, weights, compiled_cache)
-        self._output = self._compiled.outputs[0]
-        self._queue = ov.AsyncInferQueue(self._compiled, self.streams)
-        self._queue.set_callback(_keep_output)
+        self._requests = RequestRing(self._compiled, self.streams)
 
     def _compile(self, core, config: dict, network, weights, cache_folder: str | None):
         """The compiled model: read back from the compiled-model cache where an identical
@@ -129,22 +129,25 @@ class OpenVinoBackend(InferenceBackend):
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.predict(inputs)
 
-    def submit(self, inputs: Sequence[np.ndarray]) -> tuple[dict[int, np.ndarray], int]:
-        """Every micro-batch started on the request queue (``start_async`` waits only for a free
-        request), nothing waited for: the caller submits the other row buckets' requests
-        before it collects, so streams do not idle at a barrier after each bucket."""
-        results: dict[int, np.ndarray] = {}
-        count = 0
-        for count, (chunk, rows) in enumerate(self.padded_batches(inputs, self.micro_batch), 1):
-            self._queue.start_async(dict(zip(self.input_names, chunk)), (results, count, rows))
-        return results, count
+    def submit(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+        """Every micro-batch started on the model's requests (a start waits only for a free
+        request), nothing else waited for: the caller submits the other row buckets' requests,
+        and the next chunk's, before it collects, so streams do not idle at a barrier."""
+        outputs = np.empty((len(inputs[0]), 4), dtype=np.float32)
+        last, start = 0, 0
+        for chunk, rows in self.padded_batches(inputs, self.micro_batch):
+            destination = outputs[start : start + rows]
+            last = self._requests.start(dict(zip(self.input_names, chunk)), destination)
+            start += rows
+        return outputs, last
 
     def collect(self, handle: object) -> np.ndarray:
-        results, count = handle  # type: ignore[misc]
-        self._queue.wait_all()
-        if not count:
-            return np.zeros((0, 4), dtype=np.float32)
-        return np.concatenate([results[i] for i in range(1, count + 1)])
+        outputs, last = handle  # type: ignore[misc]
+        self._requests.finish(last)
+        return outputs
+
+    def close(self) -> None:
+        self._requests.finish_all()
 
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.collect(self.submit(inputs))
@@ -155,10 +158,3 @@ def _builder_digest() -> str:
     from . import axis_dft, openvino_graph
 
     return source_digest(openvino_graph, axis_dft, sys.modules[__name__])
-
-
-def _keep_output(request, userdata) -> None:
-    """A finished request's real rows, kept under its place in its call (run in OpenVINO's
-    threads; the request's buffer is reused by the next one, so it is copied)."""
-    results, index, rows = userdata
-    results[index] = np.array(request.get_output_tensor(0).data[:rows], dtype=np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -89,36 +90,63 @@ class ChunkInference:
         found = {backend.effective_precision() for backend in (self.dense, *self.buckets.values())}
         return found.pop() if len(found) == 1 else ",".join(sorted(found))
 
-    def predict(self, tensors: np.ndarray | CompactTensors, annotations: np.ndarray,
-                read_rows: np.ndarray):  # fmt: skip
-        """Softmax probabilities (n, 4), in input order. 2D ``tensors`` may be compact: stacked
-        (rows after the last repeat it) or ragged (pipeline.EncodedChunk)."""
+    def submit(self, tensors: np.ndarray | CompactTensors, annotations: np.ndarray,
+               read_rows: np.ndarray) -> PendingChunk:  # fmt: skip
+        """Start inference on a chunk and return at once where the backend runs asynchronously
+        (OpenVINO): every model's requests in flight together, no barrier per bucket, and the
+        caller may submit the next chunk before it collects this one. 2D ``tensors`` may be
+        compact: stacked (rows after the last repeat it) or ragged (pipeline.EncodedChunk)."""
 
         def at_height(height: int, chosen: np.ndarray | None = None) -> np.ndarray:
             if isinstance(tensors, CompactTensors):
                 return tensors.at_height(height, chosen)
             return rows_at_height(tensors if chosen is None else tensors[chosen], height)
 
+        pending = PendingChunk(len(tensors))
         if not self.buckets:
             self.counts["dense"] += len(tensors)
-            return self.dense.predict([at_height(self.rows) if self.rows else tensors,
-                                       annotations])  # fmt: skip
-        # every model's requests in flight together, then collected: no barrier per bucket
-        probabilities = np.zeros((len(tensors), 4), dtype=np.float32)
-        pending = np.ones(len(tensors), dtype=bool)
-        submitted = []
+            inputs = [at_height(self.rows) if self.rows else tensors, annotations]
+            pending.parts.append((None, self.dense, self.dense.submit(inputs)))
+            return pending
+        left = np.ones(len(tensors), dtype=bool)
         for bucket, backend in self.buckets.items():
-            chosen = np.flatnonzero(pending & (read_rows <= bucket))
+            chosen = np.flatnonzero(left & (read_rows <= bucket))
             if chosen.size:
                 handle = backend.submit([at_height(bucket + 1, chosen), annotations[chosen]])
-                submitted.append((chosen, backend, handle))
-                pending[chosen] = False
+                pending.parts.append((chosen, backend, handle))
+                left[chosen] = False
                 self.counts[f"rows_{bucket + 1}"] += int(chosen.size)
-        rest = np.flatnonzero(pending)
+        rest = np.flatnonzero(left)
         if rest.size:
             handle = self.dense.submit([at_height(self.rows, rest), annotations[rest]])
-            submitted.append((rest, self.dense, handle))
+            pending.parts.append((rest, self.dense, handle))
             self.counts["dense"] += int(rest.size)
-        for chosen, backend, handle in submitted:
+        return pending
+
+    def collect(self, pending: PendingChunk) -> np.ndarray:
+        """The chunk's softmax probabilities (n, 4), in input order, once computed."""
+        probabilities = np.zeros((pending.size, 4), dtype=np.float32)
+        for chosen, backend, handle in pending.parts:
+            if chosen is None:
+                return backend.collect(handle)
             probabilities[chosen] = backend.collect(handle)
         return probabilities
+
+    def predict(self, tensors: np.ndarray | CompactTensors, annotations: np.ndarray,
+                read_rows: np.ndarray) -> np.ndarray:  # fmt: skip
+        """:meth:`submit` then :meth:`collect`."""
+        return self.collect(self.submit(tensors, annotations, read_rows))
+
+    def close(self) -> None:
+        """Wait for every request still running (a run ending early)."""
+        for backend in (self.dense, *self.buckets.values()):
+            backend.close()
+
+
+@dataclass
+class PendingChunk:
+    """A submitted chunk: per model, the variants it holds (None: all, in order) and the
+    backend's handle to collect."""
+
+    size: int
+    parts: list[tuple[np.ndarray | None, InferenceBackend, object]] = field(default_factory=list)

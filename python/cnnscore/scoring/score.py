@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -296,6 +296,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     # from BESIDE_FROM_THREADS threads: bench/RESULTS.md measures why not below
     beside = options.encode_workers is None and workers == 0 and threads >= BESIDE_FROM_THREADS
     chunks = encoded_chunks(_batches(records, inference_batch), config, workers, beside)
+    inference = None
     try:
         load_started = time.monotonic()
         backend_type.configure_runtime(threads)
@@ -328,37 +329,15 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 _provenance(spec, weights_path, effective) if options.command_line_header else None,
             )
         )
-        scored, encode_seconds, wait_seconds, inference_seconds = 0, 0.0, 0.0, 0.0
-        pending: list[str] = []
-        read_rows: list[np.ndarray] = []
-        while True:
-            waited = time.monotonic()
-            item = next(chunks, None)
-            wait_seconds += time.monotonic() - waited
-            if item is None:
-                break
-            chunk, encoded = item
-            encode_seconds += encoded.seconds
-            read_rows.append(encoded.read_rows)
-            inferred = time.monotonic()
-            probabilities = inference.predict(
-                encoded.tensors, encoded.annotations, encoded.read_rows
-            )
-            inference_seconds += time.monotonic() - inferred
-            scores = site_scores(probabilities, encoded.type_labels)
-            pending.extend(
-                annotate_line(r.line, spec.info_key, format_score(s)) for r, s in zip(chunk, scores)
-            )
-            scored += len(chunk)
-            if len(pending) >= transfer_batch:
-                writer.write_lines(pending)
-                pending = []
-            meter.update(scored, f"{chunk[-1].chrom}:{chunk[-1].pos}")
-        writer.write_lines(pending)
+        scored, times = _score_chunks(
+            chunks, inference, writer, spec.info_key, transfer_batch, meter
+        )
         chunks.close()
         writer.commit()
     except BaseException:
         chunks.close()
+        if inference is not None:
+            inference.close()
         writer.abort()
         raise
 
@@ -368,9 +347,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         records_written=scored,
         wall_seconds=round(wall, 3),
         variants_per_minute=round(scored / wall * 60.0, 1) if wall > 0 else 0.0,
-        encode_seconds=round(encode_seconds, 3),
-        encode_wait_seconds=round(wait_seconds, 3),
-        inference_seconds=round(inference_seconds, 3),
+        encode_seconds=round(times.encode, 3),
+        encode_wait_seconds=round(times.encode_wait, 3),
+        inference_seconds=round(times.inference, 3),
         model_load_seconds=round(model_load_seconds, 3),
         backend=options.backend,
         precision=options.precision,
@@ -387,7 +366,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         rows_computed=dict(sorted(inference.counts.items())),
         model_batches=inference.request_sizes(),
         compiled_cache=inference.compiled_cache(),
-        read_rows_quantiles=_quantiles(read_rows) if tensor_type == READ_TENSOR else {},
+        read_rows_quantiles=_quantiles(times.read_rows) if tensor_type == READ_TENSOR else {},
         tensor_type=tensor_type,
         info_key=spec.info_key,
         inference_batch_size=inference_batch,
@@ -397,6 +376,60 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if options.metrics_json:
         _write_json_atomically(options.metrics_json, asdict(metrics))
     return metrics
+
+
+@dataclass
+class _ChunkTimes:
+    encode: float = 0.0  # encoding, wherever it ran
+    encode_wait: float = 0.0  # the scoring thread waiting for the next chunk's encoding
+    inference: float = 0.0  # the scoring thread submitting requests and waiting for results
+    read_rows: list[np.ndarray] = field(default_factory=list)
+
+
+def _score_chunks(
+    chunks: Iterator, inference: ChunkInference, writer: AtomicVcfWriter, info_key: str,
+    transfer_batch: int, meter: ProgressMeter,
+) -> tuple[int, _ChunkTimes]:  # fmt: skip
+    """Score every encoded chunk and write its annotated lines, in input order. One chunk stays
+    in flight while the next is fetched: its requests run while the next chunk is encoded (in
+    this thread, inline) and submitted, and it is collected and written after that, so the
+    streams are not left idle between chunks."""
+    times = _ChunkTimes()
+    scored = 0
+    lines: list[str] = []
+    in_flight = None
+    while True:
+        waited = time.monotonic()
+        item = next(chunks, None)
+        times.encode_wait += time.monotonic() - waited
+        submitted = None
+        if item is not None:
+            records, encoded = item
+            times.encode += encoded.seconds
+            times.read_rows.append(encoded.read_rows)
+            inferred = time.monotonic()
+            pending = inference.submit(encoded.tensors, encoded.annotations, encoded.read_rows)
+            times.inference += time.monotonic() - inferred
+            submitted = (records, encoded.type_labels, pending)
+        if in_flight is not None:
+            records, type_labels, pending = in_flight
+            inferred = time.monotonic()
+            probabilities = inference.collect(pending)
+            times.inference += time.monotonic() - inferred
+            scores = site_scores(probabilities, type_labels)
+            lines.extend(
+                annotate_line(r.line, info_key, format_score(s)) for r, s in zip(records, scores)
+            )
+            scored += len(records)
+            if len(lines) >= transfer_batch:
+                writer.write_lines(lines)
+                lines = []
+            meter.update(scored, f"{records[-1].chrom}:{records[-1].pos}")
+        if submitted is None:
+            break
+        in_flight = submitted
+    writer.write_lines(lines)
+    return scored, times
 
 
 def _quantiles(parts: list[np.ndarray]) -> dict[str, int]:
