@@ -206,3 +206,21 @@ def test_the_image_scores_with_gatks_small_2d_when_no_model_is_given(podman_env,
     ).stdout
     assert any(line.split()[:5] == ["small_2d", "gatk", "read_tensor", "yes", "shipped"]
                for line in listed.splitlines())  # fmt: skip
+
+
+@pytest.mark.parametrize("user", [None, "0"])
+def test_openvino_in_the_image_sends_no_telemetry(podman_env, user):
+    """openvino-telemetry decides from ~/intel/openvino_telemetry whether ``import openvino``
+    reports to Google Analytics; with no file it does. In the image, as its task user and as
+    root, it declines, and an import writes none of its client id or usage counts."""
+    script = (
+        "import os, openvino\n"
+        "from openvino_telemetry.utils.opt_in_checker import OptInChecker\n"
+        "folder = os.path.expanduser('~/intel')\n"
+        "print(OptInChecker().check(False, True).name, sorted(os.listdir(folder)))\n"
+    )
+    command = ["podman", "run", "--rm", *(["--user", user] if user else []), IMAGE,
+               "python", "-c", script]  # fmt: skip
+    result = subprocess.run(command, env=podman_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(None, 1) == ["DECLINED", "['openvino_telemetry']\n"]

@@ -9,6 +9,7 @@ back in input order.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -138,9 +139,11 @@ class ChunkInference:
         return self.collect(self.submit(tensors, annotations, read_rows))
 
     def close(self) -> None:
-        """Wait for every request still running (a run ending early)."""
+        """Wait for every request still running (a run ending early, by its own error: a
+        request's failure here is not raised over it)."""
         for backend in (self.dense, *self.buckets.values()):
-            backend.close()
+            with contextlib.suppress(Exception):
+                backend.close()
 
 
 @dataclass
