@@ -73,6 +73,33 @@ def test_missing_object_is_one_clear_line(gcs_emulator):
     assert not gcs_emulator.bucket(BUCKET).blob("out/missing.vcf.gz").exists()
 
 
+@pytest.mark.parametrize("given", [False, True])
+def test_a_gs_reference_index_of_another_fasta_is_refused(gcs_emulator, given):
+    """A .fai written for the same sequence at 60 bases a line, beside a gs:// FASTA read by
+    range (or passed with it, as the workflow does): htslib would read other bases; one line
+    naming the reference instead, and nothing uploaded."""
+    bucket = gcs_emulator.bucket(BUCKET)
+    fields = Path(f"{SMOKE_REF}.fai").read_text().rstrip("\n").split("\t")
+    folder = f"wrongfai{int(given)}"
+    bucket.blob(f"{folder}/ref.chr20.fa.gz").upload_from_filename(str(SMOKE_REF))
+    bucket.blob(f"{folder}/ref.chr20.fa.gz.gzi").upload_from_filename(f"{SMOKE_REF}.gzi")
+    bucket.blob(f"{folder}/other.fai").upload_from_string("\t".join([*fields[:3], "60", "61"]))
+    bucket.blob(f"{folder}/ref.chr20.fa.gz.fai").upload_from_string(
+        "\t".join([*fields[:3], "60", "61"]) + "\n"
+    )
+    reference = gs(f"{folder}/ref.chr20.fa.gz")
+    if given:
+        reference += f"##idx##{gs(folder + '/other.fai')}##idx##{reference}.gzi"
+    args = gcs_score_args(gs(f"out/{folder}.vcf.gz"))
+    args[args.index(gs("smoke/ref.chr20.fa.gz"))] = reference
+    result = run_cli(*args)
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"cnnscore: error: {gs(folder + '/ref.chr20.fa.gz')}"), error
+    assert "index does not fit it: contig chr20 does not have lines of 60 bases" in error
+    assert not list(gcs_emulator.list_blobs(BUCKET, prefix=f"out/{folder}"))
+
+
 def test_missing_bam_index_and_failed_run_upload_nothing(gcs_emulator):
     result = run_cli(*gcs_score_args(gs("out/noindex.vcf.gz"), reads="noindex/reads.bam"))
     assert result.returncode == 1

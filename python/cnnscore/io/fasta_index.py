@@ -13,21 +13,36 @@ those names end (:func:`offsets_problem`), read from the file itself (plain, or 
 from __future__ import annotations
 
 import bisect
+import functools
 import gzip
+import io
 import os
 import struct
+import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
 from ..errors import InputError
+from . import locations
 
 #: Contigs whose offsets are checked: the first and last few and some spread between, so that a
 #: genome of thousands of contigs costs milliseconds (a wrong index is wrong from its second
 #: contig on, where the first contig's line width decides the offset).
 _FIRST, _LAST, _SPREAD = 8, 8, 16
+#: For a FASTA read by URL, where each contig costs about three range requests to the bucket:
+#: the first two contigs (the second is where another line width shows), the last, one between.
+_URL_SAMPLE = (2, 1, 1)
+_URL_TIMEOUT = 60
 #: Bytes read before an offset to find the header line that ends there.
 _HEADER_SPAN = 4096
+#: A BGZF block's most compressed bytes, and the uncompressed text bgzip puts in one.
+_BGZF_BLOCK_BYTES, _BGZF_BLOCK_TEXT = 65536, 65280
+
+
+class _NoRanges(Exception):
+    """The server of a URL FASTA answers a range request with the whole file."""
 
 
 class Entry(NamedTuple):
@@ -74,39 +89,34 @@ def check_columns(fai: str) -> list[Entry]:
     return entries
 
 
-def _sample(entries: list[Entry]) -> list[Entry]:
-    if len(entries) <= _FIRST + _LAST + _SPREAD:
+def _sample(entries: list[Entry], first: int, last: int, spread: int) -> list[Entry]:
+    if len(entries) <= first + last + spread:
         return entries
-    middle = entries[_FIRST:-_LAST]
-    step = len(middle) / _SPREAD
-    return entries[:_FIRST] + [middle[int(i * step)] for i in range(_SPREAD)] + entries[-_LAST:]
+    middle = entries[first:-last]
+    step = len(middle) / spread
+    return entries[:first] + [middle[int(i * step)] for i in range(spread)] + entries[-last:]
 
 
-def _bgzip_reader(fasta: str, gzi: str) -> Callable[[int, int], bytes]:
-    """Uncompressed bytes [start, end) of a bgzip file, from the block the .gzi places before
-    ``start`` (each BGZF block is a whole gzip member, so reading may start at any of them)."""
-    with open(gzi, "rb") as handle:
-        data = handle.read()
-    (count,) = struct.unpack_from("<Q", data)
-    pairs = struct.unpack_from(f"<{2 * count}Q", data, 8)
-    compressed_at = (0, *pairs[0::2])
-    uncompressed_at = (0, *pairs[1::2])  # ascending: the blocks in file order
-    if any(later < earlier for earlier, later in zip(uncompressed_at, uncompressed_at[1:])):
-        raise ValueError("its block offsets are out of order")
+def _file_bytes(fasta: str) -> Callable[[int, int], bytes]:
+    """Bytes [start, end) of the file as stored (compressed for bgzip): a local file by seeking,
+    an http(s) URL by a Range request (a gs:// reference is such a URL here, served by
+    gcs.range_server from the bucket). Fewer bytes come back past the end of the file."""
+    if fasta.startswith(("http://", "https://")):
+        # the range server listens on loopback: never through a proxy the environment names
+        loopback = urllib.parse.urlsplit(fasta).hostname in ("127.0.0.1", "localhost", "::1")
+        opener = urllib.request.build_opener(
+            *([urllib.request.ProxyHandler({})] if loopback else [])
+        )
 
-    def read(start: int, end: int) -> bytes:
-        block = bisect.bisect_right(uncompressed_at, start) - 1
-        compressed, uncompressed = compressed_at[block], uncompressed_at[block]
-        with open(fasta, "rb") as raw:
-            raw.seek(compressed)
-            with gzip.GzipFile(fileobj=raw) as text:
-                text.read(start - uncompressed)
-                return text.read(end - start)
+        def fetch(start: int, end: int) -> bytes:
+            wanted = urllib.request.Request(fasta, headers={"Range": f"bytes={start}-{end - 1}"})
+            with opener.open(wanted, timeout=_URL_TIMEOUT) as response:
+                if response.status != 206 and start:
+                    raise _NoRanges  # a server that sends whole files: htslib's to judge
+                return response.read(end - start)
 
-    return read
+        return fetch
 
-
-def _plain_reader(fasta: str) -> Callable[[int, int], bytes]:
     def read(start: int, end: int) -> bytes:
         with open(fasta, "rb") as handle:
             handle.seek(start)
@@ -115,24 +125,82 @@ def _plain_reader(fasta: str) -> Callable[[int, int], bytes]:
     return read
 
 
+def _gzi_offsets(gzi: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(compressed, uncompressed) offsets of the BGZF blocks a .gzi lists, the first block's
+    (0, 0) included."""
+    with open(gzi, "rb") as handle:
+        data = handle.read()
+    (count,) = struct.unpack_from("<Q", data)
+    pairs = struct.unpack_from(f"<{2 * count}Q", data, 8)
+    compressed_at = (0, *pairs[0::2])
+    uncompressed_at = (0, *pairs[1::2])  # ascending: the blocks in file order
+    if any(later < earlier for earlier, later in zip(uncompressed_at, uncompressed_at[1:])):
+        raise ValueError("its block offsets are out of order")
+    return compressed_at, uncompressed_at
+
+
+def _bgzip_reader(stored: Callable[[int, int], bytes], gzi: str) -> Callable[[int, int], bytes]:
+    """Uncompressed bytes [start, end) of a bgzip file, from the block the .gzi places before
+    ``start`` (each BGZF block is a whole gzip member, so reading may start at any of them).
+    Enough compressed bytes are taken for the blocks the span can cross, plus one: a block holds
+    at most 64 KiB either way."""
+    compressed_at, uncompressed_at = _gzi_offsets(gzi)
+
+    def read(start: int, end: int) -> bytes:
+        block = bisect.bisect_right(uncompressed_at, start) - 1
+        compressed, uncompressed = compressed_at[block], uncompressed_at[block]
+        blocks = (end - uncompressed) // _BGZF_BLOCK_TEXT + 2
+        data = stored(compressed, compressed + blocks * _BGZF_BLOCK_BYTES)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as text:
+            text.read(start - uncompressed)
+            return text.read(end - start)
+
+    return read
+
+
 def offsets_problem(fasta: str, entries: list[Entry], gzi: str | None) -> str | None:
     """Why the index's offsets do not fit this FASTA, or None: for each sampled contig the bytes
     before its offset must end with its header line, ``>name`` (and an optional description),
     its first line must end where the index's line sizes say, and so must its last base.
-    A FASTA that cannot be read this way (a URL, a bgzip one without .gzi) is not checked here:
-    htslib reports what it cannot read."""
-    if not entries or not os.path.isfile(fasta):
+    A local bgzip FASTA without a .gzi is not checked here: htslib reports what it cannot read.
+    A URL (a gs:// reference, through the range server) is checked on fewer contigs, each a few
+    range requests, once per process (:func:`_url_offsets_problem`)."""
+    if not entries:
         return None
-    with open(fasta, "rb") as handle:
-        bgzip = handle.read(2) == b"\x1f\x8b"
+    if fasta.startswith(("http://", "https://")):
+        return _url_offsets_problem(fasta, tuple(entries), gzi)
+    if not os.path.isfile(fasta):
+        return None
+    return _sample_problem(fasta, gzi, _sample(entries, _FIRST, _LAST, _SPREAD))
+
+
+@functools.lru_cache(maxsize=8)
+def _url_offsets_problem(fasta: str, entries: tuple[Entry, ...], gzi: str | None) -> str | None:
+    """A reference read by URL is opened several times per run (its lengths, the encoder); each
+    contig checked costs range requests to the bucket, so fewer are sampled, and once."""
+    try:
+        return _sample_problem(fasta, gzi, _sample(list(entries), *_URL_SAMPLE))
+    except _NoRanges:
+        return None
+
+
+def _sample_problem(fasta: str, gzi: str | None, sample: list[Entry]) -> str | None:
+    """The first sampled contig whose offsets do not fit the file, said as the error."""
+    stored = _file_bytes(fasta)
+    try:
+        bgzip = stored(0, 2) == b"\x1f\x8b"
+    except OSError as err:
+        return f"cannot be read ({err})"
+    if bgzip and not gzi and locations.is_url(fasta):
+        return None  # the .gzi comes with a URL reference (gcs.remote_files); none: htslib's say
     gzi = gzi or fasta + ".gzi"
     if bgzip and not os.path.isfile(gzi):
         return None
     try:
-        read = _bgzip_reader(fasta, gzi) if bgzip else _plain_reader(fasta)
+        read = _bgzip_reader(stored, gzi) if bgzip else stored
     except (OSError, struct.error, ValueError) as err:
         return f"its .gzi index cannot be read ({err})"
-    for entry in _sample(entries):
+    for entry in sample:
         try:
             problem = _header_problem(read, entry) or _line_problem(read, entry)
         except (OSError, EOFError, zlib.error, ValueError) as err:  # a damaged or cut file
