@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..errors import InputError
-from . import locations
 
 #: Contigs whose offsets are checked: the first and last few and some spread between, so that a
 #: genome of thousands of contigs costs milliseconds (a wrong index is wrong from its second
@@ -34,6 +33,9 @@ _FIRST, _LAST, _SPREAD = 8, 8, 16
 #: For a FASTA read by URL, where each contig costs about three range requests to the bucket:
 #: the first two contigs (the second is where another line width shows), the last, one between.
 _URL_SAMPLE = (2, 1, 1)
+#: URLs read by HTTP range requests (a gs:// FASTA is one here: gcs.range_server's); others (ftp)
+#: are left to htslib.
+_BY_RANGE = ("http://", "https://")
 _URL_TIMEOUT = 60
 #: Bytes read before an offset to find the header line that ends there.
 _HEADER_SPAN = 4096
@@ -101,7 +103,7 @@ def _file_bytes(fasta: str) -> Callable[[int, int], bytes]:
     """Bytes [start, end) of the file as stored (compressed for bgzip): a local file by seeking,
     an http(s) URL by a Range request (a gs:// reference is such a URL here, served by
     gcs.range_server from the bucket). Fewer bytes come back past the end of the file."""
-    if fasta.startswith(("http://", "https://")):
+    if fasta.startswith(_BY_RANGE):
         # the range server listens on loopback: never through a proxy the environment names
         loopback = urllib.parse.urlsplit(fasta).hostname in ("127.0.0.1", "localhost", "::1")
         opener = urllib.request.build_opener(
@@ -167,7 +169,7 @@ def offsets_problem(fasta: str, entries: list[Entry], gzi: str | None) -> str | 
     range requests, once per process (:func:`_url_offsets_problem`)."""
     if not entries:
         return None
-    if fasta.startswith(("http://", "https://")):
+    if fasta.startswith(_BY_RANGE):
         return _url_offsets_problem(fasta, tuple(entries), gzi)
     if not os.path.isfile(fasta):
         return None
@@ -191,7 +193,7 @@ def _sample_problem(fasta: str, gzi: str | None, sample: list[Entry]) -> str | N
         bgzip = stored(0, 2) == b"\x1f\x8b"
     except OSError as err:
         return f"cannot be read ({err})"
-    if bgzip and not gzi and locations.is_url(fasta):
+    if bgzip and not gzi and fasta.startswith(_BY_RANGE):
         return None  # the .gzi comes with a URL reference (gcs.remote_files); none: htslib's say
     gzi = gzi or fasta + ".gzi"
     if bgzip and not os.path.isfile(gzi):

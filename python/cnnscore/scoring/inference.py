@@ -126,10 +126,11 @@ class ChunkInference:
 
     def collect(self, pending: PendingChunk) -> np.ndarray:
         """The chunk's softmax probabilities (n, 4), in input order, once computed."""
+        if pending.parts and pending.parts[0][0] is None:  # dense only: already in order
+            _, backend, handle = pending.parts[0]
+            return backend.collect(handle)
         probabilities = np.zeros((pending.size, 4), dtype=np.float32)
         for chosen, backend, handle in pending.parts:
-            if chosen is None:
-                return backend.collect(handle)
             probabilities[chosen] = backend.collect(handle)
         return probabilities
 
