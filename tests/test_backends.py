@@ -193,6 +193,25 @@ def test_each_backend_runs_the_precision_asked_for(name, precision):
     assert backend.effective_precision() == precision
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["compiled", "read-back"])
+def test_openvino_models_are_compiled_without_snippets(tmp_path, cached):
+    """The CPU plugin wraps each of small_2d's lone elementwise ops in a generated-code
+    subgraph unless told not to, ~20 ms of every model's compilation for no speed: the
+    executed graph holds plain Eltwise nodes, compiled or read back from the compiled cache
+    (whose import must be given the setting too)."""
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    openvino = backend_class("openvino")
+    for _ in range(2 if cached else 1):
+        backend = openvino(network, weights, batch_size=2, threads=2, compiled_cache=str(tmp_path))
+    assert backend.compiled_cache == ("hit" if cached else "stored")
+    layer_types = {
+        op.get_rt_info()["layerType"].astype(str)
+        for op in backend._compiled.get_runtime_model().get_ordered_ops()
+    }
+    assert "Eltwise" in layer_types and "Subgraph" not in layer_types
+
+
 #: /proc/cpuinfo fixtures: (the text, the sets every record must name, in this order)
 CPUINFO = {
     # AMD EPYC 7B12 (Zen 2): AVX2, no AVX-512, no VNNI

@@ -31,3 +31,27 @@ def test_each_request_is_read_back_into_its_destination_in_start_order():
     ring.finish_all()
     for i, destination in enumerate(destinations):
         assert (destination == 2 * i).all()
+
+
+def test_the_backend_queues_a_second_request_behind_each_stream():
+    """A chunk of two micro-batches per stream is all in flight when submit returns, none read
+    back: a stream that finishes one takes the next without waiting for the scoring thread."""
+    from cnnscore.backends import backend_class
+    from cnnscore.models.architectures import load_network
+    from cnnscore.models.keras2_weights import read_keras2_weights
+    from cnnscore.models.spec import load_model_spec
+    from conftest import SMALL_2D_HD5, SMALL_2D_JSON
+
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    backend = backend_class("openvino")(network, weights, batch_size=2, threads=2)
+    assert (backend.streams, backend.micro_batch) == (2, 1)
+    rng = np.random.default_rng(5)
+    tensors = rng.random((4, *network.tensor_shape), dtype=np.float32)
+    annotations = rng.random((4, network.annotation_count), dtype=np.float32)
+    handle = backend.submit([tensors, annotations])
+    assert len(backend._requests._running) == 4  # nothing waited for yet
+    together = backend.collect(handle)
+    one_by_one = np.concatenate([backend.predict([tensors[i : i + 1], annotations[i : i + 1]])
+                                 for i in range(4)])  # fmt: skip
+    np.testing.assert_array_equal(together, one_by_one)

@@ -8,8 +8,9 @@ is not offered (scoring.score.INT8_REFUSED says why; bench/precision_gate.py mea
 
 Streams, not one wide request: each of ``threads`` streams runs its own request on one core, and
 a call's batch is cut into one micro-batch per stream, all in flight at once on the model's
-requests (``openvino_requests.RequestRing``: each read back by itself, so a caller may start the
-next chunk's before it collects this one's). A single request spread over every core stalls
+requests (``openvino_requests.RequestRing``, two per stream so that none waits for the scoring
+thread: each read back by itself, so a caller may start the next chunk's before it collects this
+one's). A single request spread over every core stalls
 whenever another process (the encoder) takes one of them — on 2 cores with the encoder busy a
 third of the time, measured 57 variants/s against 69 with two streams (48-row bucket, batch 4).
 """
@@ -34,6 +35,12 @@ _HINTS = {"fp32": "f32", "bf16": "bf16"}
 _COMPUTE_NODES = {"Convolution", "FullyConnected", "MatMul", "Deconvolution"}
 _RUNTIME_PRECISIONS = {"i8": "int8", "u8": "int8", "bf16": "bf16", "f16": "fp16", "f32": "fp32"}
 _RANK = ("int8", "fp16", "bf16", "fp32")  # a graph runs at the lowest precision any node runs
+#: Requests per stream. With one, a stream that finishes idles until the scoring thread, which
+#: shares the cores with the streams, wakes, reads it back and starts another; with a second
+#: queued in OpenVINO it goes straight on. On a 2-core Intel Xeon (AMX) one process ran 286
+#: variants/s with two against 271 with one, as fast as two 1-thread processes (285); four
+#: gained nothing more (bench/RESULTS.md, 2026-12-05). Each costs its input and output tensors.
+REQUESTS_PER_STREAM = 2
 
 
 def runtime_precision(compiled_model) -> str:
@@ -87,9 +94,13 @@ class OpenVinoBackend(InferenceBackend):
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": self.streams,
             "INFERENCE_NUM_THREADS": int(threads),
+            # Snippets (the plugin's code generation for chains of elementwise ops) found only
+            # single ops to wrap here (17 per small_2d model), and generating them took ~20 of
+            # each model's ~90 ms of compilation; the plain kernels run as fast (RESULTS.md)
+            "SNIPPETS_MODE": "DISABLE",
         }
         self._compiled = self._compile(core, config, network, weights, compiled_cache)
-        self._requests = RequestRing(self._compiled, self.streams)
+        self._requests = RequestRing(self._compiled, REQUESTS_PER_STREAM * self.streams)
 
     def _compile(self, core, config: dict, network, weights, cache_folder: str | None):
         """The compiled model: read back from the compiled-model cache where an identical

@@ -1,5 +1,5 @@
-"""A compiled OpenVINO model's inference requests, one per stream, reused in turn, each waited for
-by itself.
+"""A compiled OpenVINO model's inference requests (the backend keeps two per stream), reused in
+turn, each waited for by itself.
 
 Why not OpenVINO's ``AsyncInferQueue``: its only wait is ``wait_all``, so a caller that collects
 one chunk must also wait for whatever it has started of the next, and its completion callback is
@@ -8,9 +8,9 @@ Python, run in OpenVINO's threads, which must take the GIL from whatever Python 
 caller's thread when it needs that request again or collects the call it belongs to; OpenVINO's
 threads run no Python.
 
-Requests finish in about the order they were started (one per stream, equal work), so the oldest
-running request is the one waited for: a call's results are complete once every request started
-up to its last one has been read back.
+Requests finish in about the order they were started (queued in that order, equal work), so the
+oldest running request is the one waited for: a call's results are complete once every request
+started up to its last one has been read back.
 """
 
 from __future__ import annotations
