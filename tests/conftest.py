@@ -58,6 +58,16 @@ SMALL_2D_JSON = SHIPPED_SMALL_2D / "small_2d.json"
 SMALL_2D_HD5 = SHIPPED_SMALL_2D / "small_2d.hd5"
 
 
+def small_2d_network():
+    """GATK's small_2d as cnnscore runs it: its network and the shipped weights bound to it."""
+    from cnnscore.models.architectures import load_network
+    from cnnscore.models.keras2_weights import read_keras2_weights
+    from cnnscore.models.spec import load_model_spec
+
+    spec = load_model_spec(str(SMALL_2D_JSON))
+    return load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+
+
 #: a 5 kb window of the smoke set with real sequence, reads and calls (chr20:10,000,001-10,005,000)
 SLICE_START, SLICE_LENGTH = 10_000_000, 5_000
 

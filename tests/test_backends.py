@@ -17,20 +17,18 @@ import numpy as np
 import pytest
 
 from cnnscore.backends import available_backends, backend_class, cpu
-from cnnscore.models.architectures import load_network
-from cnnscore.models.keras2_weights import read_keras2_weights
 from cnnscore.models.keras_builder import build_keras
 from cnnscore.models.spec import load_model_spec
 from conftest import (
     GATK_1D,
     MODELS,
     SMALL_2D_HD5,
-    SMALL_2D_JSON,
     assert_only_cnnscore_lines,
     data_lines,
     header_lines,
     info_scores,
     run_cli,
+    small_2d_network,
     smoke_2d_args,
     write_random_weights,
 )
@@ -42,8 +40,7 @@ def test_builtin_backends_are_registered():
 
 @pytest.mark.parametrize("name", ["tensorflow", "openvino", "onnxruntime"])
 def test_padded_batches_return_one_row_per_input_in_order(name):
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = small_2d_network()
     rng = np.random.default_rng(5)
     reads = rng.random((5, 128, 128, 15), dtype=np.float32)
     annotations = rng.normal(30, 10, (5, 7)).astype(np.float32)
@@ -183,8 +180,7 @@ def test_each_backend_runs_the_precision_asked_for(name, precision):
     has no bf16 (AVX2-only, AVX-512 without avx512_bf16), asking for it is refused instead."""
     from cnnscore.errors import InputError
 
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = small_2d_network()
     if precision == "bf16" and not _cpu_runs_bf16():
         with pytest.raises(InputError, match="this CPU has no bf16 support"):
             backend_class(name)(network, weights, batch_size=2, threads=2, precision=precision)
@@ -199,8 +195,7 @@ def test_openvino_models_are_compiled_without_snippets(tmp_path, cached):
     subgraph unless told not to, ~20 ms of every model's compilation for no speed: the
     executed graph holds plain Eltwise nodes, compiled or read back from the compiled cache
     (whose import must be given the setting too)."""
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = small_2d_network()
     openvino = backend_class("openvino")
     for _ in range(2 if cached else 1):
         backend = openvino(network, weights, batch_size=2, threads=2, compiled_cache=str(tmp_path))

@@ -37,13 +37,9 @@ def test_the_backend_queues_a_second_request_behind_each_stream():
     """A chunk of two micro-batches per stream is all in flight when submit returns, none read
     back: a stream that finishes one takes the next without waiting for the scoring thread."""
     from cnnscore.backends import backend_class
-    from cnnscore.models.architectures import load_network
-    from cnnscore.models.keras2_weights import read_keras2_weights
-    from cnnscore.models.spec import load_model_spec
-    from conftest import SMALL_2D_HD5, SMALL_2D_JSON
+    from conftest import small_2d_network
 
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = small_2d_network()
     backend = backend_class("openvino")(network, weights, batch_size=2, threads=2)
     assert (backend.streams, backend.micro_batch) == (2, 1)
     rng = np.random.default_rng(5)

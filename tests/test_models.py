@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from cnnscore.errors import InputError
-from cnnscore.models.architectures import load_network, network_for
+from cnnscore.models.architectures import network_for
 from cnnscore.models.keras2_weights import read_keras2_weights, write_keras2_weights
 from cnnscore.models.keras_builder import build_keras, build_model, model_weights
 from cnnscore.models.network import parameter_count
 from cnnscore.models.spec import load_model_spec
 from cnnscore.scoring.scores import format_score, log_odds
-from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers
+from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, random_layers, small_2d_network
 
 
 def test_the_shipped_small_2d_files_are_gatks_by_sha256():
@@ -86,8 +86,7 @@ def test_weights_of_another_architecture_are_refused():
 
 
 def test_keras_model_carries_the_bound_weights_by_name():
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    network, weights = load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    network, weights = small_2d_network()
     assert list(weights) == [
         "conv_1", "conv_2", "conv_3", "conv_4", "annotation_bn",
         "dense_annotations", "dense_fc", "softmax_predictions",

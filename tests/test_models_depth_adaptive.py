@@ -9,20 +9,18 @@ import numpy as np
 import pytest
 
 from cnnscore.backends import backend_class
-from cnnscore.models.architectures import load_network, network_for
+from cnnscore.models.architectures import network_for
 from cnnscore.models.depth_adaptive import NotAdaptable, bucket_networks, row_kernels, row_plan
-from cnnscore.models.keras2_weights import read_keras2_weights
 from cnnscore.models.keras_builder import build_keras
 from cnnscore.models.network import Conv, Dense, Network
 from cnnscore.models.spec import load_model_spec
 from cnnscore.scoring.inference import ChunkInference
-from conftest import MODELS, SMALL_2D_HD5, SMALL_2D_JSON, data_lines, run_cli, smoke_2d_args
+from conftest import MODELS, data_lines, run_cli, small_2d_network, smoke_2d_args
 
 
 @pytest.fixture(scope="module")
 def small_2d():
-    spec = load_model_spec(str(SMALL_2D_JSON))
-    return load_network(spec, read_keras2_weights(str(SMALL_2D_HD5)), str(SMALL_2D_HD5))
+    return small_2d_network()
 
 
 def synthetic_tensors(read_counts, seed=3):
