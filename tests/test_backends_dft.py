@@ -23,6 +23,7 @@ from conftest import (
     info_scores,
     random_layers,
     run_cli,
+    small_2d_network,
     smoke_2d_args,
 )
 
@@ -58,6 +59,26 @@ def test_copied_positions_fold_into_the_transform(length, kept):
     folded = correlate(x, axis_dft(kernel, length, kept))
     assert np.abs(folded - full).max() <= 2e-6 * np.abs(full).max()
     assert dft_macs(length, 25, 15, 8, kept) < dft_macs(length, 25, 15, 8)
+
+
+def test_every_bucket_model_shares_the_window_axis_transforms():
+    """The graph builder computes each transform once (openvino_graph._transform): the depth
+    buckets' models reuse the window axis's, and what they reuse equals a fresh computation."""
+    from cnnscore.backends import openvino_graph
+    from cnnscore.backends.openvino_graph import _transform, build_openvino_model
+
+    network, weights = small_2d_network()
+    buckets = bucket_networks(network)
+    openvino_graph._transform_of.cache_clear()
+    for each in [network, *buckets.values()]:
+        build_openvino_model(each, weights, 1, dft=True)
+    assert openvino_graph._transform_of.cache_info().hits >= len(buckets)  # each reused one
+    kernel = weights["conv_2"]["kernel"]
+    taps, channels, filters = kernel.shape[1:]
+    kernel = kernel.reshape(taps, channels, filters)
+    shared, fresh = _transform(kernel, 128, None), axis_dft(kernel, 128)
+    for name in ("forward", "mix_sum", "mix_imag", "mix_real", "inverse"):
+        assert np.array_equal(getattr(shared, name), getattr(fresh, name))
 
 
 def test_multiply_add_counts():
