@@ -477,3 +477,34 @@ def test_threads_default_to_the_cores_this_process_may_use(tmp_path):
     subprocess.run([sys.executable, "-m", "cnnscore", *map(str, args)],
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     assert json.loads(metrics.read_text())["threads"] == len(os.sched_getaffinity(0))
+
+
+def test_openvino_is_imported_without_its_model_converter(tmp_path):
+    """cnnscore never converts a model, so its import of openvino leaves the converter (and the
+    telemetry its import starts) out; the converter stays importable afterwards. An openvino
+    whose ``__init__`` cannot do without its converter is imported as it is."""
+    probe = (
+        "import sys\n"
+        "from cnnscore.backends.openvino_backend import OpenVinoBackend\n"
+        "OpenVinoBackend.configure_runtime(2)  # imports it, before any model is built\n"
+        "print('openvino' in sys.modules)\n"
+        "left_out = ('openvino.tools.ovc', 'openvino_telemetry')\n"
+        "print(sorted(m for m in left_out if m in sys.modules))\n"
+        "import openvino\n"
+        "from openvino.tools.ovc import convert_model\n"
+        "print(callable(convert_model), getattr(openvino, 'NEEDS_CONVERTER', None))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.splitlines()  # fmt: skip
+    assert found == ["True", "[]", "True None"]
+
+    # a stand-in openvino that imports its converter unconditionally
+    package = tmp_path / "openvino"
+    (package / "tools" / "ovc").mkdir(parents=True)
+    (package / "__init__.py").write_text("import openvino.tools.ovc\nNEEDS_CONVERTER = 1\n")
+    (package / "tools" / "__init__.py").write_text("")
+    (package / "tools" / "ovc" / "__init__.py").write_text("def convert_model(): pass\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, env=environment).stdout.splitlines()  # fmt: skip
+    assert found == ["True", "['openvino.tools.ovc']", "True 1"]

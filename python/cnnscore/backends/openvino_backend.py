@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,15 +56,38 @@ def runtime_precision(compiled_model) -> str:
     return next((p for p in _RANK if p in found), ",".join(sorted(found)) or "unknown")
 
 
+#: OpenVINO's model converter, which ``import openvino`` imports when it can: cnnscore builds its
+#: graphs itself and never converts, and on a 2-core Intel Xeon the converter was 70 of the
+#: import's ~100 ms, in every scoring process, and its import starts OpenVINO's telemetry and
+#: sends an import event where the user's consent allows (docs/INSTALL.md).
+_CONVERTER = "openvino.tools.ovc"
+_IMPORT_LOCK = threading.Lock()
+
+
 def _import_openvino():
-    try:
-        import openvino
-    except ImportError:
-        raise InputError(
-            "backend openvino needs the openvino package: pip install 'cnnscore[openvino]'",
-            setting="backend",
-        ) from None
-    return openvino
+    """``openvino``, imported without its model converter where that is the first import
+    (openvino's ``__init__`` imports the converter only if it can: a failed import of it is
+    allowed); the converter stays importable for whoever asks for it afterwards."""
+    with _IMPORT_LOCK:
+        if "openvino" not in sys.modules and _CONVERTER not in sys.modules:
+            sys.modules[_CONVERTER] = None  # an import of it fails (ImportError) while set
+            try:
+                import openvino
+
+                return openvino
+            except ImportError:
+                pass  # an openvino that needs its converter: imported as it is, below
+            finally:
+                if _CONVERTER in sys.modules and sys.modules[_CONVERTER] is None:
+                    del sys.modules[_CONVERTER]
+        try:
+            import openvino
+        except ImportError:
+            raise InputError(
+                "backend openvino needs the openvino package: pip install 'cnnscore[openvino]'",
+                setting="backend",
+            ) from None
+        return openvino
 
 
 class OpenVinoBackend(InferenceBackend):
@@ -126,6 +150,10 @@ class OpenVinoBackend(InferenceBackend):
         if cache is not None:
             self.compiled_cache = "stored" if cache.store(key, compiled) else "unwritable"
         return compiled
+
+    @classmethod
+    def configure_runtime(cls, threads: int) -> None:
+        _import_openvino()  # once, in the caller's thread, before models build in parallel
 
     @classmethod
     def bucket_batch(cls, threads: int) -> int:
