@@ -10,9 +10,9 @@ Streams, not one wide request: each of ``threads`` streams runs its own request 
 a call's batch is cut into one micro-batch per stream, all in flight at once on the model's
 requests (``openvino_requests.RequestRing``, two per stream so that none waits for the scoring
 thread: each read back by itself, so a caller may start the next chunk's before it collects this
-one's). A single request spread over every core stalls
-whenever another process (the encoder) takes one of them — on 2 cores with the encoder busy a
-third of the time, measured 57 variants/s against 69 with two streams (48-row bucket, batch 4).
+one's). A single request spread over every core stalls whenever another process (the encoder)
+takes one of them — on 2 cores with the encoder busy a third of the time, measured 57 variants/s
+against 69 with two streams (48-row bucket, batch 4).
 """
 
 from __future__ import annotations
