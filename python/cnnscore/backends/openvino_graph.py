@@ -165,36 +165,24 @@ def _append_rows(ops, x: _Tensor, count: int) -> _Tensor:
 def _dft_conv(ops, x: _Tensor, axis: str, dft) -> _Tensor:
     """A valid one-axis convolution (before bias) as forward DFT, per-bin channel mix, inverse.
 
-    The convolved axis is made innermost (transposing only if it is not), so the forward DFT is
-    one product with every other axis flattened; the inverse puts the axis first, which is where
-    the next step along it wants it (the next convolution along it, or a row pool)."""
-    others = "".join(a for a in x.axes if a != axis)
-    x = x.to(others + axis)
-    at = others.index("C")
-    before = int(np.prod([x.sizes[a] for a in others[:at]]))
-    after = int(np.prod([x.sizes[a] for a in others[at + 1 :]]))
-    channels, bins, kept = x.sizes["C"], dft.bins, dft.kept
-    flat = ops.reshape(x.node, _i64(ops, -1, kept), False)
-    spectrum = ops.matmul(ops.constant(dft.forward), flat, False, True)  # (2F, before*C*after)
-    halves = ops.split(ops.reshape(spectrum, _i64(ops, 2, bins, before, channels, after), False),
-                       ops.constant(np.int64(0)), 2).outputs()  # fmt: skip
-    real, imag = (ops.squeeze(h, _i64(ops, 0)) for h in halves)  # (F, before, C, after)
-
-    def mix(matrix, values):
-        if after == 1:  # channels innermost: (F, before, C) @ (F, C, D)
-            values = ops.reshape(values, _i64(ops, bins, before, channels), False)
-            return ops.matmul(values, ops.constant(np.ascontiguousarray(
-                matrix.transpose(0, 2, 1))), False, False)  # fmt: skip
-        return ops.matmul(ops.constant(matrix[:, None]), values, False, False)  # (F,b,D,after)
-
-    shared = mix(dft.mix_sum, ops.add(real, imag))
-    out_real = ops.add(shared, mix(dft.mix_imag, imag))
-    out_imag = ops.subtract(shared, mix(dft.mix_real, real))
-    stacked = ops.reshape(ops.concat([out_real, out_imag], 0), _i64(ops, 2 * bins, -1), False)
-    values = ops.matmul(ops.constant(dft.inverse), stacked, False, False)  # (outputs, rest)
-    filters = dft.mix_sum.shape[1]
+    The input is laid out channels first and the convolved axis innermost, (C, rest, L), so that
+    the forward product (2F, L) x (C * rest, L)^T gives (F, 2C, rest): per bin, the mix's operand
+    as it lies in memory. The mix gives (F, 2D, rest), which read as (2F, D * rest) is the
+    inverse's operand, and the output (L', D, rest) puts the axis first, where the next step
+    along it wants it (the next convolution along it, or a row pool); three matrix products and
+    no copy between them, the only layout change the one into (C, rest, L)."""
+    others = "".join(a for a in x.axes if a not in (axis, "C"))
+    x = x.to("C" + others + axis)
+    rest = int(np.prod([x.sizes[a] for a in others]))
+    bins, filters = dft.bins, dft.filters
+    flat = ops.reshape(x.node, _i64(ops, -1, dft.kept), False)  # (C * rest, L)
+    spectrum = ops.matmul(ops.constant(dft.forward), flat, False, True)  # (2F, C * rest)
+    operand = ops.reshape(spectrum, _i64(ops, bins, 2 * x.sizes["C"], rest), False)
+    mixed = ops.matmul(ops.constant(dft.mix), operand, False, False)  # (F, 2D, rest)
+    stacked = ops.reshape(mixed, _i64(ops, 2 * bins, filters * rest), False)
+    values = ops.matmul(ops.constant(dft.inverse), stacked, False, False)  # (L', D * rest)
     sizes = {**x.sizes, "C": filters, axis: dft.outputs}
-    axes = axis + others
+    axes = axis + "C" + others
     node = ops.reshape(values, _i64(ops, *[sizes[a] for a in axes]), False)
     return _Tensor(ops, node, axes, sizes)
 
