@@ -77,7 +77,12 @@ def axis_dft(kernel: np.ndarray, length: int, kept: int | None = None) -> AxisDf
     # K_f = sum_t k_t e^{-i 2 pi f t / L}; a correlation multiplies by conj(K_f)
     a = np.einsum("tcd,tf->fdc", kernel64, np.cos(tap_angle))  # Re K_f, (F, D, C)
     b = -np.einsum("tcd,tf->fdc", kernel64, np.sin(tap_angle))  # Im K_f
-    mix = np.block([[a, b], [-b, a]])  # (F, 2D, 2C)
+    filters, channels = a.shape[1:]
+    mix = np.empty((bins, 2 * filters, 2 * channels), np.float32)  # [[A, B], [-B, A]]
+    mix[:, :filters, :channels] = a
+    mix[:, :filters, channels:] = b
+    mix[:, filters:, :channels] = -b
+    mix[:, filters:, channels:] = a
     outputs = length - taps + 1
     weights = np.full(bins, 2.0)
     weights[0] = 1.0
@@ -88,7 +93,7 @@ def axis_dft(kernel: np.ndarray, length: int, kept: int | None = None) -> AxisDf
     inverse = np.stack(parts, axis=2).reshape(outputs, 2 * bins)  # columns as the spectrum's rows
     f32 = np.float32
     return AxisDft(length=length, kept=kept, outputs=outputs, forward=forward.astype(f32),
-                   mix=mix.astype(f32), inverse=inverse.astype(f32))  # fmt: skip
+                   mix=mix, inverse=inverse.astype(f32))  # fmt: skip
 
 
 def direct_macs(length: int, taps: int, channels: int, filters: int) -> int:
