@@ -10,6 +10,8 @@ metrics JSON gives model load (start-up), encoding, the time inference waited fo
 inference.
 
 Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
+       [--threads 2,4,8]  (the thread counts of the one-process runs, N always among them, as
+                           the shards' yardstick; default 1..N)
        [--also-inline]  (also one process per thread count with encoding in the scoring thread)
        [--compare-with DIR]  (every configuration also run with the cnnscore package under
                               DIR/python, e.g. a worktree of an earlier commit, interleaved)
@@ -97,8 +99,8 @@ def run(
     it (a tree from before the flag ignores it; one after it, without this, would use the user's
     cache)."""
     env = dict(os.environ, CNNSCORE_COMPILED_CACHE=cache)
-    if code:
-        env["PYTHONPATH"] = code
+    if code:  # ahead of whatever else the path holds (a machine's packages: bench/device_kit.sh)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
     per = len(cores) // processes
     started = time.monotonic()
     running = []
@@ -129,6 +131,13 @@ def run(
     }
 
 
+def _counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",")]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("thread counts are positive integers, e.g. 2,4,8,16")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
@@ -137,6 +146,7 @@ def main() -> None:
     parser.add_argument("--also-inline", action="store_true")
     parser.add_argument("--compare-with", default=None)
     parser.add_argument("--warm-cache", action="store_true")
+    parser.add_argument("--threads", default=None, type=_counts)
     args = parser.parse_args()
     codes = {"": "this tree"}
     if args.compare_with:
@@ -144,7 +154,9 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     n = len(cores)
     configs: list[Config] = []
-    for threads in range(1, n + 1):
+    for threads in sorted(set(args.threads) | {n}) if args.threads else range(1, n + 1):
+        if threads > n:
+            raise SystemExit(f"--threads {threads}: only {n} cores here")
         configs.append(Config(f"1 process x {threads} threads", cores[:threads], 1))
         if args.also_inline and threads > 1:
             configs.append(Config(f"1 process x {threads} threads, encoding inline",

@@ -1,0 +1,44 @@
+"""bench/scaling.py and bench/device_kit.sh, which record issue #32's numbers, still run: the
+benchmark on the smoke data at its smallest (one core, one thread count, one round), the kit's
+usage and its refusal to run without a prepared kit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_scaling_benchmark_prints_one_row_per_configuration():
+    result = subprocess.run(
+        [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
+         "--threads", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    assert len(rows) == 1 and "| 1 process x 1 threads | 1 |" in rows[0], result.stdout
+    speed = float(rows[0].split("|")[4])
+    assert speed > 0
+    assert "252 calls x 1 = 252 records" in result.stdout
+
+
+def test_scaling_benchmark_refuses_more_threads_than_cores():
+    result = subprocess.run(
+        [sys.executable, "bench/scaling.py", "--cores", "1", "--threads", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0 and "--threads 2: only 1 cores here" in result.stderr
+
+
+def test_device_kit_says_how_to_use_it_and_needs_a_prepared_kit(tmp_path):
+    usage = subprocess.run(["bash", "bench/device_kit.sh"], cwd=REPO, capture_output=True,
+                           text=True)  # fmt: skip
+    assert usage.returncode == 2 and "usage: bench/device_kit.sh prepare" in usage.stderr
+    copy = tmp_path / "repo"
+    (copy / "bench").mkdir(parents=True)
+    (copy / "bench" / "device_kit.sh").write_text((REPO / "bench" / "device_kit.sh").read_text())
+    missing = subprocess.run(["bash", "bench/device_kit.sh", "run"], cwd=copy,
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 1 and "no .device-kit (prepare it, carry it)" in missing.stderr
