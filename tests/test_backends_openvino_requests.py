@@ -17,11 +17,12 @@ def rows_times_two():
 
 
 def test_each_request_is_read_back_into_its_destination_in_start_order():
-    ring = RequestRing(rows_times_two(), 2)
+    ring = RequestRing(rows_times_two(), 2, ["x"])
     inputs = [np.full((2, 4), i, np.float32) for i in range(5)]
     # request 3 holds one real row (the second is padding): only one row is copied
     destinations = [np.full((1 if i == 3 else 2, 4), np.nan, np.float32) for i in range(5)]
-    sequences = [ring.start({"x": x}, d) for x, d in zip(inputs, destinations, strict=True)]
+    sequences = [ring.start(lambda buffers, x=x: buffers[0].__setitem__(slice(None), x), d)
+                 for x, d in zip(inputs, destinations, strict=True)]  # fmt: skip
     assert sequences == [1, 2, 3, 4, 5]
     # two requests: starting the third read back the first, the fourth the second, ...
     assert [bool(np.isnan(d).all()) for d in destinations] == [False, False, False, True, True]
@@ -51,3 +52,33 @@ def test_the_backend_queues_a_second_request_behind_each_stream():
     one_by_one = np.concatenate([backend.predict([tensors[i : i + 1], annotations[i : i + 1]])
                                  for i in range(4)])  # fmt: skip
     np.testing.assert_array_equal(together, one_by_one)
+
+
+def test_compact_tensors_are_copied_once_straight_into_the_requests(monkeypatch):
+    """OpenVINO's requests take a chunk's compact tensors ungathered (encode.compact.Gathered):
+    each variant is written once, into its request's own input tensor, never first into a batch
+    array of its own; the scores equal those from gathered arrays."""
+    from cnnscore.backends import backend_class
+    from cnnscore.encode.compact import CompactTensors
+    from cnnscore.scoring.inference import ChunkInference
+    from conftest import small_2d_network
+
+    network, weights = small_2d_network()
+    rng = np.random.default_rng(11)
+    rows = np.array([0, 3, 20, 47, 60, 127, 9])
+    ragged = [rng.random((r + 1, *network.tensor_shape[1:]), dtype=np.float32) for r in rows]
+    annotations = rng.random((len(rows), network.annotation_count), dtype=np.float32)
+    inference = ChunkInference(backend_class("openvino"), network, weights, 8, 2, "fp32", True,
+                               "dft")  # fmt: skip
+    expected = np.concatenate([
+        inference.dense.predict([CompactTensors([t]).at_height(128), annotations[i : i + 1]])
+        for i, t in enumerate(ragged)
+    ])  # fmt: skip
+
+    def gathered_into_an_array(*args, **kwargs):
+        raise AssertionError("a batch array was gathered")
+
+    monkeypatch.setattr(CompactTensors, "at_height", gathered_into_an_array)
+    got = inference.predict(CompactTensors(ragged), annotations, rows)
+    assert len(inference.counts) >= 3  # several buckets and the dense model took part
+    np.testing.assert_allclose(got, expected, atol=1e-5)

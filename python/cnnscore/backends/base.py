@@ -36,6 +36,9 @@ class InferenceBackend(ABC):
     #: Whether the constructor takes ``compiled_cache`` (a folder, backends.compiled_cache) and
     #: reads its compilation back from there when an identical one was stored.
     caches_compiled: ClassVar[bool] = False
+    #: Whether :meth:`submit` also takes a chunk's variants not yet gathered
+    #: (``encode.compact.Gathered``) and copies them straight into the runtime's own memory.
+    takes_gathered: ClassVar[bool] = False
 
     def __init__(
         self,

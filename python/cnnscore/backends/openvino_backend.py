@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..encode.compact import Gathered
 from ..errors import InputError
 from .base import InferenceBackend
 from .compiled_cache import OFF, CompiledCache, source_digest, weights_digest
@@ -96,6 +97,7 @@ class OpenVinoBackend(InferenceBackend):
     convolutions = ("dft", "direct")
     builds_in_parallel = True  # ov.Core.compile_model releases the GIL
     caches_compiled = True
+    takes_gathered = True  # into each request's own input tensors (openvino_requests)
 
     def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None,
                  compiled_cache: str | None = None):  # fmt: skip
@@ -124,7 +126,9 @@ class OpenVinoBackend(InferenceBackend):
             "SNIPPETS_MODE": "DISABLE",
         }
         self._compiled = self._compile(core, config, network, weights, compiled_cache)
-        self._requests = RequestRing(self._compiled, REQUESTS_PER_STREAM * self.streams)
+        self._requests = RequestRing(
+            self._compiled, REQUESTS_PER_STREAM * self.streams, self.input_names
+        )
 
     def _compile(self, core, config: dict, network, weights, cache_folder: str | None):
         """The compiled model: read back from the compiled-model cache where an identical
@@ -168,16 +172,27 @@ class OpenVinoBackend(InferenceBackend):
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.predict(inputs)
 
-    def submit(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    def submit(self, inputs: Sequence[np.ndarray | Gathered]) -> tuple[np.ndarray, int]:
         """Every micro-batch started on the model's requests (a start waits only for a free
         request), nothing else waited for: the caller submits the other row buckets' requests,
-        and the next chunk's, before it collects, so streams do not idle at a barrier."""
-        outputs = np.empty((len(inputs[0]), 4), dtype=np.float32)
-        last, start = 0, 0
-        for chunk, rows in self.padded_batches(inputs, self.micro_batch):
-            destination = outputs[start : start + rows]
-            last = self._requests.start(dict(zip(self.input_names, chunk)), destination)
-            start += rows
+        and the next chunk's, before it collects, so streams do not idle at a barrier. Each input
+        is an array or a chunk's variants not yet gathered (``encode.compact.Gathered``): both
+        are copied once, straight into the request's own input memory."""
+        count = len(inputs[0])
+        outputs = np.empty((count, 4), dtype=np.float32)
+        last = 0
+        for start in range(0, count, self.micro_batch):
+            rows = min(self.micro_batch, count - start)
+
+            def fill(buffers: list[np.ndarray], start: int = start, rows: int = rows) -> None:
+                for source, buffer in zip(inputs, buffers, strict=True):
+                    if isinstance(source, Gathered):
+                        source.write(start, buffer[:rows])
+                    else:
+                        buffer[:rows] = source[start : start + rows]
+                    buffer[rows:] = 0  # padding (none when a micro-batch is one variant)
+
+            last = self._requests.start(fill, outputs[start : start + rows])
         return outputs, last
 
     def collect(self, handle: object) -> np.ndarray:

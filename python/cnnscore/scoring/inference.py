@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends.base import InferenceBackend
-from ..encode.compact import CompactTensors
+from ..encode.compact import CompactTensors, Gathered
 from ..encode.read_tensor import rows_at_height
 from ..models.depth_adaptive import NotAdaptable, bucket_networks
 from ..models.network import Network, Weights
@@ -98,8 +98,10 @@ class ChunkInference:
         caller may submit the next chunk before it collects this one. 2D ``tensors`` may be
         compact: stacked (rows after the last repeat it) or ragged (pipeline.EncodedChunk)."""
 
-        def at_height(height: int, chosen: np.ndarray | None = None) -> np.ndarray:
+        def at_height(height: int, chosen: np.ndarray | None = None) -> np.ndarray | Gathered:
             if isinstance(tensors, CompactTensors):
+                if self.dense.takes_gathered:  # copied once, into the runtime's own memory
+                    return tensors.gather(height, chosen)
                 return tensors.at_height(height, chosen)
             return rows_at_height(tensors if chosen is None else tensors[chosen], height)
 
