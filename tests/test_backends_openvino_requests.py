@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+import pytest
 
 from cnnscore.backends.openvino_requests import RequestRing
 
@@ -16,13 +17,21 @@ def rows_times_two():
     return ov.Core().compile_model(ov.Model([doubled], [given]), "CPU")
 
 
+def writes(x: np.ndarray):
+    """A ``fill`` for RequestRing.start: ``x`` into the request's one input."""
+
+    def fill(buffers: list[np.ndarray]) -> None:
+        buffers[0][:] = x
+
+    return fill
+
+
 def test_each_request_is_read_back_into_its_destination_in_start_order():
     ring = RequestRing(rows_times_two(), 2, ["x"])
     inputs = [np.full((2, 4), i, np.float32) for i in range(5)]
     # request 3 holds one real row (the second is padding): only one row is copied
     destinations = [np.full((1 if i == 3 else 2, 4), np.nan, np.float32) for i in range(5)]
-    sequences = [ring.start(lambda buffers, x=x: buffers[0].__setitem__(slice(None), x), d)
-                 for x, d in zip(inputs, destinations, strict=True)]  # fmt: skip
+    sequences = [ring.start(writes(x), d) for x, d in zip(inputs, destinations, strict=True)]
     assert sequences == [1, 2, 3, 4, 5]
     # two requests: starting the third read back the first, the fourth the second, ...
     assert [bool(np.isnan(d).all()) for d in destinations] == [False, False, False, True, True]
@@ -32,6 +41,19 @@ def test_each_request_is_read_back_into_its_destination_in_start_order():
     ring.finish_all()
     for i, destination in enumerate(destinations):
         assert (destination == 2 * i).all()
+
+
+def test_a_fill_that_fails_leaves_its_request_idle():
+    """An input that cannot be written (here: the wrong shape) raises from start, and the ring
+    still has all its requests: the next starts run and read back as before."""
+    ring = RequestRing(rows_times_two(), 1, ["x"])
+    with pytest.raises(ValueError):
+        ring.start(writes(np.ones((3, 4), np.float32)), np.empty((2, 4), np.float32))
+    destinations = [np.empty((2, 4), np.float32) for _ in range(2)]
+    for i, destination in enumerate(destinations):
+        ring.start(writes(np.full((2, 4), i + 1, np.float32)), destination)
+    ring.finish_all()
+    assert [float(d[0, 0]) for d in destinations] == [2.0, 4.0]
 
 
 def test_the_backend_queues_a_second_request_behind_each_stream():
