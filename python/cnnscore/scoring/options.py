@@ -193,8 +193,8 @@ class ScoreOptions:
         parse=non_negative_int,
         help="encoder processes beside inference (0 = encode in the scoring thread, between "
         "model calls); default: with the compiled 2D encoder, a thread of this process encoding "
-        "ahead while the model runs from 4 threads (it costs less than sending tensors between "
-        "processes; on 2 cores encoding between model calls measured faster), else 1",
+        "ahead while the model runs from 2 threads (it costs less than sending tensors between "
+        "processes), else 1",
     )
     encoder: str = setting(
         "--encoder",

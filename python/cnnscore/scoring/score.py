@@ -99,13 +99,14 @@ class ScoreMetrics:
     cnnscore_version: str = __version__
 
 
-#: Threads from which the compiled encoder runs in a thread beside inference by default. On 2
-#: cores the thread competes with the two inference streams and the run was 2-4% slower than
-#: encoding between model calls (bench/RESULTS.md, 2026-12-05); on 16 cores inference waited for
-#: all of encoding's 2.6-2.9 s of a 6-8 s run (issue #32). 4 is where the competition (the
-#: encoder's time over the cores) falls below what inline encoding costs the run (its share of
-#: the wall time), estimated from those two machines, not measured on a 4-core one.
-BESIDE_FROM_THREADS = 4
+#: Threads from which the compiled encoder runs in a thread beside inference by default. Between
+#: model calls (inline) the streams drain their queued requests in ~10 ms and then idle for the
+#: rest of each chunk's encoding (counted per chunk); on 16 cores inference waited for all of
+#: encoding's 2.6-2.9 s of a 6-8 s run (issue #32). On 2 cores the thread was 2-4% slower while
+#: the scoring thread copied every tensor twice per request; with one copy (compact.Gathered) it
+#: is as fast as inline (327 against 328 variants/s, five rounds) and inference no longer waits
+#: for encoding (bench/RESULTS.md, 2026-12-05, session 16). One thread has no core to spare.
+BESIDE_FROM_THREADS = 2
 
 
 def _model_paths(options: ScoreOptions) -> tuple[str, str]:
