@@ -284,8 +284,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
         window_size=spec.window_size, read_limit=options.read_limit,
         reservoir_scope=options.reservoir_scope, encoder=encoder,
-        # encoding in-process leaves the other cores idle while it runs: one decompresses ahead
-        # (bench records: 0.20 -> 0.15 ms per variant for the compiled encoder); not for reads
+        # one thread decompresses ahead of in-process encoding (bench records, encoding inline:
+        # 0.20 -> 0.15 ms per variant for the compiled encoder; beside inference at 2 threads it
+        # neither helps nor costs: 7.51 against 7.52 s, RESULTS session 16); not for reads
         # streamed by URL, where reading ahead past the last record fetches bytes for nothing
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
     )  # fmt: skip
