@@ -8,11 +8,16 @@ same results byte for byte; the Python modules stay the reference (``--encoder p
 tests compare the two. What changes is only how the row strings are built: pads are all the same
 symbol, so a row is written in one pass from how many pads land before each read position (see
 ``_row``), instead of by repeated string splicing.
+
+Building the tensor from the selected reads runs without the GIL (``with nogil`` in
+:func:`read_tensor`): it is most of a variant's encoding, and the encoder thread runs beside the
+scoring thread, which needs the GIL to start every inference request; holding it through both
+would cap one process on many cores at what one core can do of the two together.
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, qsort
-from libc.string cimport strcmp
+from libc.stdlib cimport calloc, free, malloc, qsort
+from libc.string cimport memset, strcmp
 
 import numpy as np
 
@@ -359,7 +364,7 @@ cdef int _compare_rows(const void *x, const void *y) noexcept nogil:
     return a.index - b.index
 
 
-cdef int64_t _unclipped_start(bam1_t *b) noexcept:
+cdef int64_t _unclipped_start(bam1_t *b) noexcept nogil:
     cdef uint32_t *cigar = bam_get_cigar(b)
     cdef int64_t clip = 0
     cdef uint32_t i, op
@@ -371,11 +376,11 @@ cdef int64_t _unclipped_start(bam1_t *b) noexcept:
     return b.core.pos + 1 - clip
 
 
-cdef inline uint8_t _base(bam1_t *b, int64_t i) noexcept:
+cdef inline uint8_t _base(bam1_t *b, int64_t i) noexcept nogil:
     return <uint8_t>_SEQ_CODES[<int>bam_seqi(bam_get_seq(b), i) & 0xf]
 
 
-cdef uint8_t _sort_character(bam1_t *b, int64_t ustart, int64_t pos, bint snp) noexcept:
+cdef uint8_t _sort_character(bam1_t *b, int64_t ustart, int64_t pos, bint snp) noexcept nogil:
     cdef int64_t last = b.core.l_qseq - 1
     cdef int64_t target, total = 0, index
     cdef uint32_t *cigar = bam_get_cigar(b)
@@ -396,38 +401,41 @@ cdef uint8_t _sort_character(bam1_t *b, int64_t ustart, int64_t pos, bint snp) n
     return b'Y'
 
 
-cdef inline bint _moves_cursor(uint32_t op) noexcept:
+cdef inline bint _moves_cursor(uint32_t op) noexcept nogil:
     return op == 0 or op == 1 or op == 2 or op == 4
 
 
-cdef class _Pads:
-    """A key -> length map with GATK's insertion-map semantics (small: a few keys per pileup)."""
-    cdef int64_t keys[MAX_PADS]
-    cdef int64_t lengths[MAX_PADS]
-    cdef int count
+cdef struct Pads:
+    # a key -> length map with GATK's insertion-map semantics (small: a few keys per pileup)
+    int64_t keys[MAX_PADS]
+    int64_t lengths[MAX_PADS]
+    int count
 
-    cdef int find(self, int64_t key) noexcept:
-        cdef int i
-        for i in range(self.count):
-            if self.keys[i] == key:
-                return i
-        return -1
 
-    cdef int put(self, int64_t key, int64_t length) except -1:
-        """Set (overwriting) ``key``; returns its slot."""
-        cdef int i = self.find(key)
-        if i < 0:
-            if self.count == MAX_PADS:
-                raise TooManyPads()
-            i = self.count
-            self.count += 1
-            self.keys[i] = key
-        self.lengths[i] = length
-        return i
+cdef int _pads_find(const Pads *pads, int64_t key) noexcept nogil:
+    cdef int i
+    for i in range(pads.count):
+        if pads.keys[i] == key:
+            return i
+    return -1
+
+
+cdef int _pads_put(Pads *pads, int64_t key, int64_t length) noexcept nogil:
+    """Set (overwriting) ``key``; returns its slot, or -1 when the map is full (TooManyPads)."""
+    cdef int i = _pads_find(pads, key)
+    if i < 0:
+        if pads.count == MAX_PADS:
+            return -1
+        i = pads.count
+        pads.count += 1
+        pads.keys[i] = key
+    pads.lengths[i] = length
+    return i
 
 
 cdef int _row(const uint8_t *seq, const uint8_t *qual, int64_t length, int64_t offset,
-              _Pads own, int64_t pad_from, int window, uint8_t *chars, uint8_t *quals):
+              const Pads *own, int64_t pad_from, int window, uint8_t *chars,
+              uint8_t *quals) noexcept nogil:
     """One row's string and qualities, cut to the window, as GATK builds them: the read cut to
     the window, shifted by ``offset`` (SKIP columns before a read that starts later), then every
     pad of ``own`` inserted from the highest key down. All pads are the same symbol, so the result
@@ -467,22 +475,29 @@ cdef int _row(const uint8_t *seq, const uint8_t *qual, int64_t length, int64_t o
     return <int>out
 
 
+cdef enum:
+    # what the tensor builder, without the GIL, reports for read_tensor to raise
+    FULL = -1  # more distinct pad keys than a Pads holds (TooManyPads)
+    UNKNOWN_SYMBOL = -2  # a read base outside the known codes
+    NO_MEMORY = -3
+
+
 def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window, int window,
-                int read_limit, bint compact, const float[:] p_called, const float[:] p_other,
-                const float[:, :] base_vectors, const uint8_t[:] known_bases):
+                int read_limit, bint compact, const float[::1] p_called, const float[::1] p_other,
+                const float[:, ::1] base_vectors, const uint8_t[::1] known_bases):
     """The (height, window, 15) float32 tensor of the selected ``reads`` (AlignedSegments in
     reservoir order), as :func:`cnnscore.encode.read_tensor.read_tensor` builds it from their
-    ReadData. The p-hot and ambiguity tables come from the Python module, so both share them."""
-    cdef int count = len(reads), height, r
-    cdef int64_t window_start = pos - window // 2, offset, cursor, key, op_length
+    ReadData. The p-hot and ambiguity tables come from the Python module, so both share them.
+    Only gathering the records and raising hold the GIL; the tensor is built without it."""
+    cdef int count = len(reads), kept = min(len(reads), read_limit), r, status
+    cdef int height = (min(kept + 1, read_limit) if compact else read_limit)
     cdef bint snp = type_label == "SNP"
-    cdef uint32_t *cigar
-    cdef uint32_t i, op
     cdef bam1_t *b
+    cdef const uint8_t *text = reference_window
+    cdef int64_t text_length = len(reference_window)
+    cdef uint8_t bad = 0
+    cdef float[:, :, ::1] cells
     cdef Row *rows = <Row *>malloc(max(count, 1) * sizeof(Row))
-    cdef _Pads inserts = _Pads(), own = _Pads()
-    cdef int64_t buffer_size = 0
-    cdef int index
     if rows == NULL:
         raise MemoryError()
     try:
@@ -491,44 +506,84 @@ def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window,
             if b.core.l_qseq > 0 and (<uint8_t *>bam_get_qual(b))[0] == 0xff:
                 raise MissingQualities(reads[r].query_name)
             rows[r].b = b
-            rows[r].unclipped_start = _unclipped_start(b)
-            rows[r].sort_char = _sort_character(b, rows[r].unclipped_start, pos, snp)
             rows[r].index = r
-            buffer_size = max(buffer_size, <int64_t>b.core.l_qseq)
-        # the pileup-wide insertion map, over reads starting within a window of it
-        for r in range(count):
-            b = rows[r].b
-            offset = window_start - rows[r].unclipped_start
-            if offset >= window or -offset >= window:
-                continue
-            cigar = bam_get_cigar(b)
-            cursor = 0
-            for i in range(b.core.n_cigar):
-                op = cigar[i] & 0xf
-                op_length = cigar[i] >> 4
-                if op == 1:
-                    key = cursor - offset
-                    index = inserts.find(key)
-                    if op_length > (inserts.lengths[index] if index >= 0 else 0):
-                        inserts.put(key, op_length)
-                if _moves_cursor(op):
-                    cursor += op_length
-        qsort(rows, count, sizeof(Row), _compare_rows)
-        if count > read_limit:
-            count = read_limit
-        height = min(count + 1, read_limit) if compact else read_limit
-        # every element is written below (one row-major pass): no zeroing first
+        if window > 4096 or text_length > 4096:
+            raise ValueError("window too large for the compiled encoder")
+        # every element is written by _build (one row-major pass): no zeroing first
         tensor = np.empty((height, window, 15), dtype=np.float32)
-        row_chars = np.full((height, window), SKIP, dtype=np.uint8)
-        row_quals = np.zeros((height, window), dtype=np.uint8)
-        _fill(tensor, row_chars, row_quals, rows, count, inserts, own, window_start, window,
-              buffer_size, reference_window, p_called, p_other, base_vectors, known_bases)
+        cells = tensor
+        # the records stay alive in ``reads``, which the caller holds; nothing else touches them
+        with nogil:
+            status = _build(cells, rows, count, kept, pos, snp, text, text_length, window,
+                            p_called, p_other, base_vectors, known_bases, &bad)
+        if status == FULL:
+            raise TooManyPads()
+        if status == UNKNOWN_SYMBOL:
+            raise ValueError(f"unknown symbol {chr(bad)!r} in a read sequence")
+        if status == NO_MEMORY:
+            raise MemoryError()
         return tensor
     finally:
         free(rows)
 
 
-cdef inline int _acgt(uint8_t code) noexcept:
+cdef int _build(float[:, :, ::1] tensor, Row *rows, int count, int kept, int64_t pos, bint snp,
+                const uint8_t *text, int64_t text_length, int window,
+                const float[::1] p_called, const float[::1] p_other,
+                const float[:, ::1] base_vectors, const uint8_t[::1] known_bases,
+                uint8_t *bad) noexcept nogil:
+    """The tensor of ``rows`` (their records and input order set): GATK's row order, the
+    pileup-wide insertion map, then :func:`_fill`. 0, or what went wrong (FULL, ...)."""
+    cdef int64_t window_start = pos - window // 2, offset, cursor, key, op_length
+    cdef int64_t buffer_size = 0
+    cdef uint32_t *cigar
+    cdef uint32_t i, op
+    cdef bam1_t *b
+    cdef int r, index, status
+    cdef Pads inserts, own
+    cdef uint8_t *chars
+    cdef uint8_t *quals
+    inserts.count = 0
+    for r in range(count):
+        b = rows[r].b
+        rows[r].unclipped_start = _unclipped_start(b)
+        rows[r].sort_char = _sort_character(b, rows[r].unclipped_start, pos, snp)
+        buffer_size = max(buffer_size, <int64_t>b.core.l_qseq)
+    # the pileup-wide insertion map, over reads starting within a window of it
+    for r in range(count):
+        b = rows[r].b
+        offset = window_start - rows[r].unclipped_start
+        if offset >= window or -offset >= window:
+            continue
+        cigar = bam_get_cigar(b)
+        cursor = 0
+        for i in range(b.core.n_cigar):
+            op = cigar[i] & 0xf
+            op_length = cigar[i] >> 4
+            if op == 1:
+                key = cursor - offset
+                index = _pads_find(&inserts, key)
+                if op_length > (inserts.lengths[index] if index >= 0 else 0):
+                    if _pads_put(&inserts, key, op_length) < 0:
+                        return FULL
+            if _moves_cursor(op):
+                cursor += op_length
+    qsort(rows, count, sizeof(Row), _compare_rows)
+    chars = <uint8_t *>malloc(tensor.shape[0] * window)
+    quals = <uint8_t *>calloc(tensor.shape[0] * window, 1)
+    if chars == NULL or quals == NULL:
+        status = NO_MEMORY
+    else:
+        memset(chars, SKIP, tensor.shape[0] * window)
+        status = _fill(tensor, chars, quals, rows, kept, &inserts, &own, window_start, window,
+                       buffer_size, text, text_length, p_called, p_other, base_vectors,
+                       known_bases, bad)
+    free(chars)
+    free(quals)
+    return status
+
+
+cdef inline int _acgt(uint8_t code) noexcept nogil:
     """0, 1, 2, 3 for A, C, G, T (the p-hot read channels and the reference channels in that
     order); -1 for anything else."""
     if code == b'A':
@@ -542,14 +597,17 @@ cdef inline int _acgt(uint8_t code) noexcept:
     return -1
 
 
-cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, ::1] row_quals,
-                Row *rows, int count, _Pads inserts, _Pads own, int64_t window_start, int window,
-                int64_t buffer_size, bytes reference_window, const float[:] p_called,
-                const float[:] p_other, const float[:, :] base_vectors,
-                const uint8_t[:] known_bases) except *:
-    """Every element of ``tensor``: first each read's row string (chars, qualities) and flag
-    span, then one row-major pass writing all 15 channels of each cell (reads' p-hot bases and
-    pads, the reference row, the flags), so the tensor is written once and in order."""
+cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, Row *rows,
+               int count, const Pads *inserts, Pads *own, int64_t window_start, int window,
+               int64_t buffer_size, const uint8_t *text, int64_t text_length,
+               const float[::1] p_called, const float[::1] p_other,
+               const float[:, ::1] base_vectors, const uint8_t[::1] known_bases,
+               uint8_t *bad) noexcept nogil:
+    """Every element of ``tensor``: first each read's row string (``row_chars``, ``row_quals``:
+    height x window, SKIP and 0 beyond what a row writes) and flag span, then one row-major pass
+    writing all 15 channels of each cell (reads' p-hot bases and pads, the reference row, the
+    flags), so the tensor is written once and in order. 0, or FULL, UNKNOWN_SYMBOL (the symbol in
+    ``bad``), NO_MEMORY."""
     cdef uint8_t *seq = <uint8_t *>malloc(max(buffer_size, <int64_t>1))
     cdef float *flag_values = <float *>malloc(max(count, 1) * 5 * sizeof(float))
     cdef int *spans = <int *>malloc(max(count, 1) * 2 * sizeof(int))
@@ -558,117 +616,123 @@ cdef void _fill(float[:, :, ::1] tensor, uint8_t[:, ::1] row_chars, uint8_t[:, :
     cdef uint32_t *cigar
     cdef uint32_t i, op
     cdef int64_t offset, cursor, key, op_length, j
-    cdef int r, c, length, first, last, index, base
+    cdef int r, c, length, first, last, index, base, status = 0
     cdef uint8_t code, q
+    cdef uint8_t *chars
     cdef float other
     cdef float *cell
     cdef float *flags
     if seq == NULL or flag_values == NULL or spans == NULL:
-        free(seq)
-        free(flag_values)
-        free(spans)
-        raise MemoryError()
-    try:
-        _reference_row(reference, reference_window, inserts, window, base_vectors, known_bases)
-        for r in range(count):
-            b = rows[r].b
-            for j in range(b.core.l_qseq):
-                seq[j] = _base(b, j)
-            offset = window_start - rows[r].unclipped_start
-            own.count = 0  # this read's pads: its own insertions, then its deletions
-            cigar = bam_get_cigar(b)
-            cursor = 0
-            for i in range(b.core.n_cigar):
-                op = cigar[i] & 0xf
-                op_length = cigar[i] >> 4
-                key = cursor - offset
-                if op == 1:
-                    index = inserts.find(key)
-                    if index >= 0:
-                        own.put(key, inserts.lengths[index] - op_length)
-                elif op == 2:
-                    own.put(key, op_length)
-                if _moves_cursor(op):
-                    cursor += op_length
-            for index in range(inserts.count):
-                if own.find(inserts.keys[index]) < 0:
-                    own.put(inserts.keys[index], inserts.lengths[index])
-            length = _row(seq, <uint8_t *>bam_get_qual(b), b.core.l_qseq, offset, own, 1, window,
-                          &row_chars[r, 0], &row_quals[r, 0])
-            first, last = -1, -1
-            for c in range(length):
-                if row_chars[r, c] != SKIP:
-                    if first < 0:
-                        first = c
-                    last = c
-            if not (first >= 0 and last > first):  # GATK's [first, last)
-                first, last = 0, 0
-            spans[2 * r] = first
-            spans[2 * r + 1] = last
+        status = NO_MEMORY
+    else:
+        _reference_row(reference, text, text_length, inserts, window, base_vectors, known_bases)
+    for r in range(count if status == 0 else 0):
+        b = rows[r].b
+        for j in range(b.core.l_qseq):
+            seq[j] = _base(b, j)
+        offset = window_start - rows[r].unclipped_start
+        own.count = 0  # this read's pads: its own insertions, then its deletions
+        cigar = bam_get_cigar(b)
+        cursor = 0
+        for i in range(b.core.n_cigar):
+            op = cigar[i] & 0xf
+            op_length = cigar[i] >> 4
+            key = cursor - offset
+            if op == 1:
+                index = _pads_find(inserts, key)
+                if index >= 0 and _pads_put(own, key, inserts.lengths[index] - op_length) < 0:
+                    status = FULL
+            elif op == 2:
+                if _pads_put(own, key, op_length) < 0:
+                    status = FULL
+            if _moves_cursor(op):
+                cursor += op_length
+        for index in range(inserts.count):
+            if _pads_find(own, inserts.keys[index]) < 0:
+                if _pads_put(own, inserts.keys[index], inserts.lengths[index]) < 0:
+                    status = FULL
+        if status != 0:
+            break
+        chars = &row_chars[r * window]
+        length = _row(seq, <uint8_t *>bam_get_qual(b), b.core.l_qseq, offset, own, 1, window,
+                      chars, &row_quals[r * window])
+        first, last = -1, -1
+        for c in range(length):
+            if chars[c] != SKIP:
+                if first < 0:
+                    first = c
+                last = c
+        if not (first >= 0 and last > first):  # GATK's [first, last)
+            first, last = 0, 0
+        spans[2 * r] = first
+        spans[2 * r + 1] = last
+        flags = &flag_values[5 * r]
+        flags[0] = 1.0 if b.core.flag & FLAG_REVERSE else 0.0
+        flags[1] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_MATE_REVERSE) else 0.0
+        flags[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
+        flags[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
+        flags[4] = <float>(b.core.qual / 60.0)
+    # row-major, so the first unknown symbol is the one reported
+    for r in range(tensor.shape[0] if status == 0 else 0):
+        if r < count:
+            first, last = spans[2 * r], spans[2 * r + 1]
             flags = &flag_values[5 * r]
-            flags[0] = 1.0 if b.core.flag & FLAG_REVERSE else 0.0
-            flags[1] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_MATE_REVERSE) else 0.0
-            flags[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
-            flags[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
-            flags[4] = <float>(b.core.qual / 60.0)
-        # row-major, so the first unknown symbol is the one reported
-        for r in range(row_chars.shape[0]):
-            if r < count:
-                first, last = spans[2 * r], spans[2 * r + 1]
-                flags = &flag_values[5 * r]
-            else:
-                first, last = 0, 0
-            for c in range(window):
-                cell = &tensor[r, c, 0]
-                code = row_chars[r, c]
-                for j in range(5):
-                    cell[j] = 0.0
-                if code != SKIP:
-                    q = row_quals[r, c]
-                    base = _acgt(code)
-                    if base >= 0:
-                        other = p_other[q]
-                        for j in range(4):
-                            cell[j] = other
-                        cell[base] = p_called[q]
-                    elif code == PAD:
-                        cell[4] = 1.0
-                    elif known_bases[code]:
-                        for j in range(4):
-                            cell[j] = base_vectors[code, j]
-                    else:
-                        raise ValueError(f"unknown symbol {chr(code)!r} in a read sequence")
-                for j in range(5):
-                    cell[5 + j] = reference[5 * c + j]
-                if first <= c < last:
-                    for j in range(5):
-                        cell[10 + j] = flags[j]
+        else:
+            first, last = 0, 0
+        for c in range(window):
+            cell = &tensor[r, c, 0]
+            code = row_chars[r * window + c]
+            for j in range(5):
+                cell[j] = 0.0
+            if code != SKIP:
+                q = row_quals[r * window + c]
+                base = _acgt(code)
+                if base >= 0:
+                    other = p_other[q]
+                    for j in range(4):
+                        cell[j] = other
+                    cell[base] = p_called[q]
+                elif code == PAD:
+                    cell[4] = 1.0
+                elif known_bases[code]:
+                    for j in range(4):
+                        cell[j] = base_vectors[code, j]
                 else:
-                    for j in range(5):
-                        cell[10 + j] = 0.0
-    finally:
-        free(seq)
-        free(flag_values)
-        free(spans)
+                    bad[0] = code
+                    status = UNKNOWN_SYMBOL
+                    break
+            for j in range(5):
+                cell[5 + j] = reference[5 * c + j]
+            if first <= c < last:
+                for j in range(5):
+                    cell[10 + j] = flags[j]
+            else:
+                for j in range(5):
+                    cell[10 + j] = 0.0
+        if status != 0:
+            break
+    free(seq)
+    free(flag_values)
+    free(spans)
+    return status
 
 
-cdef void _reference_row(float *reference, bytes reference_window, _Pads inserts, int window,
-                         const float[:, :] base_vectors, const uint8_t[:] known_bases) except *:
+cdef void _reference_row(float *reference, const uint8_t *text, int64_t text_length,
+                         const Pads *inserts, int window, const float[:, ::1] base_vectors,
+                         const uint8_t[::1] known_bases) noexcept nogil:
     """The five reference channels of every row, per column: the window with the pileup's
-    insertion pads (keys below 0 at the start), cut to the window; zeros past its end."""
-    cdef const uint8_t *text = reference_window
+    insertion pads (keys below 0 at the start), cut to the window; zeros past its end. The
+    caller has checked that the window and the text fit 4096 columns."""
     cdef uint8_t chars[4096]
     cdef uint8_t quals[4096]
     cdef uint8_t zeros[4096]
     cdef int length, c, j, channel
     cdef uint8_t code
-    if window > 4096 or len(reference_window) > 4096:
-        raise ValueError("window too large for the compiled encoder")
-    for c in range(len(reference_window)):
+    for c in range(text_length):
         zeros[c] = 0
     for c in range(5 * window):
         reference[c] = 0.0
-    length = _row(text, zeros, len(reference_window), 0, inserts, 0, window, chars, quals)
+    length = _row(text, zeros, text_length, 0, inserts, 0, window, chars, quals)
     for c in range(length):
         code = chars[c]
         channel = _acgt(code)
