@@ -6,8 +6,10 @@ encoder) pinned with ``taskset`` to the cores it is given. The input is the smok
 (testdata/, real NA12878 reads) with every record repeated ``--repeat`` times, which lengthens a
 run without more reads; shards are contiguous slices of it. Configurations are interleaved over
 ``--rounds`` and the median reported, since these machines swing over minutes. For each run the
-metrics JSON gives model load (start-up), encoding, the time inference waited for encoding, and
-inference.
+metrics JSON gives model load (start-up), encoding, the time inference waited for encoding,
+inference, and how busy the scoring thread and encoding kept their threads (CPU time over the
+wall time after model load): one process's Python threads share one GIL, so a share near 1 says
+which of them caps it on many cores.
 
 Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
        [--threads 2,4,8]  (the thread counts of the one-process runs, N always among them, as
@@ -119,6 +121,16 @@ def run(
         metrics.append(json.loads(output.with_suffix(".json").read_text()))
     wall = time.monotonic() - started
     variants = sum(m["variants_scored"] for m in metrics)
+
+    def busy(key: str) -> float | None:
+        """A thread's CPU time over the wall time after model load, per process (an older tree
+        does not report it)."""
+        if any(key not in m for m in metrics):
+            return None
+        return statistics.mean(
+            m[key] / max(m["wall_seconds"] - m["model_load_seconds"], 1e-9) for m in metrics
+        )
+
     return {
         "variants_per_second": variants / wall,
         "wall": wall,
@@ -126,6 +138,8 @@ def run(
         "encode": statistics.mean(m["encode_seconds"] for m in metrics),
         "encode_wait": statistics.mean(m["encode_wait_seconds"] for m in metrics),
         "inference": statistics.mean(m["inference_seconds"] for m in metrics),
+        "scoring_busy": busy("scoring_thread_cpu_seconds"),
+        "encoder_busy": busy("encode_cpu_seconds"),
         "encoding": metrics[0].get("encoding", "?"),
         "compiled_cache": metrics[0].get("compiled_cache", "none"),
     }
@@ -199,8 +213,8 @@ def main() -> None:
           "unless said")  # fmt: skip
     print("| code | run | cores | variants/s | vs 1 process, same cores, this tree | "
           "model load s | encode s | inference waited for encoding s | inference s | "
-          "encoding | compiled cache |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "scoring thread busy | encoding busy | encoding | compiled cache |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     by_label = {config.label: config for config in configs}
     one_process = {
         len(by_label[label].cores): statistics.median(r["variants_per_second"] for r in runs)
@@ -218,7 +232,14 @@ def main() -> None:
               f"{statistics.median(r['encode'] for r in runs):.2f} | "
               f"{statistics.median(r['encode_wait'] for r in runs):.2f} | "
               f"{statistics.median(r['inference'] for r in runs):.2f} | "
+              f"{_share(runs, 'scoring_busy')} | {_share(runs, 'encoder_busy')} | "
               f"{runs[0]['encoding']} | {runs[0]['compiled_cache']} |")  # fmt: skip
+
+
+def _share(runs: list[dict], key: str) -> str:
+    """The median of a thread's busy share over the rounds, or '-' where not reported."""
+    values = [r[key] for r in runs if r[key] is not None]
+    return f"{statistics.median(values):.2f}" if values else "-"
 
 
 if __name__ == "__main__":

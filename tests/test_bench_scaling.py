@@ -19,8 +19,11 @@ def test_scaling_benchmark_prints_one_row_per_configuration():
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
     assert len(rows) == 1 and "| 1 process x 1 threads | 1 |" in rows[0], result.stdout
-    speed = float(rows[0].split("|")[4])
+    cells = rows[0].split("|")
+    speed = float(cells[4])
     assert speed > 0
+    # the scoring thread's and encoding's CPU over the wall after model load, on one core
+    assert 0 < float(cells[10]) <= 1.05 and 0 < float(cells[11]) <= 1.05, rows[0]
     assert "252 calls x 1 = 252 records" in result.stdout
 
 

@@ -89,6 +89,10 @@ def test_metrics_json(smoke_2d_output):
     # the parts measured inside the run fit in it (encoding beside inference, model load first)
     assert 0 < metrics["encode_seconds"] + metrics["inference_seconds"] <= wall
     assert metrics["model_load_seconds"] + metrics["inference_seconds"] <= wall + 0.002
+    # a thread's CPU time within its wall time: encoding's within each chunk's, the scoring
+    # thread's within the run's
+    assert 0 < metrics["encode_cpu_seconds"] <= metrics["encode_seconds"] + 0.002
+    assert 0 < metrics["scoring_thread_cpu_seconds"] <= wall
 
 
 def test_interval_restricts_to_overlapping_records(tmp_path, smoke_2d_output):
@@ -235,6 +239,8 @@ def test_encoding_beside_inference_from_two_threads_scores_as_inline(tmp_path):
         runs[name] = (data_lines(output), json.loads(metrics.read_text()))
     assert runs["beside"][1]["encoding"] == "beside" and runs["inline"][1]["encoding"] == "inline"
     assert runs["beside"][0] == runs["inline"][0] and len(runs["beside"][0]) == 252
+    inline = runs["inline"][1]  # encoding ran in the scoring thread: its CPU time counts there
+    assert 0 < inline["encode_cpu_seconds"] <= inline["scoring_thread_cpu_seconds"]
     run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
             "read_tensor", "--threads", "1", "-L", "chr20:10000000-10003000", "-O",
             tmp_path / "one.vcf", "--metrics-json", tmp_path / "one.json", check=True)  # fmt: skip

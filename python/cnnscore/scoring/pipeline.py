@@ -62,6 +62,8 @@ class EncodedChunk:
     type_labels: list[str]
     read_rows: np.ndarray  # reads in each 2D tensor (0 for 1D): rows after them are empty
     seconds: float
+    #: CPU time of the thread that encoded it: beside inference, what that thread needed of a core
+    cpu_seconds: float
 
 
 class Encoder:
@@ -139,7 +141,7 @@ class Encoder:
         return tensor, annotations, type_label, min(len(reads), config.read_limit)
 
     def encode_chunk(self, records: list[VcfRecord]) -> EncodedChunk:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         encoded = [self.encode(record) for record in records]
         tensors = [e[0] for e in encoded]
         return EncodedChunk(
@@ -150,6 +152,7 @@ class Encoder:
             type_labels=[e[2] for e in encoded],
             read_rows=np.array([e[3] for e in encoded], dtype=np.int64),
             seconds=time.monotonic() - started,
+            cpu_seconds=time.thread_time() - cpu_started,
         )
 
 

@@ -69,6 +69,12 @@ class ScoreMetrics:
     encode_wait_seconds: float
     inference_seconds: float
     model_load_seconds: float
+    #: CPU time of the threads that set how far one process scales (bench/scaling.py divides
+    #: them by the wall time after model load): the scoring thread (submitting requests, reading
+    #: them back, writing; encoding too when inline), and encoding, wherever it ran. Both are
+    #: Python threads sharing one GIL, so a share near 1 of either caps the process.
+    scoring_thread_cpu_seconds: float
+    encode_cpu_seconds: float
     backend: str
     precision: str
     effective_precision: str  # read back from the runtime (backends.base.effective_precision)
@@ -353,6 +359,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         encode_wait_seconds=round(times.encode_wait, 3),
         inference_seconds=round(times.inference, 3),
         model_load_seconds=round(model_load_seconds, 3),
+        scoring_thread_cpu_seconds=round(times.scoring_cpu, 3),
+        encode_cpu_seconds=round(times.encode_cpu, 3),
         backend=options.backend,
         precision=options.precision,
         effective_precision=effective,
@@ -383,6 +391,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
 @dataclass
 class _ChunkTimes:
     encode: float = 0.0  # encoding, wherever it ran
+    encode_cpu: float = 0.0  # the CPU time of that encoding
+    scoring_cpu: float = 0.0  # the scoring thread's CPU time over the whole loop
     encode_wait: float = 0.0  # the scoring thread waiting for the next chunk's encoding
     inference: float = 0.0  # the scoring thread submitting requests and waiting for results
     read_rows: list[np.ndarray] = field(default_factory=list)
@@ -397,6 +407,7 @@ def _score_chunks(
     this thread, inline) and submitted, and it is collected and written after that, so the
     streams are not left idle between chunks."""
     times = _ChunkTimes()
+    cpu_started = time.thread_time()
     scored = 0
     lines: list[str] = []
     in_flight = None
@@ -408,6 +419,7 @@ def _score_chunks(
         if item is not None:
             records, encoded = item
             times.encode += encoded.seconds
+            times.encode_cpu += encoded.cpu_seconds
             times.read_rows.append(encoded.read_rows)
             inferred = time.monotonic()
             pending = inference.submit(encoded.tensors, encoded.annotations, encoded.read_rows)
@@ -431,6 +443,7 @@ def _score_chunks(
             break
         in_flight = submitted
     writer.write_lines(lines)
+    times.scoring_cpu = time.thread_time() - cpu_started
     return scored, times
 
 
