@@ -540,6 +540,7 @@ cdef int _build(float[:, :, ::1] tensor, Row *rows, int count, int kept, int64_t
     cdef uint32_t i, op
     cdef bam1_t *b
     cdef int r, index, status
+    cdef size_t cells
     cdef Pads inserts, own
     cdef uint8_t *chars
     cdef uint8_t *quals
@@ -569,12 +570,13 @@ cdef int _build(float[:, :, ::1] tensor, Row *rows, int count, int kept, int64_t
             if _moves_cursor(op):
                 cursor += op_length
     qsort(rows, count, sizeof(Row), _compare_rows)
-    chars = <uint8_t *>malloc(tensor.shape[0] * window)
-    quals = <uint8_t *>calloc(tensor.shape[0] * window, 1)
+    cells = max(tensor.shape[0] * window, 1)  # malloc(0) may give NULL
+    chars = <uint8_t *>malloc(cells)
+    quals = <uint8_t *>calloc(cells, 1)
     if chars == NULL or quals == NULL:
         status = NO_MEMORY
     else:
-        memset(chars, SKIP, tensor.shape[0] * window)
+        memset(chars, SKIP, cells)
         status = _fill(tensor, chars, quals, rows, kept, &inserts, &own, window_start, window,
                        buffer_size, text, text_length, p_called, p_other, base_vectors,
                        known_bases, bad)
