@@ -19,6 +19,10 @@ Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
                               DIR/python, e.g. a worktree of an earlier commit, interleaved)
        [--warm-cache]  (also one process on all cores with a compiled-model cache that an
                         untimed run filled: the start-up of a machine that has scored before)
+       [--model cnnscore_compact_2d]  (a shipped model instead of small_2d: compact_2d needs
+                        ~1/20 of its arithmetic, so on 2 cores the scoring and encoder threads
+                        carry the share of the run that small_2d gives them on ~16: a stand-in
+                        for many cores where none is at hand)
 """
 
 from __future__ import annotations
@@ -70,14 +74,17 @@ def repeated_vcf(folder: Path, repeat: int, shards: int) -> list[Path]:
 
 
 def score_command(
-    vcf: Path, output: Path, threads: int, inline: bool, cache: str | None
+    vcf: Path, output: Path, threads: int, inline: bool, cache: str | None, model: str | None = None
 ) -> list[str]:
-    """``cache``: --compiled-cache's value (None: an older tree without the flag)."""
+    """``cache``: --compiled-cache's value (None: an older tree without the flag); ``model``: a
+    shipped model's name, else GATK's small_2d."""
+    small_2d = ["--architecture", str(SMALL_2D / "small_2d.json"),
+                "--weights", str(SMALL_2D / "small_2d.hd5")]  # fmt: skip
+    chosen = ["--model", model] if model else small_2d
     command = [
         sys.executable, "-m", "cnnscore", "score", "-V", str(vcf),
         "-R", str(SMOKE / "ref.chr20.fa.gz"), "-I", str(SMOKE / "NA12878.chr20_10M_10.1M.bam"),
-        "--tensor-type", "read_tensor", "--architecture", str(SMALL_2D / "small_2d.json"),
-        "--weights", str(SMALL_2D / "small_2d.hd5"), "-O", str(output), "--threads", str(threads),
+        "--tensor-type", "read_tensor", *chosen, "-O", str(output), "--threads", str(threads),
         "--metrics-json", str(output.with_suffix(".json")),
     ]  # fmt: skip
     if cache is not None:
@@ -93,6 +100,7 @@ def run(
     vcfs: list[Path],
     code: str,
     cache: str = "off",
+    model: str | None = None,
 ) -> dict:
     """k processes, each on its own len(cores)/k cores with as many threads, one shard each;
     ``code``: a folder holding the cnnscore package to run instead of this one ("" = this).
@@ -110,7 +118,8 @@ def run(
         mine = ",".join(str(c) for c in cores[index * per : (index + 1) * per])
         output = folder / f"out-{processes}-{index}.vcf"
         flag = None if code else cache
-        command = ["taskset", "-c", mine, *score_command(vcfs[index], output, per, inline, flag)]
+        scoring = score_command(vcfs[index], output, per, inline, flag, model)
+        command = ["taskset", "-c", mine, *scoring]
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
         running.append((process, output))
     metrics = []
@@ -138,6 +147,7 @@ def run(
         "encode": statistics.mean(m["encode_seconds"] for m in metrics),
         "encode_wait": statistics.mean(m["encode_wait_seconds"] for m in metrics),
         "inference": statistics.mean(m["inference_seconds"] for m in metrics),
+        "gflop": statistics.mean(m.get("gflop_per_variant", 0.0) for m in metrics),
         "scoring_busy": busy("scoring_thread_cpu_seconds"),
         "encoder_busy": busy("encode_cpu_seconds"),
         "encoding": metrics[0].get("encoding", "?"),
@@ -161,6 +171,7 @@ def main() -> None:
     parser.add_argument("--compare-with", default=None)
     parser.add_argument("--warm-cache", action="store_true")
     parser.add_argument("--threads", default=None, type=_counts)
+    parser.add_argument("--model", default=None)
     args = parser.parse_args()
     codes = {"": "this tree"}
     if args.compare_with:
@@ -191,7 +202,7 @@ def main() -> None:
         total = sum(1 for line in inputs[1][0].read_text().splitlines() if line[:1] != "#")
         cache = str(folder / "compiled-cache")
         if args.warm_cache:  # one untimed run fills it
-            run(folder, cores, 1, False, inputs[1], "", cache)
+            run(folder, cores, 1, False, inputs[1], "", cache, args.model)
         for _ in range(args.rounds):
             for config in configs:
                 for code in codes:
@@ -205,9 +216,13 @@ def main() -> None:
                         inputs[config.processes],
                         code,
                         cache if config.warm else "off",
+                        args.model,
                     )
                     results[(config.label, code)].append(result)  # fmt: skip
     print(f"machine: {machine()}")
+    first = next(runs[0] for (_, code), runs in results.items() if not code and runs)
+    print(f"model: {args.model or 'small_2d (GATK)'}, {first['gflop']:.3f} GFLOP per variant "
+          "as computed (this tree)")  # fmt: skip
     print(f"input: the smoke set's 252 calls x {args.repeat} = {total} records; "
           f"median of {args.rounds} rounds, configurations interleaved; compiled-model cache off "
           "unless said")  # fmt: skip

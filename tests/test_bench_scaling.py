@@ -25,6 +25,22 @@ def test_scaling_benchmark_prints_one_row_per_configuration():
     # the scoring thread's and encoding's CPU over the wall after model load, on one core
     assert 0 < float(cells[10]) <= 1.05 and 0 < float(cells[11]) <= 1.05, rows[0]
     assert "252 calls x 1 = 252 records" in result.stdout
+    assert "model: small_2d (GATK), 0." in result.stdout
+
+
+def test_scaling_benchmark_runs_a_shipped_model_as_the_many_core_stand_in():
+    result = subprocess.run(
+        [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
+         "--threads", "1", "--model", "cnnscore_compact_2d"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    model = next(line for line in result.stdout.splitlines() if line.startswith("model: "))
+    # what the runs computed: compact_2d's arithmetic, not small_2d's ~0.57 GFLOP per variant
+    assert model.startswith("model: cnnscore_compact_2d, ")
+    assert 0 < float(model.split(", ")[1].split()[0]) < 0.2, model
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    assert len(rows) == 1 and float(rows[0].split("|")[4]) > 0, result.stdout
 
 
 def test_scaling_benchmark_refuses_more_threads_than_cores():
