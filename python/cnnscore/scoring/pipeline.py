@@ -3,7 +3,8 @@
 Encoding (reference window, reads, tensors) runs in the scoring thread between model calls, or
 beside inference so that the two overlap: in a thread of the scoring process (the compiled
 encoder's default from scoring.score.BESIDE_FROM_THREADS threads: the backends release the GIL
-while they infer, and the thread starts while the model compiles), or in worker processes.
+while they infer, the compiled encoder while it builds each tensor, and the thread starts while
+the model compiles), or in worker processes.
 Chunks come back in input order; at most a few are in flight, so memory stays bounded whatever
 the VCF size. GATK's downsampling draws from one random stream in
 record order, so for 2D with ``reservoir_scope == "run"`` a single worker encodes every chunk in
