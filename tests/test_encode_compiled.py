@@ -251,13 +251,14 @@ def test_same_warning_for_reads_without_a_read_group(stress_bam, stress_vcf, tmp
     assert stderr["python"].startswith("cnnscore: warning: reads without an RG tag are dropped")
 
 
-def test_same_error_for_a_read_without_qualities(tmp_path, stress_vcf):
-    broken = tmp_path / "noqual.bam"
+def _error_from_both_encoders(broken: Path, stress_vcf: Path, spoil) -> str:
+    """The smoke slice's reads with the 500th spoiled by ``spoil``, as ``broken``: the error line
+    each encoder gives for it, which must be the same."""
     source = pysam.AlignmentFile(str(SMOKE_BAM))
     with source, pysam.AlignmentFile(str(broken), "wb", header=source.header) as sink:
         for number, read in enumerate(source.fetch("chr20", 10_020_000, 10_032_000)):
             if number == 500:
-                read.query_qualities = None
+                spoil(read)
             sink.write(read)
     pysam.index(str(broken))
     messages = {}
@@ -266,28 +267,27 @@ def test_same_error_for_a_read_without_qualities(tmp_path, stress_vcf):
             encode_all(stress_vcf, SMOKE_REF, [broken], encoder)
         messages[encoder] = str(error.value)
     assert messages["python"] == messages["compiled"]
-    assert "has no base qualities" in messages["compiled"]
+    return messages["compiled"]
+
+
+def test_same_error_for_a_read_without_qualities(tmp_path, stress_vcf):
+    def no_qualities(read: pysam.AlignedSegment) -> None:
+        read.query_qualities = None
+
+    message = _error_from_both_encoders(tmp_path / "noqual.bam", stress_vcf, no_qualities)
+    assert "has no base qualities" in message
 
 
 def test_same_error_for_an_unknown_read_symbol(tmp_path, stress_vcf):
     """The compiled encoder finds it without the GIL and reports it after: same line as Python's."""
-    broken = tmp_path / "equals.bam"
-    source = pysam.AlignmentFile(str(SMOKE_BAM))
-    with source, pysam.AlignmentFile(str(broken), "wb", header=source.header) as sink:
-        for number, read in enumerate(source.fetch("chr20", 10_020_000, 10_032_000)):
-            if number == 500:
-                qualities = read.query_qualities
-                read.query_sequence = "=" * read.query_length  # a BAM code GATK cannot encode
-                read.query_qualities = qualities
-            sink.write(read)
-    pysam.index(str(broken))
-    messages = {}
-    for encoder in ("python", "compiled"):
-        with pytest.raises(InputError) as error:
-            encode_all(stress_vcf, SMOKE_REF, [broken], encoder)
-        messages[encoder] = str(error.value)
-    assert messages["python"] == messages["compiled"]
-    assert "unknown symbol '='" in messages["compiled"]
+
+    def equals_signs(read: pysam.AlignedSegment) -> None:
+        qualities = read.query_qualities
+        read.query_sequence = "=" * read.query_length  # a BAM code GATK cannot encode
+        read.query_qualities = qualities
+
+    message = _error_from_both_encoders(tmp_path / "equals.bam", stress_vcf, equals_signs)
+    assert "unknown symbol '='" in message
 
 
 def _calls_beside_another_thread() -> tuple[int, int]:
