@@ -56,6 +56,61 @@ def test_a_fill_that_fails_leaves_its_request_idle():
     assert [float(d[0, 0]) for d in destinations] == [2.0, 4.0]
 
 
+def test_lent_arrays_are_read_in_place_and_a_copied_start_after_them_reads_its_own():
+    """lend runs a request on the caller's arrays as they lie and leaves them unchanged; a start
+    on the same request afterwards runs on what its fill wrote, not on the array lent before."""
+    ring = RequestRing(rows_times_two(), 1, ["x"])
+    lent = np.arange(8, dtype=np.float32).reshape(2, 4)
+    kept = lent.copy()
+    first, second, third = (np.empty((2, 4), np.float32) for _ in range(3))
+    ring.lend([lent], first)
+    ring.start(writes(np.full((2, 4), 5, np.float32)), second)  # reads the first back
+    ring.lend([lent + 1], third)
+    ring.finish_all()
+    np.testing.assert_array_equal(first, 2 * kept)
+    np.testing.assert_array_equal(second, np.full((2, 4), 10, np.float32))
+    np.testing.assert_array_equal(third, 2 * (kept + 1))
+    np.testing.assert_array_equal(lent, kept)
+    assert ring.lent_count == 2
+
+
+def test_tensors_stored_at_their_bucket_height_are_read_in_place():
+    """A chunk's variants that the encoder stored at their row bucket's height
+    (inference.in_place_heights) go to OpenVINO as they lie, the rest are copied: the six bucket
+    variants and the one at the dense model's full 128 rows read in place, the 70-read one
+    copied, the tensors unchanged, the scores those of the same tensors copied."""
+    from cnnscore.backends import backend_class
+    from cnnscore.encode.compact import CompactTensors
+    from cnnscore.encode.read_tensor import stored_height
+    from cnnscore.scoring.inference import ChunkInference, in_place_heights
+    from conftest import small_2d_network
+
+    network, weights = small_2d_network()
+    openvino = backend_class("openvino")
+    heights = in_place_heights(openvino, network, depth_adaptive=True)
+    assert heights == (16, 32, 40, 48, 56, 64)
+    assert in_place_heights(backend_class("tensorflow"), network, True) == ()
+    rng = np.random.default_rng(12)
+    reads = np.array([0, 3, 20, 47, 60, 127, 9, 70])
+    compact = [rng.random((r + 1, *network.tensor_shape[1:]), dtype=np.float32) for r in reads]
+    stored = CompactTensors(compact).gather(128)
+    padded = [np.empty((stored_height(r, 128, heights), *t.shape[1:]), np.float32)
+              for r, t in zip(reads, compact, strict=True)]  # fmt: skip
+    for index, tensor in enumerate(padded):
+        stored.write(index, tensor[None])  # the rows after the reads repeat the empty one
+    kept = [t.copy() for t in padded]
+    annotations = rng.random((len(reads), network.annotation_count), dtype=np.float32)
+    inference = ChunkInference(openvino, network, weights, 8, 2, "fp32", True, "dft")
+    got = inference.predict(CompactTensors(padded), annotations, reads)
+    assert inference.read_in_place() == int((reads <= 63).sum()) + 1 == 7
+    copied = ChunkInference(openvino, network, weights, 8, 2, "fp32", True, "dft")
+    expected = copied.predict(CompactTensors(compact), annotations, reads)
+    assert copied.read_in_place() == 2  # unpadded, only 47 and 127 reads fill their model's rows
+    np.testing.assert_array_equal(got, expected)
+    for tensor, before in zip(padded, kept, strict=True):
+        np.testing.assert_array_equal(tensor, before)
+
+
 def test_the_backend_queues_a_second_request_behind_each_stream():
     """A chunk of two micro-batches per stream is all in flight when submit returns, none read
     back: a stream that finishes one takes the next without waiting for the scoring thread."""

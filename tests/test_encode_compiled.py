@@ -27,6 +27,7 @@ import pysam
 import pytest
 
 from cnnscore.encode.compiled import unavailable_reason
+from cnnscore.encode.read_tensor import rows_at_height
 from cnnscore.errors import InputError
 from cnnscore.io.vcf_text import VcfReader
 from cnnscore.models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR
@@ -49,11 +50,12 @@ def test_the_compiled_encoder_is_built_and_usable():
 
 
 def encode_all(vcf: Path, reference: Path, bams: list[Path], encoder: str, scope: str = "run",
-               reader_threads: int = 1):  # fmt: skip
+               reader_threads: int = 1, heights: tuple[int, ...] = ()):  # fmt: skip
     config = EncoderConfig(
         vcf_path=str(vcf), reference_path=str(reference), reads_paths=tuple(map(str, bams)),
         tensor_type=READ_TENSOR, annotation_keys=DEFAULT_ANNOTATION_KEYS, window_size=128,
         read_limit=128, reservoir_scope=scope, encoder=encoder, reader_threads=reader_threads,
+        heights=heights,
     )  # fmt: skip
     encoder_ = Encoder(config)
     try:
@@ -63,11 +65,11 @@ def encode_all(vcf: Path, reference: Path, bams: list[Path], encoder: str, scope
     return out, encoder_.rng._seed
 
 
-def assert_identical(vcf, reference, bams, scope="run", *, deep: bool = False):
+def assert_identical(vcf, reference, bams, scope="run", *, deep: bool = False, heights=()):
     """The Python reference reading each file in one thread; the compiled encoder as score runs
     it in-process, with htslib decompressing ahead in a second thread."""
-    python, python_seed = encode_all(vcf, reference, bams, "python", scope)
-    compiled, compiled_seed = encode_all(vcf, reference, bams, "compiled", scope, 2)
+    python, python_seed = encode_all(vcf, reference, bams, "python", scope, heights=heights)
+    compiled, compiled_seed = encode_all(vcf, reference, bams, "compiled", scope, 2, heights)
     assert len(python) == len(compiled) > 0
     for index, (a, b) in enumerate(zip(python, compiled, strict=True)):
         assert a[0].shape == b[0].shape, index
@@ -218,6 +220,26 @@ def stress_vcf(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("scope", ["run", "site"])
 def test_identical_on_stress_reads(stress_bam, stress_vcf, scope):
     assert_identical(stress_vcf, SMOKE_REF, [stress_bam], scope, deep=True)
+
+
+def test_stored_at_row_bucket_heights_identical_and_the_same_tensors(stress_bam, stress_vcf):
+    """With the row buckets' heights (scoring.inference.in_place_heights) each compact tensor is
+    stored at the smallest that holds its reads and standing row, the extra rows empty: both
+    encoders byte-identical (the smoke set at ~50x, the stress reads far above the read limit),
+    and every tensor at any height what it was without them."""
+    heights = (16, 32, 40, 48, 56, 64)
+    grew = 0
+    for vcf, bam in ((SMOKE_VCF, SMOKE_BAM), (stress_vcf, stress_bam)):
+        plain = assert_identical(vcf, SMOKE_REF, [bam])
+        padded = assert_identical(vcf, SMOKE_REF, [bam], heights=heights)
+        for (before, *_, reads), (after, *_) in zip(plain, padded, strict=True):
+            assert len(after) == min((h for h in heights if h > reads), default=len(before))
+            grew += len(after) > len(before)
+            for height in (len(before), len(after), 128):
+                assert rows_at_height(after[None], height).tobytes() == (
+                    rows_at_height(before[None], height).tobytes()
+                )
+    assert grew > 100  # most smoke sites were raised to a bucket's height
 
 
 def test_identical_on_stress_reads_as_cram(stress_bam, stress_vcf, tmp_path):

@@ -224,6 +224,14 @@ def test_metrics_say_what_the_inference_batch_became(tmp_path, backend, extra, e
     buckets = {name for name in batches if name.startswith("rows_")}
     assert "dense" in batches and bool(buckets) == (not extra), batches
     assert all(sizes == expected for sizes in batches.values()), batches
+    # OpenVINO reads each bucket variant where the encoder stored it, at its bucket's height
+    # (a dense one too when its tensor fills all 128 rows); the others copy every variant
+    in_buckets = sum(n for name, n in data["rows_computed"].items() if name != "dense")
+    in_place = data["variants_read_in_place"]
+    if backend == "openvino" and not extra:
+        assert 0 < in_buckets <= in_place <= data["variants_scored"], data["rows_computed"]
+    else:
+        assert in_place == 0
 
 
 def test_encoding_beside_inference_from_two_threads_scores_as_inline(tmp_path):

@@ -39,6 +39,9 @@ class InferenceBackend(ABC):
     #: Whether :meth:`submit` also takes a chunk's variants not yet gathered
     #: (``encode.compact.Gathered``) and copies them straight into the runtime's own memory.
     takes_gathered: ClassVar[bool] = False
+    #: Whether :meth:`submit` reads a one-variant batch from the memory the encoder stored it in,
+    #: where it lies exactly as the model takes it (no copy: scoring.inference.in_place_heights).
+    reads_in_place: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -79,6 +82,10 @@ class InferenceBackend(ABC):
     @classmethod  # noqa: B027
     def configure_runtime(cls, threads: int) -> None:
         """Set process-wide runtime options; called once, before any model is built."""
+
+    def variants_read_in_place(self) -> int:
+        """Variants so far read from the memory they were handed in (``reads_in_place``)."""
+        return 0
 
     @abstractmethod
     def effective_precision(self) -> str:

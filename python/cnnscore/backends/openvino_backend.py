@@ -98,6 +98,7 @@ class OpenVinoBackend(InferenceBackend):
     builds_in_parallel = True  # ov.Core.compile_model releases the GIL
     caches_compiled = True
     takes_gathered = True  # into each request's own input tensors (openvino_requests)
+    reads_in_place = True  # a variant stored at its model's height: lent (RequestRing.lend)
 
     def __init__(self, network, weights, batch_size, threads, precision="fp32", convolution=None,
                  compiled_cache: str | None = None):  # fmt: skip
@@ -169,6 +170,9 @@ class OpenVinoBackend(InferenceBackend):
     def effective_precision(self) -> str:
         return runtime_precision(self._compiled)
 
+    def variants_read_in_place(self) -> int:
+        return self._requests.lent_count  # one variant per lent request
+
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.predict(inputs)
 
@@ -177,12 +181,17 @@ class OpenVinoBackend(InferenceBackend):
         request), nothing else waited for: the caller submits the other row buckets' requests,
         and the next chunk's, before it collects, so streams do not idle at a barrier. Each input
         is an array or a chunk's variants not yet gathered (``encode.compact.Gathered``): both
-        are copied once, straight into the request's own input memory."""
+        are copied once, straight into the request's own input memory, except a chunk's variant
+        that the encoder stored at this model's height, which OpenVINO reads where it lies."""
         count = len(inputs[0])
         outputs = np.empty((count, 4), dtype=np.float32)
         last = 0
         for start in range(0, count, self.micro_batch):
             rows = min(self.micro_batch, count - start)
+            as_stored = self._as_stored(inputs, start) if self.micro_batch == 1 else None
+            if as_stored is not None:  # read where it lies: nothing copied
+                last = self._requests.lend(as_stored, outputs[start : start + 1])
+                continue
 
             def fill(buffers: list[np.ndarray], start: int = start, rows: int = rows) -> None:
                 for source, buffer in zip(inputs, buffers, strict=True):
@@ -194,6 +203,26 @@ class OpenVinoBackend(InferenceBackend):
 
             last = self._requests.start(fill, outputs[start : start + rows])
         return outputs, last
+
+    @staticmethod
+    def _as_stored(inputs: Sequence[np.ndarray | Gathered], position: int) -> list | None:
+        """Variant ``position`` of every input as a one-variant batch in the memory it lies in,
+        or None when any of them must be copied (a tensor not stored at this model's height).
+        Only a chunk's inputs (some ``Gathered``) are lent: the pipeline hands each chunk over
+        and never writes to it again, while a caller's plain arrays may be reused once
+        :meth:`submit` returns."""
+        if not any(isinstance(source, Gathered) for source in inputs):
+            return None
+        lent = []
+        for source in inputs:
+            if isinstance(source, Gathered):
+                one = source.as_stored(position)
+            else:
+                one = source[position : position + 1]
+            if one is None or one.dtype != np.float32 or not one.flags.c_contiguous:
+                return None
+            lent.append(one)
+        return lent
 
     def collect(self, handle: object) -> np.ndarray:
         outputs, last = handle  # type: ignore[misc]

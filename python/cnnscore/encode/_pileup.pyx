@@ -17,7 +17,7 @@ would cap one process on many cores at what one core can do of the two together.
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
-from libc.string cimport memset, strcmp
+from libc.string cimport memcpy, memset, strcmp
 
 import numpy as np
 
@@ -483,14 +483,17 @@ cdef enum:
 
 
 def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window, int window,
-                int read_limit, bint compact, const float[::1] p_called, const float[::1] p_other,
+                int read_limit, int height, const float[::1] p_called, const float[::1] p_other,
                 const float[:, ::1] base_vectors, const uint8_t[::1] known_bases):
     """The (height, window, 15) float32 tensor of the selected ``reads`` (AlignedSegments in
     reservoir order), as :func:`cnnscore.encode.read_tensor.read_tensor` builds it from their
-    ReadData. The p-hot and ambiguity tables come from the Python module, so both share them.
-    Only gathering the records and raising hold the GIL; the tensor is built without it."""
+    ReadData; ``height`` is the rows it is stored with (read_tensor.stored_height, or
+    ``read_limit``: not compact), every row after the kept reads' an empty one. The p-hot and
+    ambiguity tables come from the Python module, so both share them. Only gathering the records
+    and raising hold the GIL; the tensor is built without it."""
     cdef int count = len(reads), kept = min(len(reads), read_limit), r, status
-    cdef int height = (min(kept + 1, read_limit) if compact else read_limit)
+    if not (min(kept + 1, read_limit) <= height <= read_limit):
+        raise ValueError(f"height {height} does not hold {kept} reads within {read_limit} rows")
     cdef bint snp = type_label == "SNP"
     cdef bam1_t *b
     cdef const uint8_t *text = reference_window
@@ -674,8 +677,9 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
         flags[2] = 1.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 0.0
         flags[3] = 0.0 if (b.core.flag & FLAG_PAIRED) and (b.core.flag & FLAG_READ1) else 1.0
         flags[4] = <float>(b.core.qual / 60.0)
-    # row-major, so the first unknown symbol is the one reported
-    for r in range(tensor.shape[0] if status == 0 else 0):
+    # row-major, so the first unknown symbol is the one reported; of the empty rows after the
+    # reads only the first is computed, the others are copies of it
+    for r in range(min(tensor.shape[0], count + 1) if status == 0 else 0):
         if r < count:
             first, last = spans[2 * r], spans[2 * r + 1]
             flags = &flag_values[5 * r]
@@ -713,6 +717,8 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
                     cell[10 + j] = 0.0
         if status != 0:
             break
+    for r in range(count + 1 if status == 0 else tensor.shape[0], tensor.shape[0]):
+        memcpy(&tensor[r, 0, 0], &tensor[count, 0, 0], window * 15 * sizeof(float))
     free(seq)
     free(flag_values)
     free(spans)

@@ -63,6 +63,15 @@ class Gathered:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def as_stored(self, position: int) -> np.ndarray | None:
+        """Variant ``position`` as a one-variant batch (1, height, width, channels) without a
+        copy, where the encoder stored it at exactly this height (scoring.inference
+        .in_place_heights: a row bucket's); None where it must be copied (:meth:`write`)."""
+        tensor = self.compact.tensors[self.indices[position]]
+        if len(tensor) != self.height or not tensor.flags.c_contiguous:
+            return None
+        return tensor[np.newaxis]
+
     def write(self, start: int, out: np.ndarray) -> None:
         """Variants ``start``, ``start + 1``, ... into ``out``'s rows, as many as it has."""
         for slot, index in enumerate(self.indices[start : start + len(out)]):

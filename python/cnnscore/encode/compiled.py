@@ -11,12 +11,13 @@ it when it is there and usable and says why not otherwise.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .javarandom import JavaRandom
-from .read_tensor import P_CALLED, P_OTHER, read_tensor
+from .read_tensor import P_CALLED, P_OTHER, read_tensor, stored_height
 from .reads import ReadSource
 from .reference_tensor import BASE_VECTORS, KNOWN_BASES
 
@@ -80,8 +81,10 @@ class CompiledReadTensors:
         rng: JavaRandom,
         *,
         record: str,
+        heights: Sequence[int] = (),
     ) -> tuple[np.ndarray, int]:
-        """(compact tensor, reads kept), as ReadSource.reads_for_variant + read_tensor give."""
+        """(compact tensor, reads kept), as ReadSource.reads_for_variant + read_tensor give
+        (``heights``: read_tensor.stored_height)."""
         paths = ",".join(self._source.paths)
         try:
             reads = self._selector.select(contig, pos, end, read_limit, rng)
@@ -92,20 +95,23 @@ class CompiledReadTensors:
         if self._selector.first_without_read_group is not None:
             self._source.warn_no_read_group(self._selector.first_without_read_group)
             self._selector.first_without_read_group = None
+        kept = min(len(reads), read_limit)
         try:
             tensor = self._pileup.read_tensor(
-                reads, pos, type_label, reference_window, window, read_limit, True,
+                reads, pos, type_label, reference_window, window, read_limit,
+                stored_height(kept, read_limit, heights),
                 _P_CALLED, _P_OTHER, _BASE_VECTORS, _KNOWN_BASES,
             )  # fmt: skip
         except self._pileup.TooManyPads:  # more insertion keys than it holds: never seen
             rows = [self._source.read_data(read, record) for read in reads]
             tensor = read_tensor(
-                rows, pos, type_label, reference_window, window, read_limit, compact=True
-            )
+                rows, pos, type_label, reference_window, window, read_limit, compact=True,
+                heights=heights,
+            )  # fmt: skip
         except self._pileup.MissingQualities as err:
             raise InputError(
                 f"read {err.args[0]} has no base qualities (QUAL '*'); the 2D model needs them",
                 path=paths,
                 record=record,
             ) from None
-        return tensor, min(len(reads), read_limit)
+        return tensor, kept

@@ -141,17 +141,18 @@ def read_tensor(
     read_limit: int = 128,
     *,
     compact: bool = False,
+    heights: Sequence[int] = (),
 ) -> np.ndarray:
     """(read_limit, window, 15) float32 tensor for one variant (channels_last).
 
     Every row after the last read is the same (reference channels only). ``compact=True`` stops
-    after the first of them: (min(reads + 1, read_limit), window, 15), and
-    :func:`rows_at_height` restores any height by repeating the last row. At 30-50x that is a
+    after the first of them, or at the first of ``heights`` that holds it (:func:`stored_height`),
+    and :func:`rows_at_height` restores any height by repeating the last row. At 30-50x that is a
     third of the work and of the bytes sent from the encoder process."""
     window_start = pos - window // 2
     inserts = insertion_map(reads, window_start, window)
     rows = sorted_reads(reads, pos, type_label)[:read_limit]
-    height = min(len(rows) + 1, read_limit) if compact else read_limit
+    height = stored_height(len(rows), read_limit, heights) if compact else read_limit
 
     chars = np.full((height, window), SKIP, dtype=np.uint8)
     quals = np.zeros((height, window), dtype=np.uint8)
@@ -182,6 +183,15 @@ def read_tensor(
     )
     _fill_reference_channels(tensor, reference_row(reference_window, inserts, window))
     return tensor
+
+
+def stored_height(reads: int, read_limit: int, heights: Sequence[int] = ()) -> int:
+    """The rows a compact tensor of ``reads`` reads is stored with: its reads and one empty row
+    standing for every row after them, or more empty rows, up to the smallest of ``heights`` that
+    holds those (the heights inference takes tensors at, scoring.inference.in_place_heights: a
+    tensor stored at its model's height is read where it lies, not copied per request)."""
+    height = min(reads + 1, read_limit)
+    return min((h for h in heights if height <= h <= read_limit), default=height)
 
 
 def rows_at_height(tensors: np.ndarray, height: int) -> np.ndarray:

@@ -23,6 +23,20 @@ from ..models.depth_adaptive import NotAdaptable, bucket_networks
 from ..models.network import Network, Weights
 
 
+def in_place_heights(backend_type, network: Network, depth_adaptive: bool) -> tuple[int, ...]:
+    """The row buckets' heights, where the backend reads a variant's tensor stored at its
+    bucket's height in place (``reads_in_place``): the encoder then stores each compact tensor
+    at the smallest that holds it (encode.read_tensor.stored_height), a few empty rows more,
+    and no one copies it per request. () otherwise: a backend that copies anyway gains
+    nothing from the padding."""
+    if not (depth_adaptive and network.is_2d and backend_type.reads_in_place):
+        return ()
+    try:
+        return tuple(bucket + 1 for bucket in sorted(bucket_networks(network)))
+    except NotAdaptable:
+        return ()
+
+
 class ChunkInference:
     def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
                  threads: int, precision: str, depth_adaptive: bool,
@@ -77,6 +91,10 @@ class ChunkInference:
         models.update({f"rows_{b + 1}": m for b, m in self.buckets.items()})
         return {name: {"batch": m.batch_size, "request": m.request_size}
                 for name, m in models.items()}  # fmt: skip
+
+    def read_in_place(self) -> int:
+        """Variants so far that the runtime read where the encoder stored them, uncopied."""
+        return sum(m.variants_read_in_place() for m in (self.dense, *self.buckets.values()))
 
     def compiled_cache(self) -> str:
         """The compiled-model cache's part in the start-up (backends.compiled_cache): ``off``,

@@ -52,12 +52,16 @@ class EncoderConfig:
     encoder: str = "python"
     #: htslib threads per reads file (decompression ahead of the encoder)
     reader_threads: int = 1
+    #: heights the 2D tensors are stored at where they fit (encode.read_tensor.stored_height):
+    #: those inference reads in place (scoring.inference.in_place_heights)
+    heights: tuple[int, ...] = ()
 
 
 @dataclass
 class EncodedChunk:
     #: 1D: (n, window, 4). 2D: compact and ragged, each variant's read rows plus one standing for
-    #: every row after them (CompactTensors.at_height gives any height)
+    #: every row after them, or empty rows up to its row bucket's height where inference reads
+    #: it in place (CompactTensors.at_height gives any height)
     tensors: np.ndarray | CompactTensors
     annotations: np.ndarray
     type_labels: list[str]
@@ -127,7 +131,7 @@ class Encoder:
             if self.compiled is not None:
                 tensor, kept = self.compiled.encode(
                     record.chrom, record.pos, record.end, type_label, window, config.window_size,
-                    config.read_limit, rng, record=record.label,
+                    config.read_limit, rng, record=record.label, heights=config.heights,
                 )  # fmt: skip
                 return tensor, annotations, type_label, kept
             reads = self.reads.reads_for_variant(
@@ -135,7 +139,7 @@ class Encoder:
             )
             tensor = read_tensor(
                 reads, record.pos, type_label, window, config.window_size, config.read_limit,
-                compact=True,
+                compact=True, heights=config.heights,
             )  # fmt: skip
         except ValueError as err:
             raise InputError(str(err), path=config.vcf_path, record=record.label) from None

@@ -39,7 +39,7 @@ from ..models.spec import (
     companion_path,
     load_model_spec,
 )
-from .inference import ChunkInference
+from .inference import ChunkInference, in_place_heights
 from .options import ScoreOptions
 from .pipeline import EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
@@ -96,6 +96,9 @@ class ScoreMetrics:
     model_batches: dict[str, dict[str, int]]
     #: the compiled-model cache's part in model_load_seconds: off, hit, stored, unwritable
     compiled_cache: str
+    #: variants the runtime read where the encoder stored them (at their row bucket's height),
+    #: not copied by the scoring thread (scoring.inference.in_place_heights)
+    variants_read_in_place: int
     read_rows_quantiles: dict[str, int]
     tensor_type: str
     info_key: str
@@ -231,7 +234,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     """Score every record of the input (restricted by -L) and write the annotated VCF."""
     from ..backends import backend_class
     from ..backends.compiled_cache import default_folder as default_compiled_cache
-    from ..models.architectures import architecture_for, load_network
+    from ..models.architectures import architecture_for, load_network, network_for
     from ..models.keras2_weights import read_keras2_weights
 
     if options.precision == "int8":
@@ -285,6 +288,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if workers is None:  # measured: in-process beats a worker once encoding costs ~0.4 ms/variant
         workers = 0 if encoder == "compiled" else 1
     streamed = any(is_url(path) for path in options.reads)
+    depth_adaptive = options.depth_adaptive and tensor_type == READ_TENSOR
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
         tensor_type=tensor_type, annotation_keys=tuple(options.annotation_keys),
@@ -295,6 +299,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         # neither helps nor costs: 7.51 against 7.52 s, RESULTS session 16); not for reads
         # streamed by URL, where reading ahead past the last record fetches bytes for nothing
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
+        heights=in_place_heights(backend_type, network_for(spec), depth_adaptive),
     )  # fmt: skip
     writer = AtomicVcfWriter(options.output, index=options.create_index)
     records = vcf.records(intervals)
@@ -316,7 +321,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             inference_batch,
             threads,
             options.precision,
-            depth_adaptive=options.depth_adaptive and tensor_type == READ_TENSOR,
+            depth_adaptive=depth_adaptive,
             convolution=convolution,
             compiled_cache=options.compiled_cache or default_compiled_cache(),
         )
@@ -376,6 +381,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         rows_computed=dict(sorted(inference.counts.items())),
         model_batches=inference.request_sizes(),
         compiled_cache=inference.compiled_cache(),
+        variants_read_in_place=inference.read_in_place(),
         read_rows_quantiles=_quantiles(times.read_rows) if tensor_type == READ_TENSOR else {},
         tensor_type=tensor_type,
         info_key=spec.info_key,
