@@ -5,7 +5,8 @@
 # only when carried). ../shared/notes/sixteen-cores.md says how the numbers were taken.
 #
 #   bench/device_kit.sh prepare [BASELINE]   here: .device-kit/ with the pinned openvino,
-#                                            openvino-telemetry and pysam for CPython 3.12
+#                                            openvino-telemetry, pysam and setuptools for
+#                                            CPython 3.12
 #                                            (openvino without its GPU/NPU plugins and model
 #                                            frontends, xz-compressed: ~22 MB, not its 59) and
 #                                            BASELINE's python/ (default f55defb, the issue's)
@@ -29,6 +30,12 @@ prepare() {
     # exact pins from the lock, so the run measures what the image ships
     mapfile -t pins < <(grep -E '^(openvino|openvino-telemetry|pysam)==' python/requirements.lock)
     [ "${#pins[@]}" -eq 3 ] || { echo "device_kit: pins not found in the lock" >&2; exit 1; }
+    # and the image's setuptools: python/pyproject.toml's SPDX license needs setuptools >= 77 to
+    # build the encoder, whatever the lent machine has
+    local setuptools_pin
+    setuptools_pin=$(grep -E '^setuptools==' docker/build-requirements.txt) \
+        || { echo "device_kit: setuptools pin not found" >&2; exit 1; }
+    pins+=("$setuptools_pin")
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d "$KIT/wheels" "${pins[@]}"
