@@ -111,23 +111,26 @@ def test_tensors_stored_at_their_bucket_height_are_read_in_place():
         np.testing.assert_array_equal(tensor, before)
 
 
-def test_the_backend_queues_a_second_request_behind_each_stream():
-    """A chunk of two micro-batches per stream is all in flight when submit returns, none read
-    back: a stream that finishes one takes the next without waiting for the scoring thread."""
+def test_the_backend_queues_more_requests_behind_each_stream():
+    """A chunk of REQUESTS_PER_STREAM micro-batches per stream is all in flight when submit
+    returns, none read back: a stream that finishes one takes the next without waiting for the
+    scoring thread."""
     from cnnscore.backends import backend_class
+    from cnnscore.backends.openvino_backend import REQUESTS_PER_STREAM
     from conftest import small_2d_network
 
     network, weights = small_2d_network()
     backend = backend_class("openvino")(network, weights, batch_size=2, threads=2)
-    assert (backend.streams, backend.micro_batch) == (2, 1)
+    assert (backend.streams, backend.micro_batch) == (2, 1) and REQUESTS_PER_STREAM > 1
+    count = 2 * REQUESTS_PER_STREAM
     rng = np.random.default_rng(5)
-    tensors = rng.random((4, *network.tensor_shape), dtype=np.float32)
-    annotations = rng.random((4, network.annotation_count), dtype=np.float32)
+    tensors = rng.random((count, *network.tensor_shape), dtype=np.float32)
+    annotations = rng.random((count, network.annotation_count), dtype=np.float32)
     handle = backend.submit([tensors, annotations])
-    assert len(backend._requests._running) == 4  # nothing waited for yet
+    assert len(backend._requests._running) == count  # nothing waited for yet
     together = backend.collect(handle)
     one_by_one = np.concatenate([backend.predict([tensors[i : i + 1], annotations[i : i + 1]])
-                                 for i in range(4)])  # fmt: skip
+                                 for i in range(count)])  # fmt: skip
     np.testing.assert_array_equal(together, one_by_one)
 
 

@@ -159,7 +159,7 @@ workflow CNNScoreVariants {
     invalidate_previous_filters: "drop the input's FILTERs before tranche filtering"
     docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task (also the inference threads)"
-    score_memory_gb: "memory per scoring task (GiB): peak measured 0.70 GB (2D, openvino, batch 256, 2 threads), 1.12 GB on tensorflow; 4 leaves room for 128-read pileups throughout a chunk (about 0.25 GB a chunk, up to four held with encoding beside inference)"
+    score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino, batch 256, 2 threads), 1.12 GB on tensorflow; 4 leaves room for 128-read pileups throughout a chunk (about 0.25 GB a chunk, up to four held with encoding beside inference)"
     preemptible: "preemptible tries on Terra before a regular VM"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input or a failed gate too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries"
     boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"

@@ -184,7 +184,7 @@ workflow ValidateBackends {
     output_prefix: "prefix of every output name"
     docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
-    score_memory_gb: "memory per scoring task (GiB): peak measured 0.70 GB (2D, openvino), 1.12 GB on tensorflow, at batch 256; raise it for configurations with a larger inference_batch_size"
+    score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino), 1.12 GB on tensorflow, at batch 256; raise it for configurations with a larger inference_batch_size"
     preemptible: "preemptible tries; 0 keeps timings free of restarts"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries"
     boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"

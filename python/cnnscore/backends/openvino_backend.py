@@ -8,7 +8,7 @@ is not offered (scoring.score.INT8_REFUSED says why; bench/precision_gate.py mea
 
 Streams, not one wide request: each of ``threads`` streams runs its own request on one core, and
 a call's batch is cut into one micro-batch per stream, all in flight at once on the model's
-requests (``openvino_requests.RequestRing``, two per stream so that none waits for the scoring
+requests (``openvino_requests.RequestRing``, four per stream so that none waits for the scoring
 thread: each read back by itself, so a caller may start the next chunk's before it collects this
 one's). A single request spread over every core stalls whenever another process (the encoder)
 takes one of them — on 2 cores with the encoder busy a third of the time, measured 57 variants/s
@@ -38,11 +38,15 @@ _COMPUTE_NODES = {"Convolution", "FullyConnected", "MatMul", "Deconvolution"}
 _RUNTIME_PRECISIONS = {"i8": "int8", "u8": "int8", "bf16": "bf16", "f16": "fp16", "f32": "fp32"}
 _RANK = ("int8", "fp16", "bf16", "fp32")  # a graph runs at the lowest precision any node runs
 #: Requests per stream. With one, a stream that finishes idles until the scoring thread, which
-#: shares the cores with the streams, wakes, reads it back and starts another; with a second
-#: queued in OpenVINO it goes straight on. On a 2-core Intel Xeon (AMX) one process ran 286
-#: variants/s with two against 271 with one, as fast as two 1-thread processes (285); four
-#: gained nothing more (bench/RESULTS.md, 2026-12-05). Each costs its input and output tensors.
-REQUESTS_PER_STREAM = 2
+#: shares the cores with the streams, wakes, reads it back and starts another; with more queued
+#: in OpenVINO it goes straight on. On a 2-core Intel Xeon (AMX) one process ran 286 variants/s
+#: with two against 271 with one, as fast as two 1-thread processes (285), and small_2d gains
+#: nothing from four there; but where the model is fast next to the scoring thread's work per
+#: request, as small_2d's is on many cores (the compact model on 2 cores stands in), four ran
+#: 4-7% faster than two in three runs (bench/RESULTS.md, sessions 15 and 18): the scoring thread
+#: gets the GIL late now and then, and a deeper queue rides that out. Each request costs its
+#: input and output tensors: peak memory +23 MB at 2 threads, +68 MB at 16 (small_2d).
+REQUESTS_PER_STREAM = 4
 
 
 def runtime_precision(compiled_model) -> str:

@@ -1,4 +1,4 @@
-"""A compiled OpenVINO model's inference requests (the backend keeps two per stream), reused in
+"""A compiled OpenVINO model's inference requests (the backend keeps four per stream), reused in
 turn, each waited for by itself.
 
 Why not OpenVINO's ``AsyncInferQueue``: its only wait is ``wait_all``, so a caller that collects
