@@ -89,7 +89,9 @@ class RequestRing:
     def lend(self, arrays: Sequence[np.ndarray], destination: np.ndarray) -> int:
         """:meth:`start` on ``arrays`` as they lie (C-contiguous float32, each exactly the shape
         of its input): OpenVINO reads them in place. They are held until the request is read
-        back; the caller must not change them before then."""
+        back; the caller must not change them before then. The request itself keeps the last
+        arrays lent to it alive until it is next started (one variant's tensor per request:
+        bounded, and counted in the peak memory bench/RESULTS.md measured)."""
         held = self._idle_request()
         try:
             held.lent = True  # from the first set_tensor on, its own tensors must be set back
