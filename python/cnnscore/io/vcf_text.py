@@ -194,6 +194,12 @@ class VcfReader:
         """Lines overlapping the intervals, fetched by the tabix index, each once, in file order."""
         try:
             tabix = pysam.TabixFile(self.path, index=self._index_path())
+        except NotImplementedError:  # htslib cannot seek in plain gzip (or damaged BGZF headers)
+            raise InputError(
+                "VCF is gzip- but not bgzip-compressed (or its blocks are damaged), so its index "
+                "cannot be used: recompress it with bgzip and index it with `tabix -p vcf`",
+                path=self.path,
+            ) from None
         except (OSError, ValueError) as err:
             raise InputError(f"cannot open the VCF index ({err})", path=self.path) from None
         with tabix:
@@ -211,7 +217,7 @@ class VcfReader:
                             if record_start <= previous_end:
                                 continue
                             yield line, f"{contig}:{record_start}"
-                    except (OSError, ValueError) as err:
+                    except (OSError, ValueError, NotImplementedError) as err:
                         raise InputError(f"VCF is corrupt ({err})", path=self.path) from None
                     previous_end = run.end
 
