@@ -498,10 +498,14 @@ def test_openvino_is_imported_without_its_model_converter(tmp_path):
                            check=True).stdout.splitlines()  # fmt: skip
     assert found == ["True", "[]", "True None"]
 
-    # a stand-in openvino that imports its converter unconditionally
+    # a stand-in openvino that imports its converter unconditionally (with a Tensor, for the
+    # bindings' first use that cnnscore's import makes)
     package = tmp_path / "openvino"
     (package / "tools" / "ovc").mkdir(parents=True)
-    (package / "__init__.py").write_text("import openvino.tools.ovc\nNEEDS_CONVERTER = 1\n")
+    (package / "__init__.py").write_text(
+        "import openvino.tools.ovc\nNEEDS_CONVERTER = 1\n"
+        "class Tensor:\n    def __init__(self, array):\n        self.data = array\n"
+    )
     (package / "tools" / "__init__.py").write_text("")
     (package / "tools" / "ovc" / "__init__.py").write_text("def convert_model(): pass\n")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}

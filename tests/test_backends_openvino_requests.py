@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
@@ -162,3 +165,45 @@ def test_compact_tensors_are_copied_once_straight_into_the_requests(monkeypatch)
     got = inference.predict(CompactTensors(ragged), annotations, rows)
     assert len(inference.counts) >= 3  # several buckets and the dense model took part
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+#: Eight threads set up a request ring each, at once, on a model that brings numpy in nowhere
+#: (no constants), so that the rings' Tensor.data is the bindings' first use in the process unless
+#: cnnscore's import of openvino made it first, as it must.
+_RINGS_AT_ONCE = """
+import threading
+from cnnscore.backends.openvino_backend import _import_openvino
+from cnnscore.backends.openvino_requests import RequestRing
+
+ov = _import_openvino()
+import openvino.opset13 as ops
+
+given = ops.parameter([1, 4], ov.Type.f32, name="x")
+compiled = ov.Core().compile_model(ov.Model([ops.relu(given)], [given]), "CPU")
+barrier = threading.Barrier(8)
+
+def ring():
+    barrier.wait()
+    RequestRing(compiled, 2, ["x"])
+
+threads = [threading.Thread(target=ring) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("set up")
+"""
+
+
+def test_request_rings_set_up_in_parallel_threads_never_deadlock():
+    """OpenVINO's bindings deadlock when two threads make their first use at once (bucket models
+    set up in parallel, read back from the compiled cache: a scoring run hung for good). Without
+    cnnscore's first use at import, one of ten fresh processes running this hung in each of three
+    tries (the 2nd, 7th, 7th); with it, ten must all finish."""
+    for attempt in range(10):
+        try:
+            result = subprocess.run([sys.executable, "-c", _RINGS_AT_ONCE], capture_output=True,
+                                    text=True, timeout=60)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"process {attempt + 1} of 10 hung setting up its rings") from None
+        assert result.returncode == 0 and result.stdout.strip() == "set up", result.stderr

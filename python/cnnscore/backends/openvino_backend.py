@@ -67,32 +67,58 @@ def runtime_precision(compiled_model) -> str:
 #: sends an import event where the user's consent allows (docs/INSTALL.md).
 _CONVERTER = "openvino.tools.ovc"
 _IMPORT_LOCK = threading.Lock()
+_BINDINGS_READY = False
 
 
 def _import_openvino():
     """``openvino``, imported without its model converter where that is the first import
     (openvino's ``__init__`` imports the converter only if it can: a failed import of it is
-    allowed); the converter stays importable for whoever asks for it afterwards."""
+    allowed); the converter stays importable for whoever asks for it afterwards. Its bindings'
+    first-use set-up is done here too, once (:func:`_first_use_of_bindings`), so that no two
+    threads ever make it at once."""
+    global _BINDINGS_READY
     with _IMPORT_LOCK:
-        if "openvino" not in sys.modules and _CONVERTER not in sys.modules:
-            sys.modules[_CONVERTER] = None  # an import of it fails (ImportError) while set
-            try:
-                import openvino
+        openvino = _import_openvino_package()
+        if not _BINDINGS_READY:
+            _first_use_of_bindings(openvino)
+            _BINDINGS_READY = True
+        return openvino
 
-                return openvino
-            except ImportError:
-                pass  # an openvino that needs its converter: imported as it is, below
-            finally:
-                if _CONVERTER in sys.modules and sys.modules[_CONVERTER] is None:
-                    del sys.modules[_CONVERTER]
+
+def _import_openvino_package():
+    if "openvino" not in sys.modules and _CONVERTER not in sys.modules:
+        sys.modules[_CONVERTER] = None  # an import of it fails (ImportError) while set
         try:
             import openvino
+
+            return openvino
         except ImportError:
-            raise InputError(
-                "backend openvino needs the openvino package: pip install 'cnnscore[openvino]'",
-                setting="backend",
-            ) from None
-        return openvino
+            pass  # an openvino that needs its converter: imported as it is, below
+        finally:
+            if _CONVERTER in sys.modules and sys.modules[_CONVERTER] is None:
+                del sys.modules[_CONVERTER]
+    try:
+        import openvino
+    except ImportError:
+        raise InputError(
+            "backend openvino needs the openvino package: pip install 'cnnscore[openvino]'",
+            setting="backend",
+        ) from None
+    return openvino
+
+
+def _first_use_of_bindings(openvino) -> None:
+    """Make, in one thread, the first use that OpenVINO's Python bindings set themselves up on.
+
+    They build their numpy type tables (numpy type to OpenVINO's and back) in C++ function-local
+    statics on first use, and building them is numpy's C API's first use, which pybind11 sets up
+    with the GIL let go. Two threads making that first use at once deadlock: one holds the
+    static's initialization guard and waits for the GIL, the other holds the GIL and waits for the
+    guard. It hung a scoring run for good (OpenVINO 2026.4.1): its bucket models, read back from
+    the compiled cache, were set up in parallel threads, so the first use was two requests'
+    ``Tensor.data`` at once (bench/RESULTS.md, session 19). A numpy array made into a tensor
+    builds one table, its ``data`` the other."""
+    openvino.Tensor(np.zeros(1, dtype=np.float32)).data  # noqa: B018 (the use is the point)
 
 
 class OpenVinoBackend(InferenceBackend):
