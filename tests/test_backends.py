@@ -139,7 +139,10 @@ def test_bf16_scores_stay_within_its_tolerance_of_fp32_or_are_refused(tmp_path, 
         assert list(tmp_path.iterdir()) == []
         return
     assert result.returncode == 0, result.stderr
-    assert json.loads(metrics.read_text())["effective_precision"] == "bf16"
+    ran = json.loads(metrics.read_text())
+    assert ran["effective_precision"] == "bf16"
+    # with AMX, bf16 runs the convolutions directly (backends.openvino_backend.auto_convolution)
+    assert ran["convolution"] == ("direct" if "amx_bf16" in cpu.instruction_sets() else "dft")
     (line,) = [h for h in header_lines(out) if h.startswith("##cnnscoreCommandLine=<ID=score")]
     assert 'Precision="bf16"' in line
     ours, baseline = data_lines(out), data_lines(smoke_2d_output)
@@ -342,6 +345,23 @@ def test_bf16_is_native_with_avx512_bf16_or_amx_only(monkeypatch):
                          (("avx2", "amx_tile", "amx_bf16", "amx_int8"), True)):  # fmt: skip
         monkeypatch.setattr(cpu, "instruction_sets", lambda sets=sets: sets)
         assert cpu.has_bf16() is native, sets
+
+
+def test_openvino_evaluates_convolutions_directly_only_for_bf16_on_amx(monkeypatch):
+    """--convolution auto: the DFT for fp32 on every CPU and for bf16 with avx512_bf16 alone;
+    direct for bf16 where the CPU has AMX (bench/RESULTS.md, session 19: 2.7x the DFT there).
+    Other backends evaluate convolutions one way only."""
+    from cnnscore.backends import backend_class
+
+    openvino = backend_class("openvino")
+    for sets, bf16 in ((("avx2",), "dft"), (("avx2", "avx512f", "avx512_bf16"), "dft"),
+                       (("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"), "direct"),
+                       (("avx2", "amx_tile", "amx_bf16", "amx_int8"), "direct")):  # fmt: skip
+        monkeypatch.setattr(cpu, "instruction_sets", lambda sets=sets: sets)
+        assert (openvino.auto_convolution("fp32"), openvino.auto_convolution("bf16")) == (
+            "dft", bf16), sets  # fmt: skip
+    for name in ("tensorflow", "onnxruntime"):
+        assert backend_class(name).auto_convolution("fp32") == "direct"
 
 
 def test_reduced_precision_is_refused_by_fp32_only_backends(tmp_path):

@@ -56,7 +56,7 @@ class InferenceBackend(ABC):
             raise ValueError("batch_size must be at least 1")
         if precision not in self.precisions:
             raise ValueError(f"backend {self.name} supports {', '.join(self.precisions)}")
-        convolution = convolution or self.convolutions[0]
+        convolution = convolution or self.auto_convolution(precision)
         if convolution not in self.convolutions:
             raise ValueError(f"backend {self.name} evaluates {', '.join(self.convolutions)}")
         self.batch_size = batch_size
@@ -72,6 +72,12 @@ class InferenceBackend(ABC):
         self.macs_per_variant = branch_macs(network, convolution == "dft")
         self.input_names = network.input_names
         self.input_shapes = network.input_shapes
+
+    @classmethod
+    def auto_convolution(cls, precision: str) -> str:
+        """How this backend evaluates long convolutions at ``precision`` on this CPU when not
+        told (``--convolution auto``): the way measured faster (bench/RESULTS.md)."""
+        return cls.convolutions[0]
 
     @classmethod
     def bucket_batch(cls, threads: int) -> int:

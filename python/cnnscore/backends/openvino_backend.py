@@ -27,6 +27,7 @@ import numpy as np
 
 from ..encode.compact import Gathered
 from ..errors import InputError
+from . import cpu
 from .base import InferenceBackend
 from .compiled_cache import OFF, CompiledCache, source_digest, weights_digest
 from .openvino_graph import build_openvino_model
@@ -189,6 +190,19 @@ class OpenVinoBackend(InferenceBackend):
     @classmethod
     def configure_runtime(cls, threads: int) -> None:
         _import_openvino()  # once, in the caller's thread, before models build in parallel
+
+    @classmethod
+    def auto_convolution(cls, precision: str) -> str:
+        """The DFT (a third of the multiply-adds, the same fp32 scores), except bf16 on a CPU
+        with AMX, whose tile units run the direct convolutions' bf16 matrix products so fast that
+        the DFT's extra steps cost more than its saved arithmetic: small_2d on a 2-core Intel
+        Xeon with AMX ran 756.5 variants/s direct against 280.0 through the DFT (fp32, the
+        default: 315.8), same run (bench/RESULTS.md, session 19). With avx512_bf16 alone bf16
+        through the DFT was as fast as fp32 (an AMD EPYC, 2026-12-01); direct is not measured
+        there, so the DFT stays."""
+        if precision == "bf16" and "amx_bf16" in cpu.instruction_sets():
+            return "direct"
+        return "dft"
 
     @classmethod
     def bucket_batch(cls, threads: int) -> int:

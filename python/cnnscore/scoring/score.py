@@ -256,7 +256,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     threads = options.threads or cpu.usable_cores()
     convolution = options.convolution
     if convolution == "auto":
-        convolution = backend_type.convolutions[0]
+        convolution = backend_type.auto_convolution(options.precision)
     if convolution not in backend_type.convolutions:
         known = ", ".join(backend_type.convolutions)
         raise InputError(
