@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from ..io import user_stderr
+
 PREFIX = b"cnnscore:"
 ENVIRONMENT = "CNNSCORE_LIBRARY_LOGS"
 _DRAIN_SECONDS = 0.1
@@ -81,6 +83,7 @@ def only_cnnscore_lines(enabled: bool = True) -> Iterator[TextIO]:
         target=_forward, args=(read_fd, real_stderr, stop), name="cnnscore-output", daemon=True
     )
     forwarder.start()
+    user_stderr.set_descriptor(real_stderr)
     results = io.TextIOWrapper(
         io.FileIO(real_stdout, "w", closefd=False), encoding="utf-8", line_buffering=True
     )
@@ -97,6 +100,7 @@ def only_cnnscore_lines(enabled: bool = True) -> Iterator[TextIO]:
     try:
         yield results
     finally:
+        user_stderr.set_descriptor(2)
         warnings.showwarning = shown
         results.flush()
         sys.stdout.flush()

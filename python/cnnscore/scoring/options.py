@@ -165,6 +165,14 @@ class ScoreOptions:
         gatk=("--seconds-between-progress-updates",),
         help="seconds between progress lines on stderr (default 10)",
     )
+    stall_seconds: float = setting(
+        "--stall-seconds",
+        default=1800.0,
+        parse=non_negative_float,
+        help="end the run (exit status 1, every thread's stack on stderr, no output) when no "
+        "variant has been scored for this long, model loading included, so that a hung run "
+        "frees its machine (default 1800; 0: never)",
+    )
     reservoir_scope: str = setting(
         "--reservoir-scope",
         default="run",

@@ -44,6 +44,7 @@ from .options import ScoreOptions
 from .pipeline import EncoderConfig, encoded_chunks
 from .progress import ProgressMeter
 from .scores import format_score, site_scores
+from .stall import StallGuard
 
 #: GATK's effective defaults (its batch-size floors applied to its flag defaults).
 DEFAULT_BATCH_SIZES = {REFERENCE: (1024, 1024), READ_TENSOR: (256, 512)}
@@ -311,40 +312,39 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     chunks = encoded_chunks(_batches(records, inference_batch), config, workers, beside)
     inference = None
     try:
-        load_started = time.monotonic()
-        backend_type.configure_runtime(threads)
-        network, weights = load_network(spec, file_layers, weights_path)
-        inference = ChunkInference(
-            backend_type,
-            network,
-            weights,
-            inference_batch,
-            threads,
-            options.precision,
-            depth_adaptive=depth_adaptive,
-            convolution=convolution,
-            compiled_cache=options.compiled_cache or default_compiled_cache(),
-        )
-        model_load_seconds = time.monotonic() - load_started
-        effective = inference.effective_precision()
-        if effective != options.precision:
-            raise InputError(
-                f"backend {options.backend} runs {effective} on this CPU ({cpu.describe()}), not "
-                f"the {options.precision} asked for",
-                setting="precision",
+        # a hung run ends instead of holding its machine (scoring.stall)
+        with StallGuard(options.stall_seconds, on_stall=writer.abort) as guard:
+            load_started = time.monotonic()
+            backend_type.configure_runtime(threads)
+            network, weights = load_network(spec, file_layers, weights_path)
+            inference = ChunkInference(
+                backend_type,
+                network,
+                weights,
+                inference_batch,
+                threads,
+                options.precision,
+                depth_adaptive=depth_adaptive,
+                convolution=convolution,
+                compiled_cache=options.compiled_cache or default_compiled_cache(),
             )
+            model_load_seconds = time.monotonic() - load_started
+            effective = inference.effective_precision()
+            if effective != options.precision:
+                raise InputError(
+                    f"backend {options.backend} runs {effective} on this CPU "
+                    f"({cpu.describe()}), not the {options.precision} asked for",
+                    setting="precision",
+                )
 
-        meter = ProgressMeter(options.progress_seconds)
-        writer.write_lines(
-            annotated_header(
-                vcf.header_lines,
-                spec.info_key,
-                _provenance(spec, weights_path, effective) if options.command_line_header else None,
+            meter = ProgressMeter(options.progress_seconds)
+            provenance = None
+            if options.command_line_header:
+                provenance = _provenance(spec, weights_path, effective)
+            writer.write_lines(annotated_header(vcf.header_lines, spec.info_key, provenance))
+            scored, times = _score_chunks(
+                chunks, inference, writer, spec.info_key, transfer_batch, meter, guard
             )
-        )
-        scored, times = _score_chunks(
-            chunks, inference, writer, spec.info_key, transfer_batch, meter
-        )
         chunks.close()
         writer.commit()
     except BaseException:
@@ -406,7 +406,7 @@ class _ChunkTimes:
 
 def _score_chunks(
     chunks: Iterator, inference: ChunkInference, writer: AtomicVcfWriter, info_key: str,
-    transfer_batch: int, meter: ProgressMeter,
+    transfer_batch: int, meter: ProgressMeter, guard: StallGuard,
 ) -> tuple[int, _ChunkTimes]:  # fmt: skip
     """Score every encoded chunk and write its annotated lines, in input order. One chunk stays
     in flight while the next is fetched: its requests run while the next chunk is encoded (in
@@ -445,6 +445,7 @@ def _score_chunks(
                 writer.write_lines(lines)
                 lines = []
             meter.update(scored, f"{records[-1].chrom}:{records[-1].pos}")
+            guard.progress()
         if submitted is None:
             break
         in_flight = submitted
