@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import math
 import os
 import threading
 import time
@@ -39,6 +40,7 @@ class StallGuard:
         self.seconds = seconds
         self._on_stall = on_stall
         self._last = time.monotonic()
+        self._armed = -math.inf  # when faulthandler's watchdog was last set
         self._done = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -52,13 +54,17 @@ class StallGuard:
         return self
 
     def progress(self) -> None:
-        """Work moved on: the stall clock starts again (~0.1 ms: faulthandler's watchdog thread
-        is replaced)."""
+        """Work moved on: the stall clock starts again. faulthandler's watchdog is re-armed at
+        most once a second (each time its thread is replaced: ~35 us, which chunks of one
+        variant would pay thousands of times a second); with ``seconds`` of 1 or more it still
+        fires after the Python watchdog would have."""
         if self.seconds > 0:
             self._last = time.monotonic()
-            faulthandler.dump_traceback_later(
-                backstop_seconds(self.seconds), exit=True, file=user_stderr.descriptor()
-            )
+            if self._last - self._armed >= 1.0:
+                faulthandler.dump_traceback_later(
+                    backstop_seconds(self.seconds), exit=True, file=user_stderr.descriptor()
+                )
+                self._armed = self._last
 
     def __exit__(self, *exc_info: object) -> None:
         if self._watcher is not None:
