@@ -87,6 +87,7 @@ def _import_openvino():
 
 
 def _import_openvino_package():
+    """The import itself, as :func:`_import_openvino` says (under its lock)."""
     if "openvino" not in sys.modules and _CONVERTER not in sys.modules:
         sys.modules[_CONVERTER] = None  # an import of it fails (ImportError) while set
         try:
