@@ -87,23 +87,30 @@ def smoke_slice_fasta(folder: Path, contig: str = "slice") -> Path:
 
 
 def run_cli(
-    *args: str | os.PathLike, check: bool = False, only_cnnscore_lines: bool = True
+    *args: str | os.PathLike,
+    check: bool = False,
+    only_cnnscore_lines: bool = True,
+    prelude: str | None = None,
+    timeout: float = 900,
 ) -> subprocess.CompletedProcess:
     """Run ``python -m cnnscore`` as a user would (the environment as it is: no log-level
     variables), capturing its output. Unless told otherwise, stderr must hold only ``cnnscore:``
-    lines, whatever the CPU (TensorFlow prints its own on AVX-512 CPUs)."""
+    lines, whatever the CPU (TensorFlow prints its own on AVX-512 CPUs). ``prelude``: Python run
+    first in the same process (a stand-in for what the machine tells the code, or a hang)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("TF_CPP_MIN_LOG_LEVEL", "CNNSCORE_LIBRARY_LOGS")
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "cnnscore", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
+    command = [sys.executable, "-m", "cnnscore", *map(str, args)]
+    if prelude is not None:
+        code = (
+            f"import sys\n{prelude}\n"
+            "from cnnscore.cli.main import main\n"
+            f"sys.exit(main({[str(a) for a in args]!r}))\n"
+        )
+        command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"cnnscore failed ({result.returncode}):\n{result.stderr}")
     if only_cnnscore_lines:

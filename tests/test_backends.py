@@ -23,7 +23,6 @@ from conftest import (
     GATK_1D,
     MODELS,
     SMALL_2D_HD5,
-    assert_only_cnnscore_lines,
     data_lines,
     header_lines,
     info_scores,
@@ -83,22 +82,6 @@ def test_int8_is_refused_with_the_measurements_that_rule_it_out(tmp_path):
     assert line.startswith("cnnscore: error: --precision: int8 is not offered: ")
     assert "0.37% of score signs" in line and "bench/precision_gate.py" in line
     assert list(out.parent.iterdir()) == []
-
-
-def _run_patched(prelude: str, args) -> subprocess.CompletedProcess:
-    """``cnnscore`` as run_cli runs it, in a process that first runs ``prelude`` (a stand-in for
-    what the machine tells the code: /proc/cpuinfo's text, OpenVINO's capabilities)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "CNNSCORE_LIBRARY_LOGS")}  # fmt: skip
-    code = (
-        f"import sys\n{prelude}\n"
-        "from cnnscore.cli.main import main\n"
-        f"sys.exit(main({[str(a) for a in args]!r}))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=900)  # fmt: skip
-    assert_only_cnnscore_lines(result.stderr)
-    return result
 
 
 #: OpenVINO's CPU plugin as on a CPU without avx512_bf16 or AMX: no BF16 among its capabilities
@@ -162,7 +145,7 @@ def test_bf16_is_refused_with_one_line_where_openvino_has_no_bf16(tmp_path):
     out.parent.mkdir()
     args = smoke_2d_args(out, "--backend", "openvino", "--precision", "bf16",
                          "-L", "chr20:10000000-10010000")  # fmt: skip
-    result = _run_patched(_OPENVINO_WITHOUT_BF16, args)
+    result = run_cli(*args, prelude=_OPENVINO_WITHOUT_BF16)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [BF16_REFUSED]
     assert list(out.parent.iterdir()) == []
@@ -299,7 +282,7 @@ def test_metrics_and_header_name_the_effective_precision_and_cpu(tmp_path, machi
     out, metrics = tmp_path / "o.vcf", tmp_path / "m.json"
     region = ("-L", "chr20:10000000-10010000", "--metrics-json", metrics)
     args = smoke_2d_args(out, "--backend", "openvino", *region)
-    result = _run_patched(_cpuinfo_served(text), args)
+    result = run_cli(*args, prelude=_cpuinfo_served(text))
     assert result.returncode == 0, result.stderr
     data = json.loads(metrics.read_text())
     assert data["precision"] == data["effective_precision"] == "fp32"

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
-from conftest import data_lines, smoke_2d_args
+from conftest import data_lines, run_cli, smoke_2d_args
 
 #: inference that never returns, the GIL free (a runtime waiting on itself)
 _HANG = """
@@ -41,14 +40,9 @@ score.ChunkInference = lambda *args, **kwargs: ctypes.PyDLL(None).sleep(3600)
 
 
 def _run_with(prelude: str, args) -> tuple[subprocess.CompletedProcess, float]:
-    code = (
-        f"import sys\n{prelude}\n"
-        "from cnnscore.cli.main import main\n"
-        f"sys.exit(main({[str(a) for a in args]!r}))\n"
-    )
+    """The CLI after ``prelude`` (its stacks are not cnnscore lines), and how long it took."""
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
+    result = run_cli(*args, prelude=prelude, only_cnnscore_lines=False, timeout=120)
     return result, time.monotonic() - started
 
 
