@@ -5,7 +5,7 @@ SMOKE := testdata/na12878_chr20_smoke
 IMAGE ?= cnnscore:local
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint unit image wdl-check fuzz clean
+.PHONY: setup demo test lint image fuzz clean
 
 # pysam is built from source so that its htslib inflates BAM/CRAM with libdeflate (PyPI's wheels
 # use zlib, and decompression is a third of the compiled encoder's time with one reader thread,

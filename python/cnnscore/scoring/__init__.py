@@ -1,3 +1,3 @@
-"""``cnnscore score``: records encoded in worker processes beside inference on a backend, turned
-into GATK's score text and written atomically into the VCF.
+"""``cnnscore score``: records encoded beside inference (a thread, or worker processes) on a
+backend, turned into GATK's score text and written atomically into the VCF.
 """

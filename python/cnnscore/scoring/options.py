@@ -107,7 +107,8 @@ class ScoreOptions:
     transfer_batch_size: int | None = setting(
         "--transfer-batch-size",
         parse=positive_int,
-        help="records buffered per write (default 1024 for 1D, 512 for 2D)",
+        help="records buffered per write (default 1024 for 1D, 512 for 2D, or the inference batch "
+        "where larger)",
     )
     read_limit: int = setting(
         "--read-limit",
