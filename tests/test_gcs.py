@@ -123,6 +123,15 @@ def test_filter_and_compare_read_and_write_gcs(gcs_emulator, smoke_2d_output, tm
             "-O", local, check=True)  # fmt: skip
     remote = _download(gcs_emulator, "scored/smoke.filtered.vcf.gz", tmp_path / "remote.vcf.gz")
     assert data_lines(remote) == data_lines(local)
+    # the resource's index under another name and folder, attached (as the workflow passes it)
+    bucket = gcs_emulator.bucket(BUCKET)
+    bucket.blob("truth/alone.vcf.gz").upload_from_filename(str(SMOKE / "giab_truth.vcf.gz"))
+    bucket.blob("indexes/its_index").upload_from_filename(f"{SMOKE / 'giab_truth.vcf.gz'}.tbi")
+    attached = gs("truth/alone.vcf.gz") + "##idx##" + gs("indexes/its_index")
+    result = run_cli("filter", "-V", gs("scored/smoke.vcf.gz"), "--resource", attached,
+                     "-O", tmp_path / "attached.vcf.gz")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert data_lines(tmp_path / "attached.vcf.gz") == data_lines(local)
 
     result = run_cli("compare", "--baseline", gs("scored/smoke.vcf.gz"),
                      "--candidate", filtered, "-O", gs("reports/self"))  # fmt: skip

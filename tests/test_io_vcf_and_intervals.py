@@ -159,6 +159,24 @@ def test_interval_selection_streamed_and_indexed_agree(tmp_path, indexed):
     ]
 
 
+def test_an_index_attached_from_elsewhere_is_the_one_used(tmp_path):
+    """``VCF##idx##INDEX``, as the workflow passes a VCF (Cromwell may localise its index in
+    another folder): the records through that index; one of another VCF, or none there, refused."""
+    path = pysam.tabix_index(str(write_vcf(tmp_path / "a.vcf", RECORDS)), preset="vcf")
+    other = pysam.tabix_index(str(write_vcf(tmp_path / "b.vcf", RECORDS[4:])), preset="vcf")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "a.vcf.gz.tbi").rename(elsewhere / "its_index")
+    chosen = IntervalFilter(parse_intervals(["chr1:100-110", "chr2"], LENGTHS))
+    reader = VcfReader(f"{path}##idx##{elsewhere / 'its_index'}")
+    assert reader.path == path
+    assert [(r.chrom, r.pos) for r in reader.records(chosen)] == [("chr1", 95), ("chr2", 50)]
+    with pytest.raises(InputError, match="the index belongs to another file"):
+        list(VcfReader(f"{path}##idx##{other}.tbi").records(chosen))
+    with pytest.raises(InputError, match="VCF index .*nothere does not exist"):
+        VcfReader(f"{path}##idx##{elsewhere / 'nothere'}")
+
+
 def test_bcf_input_is_read(tmp_path):
     vcf = write_vcf(tmp_path / "a.vcf", RECORDS[:2])
     bcf = tmp_path / "a.bcf"

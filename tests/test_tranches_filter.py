@@ -19,7 +19,7 @@ import pytest
 
 from cnnscore.tranches.filter import java_percent, parse_java_double, tranche_cutoffs
 from cnnscore.tranches.truth_resources import ResourceCursor, is_allele_in_list
-from conftest import SMOKE, data_lines, header_lines, run_cli
+from conftest import GOLDEN_2D, SMOKE, data_lines, header_lines, run_cli
 
 GIAB = SMOKE / "giab_truth.vcf.gz"
 INFO_2D = (
@@ -456,6 +456,40 @@ def test_error_resource_unreadable(small, tmp_path, problem):
     output = tmp_path / "out.vcf.gz"
     result = run_cli("filter", "-V", scored, "--resource", resource, "-O", output)
     assert message in assert_error(result, output, resource)
+
+
+def test_a_resource_index_attached_anywhere_is_used_or_refused(tmp_path):
+    """``VCF##idx##INDEX`` (how the workflow passes each resource, as Cromwell may localise the
+    index elsewhere) reads the VCF through that index under any name; a missing one, or one of
+    another VCF, ends with one line; found beside the VCF, the same filtering."""
+    scored = GOLDEN_2D  # GATK's own CNN_2D scores of the smoke set
+    truth = tmp_path / "alone" / "giab_truth.vcf.gz"
+    truth.parent.mkdir()
+    shutil.copy(SMOKE / "giab_truth.vcf.gz", truth)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(SMOKE / "giab_truth.vcf.gz.tbi", elsewhere / "its_index")
+    shutil.copy(SMOKE / "hc.gatk4.vcf.gz.tbi", elsewhere / "another_vcfs_index")
+    beside = tmp_path / "beside.vcf.gz"
+    run_cli("filter", "-V", scored, "--resource", SMOKE / "giab_truth.vcf.gz", "-O", beside,
+            check=True)  # fmt: skip
+    attached = tmp_path / "attached.vcf.gz"
+    run_cli("filter", "-V", scored, "--resource", f"{truth}##idx##{elsewhere / 'its_index'}",
+            "-O", attached, check=True)  # fmt: skip
+    assert data_lines(attached) == data_lines(beside)
+    assert header_lines(attached) == header_lines(beside)  # Resources= names the VCF, not INDEX
+    assert sum("PASS" not in line.split("\t")[6] for line in data_lines(attached)) > 0
+    for index, message in [
+        ("missing", "resource index"),
+        ("another_vcfs_index", "the index belongs to another file"),
+    ]:
+        output = tmp_path / f"{index}.vcf.gz"
+        result = run_cli("filter", "-V", scored, "--resource",
+                         f"{truth}##idx##{elsewhere / index}", "-O", output)  # fmt: skip
+        assert message in assert_error(result, output, truth)
+    output = tmp_path / "unattached.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output)
+    assert "has no index" in assert_error(result, output, truth)
 
 
 @pytest.mark.parametrize(

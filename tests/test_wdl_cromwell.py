@@ -291,19 +291,23 @@ def test_cram_streams_its_reference_too_and_caches_only_indexes(
 
 
 @pytest.mark.parametrize(
-    ("indexes", "message"),
+    ("indexes", "vcf_index", "message"),
     [
-        ([f"{SMOKE_BAM}.bai", f"{SMOKE_BAM}.bai"], "reads_indexes: 2 indexes for 1 reads files"),
-        ([str(HG002 / "HG002.chr20_10M_10.1M.bam.bai")], "the index belongs to another file"),
+        ([f"{SMOKE_BAM}.bai", f"{SMOKE_BAM}.bai"], f"{SMOKE_VCF}.tbi",
+         "reads_indexes: 2 indexes for 1 reads files"),
+        ([str(HG002 / "HG002.chr20_10M_10.1M.bam.bai")], f"{SMOKE_VCF}.tbi",
+         "the index belongs to another file"),
+        ([f"{SMOKE_BAM}.bai"], str(SMOKE / "giab_truth.vcf.gz.tbi"),
+         "the index belongs to another file"),
     ],
-    ids=["count", "another file's index"],
-)
-def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, message):
+    ids=["count", "another file's index", "another VCF's index"],
+)  # fmt: skip
+def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, vcf_index, message):
     shard = tmp_path / "shard.bed"
     shard.write_text("chr20\t10000000\t10010000\n")
     _, _, run = run_task(
         "score_variants.wdl", "ScoreVariants",
-        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": vcf_index,
          "reference_fasta": str(SMOKE_REF), "reference_fasta_index": f"{SMOKE_REF}.fai",
          "reference_fasta_gzi": f"{SMOKE_REF}.gzi", "reads": [str(SMOKE_BAM)],
          "reads_indexes": indexes, "intervals": str(shard), "output_prefix": "x"},
@@ -315,10 +319,45 @@ def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, message
     assert not list(run.workdir.glob("x.vcf.gz*"))
 
 
+def test_a_resource_index_elsewhere_is_passed_and_used_or_refused(podman_env, smoke_2d_output,
+                                                                 tmp_path):  # fmt: skip
+    """Cromwell's Local backend localises each input under a folder of its source folder's hash,
+    so a truth VCF's index from another folder (any name) does not land beside it: the task
+    passes each resource with its index, and an index of another VCF is refused."""
+    truth = SMOKE / "giab_truth.vcf.gz"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "truth_index").write_bytes(Path(f"{truth}.tbi").read_bytes())
+    (elsewhere / "wrong_index").write_bytes(Path(f"{SMOKE_VCF}.tbi").read_bytes())
+    direct = tmp_path / "direct.vcf.gz"
+    run_cli("filter", "-V", smoke_2d_output, "--resource", truth, "-O", direct, check=True)
+    runs = {}
+    for name in ("truth_index", "wrong_index"):
+        runs[name] = run_task(
+            "filter_variant_tranches.wdl", "FilterVariantTranches",
+            {"input_vcf": str(smoke_2d_output), "input_vcf_index": f"{smoke_2d_output}.tbi",
+             "resources": [str(truth)], "resources_indexes": [str(elsewhere / name)],
+             "output_prefix": "filtered"},
+            tmp_path / name, podman_env,
+        )  # fmt: skip
+    task, env, run = runs["truth_index"]
+    assert run.returncode == 0, run.stderr
+    (localised,) = run.workdir.glob("inputs/*/giab_truth.vcf.gz")
+    assert not Path(f"{localised}.tbi").exists()  # not beside: only the attached index finds it
+    assert data_lines(evaluate_outputs(task, env, run)["filtered_vcf"]) == data_lines(direct)
+    _, _, refused = runs["wrong_index"]
+    assert refused.returncode == 1, refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("cnnscore: error")]
+    assert len(errors) == 1 and "the index belongs to another file" in errors[0], refused.stderr
+    assert not list(refused.workdir.glob("filtered.vcf.gz*"))
+
+
 def test_a_renamed_reference_index_is_passed_and_used(podman_env, tmp_path):
-    """The .fai under a name htslib would never look for: the task passes it with the FASTA."""
+    """The .fai, and the VCF's index, under names htslib would never look for: the task passes
+    each with its file."""
     renamed = tmp_path / "elsewhere"
     renamed.mkdir()
+    (renamed / "my_vcf_index").write_bytes(Path(f"{SMOKE_VCF}.tbi").read_bytes())
     (renamed / "my_reference_index").write_bytes(Path(f"{SMOKE_REF}.fai").read_bytes())
     (renamed / "my_gzi").write_bytes(Path(f"{SMOKE_REF}.gzi").read_bytes())
     reference_alone = tmp_path / "alone"
@@ -328,7 +367,7 @@ def test_a_renamed_reference_index_is_passed_and_used(podman_env, tmp_path):
     shard.write_text("chr20\t10000000\t10010000\n")
     task, env, run = run_task(
         "score_variants.wdl", "ScoreVariants",
-        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": str(renamed / "my_vcf_index"),
          "reference_fasta": str(reference_alone / "ref.fa.gz"),
          "reference_fasta_index": str(renamed / "my_reference_index"),
          "reference_fasta_gzi": str(renamed / "my_gzi"), "reads": [str(SMOKE_BAM)],

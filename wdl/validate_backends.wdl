@@ -174,7 +174,7 @@ workflow ValidateBackends {
     reservoir_scope: "site (default): scores independent of sharding, so shards compare cleanly"
     scatter_count: "shards per configuration (the same shards for every configuration)"
     resources: "truth VCFs: when given, each configuration is tranche-filtered with its own cutoffs and the FILTER columns are compared"
-    resources_indexes: ".tbi/.csi of resources, same order"
+    resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works), or none (each found beside its VCF)"
     snp_tranches: "SNP truth sensitivities for the filtering (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities for the filtering (GATK default 99.4)"
     snp_cutoff: "optional SNP tranche cutoff for classification concordance"

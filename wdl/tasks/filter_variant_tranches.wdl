@@ -28,11 +28,24 @@ task FilterVariantTranches {
     fi
     # flags built from files, not prefix(): Cromwell cannot interpolate prefix() of an empty
     # array, and its write_lines([]) holds one newline (docs/CROMWELL.md); no tranches given
-    # means GATK's defaults
-    args=()
+    # means GATK's defaults. Each resource goes with the index given for it (htslib's ##idx##):
+    # Cromwell localises each input by its own folder, so an index may not land beside its VCF
+    resources=()
     while IFS= read -r resource || [ -n "${resource}" ]; do
-      if [ -n "${resource}" ]; then args+=(--resource "${resource}"); fi
+      if [ -n "${resource}" ]; then resources+=("${resource}"); fi
     done < '~{write_lines(resources)}'
+    indexes=()
+    while IFS= read -r index || [ -n "${index}" ]; do
+      if [ -n "${index}" ]; then indexes+=("${index}"); fi
+    done < '~{write_lines(resources_indexes)}'
+    args=()
+    for i in "${!resources[@]}"; do
+      if [ ${#indexes[@]} -gt 0 ]; then
+        args+=(--resource "${resources[$i]}##idx##${indexes[$i]}")
+      else
+        args+=(--resource "${resources[$i]}")
+      fi
+    done
     for tranche in ~{sep=" " snp_tranches}; do args+=(--snp-tranche "${tranche}"); done
     for tranche in ~{sep=" " indel_tranches}; do args+=(--indel-tranche "${tranche}"); done
     cnnscore filter \
@@ -61,9 +74,9 @@ task FilterVariantTranches {
 
   parameter_meta {
     input_vcf: "scored VCF (the gathered CNNScoreVariants output)"
-    input_vcf_index: "its tabix index, localised beside it"
+    input_vcf_index: "its tabix index (not read: filtering reads the VCF whole, twice)"
     resources: "truth VCFs (bgzip), e.g. HapMap for SNPs and Mills for indels"
-    resources_indexes: "their .tbi/.csi indexes, same order, localised beside them (another count than resources stops the task)"
+    resources_indexes: "their .tbi/.csi indexes, one per resource in the same order (passed with each, so any name and folder works), or none (each then found beside its VCF as VCF.tbi/.csi); another count stops the task, and an index that does not belong to its VCF is refused"
     info_key: "INFO key holding the score: CNN_2D or CNN_1D"
     snp_tranches: "SNP truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
     indel_tranches: "indel truth sensitivities in percent (0 <= t < 100); empty: GATK's default"

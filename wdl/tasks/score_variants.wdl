@@ -62,7 +62,7 @@ task ScoreVariants {
       done
     fi
     cnnscore score \
-      -V '~{input_vcf}' \
+      -V '~{input_vcf}##idx##~{input_vcf_index}' \
       -R "${reference}" \
       "${read_args[@]}" \
       -L '~{intervals}' \
@@ -100,7 +100,7 @@ task ScoreVariants {
 
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index); only records overlapping `intervals` are scored"
-    input_vcf_index: "tabix index of input_vcf, localised beside it"
+    input_vcf_index: "tabix index of input_vcf, passed with it (htslib's ##idx##), so any name works; an index of another VCF is refused"
     reference_fasta: {description: "indexed reference FASTA (plain or bgzip); streamed: read by byte range from gs://, also for CRAM decoding (then its .fai and .gzi must also lie beside it, named FASTA.fai and FASTA.gzi, as htslib looks for them there)", localization_optional: true}
     reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works for BAM reads", localization_optional: true}
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta: passed with it", localization_optional: true}
@@ -114,7 +114,7 @@ task ScoreVariants {
     backend: "inference backend: openvino (default, the fastest exact fp32 backend measured; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "records encoded together and handed to the backend as one chunk; default 256 (2D) or 1024 (1D)"
-    transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D)"
+    transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D), or inference_batch_size where larger"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"
     output_prefix: "name of the scored shard and its metrics"
     runtime_settings: "docker image, cpu (also inference threads), memory, preemptible, retries, boot disk, CPU platform"

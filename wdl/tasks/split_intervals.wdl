@@ -30,7 +30,7 @@ task SplitIntervals {
     if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
     rm -rf shards
     cnnscore split-intervals \
-      -V '~{input_vcf}' \
+      -V '~{input_vcf}##idx##~{input_vcf_index}' \
       -R "${reference}" \
       ~{if defined(intervals) then "-L '" + intervals + "'" else ""} \
       --scatter-count ~{scatter_count} \
@@ -55,7 +55,7 @@ task SplitIntervals {
 
   parameter_meta {
     input_vcf: "VCF to score (bgzip + tabix index)"
-    input_vcf_index: "tabix index of input_vcf, localised beside it"
+    input_vcf_index: "tabix index of input_vcf, passed with it (htslib's ##idx##), so any name works; an index of another VCF is refused"
     reference_fasta: {description: "indexed reference FASTA (plain or bgzip); only contig lengths are read, so it is not copied", localization_optional: true}
     reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works", localization_optional: true}
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta", localization_optional: true}

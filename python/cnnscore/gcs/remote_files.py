@@ -104,7 +104,11 @@ class RemoteFiles:
         return local
 
     def vcf(self, path: str | None) -> str | None:
-        """A VCF input, with its .tbi/.csi beside it when the bucket has one."""
+        """A VCF input, with its .tbi/.csi beside it when the bucket has one, or with the index
+        given with it (``gs://x.vcf.gz##idx##gs://y.tbi``, as the workflow passes a resource)."""
+        if path is not None and INDEX_DELIMITER in path:
+            path, given = path.split(INDEX_DELIMITER, 1)
+            return f"{self.file(path)}{INDEX_DELIMITER}{self.file(given)}"
         if not is_gcs(path):
             return path
         self._cached_companions(path, VCF_INDEX_SUFFIXES)

@@ -19,6 +19,7 @@ import pysam
 from ..errors import InputError
 from .index_checks import tabix_index_problem
 from .intervals import IntervalFilter
+from .locations import INDEX_DELIMITER, split_indexes
 
 _BGZF_MAGIC = b"\x1f\x8b"
 
@@ -103,12 +104,24 @@ def _check_columns(line: str, columns: list[str], expected: int, path: str, wher
 
 
 class VcfReader:
-    """A VCF (plain, bgzip or gzip) or BCF file: header lines plus an iterator over records."""
+    """A VCF (plain, bgzip or gzip) or BCF file: header lines plus an iterator over records.
 
-    def __init__(self, path: str):
+    A bgzip VCF's index is the one attached with htslib's ``VCF##idx##INDEX`` (the workflow
+    passes it so: Cromwell may localise an index away from its VCF), else ``VCF.tbi``/``.csi``
+    beside it; with neither, records are read from the start and filtered by the intervals."""
+
+    def __init__(self, location: str):
+        path, attached = split_indexes(location)
         self.path = path
         if not os.path.isfile(path):
             raise InputError("VCF file does not exist", path=path)
+        if len(attached) > 1:
+            raise InputError(
+                f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
+            )
+        if attached and not os.path.isfile(attached[0]):
+            raise InputError(f"VCF index {attached[0]} does not exist", path=path)
+        self._attached_index = attached[0] if attached else None
         with open(path, "rb") as probe:
             magic = probe.read(4)
         self.is_bcf = False
@@ -185,6 +198,8 @@ class VcfReader:
             raise InputError(f"VCF is corrupt or truncated ({err})", path=self.path) from None
 
     def _index_path(self) -> str | None:
+        if self._attached_index is not None:
+            return self._attached_index
         for suffix in (".tbi", ".csi"):
             if os.path.exists(self.path + suffix):
                 return self.path + suffix

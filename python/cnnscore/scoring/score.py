@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..io.files import write_atomically
 from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, resolve_intervals
-from ..io.locations import is_url
+from ..io.locations import is_url, split_indexes
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
 from ..io.vcf_text import VcfReader, VcfRecord
@@ -194,7 +194,7 @@ def _check_options(options: ScoreOptions, spec: ModelSpec) -> str:
         )
     if tuple(options.annotation_keys) != DEFAULT_ANNOTATION_KEYS:
         print("cnnscore: warning: annotation keys differ from GATK's default", file=sys.stderr)
-    if os.path.abspath(options.output) == os.path.abspath(options.variants):
+    if os.path.abspath(options.output) == os.path.abspath(split_indexes(options.variants)[0]):
         raise InputError("output would overwrite the input VCF", path=options.output)
     return tensor_type
 

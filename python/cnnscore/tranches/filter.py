@@ -29,6 +29,7 @@ import numpy as np
 from .. import __version__
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
+from ..io.locations import split_indexes
 from ..io.vcf_output import AtomicVcfWriter
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from .options import FilterOptions
@@ -193,7 +194,7 @@ def _truth_scores(vcf: VcfReader, key: str, cursors: list[ResourceCursor]) -> Tr
 
 def _check_truth(truth: TruthScores, options: FilterOptions) -> None:
     """GATK's checks between the passes, in its order."""
-    resources = ", ".join(os.path.basename(path) for path in options.resources)
+    resources = ", ".join(_resource_names(options))
     problem = None
     if truth.scored_snps == 0 and truth.scored_indels == 0:
         problem = f"no SNPs or indels with INFO {options.info_key}: nothing to filter"
@@ -210,7 +211,7 @@ def _check_truth(truth: TruthScores, options: FilterOptions) -> None:
             f"({resources}): indels cannot be filtered"
         )
     if problem:
-        raise InputError(problem, path=options.variants)
+        raise InputError(problem, path=split_indexes(options.variants)[0])
 
 
 def filter_column(existing: str, added: str | None, invalidate: bool) -> str:
@@ -264,6 +265,11 @@ def _filter_line_position(lines: list[str], new_line: str) -> int:
     return later[0] if later else len(lines) - 1
 
 
+def _resource_names(options: FilterOptions) -> list[str]:
+    """The resources' file names, without an index attached (``VCF##idx##INDEX``)."""
+    return [os.path.basename(split_indexes(path)[0]) for path in options.resources]
+
+
 def _provenance(options: FilterOptions) -> str:
     """Which resources and tranches made these FILTERs; base names only, so a workflow run and a
     direct run of the same files write the same header."""
@@ -272,7 +278,7 @@ def _provenance(options: FilterOptions) -> str:
         f'InfoKey="{options.info_key}",'
         f'SnpTranches="{",".join(map(java_percent, options.snp_tranches))}",'
         f'IndelTranches="{",".join(map(java_percent, options.indel_tranches))}",'
-        f'Resources="{",".join(os.path.basename(p) for p in options.resources)}",'
+        f'Resources="{",".join(_resource_names(options))}",'
         f'InvalidatePreviousFilters="{str(options.invalidate_previous_filters).lower()}">'
     )
 
@@ -325,7 +331,7 @@ def run_filter(options: FilterOptions) -> FilterResult:
     if options.info_key not in header_info_ids(vcf.header_lines):
         raise InputError(
             f"the header has no ##INFO line for the info key {options.info_key}",
-            path=options.variants,
+            path=vcf.path,
         )
     writer = AtomicVcfWriter(options.output, index=options.create_index)
     try:

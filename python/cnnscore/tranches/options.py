@@ -39,7 +39,8 @@ class FilterOptions:
         required=True,
         path=VCF,
         metavar="VCF",
-        help="truth VCF (bgzip + .tbi/.csi), e.g. HapMap or Mills; repeatable",
+        help="truth VCF (bgzip + .tbi/.csi beside it, or attached: VCF##idx##INDEX), e.g. HapMap "
+        "or Mills; repeatable",
     )
     output: str = setting(
         "-O",

@@ -20,6 +20,7 @@ import pysam
 from ..encode.variant_type import is_symbolic_allele
 from ..errors import InputError
 from ..io.index_checks import tabix_index_problem
+from ..io.locations import INDEX_DELIMITER, split_indexes
 from ..io.vcf_text import VcfRecord
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
@@ -73,22 +74,34 @@ class ResourceCursor:
     """One truth resource, read through its tabix/CSI index, answering "which records start at
     chrom:pos?". Queries in file order step forward through one open iterator; a query behind the
     cursor, on another contig, or far ahead seeks by the index, so any input order is correct and
-    memory never holds more than the records at one position."""
+    memory never holds more than the records at one position.
 
-    def __init__(self, path: str):
+    The index is the one attached with htslib's ``VCF##idx##INDEX`` (the workflow passes each
+    resource so, as Cromwell may localise an index away from its VCF), else ``VCF.tbi``/``.csi``
+    beside it; either way it must belong to the VCF (``io.index_checks``)."""
+
+    def __init__(self, location: str):
+        path, attached = split_indexes(location)
         self.path = path
         if not os.path.isfile(path):
             raise InputError("resource VCF does not exist", path=path)
+        if len(attached) > 1:
+            raise InputError(
+                f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
+            )
+        if attached and not os.path.isfile(attached[0]):
+            raise InputError(f"resource index {attached[0]} does not exist", path=path)
         if _is_bcf(path):
             raise InputError(
                 "BCF resources are not supported: convert with `bcftools view -Oz` and index it",
                 path=path,
             )
-        index = next((path + s for s in (".tbi", ".csi") if os.path.isfile(path + s)), None)
+        beside = (path + s for s in (".tbi", ".csi") if os.path.isfile(path + s))
+        index = attached[0] if attached else next(beside, None)
         if index is None:
             raise InputError(
-                "resource VCF has no index (.tbi or .csi beside it): bgzip it and run "
-                "`tabix -p vcf` on it",
+                "resource VCF has no index (.tbi or .csi beside it, or attached as "
+                f"VCF{INDEX_DELIMITER}INDEX): bgzip it and run `tabix -p vcf` on it",
                 path=path,
             )
         try:
