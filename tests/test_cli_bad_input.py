@@ -295,6 +295,18 @@ def test_reads_with_another_files_index(tmp_path, suffix):
     assert "index" in error and ("another file" in error), error
 
 
+@pytest.mark.parametrize("again", ["same path", "a link to it"])
+def test_reads_given_twice(tmp_path, again):
+    """Each read would count twice in every tensor and every score move: refused."""
+    second = SMOKE_BAM
+    if again == "a link to it":
+        second = in_dir(tmp_path) / "link.bam"
+        second.symlink_to(SMOKE_BAM)
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), extra=("-I", str(second)))
+    assert "given twice" in assert_input_error(result, output, second)
+
+
 def test_reads_with_an_index_of_another_reference(tmp_path):
     """HG002's index (86 contigs) given for the smoke BAM (25): refused before any query."""
     output = out_path(tmp_path)
@@ -441,6 +453,57 @@ def test_output_parent_is_a_file(tmp_path):
     assert parent.read_text() == "not a folder\n"
     left = sorted(p.name for p in tmp_path.iterdir() if p.name not in ("a_file", "in"))
     assert not left, f"files left beside the output's parent: {left}"
+
+
+@pytest.mark.parametrize("where", ["-O", "its index", "--metrics-json", "metrics' folder"])
+def test_an_output_that_only_the_last_step_could_not_write(tmp_path, where):
+    """A folder where the output, its index or the metrics go, or no folder for the metrics:
+    found before scoring (it was a traceback at the final rename, or exit 1 with the scored
+    VCF left behind), one line, nothing written."""
+    output = out_path(tmp_path)
+    extra: tuple[str, ...] = ()
+    if where == "-O":
+        output.mkdir()
+    elif where == "its index":
+        Path(f"{output}.tbi").mkdir()
+    elif where == "--metrics-json":
+        extra = ("--metrics-json", str(in_dir(tmp_path)))
+    else:
+        extra = ("--metrics-json", str(tmp_path / "no_such_folder" / "m.json"))
+    result = score_2d(output, vcf=small_vcf(tmp_path), extra=extra)
+    errors = [line for line in result.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    expected = {
+        "-O": "is a folder",
+        "its index": "a folder is where its index goes",
+        "--metrics-json": "is a folder",
+        "metrics' folder": "output folder does not exist",
+    }
+    assert expected[where] in errors[0], errors[0]
+    left = sorted(p.name for p in output.parent.iterdir())
+    assert left == (["out.vcf.gz"] if where == "-O" else ["out.vcf.gz.tbi"] if where == "its index"
+                    else []), left  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["out.vcf.gz", "out.bcf"])
+def test_unsorted_records_for_an_indexed_output(tmp_path, name):
+    """An index needs sorted records: found at the first one out of order, naming it (htslib
+    found it only after the whole run, a traceback); without an index the same VCF scores."""
+
+    def swap(_headers, records):
+        records[1], records[2] = records[2], records[1]
+
+    vcf = small_vcf(tmp_path, count=4, edit=swap)
+    (chrom, late), (_, early) = (line.split("\t")[:2] for line in data_lines(vcf)[1:3])
+    assert int(early) < int(late)
+    output = out_path(tmp_path, name)
+    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
+    assert f"record {chrom}:{early} comes after {chrom}:{late}" in error
+    unindexed = out_path(tmp_path, "unindexed.vcf.gz")
+    result = score_2d(unindexed, vcf=vcf, extra=("--create-output-variant-index", "false"))
+    assert result.returncode == 0, result.stderr
+    assert len(data_lines(unindexed)) == 4
 
 
 def test_unknown_backend(tmp_path):

@@ -328,6 +328,7 @@ def test_gatks_integration_test_filter_arguments(tmp_path, extra, canonical):
         (["--keep-temp-file", "true"], "--keep-temp-file has no effect here"),
         (["--python-profile", "profile.txt"], "--python-profile has no effect here"),
         (["--verbosity", "INFO"], "--verbosity has no effect here"),
+        (["-imr", "OVERLAPPING_ONLY"], "-imr has no effect here"),
     ],
 )
 def test_gatk_settings_without_a_meaning_here_are_noted(tmp_path, args, note):
@@ -335,6 +336,20 @@ def test_gatk_settings_without_a_meaning_here_are_noted(tmp_path, args, note):
     assert result.returncode == 0, result.stderr
     assert sum(line.startswith("cnnscore: note:") for line in result.stderr.splitlines()) == 1
     assert note in result.stderr
+
+
+@pytest.mark.parametrize(
+    "flag", ["-O", "--tensor-type", "--threads", "--add-output-vcf-command-line"]
+)
+def test_a_one_value_setting_given_twice_is_refused(tmp_path, flag):
+    """As GATK's parser: argparse would keep the last value silently (-O a -O b writes b)."""
+    value = {"-O": str(tmp_path / "y.vcf"), "--tensor-type": "reference", "--threads": "1",
+             "--add-output-vcf-command-line": "false"}[flag]  # fmt: skip
+    args = _one_d("-O", tmp_path / "x.vcf", flag, value, flag, value)
+    result = run_cli("score", *args, only_cnnscore_lines=False)  # argparse's usage lines
+    assert result.returncode == 2
+    assert f"error: {flag}: given more than once" in result.stderr.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_gatk_setting_that_cannot_be_honoured_is_refused(tmp_path):
@@ -366,8 +381,16 @@ def test_a_gatk_setting_that_cannot_be_honoured_is_refused(tmp_path):
             ],
             ["-L", "20:150000-200000"],
         ),
+        (
+            ["-L", "20:61000-200000", "-L", "20:150000-300000", "-isr", "INTERSECTION"],
+            ["-L", "20:150000-200000"],
+        ),
+        (
+            ["-L", "20:61000-200000", "-XL", "20:100000-150000", "-ixp", "1000"],
+            ["-L", "20:61000-98999", "-L", "20:151001-200000"],
+        ),
     ],
-    ids=["padding", "exclusion", "intersection"],
+    ids=["padding", "exclusion", "intersection", "-isr", "exclusion padding"],
 )
 def test_gatks_engine_interval_arguments_are_honoured(tmp_path, engine_args, canonical_args):
     gatk = run_cli("score", *_one_d(*engine_args, "-O", tmp_path / "gatk.vcf"), check=True)

@@ -204,6 +204,21 @@ def test_interrupted_upload_leaves_the_previous_object(gcs_emulator, tmp_path, m
     assert blob.download_as_bytes() == payload
 
 
+def test_a_gs_output_without_credentials_stops_before_the_work(tmp_path, monkeypatch):
+    """No credentials at all: one line naming the destination, before anything is scored (it
+    was a "scored ... -> gs://" line, the work, and then the error)."""
+    for variable in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud application-default credentials
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: not on a Google VM
+    result = run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--tensor-type", "reference",
+                     "-O", "gs://some-bucket/out.vcf.gz")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "cnnscore: scored" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("cnnscore: error")]
+    assert error.startswith("cnnscore: error: gs://some-bucket/out.vcf.gz: no usable Google")
+
+
 def test_permission_errors_name_the_object_and_requester_pays():
     from google.api_core import exceptions
 

@@ -76,6 +76,11 @@ def test_transient_faults_are_retried_and_the_output_is_identical(
     assert result.returncode == 0, result.stderr
     fired = [fault.fired for fault in proxy.faults]
     assert all(fired), f"a fault never fired: {fired}"
+    # every retry says so (the waits add up to minutes otherwise silent), naming the object
+    retries = [line for line in result.stderr.splitlines() if "trying again (" in line]
+    assert any(gs("smoke/ref.chr20.fa.gz") in line and "of 4, --gcs-max-retries" in line
+               for line in retries), result.stderr  # fmt: skip
+    assert all(line.startswith("cnnscore: note: ") for line in retries)
     scored = tmp_path / "ok.vcf.gz"
     gcs_emulator.bucket(BUCKET).blob("faults/ok.vcf.gz").download_to_filename(str(scored))
     assert data_lines(scored) == data_lines(smoke_2d_output)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnscore.errors import InputError
 from cnnscore.io.files import PARTIAL_MARK, complete_or_nothing, write_atomically
 
 
@@ -68,10 +69,20 @@ def test_an_exception_keeps_the_older_output(tmp_path):
 
 def test_a_failed_rename_leaves_nothing(tmp_path):
     out = tmp_path / "out"
-    (out / "inside").mkdir(parents=True)  # a file cannot replace a folder
     with pytest.raises(OSError), complete_or_nothing(str(out)) as temp:
+        (out / "inside").mkdir(parents=True)  # made meanwhile: a file cannot replace a folder
         Path(temp).write_text("whole")
     assert names(tmp_path) == ["out"] and names(out) == ["inside"]
+
+
+def test_a_folder_where_a_file_output_goes_is_refused_before_the_work(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InputError, match="is a folder: the output needs a file's name"):
+        complete_or_nothing(str(tmp_path / "out"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        complete_or_nothing(str(tmp_path / "file"), folder=True)
+    assert names(tmp_path) == ["file", "out"]
 
 
 def test_concurrent_writers_get_distinct_temporaries_and_never_mix(tmp_path):
@@ -161,8 +172,8 @@ def test_abort_removes_the_output_and_its_companions(tmp_path):
 
 def test_a_failed_output_rename_takes_its_published_companion_back(tmp_path):
     out = tmp_path / "out.vcf.gz"
-    (out / "inside").mkdir(parents=True)  # the output's own rename will fail
     output = complete_or_nothing(str(out))
+    (out / "inside").mkdir(parents=True)  # made meanwhile: the output's own rename will fail
     Path(output.beside(".tbi")).write_text("index")
     with pytest.raises(OSError):
         output.commit()

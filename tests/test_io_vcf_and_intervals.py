@@ -9,7 +9,13 @@ import pytest
 
 from cnnscore.encode.variant_type import SiteType, is_symbolic_or_sv, site_type, tensor_type_label
 from cnnscore.errors import InputError
-from cnnscore.io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
+from cnnscore.io.intervals import (
+    Interval,
+    IntervalFilter,
+    merge_intervals,
+    parse_intervals,
+    resolve_intervals,
+)
 from cnnscore.io.vcf_output import AtomicVcfWriter, annotate_info, annotated_header
 from cnnscore.io.vcf_text import VcfReader
 
@@ -225,6 +231,38 @@ def test_bad_intervals_are_clear_errors(tmp_path):
     binary.write_bytes(b"@HD\tVN:1.6\n@SQ\tSN:chr1\t\xb4N:1000\nchr1\t50\t60\t+\t.\n")
     with pytest.raises(InputError, match=r"flipped.interval_list: line 2 is not text"):
         parse_intervals([str(binary)], LENGTHS)
+
+
+def test_intervals_that_choose_nothing_are_refused(tmp_path):
+    """As GATK stops: an interval file with no interval, a BED line that ends before it starts,
+    -L values with nothing in common under INTERSECTION, -XL taking out everything. Each would
+    otherwise score nothing and exit 0, an empty VCF looking like a clean result."""
+    empty, zero_length, reversed_bed = (tmp_path / n for n in ("e.bed", "z.bed", "r.bed"))
+    empty.write_text("track name=x\n")
+    zero_length.write_text("chr1\t10\t10\n")  # BED's empty interval: skipped, nothing left
+    reversed_bed.write_text("chr1\t0\t10\nchr1\t50\t40\n")
+    for path in (empty, zero_length):
+        with pytest.raises(InputError, match=f"{path.name}: the interval file holds no interval"):
+            parse_intervals([str(path)], LENGTHS)
+    with pytest.raises(InputError, match="r.bed: line 2: the interval ends .40. before it starts"):
+        parse_intervals([str(reversed_bed)], LENGTHS)
+    apart = ["chr1:1-10", "chr1:20-30"]
+    with pytest.raises(InputError, match="no base in common") as caught:
+        resolve_intervals(apart, LENGTHS, rule="INTERSECTION")
+    assert caught.value.setting == "intervals"
+    for specs, exclude in [(["chr1:1-10"], ["chr1:1-20"]), ([], ["chr1", "chr2"])]:
+        with pytest.raises(InputError, match="removes every base") as caught:
+            resolve_intervals(specs, LENGTHS, exclude=exclude)
+        assert caught.value.setting == "exclude_intervals"
+    assert resolve_intervals(apart, LENGTHS) == [Interval("chr1", 1, 10), Interval("chr1", 20, 30)]
+    with pytest.raises(InputError, match="names no contig") as caught:  # the -XL value at fault
+        resolve_intervals(apart, LENGTHS, exclude=["chr9"])
+    assert caught.value.setting == "exclude_intervals"
+    other_build = tmp_path / "other.interval_list"
+    other_build.write_text("@HD\tVN:1.6\n@SQ\tSN:chr1\tLN:1001\nchr1\t50\t60\t+\t.\n")
+    with pytest.raises(InputError, match="line 2: @SQ gives chr1 length 1001, the reference 1000"):
+        parse_intervals([str(other_build)], LENGTHS)
+    assert resolve_intervals([], LENGTHS, exclude=["chr1"]) == [Interval("chr2", 1, 500)]
 
 
 def test_a_bgzip_bed_is_read_as_bed(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -122,3 +123,27 @@ def test_small_2d_topology_written_as_gatks_own_model_config():
         assert mine["inbound_nodes"] == inbound
     assert ours["input_layers"] == [[names[i[0]], 0, 0] for i in gatk["input_layers"]]
     assert ours["output_layers"] == [[names[o[0]], 0, 0] for o in gatk["output_layers"]]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("window_size", "abc", 'window_size is "abc", not a positive whole number'),
+        ("read_limit", None, "read_limit is null, not a positive whole number"),
+        ("read_limit", 0, "read_limit is 0, not a positive whole number"),
+        ("window_size", 128.5, "window_size is 128.5, not a positive whole number"),
+        ("input_annotations", 5, "input_annotations is not a list of INFO keys"),
+        ("input_annotations", ["MQ", 3], "input_annotations is not a list of INFO keys"),
+    ],
+)
+def test_an_architecture_json_with_a_value_of_another_type_is_refused(tmp_path, key, value, says):
+    """A wrongly typed size or key list is one line naming the file (it was a ValueError or
+    TypeError traceback), not a size guessed from it."""
+    data = json.loads(SMALL_2D_JSON.read_text())
+    data[key] = value
+    broken = tmp_path / "small_2d.json"
+    broken.write_text(json.dumps(data))
+    with pytest.raises(InputError) as caught:
+        load_model_spec(str(broken))
+    assert str(caught.value) == f"{broken}: {says}"
+    assert load_model_spec(str(SMALL_2D_JSON)).window_size == 128

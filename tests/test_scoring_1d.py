@@ -159,3 +159,21 @@ def test_filter_symbolic_and_sv_drops_those_records_from_the_output(tmp_path):
     everything, kept = data_lines(tmp_path / "all.vcf"), data_lines(tmp_path / "kept.vcf")
     assert len(everything) == 5 and all("CNN_1D=" in line for line in everything)
     assert kept == [everything[0], everything[1], everything[4]]
+
+
+def test_an_annotation_key_the_vcf_never_declares_is_warned_of(tmp_path, random_1d):
+    """GATK scores a key no record has as 0.0 without a word, so a misspelt key changes every
+    score silently: the same scores here (GATK's rule), with one warning naming the keys."""
+    common = ["score", "-V", INPUT, "-R", REFERENCE, "--architecture", ARCHITECTURE,
+              "--weights", random_1d, "-L", "20:60000-100000"]  # fmt: skip
+    plain = run_cli(*common, "-O", tmp_path / "plain.vcf", check=True)
+    assert "no ##INFO line" not in plain.stderr  # GATK's seven keys, all declared
+    keys = ["MQ", "DP", "SOR", "FS", "QD", "MQRankSum", "ReadPosRankSumm"]
+    misspelt = run_cli(*common, "-O", tmp_path / "misspelt.vcf", "--info-annotation-keys", *keys,
+                       check=True)  # fmt: skip
+    warnings = [line for line in misspelt.stderr.splitlines() if "no ##INFO line" in line]
+    assert warnings == [
+        f"cnnscore: warning: ReadPosRankSumm: no ##INFO line in {INPUT}, so 0.0 wherever a "
+        "record lacks the key (GATK's rule); check --info-annotation-keys"
+    ]
+    assert data_lines(tmp_path / "misspelt.vcf") != data_lines(tmp_path / "plain.vcf")

@@ -115,3 +115,32 @@ def test_gather_keeps_every_distinct_provenance_line(tmp_path):
         shards.append(str(path))
     assert gather_vcfs(shards, str(tmp_path / "all.vcf")) == 3
     assert header_lines(tmp_path / "all.vcf") == [*head, line_a, line_b, columns]
+
+
+def test_gather_refuses_a_shard_whose_header_defines_other_things(tmp_path):
+    """A CNN_1D shard among CNN_2D shards (another model), or one scored against another
+    reference: gathered, its records would sit under a header that does not describe them, and
+    filtering by CNN_2D would pass them unscored."""
+    columns = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
+
+    def shard(name: str, key: str, contig: str, pos: int) -> str:
+        head = ["##fileformat=VCFv4.2", contig,
+                f'##INFO=<ID={key},Number=1,Type=Float,Description="x">']  # fmt: skip
+        path = tmp_path / name
+        path.write_text("\n".join([*head, columns, f"chr20\t{pos}\t.\tA\tC\t.\t.\t{key}=1.0\n"]))
+        return str(path)
+
+    chr20 = "##contig=<ID=chr20,length=63025520>"
+    first = shard("a.vcf", "CNN_2D", chr20, 10)
+    for other, says in [
+        (shard("b.vcf", "CNN_1D", chr20, 20), "only this shard has ##INFO=<ID=CNN_1D,...>"),
+        (shard("c.vcf", "CNN_2D", "##contig=<ID=chr20,length=64444167>", 20),
+         "##contig=<ID=chr20,...>"),
+    ]:  # fmt: skip
+        output = tmp_path / "all.vcf"
+        result = run_cli("gather-vcfs", "-I", first, "-I", other, "-O", output)
+        errors = [line for line in result.stderr.splitlines() if "cnnscore: error" in line]
+        assert result.returncode == 1 and len(errors) == 1, result.stderr
+        assert other in errors[0] and says in errors[0], errors[0]
+        assert not output.exists()
+    assert gather_vcfs([first, shard("d.vcf", "CNN_2D", chr20, 20)], str(tmp_path / "ok.vcf")) == 2

@@ -280,7 +280,7 @@ def test_max_tensors_stops_at_the_limit(tmp_path, whole_bed):
         ("missing truth", "truth VCF does not exist"),
         ("bad BED line", "line 2 is not a valid interval"),
         ("BED contig not in the reference", "contig 'chr21' is not in the reference"),
-        ("empty BED", "truth BED has no intervals"),
+        ("empty BED", "the interval file holds no interval"),
         ("no candidates in the BED", "no SNP or indel candidate lies in the truth BED"),
         ("truth of another build", "matches a truth record"),
         ("output is some other folder", "is not a cnnscore tensor store"),
@@ -431,11 +431,14 @@ def test_initial_weights_continue_a_run(trained_1d, tmp_path):
     from cnnscore.models.keras2_weights import read_keras2_weights
 
     _, prefix, args = trained_1d
-    slow = [*args[: args.index("--learning-rate") + 1], "1e-12",
-            *args[args.index("--learning-rate") + 2 :]]  # fmt: skip
-    slow = [*slow[: slow.index("--epochs") + 1], "1", *slow[slow.index("--epochs") + 2 :]]
+
+    def replaced(args: list, flag: str, value: str) -> list:  # a flag may be given once
+        at = args.index(flag)
+        return [*args[: at + 1], value, *args[at + 2 :]]
+
+    slow = replaced(replaced(args, "--learning-rate", "1e-12"), "--epochs", "1")
     run_cli(*slow, "--initial-weights", f"{prefix}.hd5", "-O", tmp_path / "on", check=True)
-    run_cli(*slow, "--seed", "6", "-O", tmp_path / "fresh", check=True)
+    run_cli(*replaced(slow, "--seed", "6"), "-O", tmp_path / "fresh", check=True)
 
     def kernels(path) -> dict[str, np.ndarray]:
         return {f"{layer.name}/{key}": array for layer in read_keras2_weights(str(path))

@@ -193,6 +193,12 @@ def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
     result, _ = _compare((pair[0], tmp_path / "absent.vcf"), tmp_path / "r")
     assert "absent.vcf: VCF file does not exist" in result.stderr
 
+    other_key = tmp_path / "one_d.vcf"  # a CNN_1D run against CNN_2D: was "compared 0", exit 0
+    other_key.write_text(pair[1].read_text().replace("CNN_2D", "CNN_1D"))
+    result, _ = _compare((pair[0], other_key), tmp_path / "r")
+    assert result.returncode == 1
+    assert "one_d.vcf: no ##INFO line for CNN_2D: not scored with that key" in result.stderr
+
     bad_metrics = tmp_path / "m.json"
     bad_metrics.write_text("{}")
     result, _ = _compare(pair, tmp_path / "r", "--baseline-metrics", bad_metrics)

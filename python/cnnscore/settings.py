@@ -161,8 +161,29 @@ def interval_padding_setting() -> Any:
     )
 
 
+def interval_exclusion_padding_setting() -> Any:
+    return setting(
+        "-ixp",
+        "--interval-exclusion-padding",
+        default=0,
+        parse=non_negative_int,
+        help="bases added on each side of every -XL interval (GATK's -ixp; default 0)",
+    )
+
+
+def interval_merging_rule_setting() -> Any:
+    return setting(
+        "-imr",
+        "--interval-merging-rule",
+        choices=("ALL", "OVERLAPPING_ONLY"),
+        ignored="each record overlapping the intervals is scored once, whichever rule",
+        help="GATK's rule for merging abutting intervals: accepted, no effect on the records",
+    )
+
+
 def interval_set_rule_setting() -> Any:
     return setting(
+        "-isr",
         "--interval-set-rule",
         default="UNION",
         choices=("UNION", "INTERSECTION"),

@@ -23,6 +23,7 @@ from ..io.locations import shown_as, user_facing
 from ..settings import flag_of
 from .library_output import library_logs_wanted, only_cnnscore_lines
 from .parser import Command, CommonOptions, build_parser, command_of, options_from
+from .path_clashes import check_paths_apart
 
 
 def _tell(message: str) -> None:
@@ -167,6 +168,7 @@ _HANDLERS: dict[str, Callable] = {
 def _run(command: Command, options, common: CommonOptions, results: TextIO) -> int:
     """Run one subcommand; with gs:// arguments, around the download/range-read/upload layer."""
     handler = _HANDLERS[command.name]
+    check_paths_apart(options)
     if not command.remote or not uses_gcs(options):
         return handler(options, results) or 0
     remote = RemoteFiles(common.requester_pays_project, max_retries=common.gcs_max_retries)
@@ -218,7 +220,7 @@ def _use_tmp_dir(folder: str | None) -> None:
     if folder is None:
         return
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise InputError("is not a writable folder", path=folder, setting="tmp_dir")
+        raise InputError(f"{folder} is not a writable folder", setting="tmp_dir")
     import tempfile
 
     os.environ["TMPDIR"] = tempfile.tempdir = folder

@@ -134,6 +134,18 @@ BY_NAME = {command.name: command for command in COMMANDS}
 GATK_ONLY_GROUP = "accepted for GATK's command lines"
 
 
+class _GivenOnce(argparse.Action):
+    """A setting that takes one value, refused when given twice: argparse would keep the last
+    silently (``-O a.vcf ... -O b.vcf`` writes b), where GATK's parser stops."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in given:
+            parser.error(f"{option_string}: given more than once (one value only)")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 def _add_settings(
     parser: argparse.ArgumentParser,
     options_class: type,
@@ -162,6 +174,8 @@ def _add_settings(
             kwargs.update(dest=field.name, default=None)
             if flag.required and not flag.exclusive:
                 kwargs["required"] = True
+        if not positional and not flag.repeated:
+            kwargs["action"] = _GivenOnce
         if flag.switch:
             kwargs.update(nargs="?", const=True, type=true_or_false, metavar="true|false")
         else:

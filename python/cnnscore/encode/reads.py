@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pysam
 
 from ..errors import InputError
 from ..io import locations
-from ..io.index_checks import index_problem
+from ..io.index_checks import check_reads_index_kind, index_problem
 from .javarandom import JavaRandom, reservoir_sample
 
 # pysam / BAM CIGAR operation codes
@@ -56,6 +57,22 @@ def _coordinate_key(read: pysam.AlignedSegment) -> tuple:
     )
 
 
+def _refuse_repeats(paths: Sequence[str]) -> None:
+    """The same reads file given twice would put each of its reads in every tensor twice, and
+    every score would move without a word: refused (a link or another index to it included)."""
+    seen: list[str] = []
+    for path in paths:
+        main = locations.split_indexes(path)[0]
+        for earlier in seen:
+            both_here = all(os.path.exists(p) for p in (main, earlier))
+            if main == earlier or (both_here and os.path.samefile(main, earlier)):
+                raise InputError(
+                    "given twice (-I): its reads would count twice in every read tensor",
+                    path=main,
+                )
+        seen.append(main)
+
+
 class ReadSource:
     """One or more BAM/CRAM files, opened once, queried per variant."""
 
@@ -69,6 +86,7 @@ class ReadSource:
         """``threads`` > 1 gives htslib that many threads to decompress BGZF blocks (or decode
         CRAM slices) ahead of the reader: worth it where a core would otherwise wait."""
         self.paths = list(paths)
+        _refuse_repeats(self.paths)
         self._files: list[pysam.AlignmentFile] = []
         self._warned_no_read_group = False
         for path in self.paths:
@@ -80,6 +98,7 @@ class ReadSource:
     ) -> pysam.AlignmentFile:
         if not locations.exists(path):
             raise InputError("reads file does not exist", path=path)
+        check_reads_index_kind(path)  # before htslib loads the index: a tabix one crashes it
         reference_file, _ = locations.split_indexes(reference_path)
         try:
             reads = pysam.AlignmentFile(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,16 +58,27 @@ class ObjectInfo:
     generation: int
 
 
-def retry_policy(max_retries: int):
+def retry_policy(max_retries: int, url: str = ""):
     """A retry policy for one call: the library's own list of transient failures (its
     ``DEFAULT_RETRY`` predicate), given up after ``max_retries`` retries rather than after a fixed
-    two minutes, so that ``--gcs-max-retries`` means what it means in GATK."""
+    two minutes, so that ``--gcs-max-retries`` means what it means in GATK. Each retry says so
+    in one line: the waits add up to minutes, which would otherwise pass without a word."""
     from google.cloud.storage.retry import DEFAULT_RETRY, _should_retry
 
     attempts = itertools.count(1)
 
     def transient_and_allowed(err: Exception) -> bool:
-        return _should_retry(err) and next(attempts) <= max_retries
+        if not _should_retry(err):
+            return False
+        attempt = next(attempts)
+        if attempt > max_retries:
+            return False
+        print(
+            f"cnnscore: note: {url or 'Cloud Storage'}: {type(err).__name__}: {_one_line(err)}; "
+            f"trying again ({attempt} of {max_retries}, --gcs-max-retries)",
+            file=sys.stderr,
+        )
+        return True
 
     return (
         DEFAULT_RETRY.with_predicate(transient_and_allowed)
@@ -137,8 +149,8 @@ class GcsClient:
     def _explained(self, url: str):
         return _explained(url, self.max_retries)
 
-    def _retry(self):
-        return retry_policy(self.max_retries)
+    def _retry(self, url: str = ""):
+        return retry_policy(self.max_retries, url)
 
     def _bucket(self, gcs: GcsObject):
         if self._client is None:
@@ -153,10 +165,14 @@ class GcsClient:
                 self._client = storage.Client(project=self.requester_pays_project)
         return self._client.bucket(gcs.bucket, user_project=self.requester_pays_project)
 
+    def credentials_for(self, url: str) -> None:
+        """Parse ``url`` and make the client, which finds (or fails to find) credentials."""
+        self._bucket(GcsObject.parse(url))
+
     def stat(self, url: str) -> ObjectInfo:
         gcs = GcsObject.parse(url)
         with self._explained(url):
-            blob = self._bucket(gcs).get_blob(gcs.name, retry=self._retry())
+            blob = self._bucket(gcs).get_blob(gcs.name, retry=self._retry(url))
         if blob is None:
             raise MissingObject("object does not exist", path=url)
         return ObjectInfo(size=int(blob.size), generation=int(blob.generation))
@@ -164,14 +180,14 @@ class GcsClient:
     def exists(self, url: str) -> bool:
         gcs = GcsObject.parse(url)
         with self._explained(url):
-            return self._bucket(gcs).blob(gcs.name).exists(retry=self._retry())
+            return self._bucket(gcs).blob(gcs.name).exists(retry=self._retry(url))
 
     def read_range(self, url: str, start: int, end: int, generation: int | None = None) -> bytes:
         """Bytes [start, end] inclusive, of one generation so a rewrite mid-run cannot mix data.
         ``end`` must lie inside the object: a shorter answer is a cut connection, tried again."""
         gcs = GcsObject.parse(url)
         wanted = end - start + 1
-        retry = self._retry()
+        retry = self._retry(url)
         with self._explained(url):
             blob = self._bucket(gcs).blob(gcs.name, generation=generation)
 
@@ -188,7 +204,7 @@ class GcsClient:
         gcs = GcsObject.parse(url)
         with complete_or_nothing(local_path) as partial, self._explained(url):
             blob = self._bucket(gcs).blob(gcs.name, generation=generation)
-            blob.download_to_filename(partial, retry=self._retry())
+            blob.download_to_filename(partial, retry=self._retry(url))
 
     def upload(self, local_path: str, url: str) -> None:
         """A resumable upload: GCS creates the object only when the last chunk arrives, so an
@@ -200,7 +216,9 @@ class GcsClient:
                 # retried although not conditional on a generation: a resumable session asks
                 # the server how far it got before sending again, and a one-request upload
                 # replaces the whole object, so a retry cannot leave a mixture
-                blob.upload_from_file(handle, size=os.path.getsize(local_path), retry=self._retry())
+                blob.upload_from_file(
+                    handle, size=os.path.getsize(local_path), retry=self._retry(url)
+                )
         except InputError:
             raise
         except Exception as err:  # network and transport failures of every library layer

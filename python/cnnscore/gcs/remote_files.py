@@ -181,7 +181,9 @@ class RemoteFiles:
         """Where to write an output that goes to ``path``: a staging file for gs://."""
         if not is_gcs(path):
             return path
-        GcsObject.parse(path)  # a malformed destination fails before any work
+        # a malformed destination, or no credentials to write it with, fails before any work,
+        # not after it (the client finds the credentials when it is made, without a request)
+        self._client.credentials_for(path)
         if self._staging is None:
             self._staging = tempfile.mkdtemp(prefix="cnnscore-upload-")
         folder = os.path.join(self._staging, str(len(self._outputs)))

@@ -32,14 +32,21 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def check_output_folder(path: str) -> None:
-    """The folder ``path`` goes into exists and is writable: checked before any work is done."""
+def check_output_folder(path: str, *, file: bool = False, companions: tuple[str, ...] = ()) -> None:
+    """The folder ``path`` goes into exists and is writable, and neither ``path`` (an output
+    ``file``) nor a file written beside it (``path + suffix``) is a folder, which only the final
+    rename would find: checked before any work is done."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         problem = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise InputError(f"output folder {problem}", path=path)
     if not os.access(folder, os.W_OK):
         raise InputError("output folder is not writable", path=path)
+    for written in ([path] if file else []) + [path + suffix for suffix in companions]:
+        if os.path.isdir(written):
+            if written == path:
+                raise InputError("is a folder: the output needs a file's name", path=path)
+            raise InputError(f"a folder is where its index goes: {written}", path=path)
 
 
 def _create_temporary(path: str, folder: bool, suffix: str) -> str:
@@ -106,6 +113,10 @@ class PartialOutput:
     """
 
     def __init__(self, path: str, *, folder: bool = False, suffix: str = ""):
+        if folder and os.path.exists(path) and not os.path.isdir(path):
+            raise InputError("exists and is not a folder: the output is a folder", path=path)
+        if not folder and os.path.isdir(path):
+            raise InputError("is a folder: the output needs a file's name", path=path)
         self.path = path
         self.folder = folder
         self.temp = _create_temporary(path, folder, suffix)

@@ -29,12 +29,14 @@ class Interval:
         return f"{self.contig}:{self.start}-{self.end}"
 
 
-def _parse_region(text: str, contig_lengths: dict[str, int]) -> Interval:
+def _parse_region(
+    text: str, contig_lengths: dict[str, int], setting: str = "intervals"
+) -> Interval:
     if text in contig_lengths:
         return Interval(text, 1, contig_lengths[text])
     match = _REGION.match(text)
     if not match or match.group("contig") not in contig_lengths:
-        raise InputError(f"interval '{text}' names no contig of the reference", setting="intervals")
+        raise InputError(f"interval '{text}' names no contig of the reference", setting=setting)
     contig = match.group("contig")
     start = int(match.group("start").replace(",", ""))
     length = contig_lengths[contig]
@@ -45,8 +47,21 @@ def _parse_region(text: str, contig_lengths: dict[str, int]) -> Interval:
     else:
         end = start
     if start < 1 or end < start:
-        raise InputError(f"interval '{text}' is empty or starts before 1", setting="intervals")
+        raise InputError(f"interval '{text}' is empty or starts before 1", setting=setting)
     return Interval(contig, start, min(end, length))
+
+
+def _check_sequence_line(line: str, contig_lengths: dict[str, int], where: str, path: str) -> None:
+    """An interval list's @SQ line must agree with the reference (as a VCF's ##contig must):
+    another length means the intervals were made on another reference."""
+    fields = dict(f.split(":", 1) for f in line.rstrip("\r\n").split("\t")[1:] if ":" in f)
+    name, length = fields.get("SN"), fields.get("LN", "")
+    if name in contig_lengths and length.isdigit() and int(length) != contig_lengths[name]:
+        raise InputError(
+            f"{where}: @SQ gives {name} length {length}, the reference {contig_lengths[name]}: "
+            "the intervals were made on another reference",
+            path=path,
+        )
 
 
 def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Interval]:
@@ -59,6 +74,8 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                     line = raw.decode()
                 except UnicodeDecodeError:
                     raise InputError(f"line {number} is not text (not UTF-8)", path=path) from None
+                if line.startswith("@SQ"):
+                    _check_sequence_line(line, contig_lengths, f"line {number}", path)
                 if not line.strip() or line.startswith(("@", "#", "track", "browser")):
                     continue
                 fields = line.rstrip("\n").split("\t")
@@ -78,8 +95,12 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                     raise InputError(
                         f"{where}: contig '{contig}' is not in the reference", path=path
                     )
+                if end < start - 1:
+                    raise InputError(
+                        f"{where}: the interval ends ({end}) before it starts ({start})", path=path
+                    )
                 if end < start:
-                    continue  # an empty BED interval selects nothing
+                    continue  # an empty interval (BED's start == end) selects nothing
                 intervals.append(Interval(contig, start, end))
     except (OSError, EOFError, zlib.error) as err:
         reason = getattr(err, "strerror", None) or str(err)
@@ -87,14 +108,19 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
     return intervals
 
 
-def parse_intervals(specs: Sequence[str], contig_lengths: dict[str, int]) -> list[Interval]:
+def parse_intervals(
+    specs: Sequence[str], contig_lengths: dict[str, int], setting: str = "intervals"
+) -> list[Interval]:
     """Turn the ``-L`` values into intervals; a value that is an existing file is read as one."""
     intervals: list[Interval] = []
     for spec in specs:
         if os.path.exists(spec) or spec.endswith((".bed", ".interval_list", ".intervals", ".list")):
-            intervals.extend(_read_interval_file(spec, contig_lengths))
+            found = _read_interval_file(spec, contig_lengths)
+            if not found:  # as GATK: a run over nothing is a mistake, not an empty result
+                raise InputError("the interval file holds no interval", path=spec)
+            intervals.extend(found)
         else:
-            intervals.append(_parse_region(spec, contig_lengths))
+            intervals.append(_parse_region(spec, contig_lengths, setting))
     return intervals
 
 
@@ -105,22 +131,18 @@ def resolve_intervals(
     padding: int = 0,
     exclude: Sequence[str] = (),
     rule: str = "UNION",
+    exclusion_padding: int = 0,
 ) -> list[Interval]:
     """GATK's engine interval arguments: each ``-L`` value padded by ``padding`` bases on both
     sides (``-ip``, clipped to the contig), the values combined by ``rule`` (``UNION`` or
     ``INTERSECTION`` of the values' sets, ``--interval-set-rule``), then the ``-XL`` intervals
-    taken out. Returns the merged runs, sorted."""
+    taken out, each padded by ``exclusion_padding`` (``-ixp``). Returns the merged runs, sorted."""
     if rule not in ("UNION", "INTERSECTION"):
         raise InputError(f"unknown rule {rule}: UNION or INTERSECTION", setting="interval_set_rule")
-    sets = []
-    for spec in specs:
-        padded = [
-            Interval(
-                i.contig, max(1, i.start - padding), min(contig_lengths[i.contig], i.end + padding)
-            )
-            for i in parse_intervals([spec], contig_lengths)
-        ]
-        sets.append(merge_intervals(padded))
+    sets = [
+        merge_intervals(_padded(parse_intervals([spec], contig_lengths), padding, contig_lengths))
+        for spec in specs
+    ]
     combined = sets[0] if sets else {}
     for other in sets[1:]:
         combined = (
@@ -128,10 +150,40 @@ def resolve_intervals(
             if rule == "INTERSECTION"
             else merge_intervals([*_flatten(combined), *_flatten(other)])
         )
-    excluded = merge_intervals(parse_intervals(exclude, contig_lengths)) if exclude else {}
+    excluded = merge_intervals(
+        _padded(
+            parse_intervals(exclude, contig_lengths, "exclude_intervals"),
+            exclusion_padding,
+            contig_lengths,
+        )
+    )
     if excluded and not specs:  # -XL alone: everything but the excluded intervals
         combined = {c: [Interval(c, 1, length)] for c, length in contig_lengths.items()}
-    return [run for run in _flatten(_subtract(combined, excluded)) if run.end >= run.start]
+    if specs and not _flatten(combined):  # as GATK: nothing to run over is an error
+        raise InputError(
+            "the intervals have no base in common (--interval-set-rule INTERSECTION): nothing "
+            "would be scored",
+            setting="intervals",
+        )
+    runs = [run for run in _flatten(_subtract(combined, excluded)) if run.end >= run.start]
+    if not runs and (specs or excluded):
+        chosen = "the -L intervals chose" if specs else "of the reference"
+        raise InputError(
+            f"removes every base {chosen}: nothing would be scored", setting="exclude_intervals"
+        )
+    return runs
+
+
+def _padded(
+    intervals: list[Interval], padding: int, contig_lengths: dict[str, int]
+) -> list[Interval]:
+    """Each interval widened by ``padding`` bases on both sides, within its contig."""
+    return [
+        Interval(
+            i.contig, max(1, i.start - padding), min(contig_lengths[i.contig], i.end + padding)
+        )
+        for i in intervals
+    ]
 
 
 def _flatten(runs: dict[str, list[Interval]]) -> list[Interval]:

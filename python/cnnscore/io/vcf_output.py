@@ -76,14 +76,55 @@ def annotate_line(line: str, key: str, value: str) -> str:
     return "\t".join(columns)
 
 
+class _SortOrder:
+    """Records in the order an index needs (each contig in one run, positions not decreasing),
+    checked as they are written: htslib finds out only when it indexes the finished file, after
+    the whole run, and says only that building the index failed."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self._contig: str | None = None
+        self._position = 0
+        self._finished: set[str] = set()
+
+    def check(self, lines: list[str]) -> None:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            contig, _, rest = line.partition("\t")
+            try:
+                position = int(rest.partition("\t")[0])
+            except ValueError:
+                continue  # not a record line the reader let through: nothing to order by
+            if contig == self._contig:
+                if position < self._position:
+                    self._refuse(f"{contig}:{position} comes after {contig}:{self._position}")
+                self._position = position
+                continue
+            if contig in self._finished:
+                self._refuse(f"{contig}:{position} comes after records of another contig")
+            if self._contig is not None:
+                self._finished.add(self._contig)
+            self._contig, self._position = contig, position
+
+    def _refuse(self, what: str) -> None:
+        raise InputError(
+            f"record {what}: the records are not sorted, so the output cannot be indexed "
+            "(sort the VCF, e.g. bcftools sort, or pass --create-output-variant-index false)",
+            path=self.source,
+        )
+
+
 class AtomicVcfWriter:
     """VCF/VCF.gz/BCF output by extension, published by rename only when complete."""
 
-    def __init__(self, path: str, *, index: bool = True):
+    def __init__(self, path: str, *, index: bool = True, source: str | None = None):
+        """``source``: the VCF the records come from, named if they turn out not to be sorted."""
         self.path = path
         self.format = output_format(path)
         self.index = index  # GATK's --create-output-variant-index
-        check_output_folder(path)
+        self._order = _SortOrder(source or path) if index and self.format != ".vcf" else None
+        check_output_folder(path, file=True, companions=(".tbi", ".csi", ".idx"))
         try:
             self._output = complete_or_nothing(path, suffix=self.format)
             try:
@@ -108,6 +149,8 @@ class AtomicVcfWriter:
 
     def write_lines(self, lines: list[str]) -> None:
         if lines:
+            if self._order is not None:
+                self._order.check(lines)
             self._handle.write(("\n".join(lines) + "\n").encode())
 
     def _close_handle(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pysam
 
 from ..errors import InputError
-from .index_checks import tabix_index_problem
+from .index_checks import check_vcf_index_kind, tabix_index_problem
 from .intervals import IntervalFilter
 from .locations import INDEX_DELIMITER, split_indexes
 
@@ -207,6 +207,7 @@ class VcfReader:
 
     def _indexed_lines(self, intervals: IntervalFilter) -> Iterator[tuple[str, str]]:
         """Lines overlapping the intervals, fetched by the tabix index, each once, in file order."""
+        check_vcf_index_kind(self.path, self._index_path())
         try:
             tabix = pysam.TabixFile(self.path, index=self._index_path())
         except NotImplementedError:  # htslib cannot seek in plain gzip (or damaged BGZF headers)

@@ -75,15 +75,26 @@ def parse_model_spec(data: object, path: str) -> ModelSpec:
         raise InputError("channels_first models are not supported", path=path)
     if labels != OUTPUT_LABELS:
         raise InputError(f"output_labels {labels} differ from GATK's {OUTPUT_LABELS}", path=path)
+    annotations = data.get("input_annotations", [])
+    if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
+        raise InputError("input_annotations is not a list of INFO keys", path=path)
     return ModelSpec(
         path=path,
         model_id=str(data.get("id", os.path.basename(path))),
         tensor_type=tensor_type,
         annotation_set=str(data.get("input_annotation_set", "annotations")),
-        annotations=tuple(data.get("input_annotations", ())),
-        window_size=int(data.get("window_size", 128)),
-        read_limit=int(data.get("read_limit", 128)),
+        annotations=tuple(annotations),
+        window_size=_whole_number(data, "window_size", path),
+        read_limit=_whole_number(data, "read_limit", path),
     )
+
+
+def _whole_number(data: dict, key: str, path: str) -> int:
+    """A size GATK's JSON gives as a number (128); anything else is refused, not guessed."""
+    value = data.get(key, 128)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{key} is {json.dumps(value)}, not a positive whole number", path=path)
+    return value
 
 
 def companion_path(path: str, suffix: str) -> str:

@@ -17,6 +17,8 @@ from ..settings import (
     VCF,
     command_line_header_setting,
     exclude_intervals_setting,
+    interval_exclusion_padding_setting,
+    interval_merging_rule_setting,
     interval_padding_setting,
     interval_set_rule_setting,
     intervals_setting,
@@ -98,6 +100,8 @@ class ScoreOptions:
     exclude_intervals: tuple[str, ...] = exclude_intervals_setting()
     interval_padding: int = interval_padding_setting()
     interval_set_rule: str = interval_set_rule_setting()
+    interval_exclusion_padding: int = interval_exclusion_padding_setting()
+    interval_merging_rule: str | None = interval_merging_rule_setting()
     inference_batch_size: int | None = setting(
         "--inference-batch-size",
         parse=positive_int,

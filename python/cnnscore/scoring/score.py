@@ -24,13 +24,13 @@ from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
-from ..io.files import write_atomically
+from ..io.files import check_output_folder, write_atomically
 from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import is_url, split_indexes
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
-from ..io.vcf_text import VcfReader, VcfRecord
+from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from ..models.spec import (
     DEFAULT_ANNOTATION_KEYS,
     READ_TENSOR,
@@ -244,6 +244,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     architecture_path, weights_path = _model_paths(options)
     spec = load_model_spec(architecture_path)
     tensor_type = _check_options(options, spec)
+    if options.metrics_json:  # before the work, not after it, with the output already there
+        check_output_folder(options.metrics_json, file=True)
     architecture_for(spec)
     inference_batch, transfer_batch = _batch_sizes(options, tensor_type)
     file_layers = read_keras2_weights(weights_path)
@@ -268,6 +270,13 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
     _check_contigs(vcf, contig_lengths, options.reference)
+    undeclared = [k for k in options.annotation_keys if k not in header_info_ids(vcf.header_lines)]
+    if undeclared:  # GATK scores them as 0.0 without a word; a misspelt key would be one
+        print(
+            f"cnnscore: warning: {', '.join(undeclared)}: no ##INFO line in {vcf.path}, so 0.0 "
+            "wherever a record lacks the key (GATK's rule); check --info-annotation-keys",
+            file=sys.stderr,
+        )
     if len(vcf.samples) > 1:
         print(
             "cnnscore: warning: the VCF has several samples; GATK's CNN expects one",
@@ -279,6 +288,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             resolve_intervals(
                 options.intervals, contig_lengths, padding=options.interval_padding,
                 exclude=options.exclude_intervals, rule=options.interval_set_rule,
+                exclusion_padding=options.interval_exclusion_padding,
             )
         )  # fmt: skip
     encoder = "python"
@@ -302,7 +312,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
         heights=in_place_heights(backend_type, network_for(spec), depth_adaptive),
     )  # fmt: skip
-    writer = AtomicVcfWriter(options.output, index=options.create_index)
+    writer = AtomicVcfWriter(options.output, index=options.create_index, source=vcf.path)
     records = vcf.records(intervals)
     if options.filter_symbolic_and_sv:
         records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
@@ -330,6 +340,12 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             )
             model_load_seconds = time.monotonic() - load_started
             effective = inference.effective_precision()
+            if options.compiled_cache and "unwritable" in inference.compiled_cache():
+                print(  # asked for by name: say it is not used (start-up pays the compiling)
+                    f"cnnscore: warning: --compiled-cache {options.compiled_cache} is not a "
+                    "folder this process can create or write: compiling without it",
+                    file=sys.stderr,
+                )
             if effective != options.precision:
                 raise InputError(
                     f"backend {options.backend} runs {effective} on this CPU "

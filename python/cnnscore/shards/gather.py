@@ -1,7 +1,10 @@
 """``cnnscore gather-vcfs``: concatenate scored shards, in shard order, into one indexed VCF.
 
 Shards come from ``split-intervals`` in file order, so concatenating them restores input order.
-The header is taken once (from the first shard); every shard must carry the same #CHROM line.
+The header is taken once (from the first shard); every shard must carry the same #CHROM line and
+define the same INFO, FORMAT, FILTER, ALT and contig lines: a shard scored with another model
+(``CNN_1D`` among ``CNN_2D`` shards) or against another reference would otherwise be gathered
+under a header that does not describe its records, and filtering would pass them unscored.
 Shards scored on different machines may differ in their provenance lines (the precision the
 runtime ran and the CPU's instruction sets): every distinct one is kept, so the gathered header
 records every configuration that scored part of it.
@@ -15,6 +18,17 @@ from ..io.vcf_text import VcfReader
 
 _WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
+_DEFINITIONS = ("##INFO=", "##FORMAT=", "##FILTER=", "##ALT=", "##contig=")
+
+
+def _definitions(header: list[str]) -> set[str]:
+    return {line for line in header if line.startswith(_DEFINITIONS)}
+
+
+def _short(line: str) -> str:
+    """``##INFO=<ID=CNN_1D,...>``: a definition by its ID."""
+    head, comma, _ = line.partition(",")
+    return f"{head},...>" if comma else line
 
 
 def gathered_header(headers: list[list[str]]) -> list[str]:
@@ -36,6 +50,15 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     for reader in readers[1:]:
         if reader.header_lines[-1] != first.header_lines[-1]:
             raise InputError(f"samples differ from {first.path}", path=reader.path)
+        ours, theirs = _definitions(reader.header_lines), _definitions(first.header_lines)
+        if ours != theirs:
+            line = min(ours - theirs) if ours - theirs else min(theirs - ours)
+            where = "only this shard" if line in ours else f"only {first.path}"
+            raise InputError(
+                f"its header differs from the first shard's: {where} has {_short(line)} "
+                "(shards of one run share one model and one reference)",
+                path=reader.path,
+            )
     writer = AtomicVcfWriter(output)
     count = 0
     try:

@@ -19,7 +19,7 @@ import pysam
 
 from ..encode.variant_type import is_symbolic_allele
 from ..errors import InputError
-from ..io.index_checks import tabix_index_problem
+from ..io.index_checks import check_vcf_index_kind, tabix_index_problem
 from ..io.locations import INDEX_DELIMITER, split_indexes
 from ..io.vcf_text import VcfRecord
 
@@ -104,6 +104,7 @@ class ResourceCursor:
                 f"VCF{INDEX_DELIMITER}INDEX): bgzip it and run `tabix -p vcf` on it",
                 path=path,
             )
+        check_vcf_index_kind(path, index)
         try:
             self._tabix = pysam.TabixFile(path, index=index)
         except NotImplementedError:  # htslib cannot seek in plain gzip

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
-from ..io.vcf_text import VcfReader, VcfRecord
+from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 
 DELTA_THRESHOLDS = (0.001, 0.01, 0.1)
 LARGEST_DELTAS_KEPT = 20
@@ -239,6 +239,12 @@ def compare_vcfs(
 ) -> Comparison:
     """Walk both files once and count every difference the report shows."""
     baseline_reader, candidate_reader = VcfReader(baseline_path), VcfReader(candidate_path)
+    for reader in (baseline_reader, candidate_reader):  # else "compared 0", exit 0
+        if info_key not in header_info_ids(reader.header_lines):
+            raise InputError(
+                f"no ##INFO line for {info_key}: not scored with that key (--info-key)",
+                path=reader.path,
+            )
     rank = _contig_rank(baseline_reader, candidate_reader)
     baseline = _SortedRecords(baseline_reader, rank)
     candidate = _SortedRecords(candidate_reader, rank)

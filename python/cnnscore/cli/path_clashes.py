@@ -1,0 +1,78 @@
+"""Outputs that would land on an input, or on each other, refused before anything runs.
+
+Every stage writes its outputs atomically (a temporary name, renamed when complete), so a run
+whose ``-O`` or ``--metrics-json`` names one of its own inputs finishes "successfully" with that
+input gone: a truth VCF replaced by filtered calls, the input VCF by metrics JSON. The settings
+say which paths are read and which are written (``settings.path_kinds``), so one check covers
+every subcommand, and a new path setting is covered without a change here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import InputError
+from ..io.locations import split_indexes
+from ..settings import OUTPUT, OUTPUT_DIR, flag_of, path_kinds
+
+#: Indexes written beside an output VCF (``io.vcf_output``): writing another output there
+#: would be overwritten by, or overwrite, the index.
+_INDEX_BESIDE = {".vcf.gz": ".tbi", ".vcf.bgz": ".tbi", ".bcf": ".csi"}
+
+
+def _values(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [item for item in items if isinstance(item, str) and item]
+
+
+def _same(first: str, second: str) -> bool:
+    """The same file: by identity where both exist (links included), else by resolved path;
+    ``gs://`` objects by name."""
+    if first.startswith("gs://") or second.startswith("gs://"):
+        return first == second
+    if os.path.exists(first) and os.path.exists(second):
+        return os.path.samefile(first, second)
+    return os.path.realpath(first) == os.path.realpath(second)
+
+
+def _written(path: str) -> list[str]:
+    """An output and the index written beside it."""
+    for suffix, index in _INDEX_BESIDE.items():
+        if path.lower().endswith(suffix):
+            return [path, path + index]
+    return [path]
+
+
+def check_paths_apart(options: Any) -> None:
+    """Raise InputError, naming the output's flag, if an output path is one of the inputs, or
+    another output (or the index written beside it)."""
+    options_class = type(options)
+    inputs: list[tuple[str, str]] = []
+    outputs: list[tuple[str, str]] = []
+    for name, kind in path_kinds(options_class).items():
+        for value in _values(getattr(options, name, None)):
+            main, indexes = split_indexes(value)
+            if kind in (OUTPUT, OUTPUT_DIR):
+                outputs.append((name, main))
+            else:
+                inputs.extend((name, path) for path in (main, *indexes))
+
+    def flag(name: str) -> str:
+        return flag_of(options_class, name) or "--" + name.replace("_", "-")
+
+    for position, (name, path) in enumerate(outputs):
+        for input_name, input_path in inputs:
+            if _same(path, input_path):
+                raise InputError(
+                    f"{path} is also an input ({flag(input_name)}): writing it would destroy "
+                    "that input",
+                    setting=name,
+                )
+        for other_name, other_path in outputs[position + 1 :]:
+            if any(_same(a, b) for a in _written(path) for b in _written(other_path)):
+                raise InputError(
+                    f"{path} and {other_path} ({flag(other_name)}) would overwrite each other "
+                    "(or the index written beside one of them)",
+                    setting=name,
+                )
