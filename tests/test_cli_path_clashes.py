@@ -26,6 +26,11 @@ def _inputs(folder: Path) -> dict[str, Path]:
     copies["scored"] = folder / "scored.vcf.gz"
     os.symlink(copies["truth"], folder / "truth_link.vcf.gz")
     copies["truth_link"] = folder / "truth_link.vcf.gz"
+    copies["metrics"] = folder / "metrics.json"
+    copies["metrics"].write_text("{}\n")
+    copies["weights"] = folder / "start.hd5"
+    copies["weights"].write_bytes(b"weights\n")
+    copies["in"] = folder
     return copies
 
 
@@ -60,6 +65,16 @@ CASES = {
     "filter onto its input": (
         lambda f: ["filter", "-V", f["scored"], "--resource", f["truth"], "-O", f["scored"]],
         "-O", "(-V)",
+    ),
+    "a report prefix onto its metrics input": (
+        lambda f: ["compare", "--baseline", f["scored"], "--candidate", f["scored"],
+                   "--baseline-metrics", f["metrics"], "-O", f["metrics"].with_suffix("")],
+        "-O", "(--baseline-metrics)",
+    ),
+    "a training prefix onto its initial weights": (
+        lambda f: ["train", "--tensors", f["in"], "--model-kind", "1d",
+                   "--initial-weights", f["weights"], "-O", f["weights"].with_suffix("")],
+        "-O", "(--initial-weights)",
     ),
     "gather onto a shard": (
         lambda f: ["gather-vcfs", "-I", f["scored"], "-I", f["truth"], "-O", f["scored"]],

@@ -165,8 +165,9 @@ def test_numeric_settings_are_checked_when_parsed(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         _parse(*argv)
     assert exit_.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith(f"cnnscore {argv[0]}: error: argument {argv[-2]}"), error
+    (error,) = capsys.readouterr().err.strip().splitlines()  # one line, not the usage text
+    assert error.startswith(f"cnnscore: error: cnnscore {argv[0]}: argument {argv[-2]}"), error
+    assert error.endswith(f"(see cnnscore {argv[0]} --help)"), error
 
 
 def test_gatk_subcommands_take_every_long_name_with_one_dash():

@@ -333,7 +333,6 @@ def test_a_gs_tensor_store_must_be_one_zip(tmp_path):
     result = run_cli(
         "write-tensors", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--truth-vcf", TRUTH_VCF,
         "--truth-bed", TRUTH_BED, "-O", "gs://bucket/tensors",
-        only_cnnscore_lines=False,  # a flag error: argparse's usage lines, exit 2
     )  # fmt: skip
     assert result.returncode == 2 and "must be a single .zip file" in result.stderr
 

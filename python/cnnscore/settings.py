@@ -38,7 +38,9 @@ class Flag:
     each time with one or more values, all kept in order (GATK's ``--snp-tranche 99.9
     --snp-tranche 95`` and ``--snp-tranche 99.9 95`` alike). ``ignored``: accepted for GATK's
     command lines, with this one-line note, and without effect. ``refused``: accepted by the
-    parser but stopped with this one line.
+    parser but stopped with this one line. ``writes``: for an output that is a prefix, the
+    suffixes of the files it names (``.json``, ``.html``; a value ending in one is taken as the
+    prefix without it), so that what it writes can be told from what it reads.
     """
 
     names: tuple[str, ...]
@@ -55,6 +57,7 @@ class Flag:
     gatk: tuple[str, ...] = ()
     ignored: str | None = None
     refused: str | None = None
+    writes: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -82,6 +85,11 @@ def declared(options_class: type) -> list[tuple[dataclasses.Field, Flag]]:
 def path_kinds(options_class: type) -> dict[str, str]:
     """Setting name -> path kind, for the settings that hold paths (the gs:// layer's table)."""
     return {f.name: flag.path for f, flag in declared(options_class) if flag.path}
+
+
+def prefix_suffixes(options_class: type) -> dict[str, tuple[str, ...]]:
+    """Setting name -> the suffixes a prefix output writes (:class:`Flag` ``writes``)."""
+    return {f.name: flag.writes for f, flag in declared(options_class) if flag.writes}
 
 
 def flag_of(options_class: type, name: str) -> str | None:

@@ -192,8 +192,17 @@ def _add_settings(
         target.add_argument(*names, **kwargs)
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A command-line mistake is one ``cnnscore: error:`` line, as every other error is, not the
+    whole usage text (``--help`` gives that); exit status 2, argparse's, as before. Subcommand
+    parsers are made of the same class (argparse's ``add_subparsers`` default)."""
+
+    def error(self, message: str):
+        self.exit(2, f"cnnscore: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="cnnscore", description="GATK-compatible CNN variant scoring.", allow_abbrev=False
     )
     parser.add_argument("--version", action="version", version=f"cnnscore {__version__}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..io.locations import split_indexes
-from ..settings import OUTPUT, OUTPUT_DIR, flag_of, path_kinds
+from ..settings import OUTPUT, OUTPUT_DIR, flag_of, path_kinds, prefix_suffixes
 
 #: Indexes written beside an output VCF (``io.vcf_output``): writing another output there
 #: would be overwritten by, or overwrite, the index.
@@ -36,8 +36,12 @@ def _same(first: str, second: str) -> bool:
     return os.path.realpath(first) == os.path.realpath(second)
 
 
-def _written(path: str) -> list[str]:
-    """An output and the index written beside it."""
+def _written(path: str, writes: tuple[str, ...] = ()) -> list[str]:
+    """What an output writes: a prefix's files (``writes``), or the file and the index written
+    beside it."""
+    if writes:
+        stem = next((path[: -len(s)] for s in writes if path.endswith(s)), path)
+        return [stem + suffix for suffix in writes]
     for suffix, index in _INDEX_BESIDE.items():
         if path.lower().endswith(suffix):
             return [path, path + index]
@@ -48,6 +52,7 @@ def check_paths_apart(options: Any) -> None:
     """Raise InputError, naming the output's flag, if an output path is one of the inputs, or
     another output (or the index written beside it)."""
     options_class = type(options)
+    prefixes = prefix_suffixes(options_class)
     inputs: list[tuple[str, str]] = []
     outputs: list[tuple[str, str]] = []
     for name, kind in path_kinds(options_class).items():
@@ -62,15 +67,18 @@ def check_paths_apart(options: Any) -> None:
         return flag_of(options_class, name) or "--" + name.replace("_", "-")
 
     for position, (name, path) in enumerate(outputs):
+        written = _written(path, prefixes.get(name, ()))
         for input_name, input_path in inputs:
-            if _same(path, input_path):
+            clash = next((w for w in written if _same(w, input_path)), None)
+            if clash is not None:
                 raise InputError(
-                    f"{path} is also an input ({flag(input_name)}): writing it would destroy "
+                    f"{clash} is also an input ({flag(input_name)}): writing it would destroy "
                     "that input",
                     setting=name,
                 )
         for other_name, other_path in outputs[position + 1 :]:
-            if any(_same(a, b) for a in _written(path) for b in _written(other_path)):
+            theirs = _written(other_path, prefixes.get(other_name, ()))
+            if any(_same(a, b) for a in written for b in theirs):
                 raise InputError(
                     f"{path} and {other_path} ({flag(other_name)}) would overwrite each other "
                     "(or the index written beside one of them)",

@@ -147,6 +147,7 @@ class TrainOptions:
         "--output",
         required=True,
         path=OUTPUT,
+        writes=(".hd5", ".json", ".report.json", ".report.html"),
         help="prefix: writes PREFIX.hd5, PREFIX.json, PREFIX.report.json and PREFIX.report.html",
     )
     architecture: str | None = setting(

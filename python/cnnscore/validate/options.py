@@ -58,5 +58,10 @@ class CompareOptions:
         help="exit 3 when e.g. 'max_abs_delta>0.01' or 'concordance<0.999' holds; repeatable",
     )
     output: str = setting(
-        "-O", "--output", required=True, path=OUTPUT, help="report prefix: writes PREFIX.json/.html"
+        "-O",
+        "--output",
+        required=True,
+        path=OUTPUT,
+        writes=(".json", ".html"),
+        help="report prefix: writes PREFIX.json/.html",
     )
