@@ -179,7 +179,7 @@ def test_an_index_attached_from_elsewhere_is_the_one_used(tmp_path):
     assert [(r.chrom, r.pos) for r in reader.records(chosen)] == [("chr1", 95), ("chr2", 50)]
     with pytest.raises(InputError, match="the index belongs to another file"):
         list(VcfReader(f"{path}##idx##{other}.tbi").records(chosen))
-    with pytest.raises(InputError, match="VCF index .*nothere does not exist"):
+    with pytest.raises(InputError, match="its index .*nothere does not exist"):
         VcfReader(f"{path}##idx##{elsewhere / 'nothere'}")
 
 

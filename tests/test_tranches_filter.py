@@ -480,7 +480,7 @@ def test_a_resource_index_attached_anywhere_is_used_or_refused(tmp_path):
     assert header_lines(attached) == header_lines(beside)  # Resources= names the VCF, not INDEX
     assert sum("PASS" not in line.split("\t")[6] for line in data_lines(attached)) > 0
     for index, message in [
-        ("missing", "resource index"),
+        ("missing", "its index"),
         ("another_vcfs_index", "the index belongs to another file"),
     ]:
         output = tmp_path / f"{index}.vcf.gz"

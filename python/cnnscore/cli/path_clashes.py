@@ -9,11 +9,10 @@ every subcommand, and a new path setting is covered without a change here.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..errors import InputError
-from ..io.locations import split_indexes
+from ..io.locations import same_file, split_indexes
 from ..settings import OUTPUT, OUTPUT_DIR, flag_of, path_kinds, prefix_suffixes
 
 #: Indexes written beside an output VCF (``io.vcf_output``): writing another output there
@@ -24,16 +23,6 @@ _INDEX_BESIDE = {".vcf.gz": ".tbi", ".vcf.bgz": ".tbi", ".bcf": ".csi"}
 def _values(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else [value]
     return [item for item in items if isinstance(item, str) and item]
-
-
-def _same(first: str, second: str) -> bool:
-    """The same file: by identity where both exist (links included), else by resolved path;
-    ``gs://`` objects by name."""
-    if first.startswith("gs://") or second.startswith("gs://"):
-        return first == second
-    if os.path.exists(first) and os.path.exists(second):
-        return os.path.samefile(first, second)
-    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def _written(path: str, writes: tuple[str, ...] = ()) -> list[str]:
@@ -69,7 +58,7 @@ def check_paths_apart(options: Any) -> None:
     for position, (name, path) in enumerate(outputs):
         written = _written(path, prefixes.get(name, ()))
         for input_name, input_path in inputs:
-            clash = next((w for w in written if _same(w, input_path)), None)
+            clash = next((w for w in written if same_file(w, input_path)), None)
             if clash is not None:
                 raise InputError(
                     f"{clash} is also an input ({flag(input_name)}): writing it would destroy "
@@ -78,7 +67,7 @@ def check_paths_apart(options: Any) -> None:
                 )
         for other_name, other_path in outputs[position + 1 :]:
             theirs = _written(other_path, prefixes.get(other_name, ()))
-            if any(_same(a, b) for a in written for b in theirs):
+            if any(same_file(a, b) for a in written for b in theirs):
                 raise InputError(
                     f"{path} and {other_path} ({flag(other_name)}) would overwrite each other "
                     "(or the index written beside one of them)",

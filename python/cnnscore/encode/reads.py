@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -64,8 +63,7 @@ def _refuse_repeats(paths: Sequence[str]) -> None:
     for path in paths:
         main = locations.split_indexes(path)[0]
         for earlier in seen:
-            both_here = all(os.path.exists(p) for p in (main, earlier))
-            if main == earlier or (both_here and os.path.samefile(main, earlier)):
+            if locations.same_file(main, earlier):
                 raise InputError(
                     "given twice (-I): its reads would count twice in every read tensor",
                     path=main,

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import InputError
+
 _rename: Callable[[str], str] | None = None
 
 
@@ -53,6 +55,31 @@ def split_indexes(location: str) -> tuple[str, list[str]]:
     """(the file or URL, the index paths attached to it)."""
     main, *indexes = location.split(INDEX_DELIMITER)
     return main, indexes
+
+
+def local_file_and_index(location: str, missing: str) -> tuple[str, str | None]:
+    """(a local file, the one index attached to it as ``FILE##idx##INDEX`` or None), both
+    checked to exist: the file's absence is ``missing``, said of it."""
+    path, attached = split_indexes(location)
+    if not os.path.isfile(path):
+        raise InputError(missing, path=path)
+    if len(attached) > 1:
+        raise InputError(
+            f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
+        )
+    if attached and not os.path.isfile(attached[0]):
+        raise InputError(f"its index {attached[0]} does not exist", path=path)
+    return path, attached[0] if attached else None
+
+
+def same_file(first: str, second: str) -> bool:
+    """The same file: by identity where both exist (links included), else by resolved path; URLs
+    (and ``gs://`` objects) by name."""
+    if "://" in first or "://" in second:
+        return first == second
+    if os.path.exists(first) and os.path.exists(second):
+        return os.path.samefile(first, second)
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def is_url(location: str) -> bool:

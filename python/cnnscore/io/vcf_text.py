@@ -19,7 +19,7 @@ import pysam
 from ..errors import InputError
 from .index_checks import check_vcf_index_kind, tabix_index_problem
 from .intervals import IntervalFilter
-from .locations import INDEX_DELIMITER, split_indexes
+from .locations import local_file_and_index
 
 _BGZF_MAGIC = b"\x1f\x8b"
 
@@ -111,17 +111,8 @@ class VcfReader:
     beside it; with neither, records are read from the start and filtered by the intervals."""
 
     def __init__(self, location: str):
-        path, attached = split_indexes(location)
+        path, self._attached_index = local_file_and_index(location, "VCF file does not exist")
         self.path = path
-        if not os.path.isfile(path):
-            raise InputError("VCF file does not exist", path=path)
-        if len(attached) > 1:
-            raise InputError(
-                f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
-            )
-        if attached and not os.path.isfile(attached[0]):
-            raise InputError(f"VCF index {attached[0]} does not exist", path=path)
-        self._attached_index = attached[0] if attached else None
         with open(path, "rb") as probe:
             magic = probe.read(4)
         self.is_bcf = False

@@ -20,7 +20,7 @@ import pysam
 from ..encode.variant_type import is_symbolic_allele
 from ..errors import InputError
 from ..io.index_checks import check_vcf_index_kind, tabix_index_problem
-from ..io.locations import INDEX_DELIMITER, split_indexes
+from ..io.locations import INDEX_DELIMITER, local_file_and_index
 from ..io.vcf_text import VcfRecord
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
@@ -81,23 +81,15 @@ class ResourceCursor:
     beside it; either way it must belong to the VCF (``io.index_checks``)."""
 
     def __init__(self, location: str):
-        path, attached = split_indexes(location)
+        path, attached = local_file_and_index(location, "resource VCF does not exist")
         self.path = path
-        if not os.path.isfile(path):
-            raise InputError("resource VCF does not exist", path=path)
-        if len(attached) > 1:
-            raise InputError(
-                f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
-            )
-        if attached and not os.path.isfile(attached[0]):
-            raise InputError(f"resource index {attached[0]} does not exist", path=path)
         if _is_bcf(path):
             raise InputError(
                 "BCF resources are not supported: convert with `bcftools view -Oz` and index it",
                 path=path,
             )
         beside = (path + s for s in (".tbi", ".csi") if os.path.isfile(path + s))
-        index = attached[0] if attached else next(beside, None)
+        index = attached or next(beside, None)
         if index is None:
             raise InputError(
                 "resource VCF has no index (.tbi or .csi beside it, or attached as "
