@@ -391,8 +391,9 @@ def test_a_gatk_setting_that_cannot_be_honoured_is_refused(tmp_path):
             ["-L", "20:61000-200000", "-XL", "20:100000-150000", "-ixp", "1000"],
             ["-L", "20:61000-98999", "-L", "20:151001-200000"],
         ),
+        (["-L", GATK_1D / "input.hc_vqsr.vcf.gz"], []),  # every record overlaps itself
     ],
-    ids=["padding", "exclusion", "intersection", "-isr", "exclusion padding"],
+    ids=["padding", "exclusion", "intersection", "-isr", "exclusion padding", "a VCF as -L"],
 )
 def test_gatks_engine_interval_arguments_are_honoured(tmp_path, engine_args, canonical_args):
     gatk = run_cli("score", *_one_d(*engine_args, "-O", tmp_path / "gatk.vcf"), check=True)

@@ -233,6 +233,22 @@ def test_bad_intervals_are_clear_errors(tmp_path):
         parse_intervals([str(binary)], LENGTHS)
 
 
+def test_a_vcf_given_as_intervals_is_its_records_spans(tmp_path):
+    """GATK takes a VCF as -L: each record, from POS to the end of its REF (or its END)."""
+    vcf = write_vcf(tmp_path / "sites.vcf", RECORDS)
+    assert parse_intervals([str(vcf)], LENGTHS) == [
+        Interval("chr1", 10, 10),
+        Interval("chr1", 95, 104),
+        Interval("chr1", 200, 260),
+        Interval("chr1", 300, 300),
+        Interval("chr2", 50, 50),
+    ]
+    gzipped = pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    assert parse_intervals([gzipped], LENGTHS)[1] == Interval("chr1", 95, 104)
+    with pytest.raises(InputError, match="record chr2:50 G>T: contig 'chr2' is not in the ref"):
+        parse_intervals([gzipped], {"chr1": 1000})
+
+
 def test_intervals_that_choose_nothing_are_refused(tmp_path):
     """As GATK stops: an interval file with no interval, a BED line that ends before it starts,
     -L values with nothing in common under INTERSECTION, -XL taking out everything. Each would

@@ -143,7 +143,7 @@ def fraction(text: str) -> float:
 
 
 def intervals_setting(
-    help: str = "chr:start-end, BED or .interval_list; repeatable (combined by "  # noqa: A002
+    help: str = "chr:start-end, BED, .interval_list or VCF; repeatable (combined by "  # noqa: A002
     "--interval-set-rule)",
 ) -> Any:
     return setting("-L", "--intervals", repeated=True, path=FILE, help=help)

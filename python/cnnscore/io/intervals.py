@@ -108,14 +108,37 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
     return intervals
 
 
+#: a VCF given as intervals (GATK takes any feature file): each record's span is one interval
+_VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")
+
+
+def _vcf_intervals(path: str, contig_lengths: dict[str, int]) -> list[Interval]:
+    """The records' spans (POS to the end of REF, or END), as GATK reads a VCF given to -L."""
+    from .vcf_text import VcfReader  # it imports this module (IntervalFilter)
+
+    intervals = []
+    for record in VcfReader(path).records():
+        if record.chrom not in contig_lengths:
+            raise InputError(
+                f"record {record.label}: contig '{record.chrom}' is not in the reference",
+                path=path,
+            )
+        intervals.append(Interval(record.chrom, record.pos, record.end))
+    return intervals
+
+
 def parse_intervals(
     specs: Sequence[str], contig_lengths: dict[str, int], setting: str = "intervals"
 ) -> list[Interval]:
-    """Turn the ``-L`` values into intervals; a value that is an existing file is read as one."""
+    """Turn the ``-L`` values into intervals; a value that is an existing file is read as one
+    (a VCF as its records' spans)."""
     intervals: list[Interval] = []
     for spec in specs:
-        if os.path.exists(spec) or spec.endswith((".bed", ".interval_list", ".intervals", ".list")):
-            found = _read_interval_file(spec, contig_lengths)
+        is_vcf = spec.lower().endswith(_VCF_SUFFIXES)
+        listed = spec.endswith((".bed", ".interval_list", ".intervals", ".list"))
+        if os.path.exists(spec) or listed or is_vcf:
+            reader = _vcf_intervals if is_vcf else _read_interval_file
+            found = reader(spec, contig_lengths)
             if not found:  # as GATK: a run over nothing is a mistake, not an empty result
                 raise InputError("the interval file holds no interval", path=spec)
             intervals.extend(found)
