@@ -124,7 +124,8 @@ class AtomicVcfWriter:
         self.format = output_format(path)
         self.index = index  # GATK's --create-output-variant-index
         self._order = _SortOrder(source or path) if index and self.format != ".vcf" else None
-        check_output_folder(path, file=True, companions=(".tbi", ".csi", ".idx"))
+        # a folder at ``path`` itself is refused by complete_or_nothing, as for every output
+        check_output_folder(path, companions=(".tbi", ".csi", ".idx"))
         try:
             self._output = complete_or_nothing(path, suffix=self.format)
             try:

@@ -270,7 +270,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
     _check_contigs(vcf, contig_lengths, options.reference)
-    undeclared = [k for k in options.annotation_keys if k not in header_info_ids(vcf.header_lines)]
+    declared = header_info_ids(vcf.header_lines)
+    undeclared = [key for key in options.annotation_keys if key not in declared]
     if undeclared:  # GATK scores them as 0.0 without a word; a misspelt key would be one
         print(
             f"cnnscore: warning: {', '.join(undeclared)}: no ##INFO line in {vcf.path}, so 0.0 "
