@@ -219,6 +219,20 @@ def test_a_gs_output_without_credentials_stops_before_the_work(tmp_path, monkeyp
     assert error.startswith("cnnscore: error: gs://some-bucket/out.vcf.gz: no usable Google")
 
 
+def test_a_gs_vcf_without_credentials_is_named_itself(tmp_path, monkeypatch):
+    """The VCF the user gave is named, not the .tbi looked for beside it (it was)."""
+    for variable in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    result = run_cli("score", "-V", "gs://some-bucket/calls.vcf.gz", "-R", SMOKE_REF,
+                     "--tensor-type", "reference", "-O", str(tmp_path / "out.vcf.gz"))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("cnnscore: error")]
+    assert error.startswith("cnnscore: error: gs://some-bucket/calls.vcf.gz: no usable Google")
+    assert not list(tmp_path.glob("out.vcf.gz*"))
+
+
 def test_permission_errors_name_the_object_and_requester_pays():
     from google.api_core import exceptions
 

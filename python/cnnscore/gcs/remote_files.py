@@ -111,6 +111,9 @@ class RemoteFiles:
             return f"{self.file(path)}{INDEX_DELIMITER}{self.file(given)}"
         if not is_gcs(path):
             return path
+        # the credentials before the companions, so that their absence is said of the VCF the
+        # user named, not of a .tbi they never typed
+        self._client.credentials_for(path)
         self._cached_companions(path, VCF_INDEX_SUFFIXES)
         return self.file(path)
 
