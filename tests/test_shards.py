@@ -6,6 +6,7 @@ data, with user intervals that cut through overlapping deletions and a multi-all
 
 from __future__ import annotations
 
+import pysam
 import pytest
 
 from cnnscore.io.intervals import IntervalFilter, parse_intervals
@@ -99,6 +100,35 @@ def test_split_and_gather_cli(tmp_path):
     bad = run_cli("gather-vcfs", "-I", tmp_path / "missing.vcf.gz", "-O", tmp_path / "g.vcf.gz")
     assert bad.returncode == 1 and "VCF file does not exist" in bad.stderr
     assert not (tmp_path / "g.vcf.gz").exists()
+
+
+@pytest.mark.parametrize("intervals", [[], USER_INTERVALS[1:]], ids=["whole", "with -L"])
+def test_no_records_to_score_make_one_shard_and_a_header_only_vcf(tmp_path, intervals):
+    """A VCF without records (or none inside -L) gave no shards, and the workflow's gather then
+    failed ("no shards given"): now one shard over all that is chosen, which scores nothing, and
+    the gathered VCF is the scored header without records, as the direct run writes it."""
+    empty = tmp_path / "empty.vcf"
+    empty.write_text("".join(line + "\n" for line in header_lines(SMOKE_VCF)))
+    pysam.tabix_index(str(empty), preset="vcf")
+    variants = f"{empty}.gz"
+    lengths = smoke_lengths()
+
+    def score_empty(output, chosen: list[str]) -> None:
+        run_score(ScoreOptions(
+            variants=variants, reference=str(SMOKE_REF), output=str(output),
+            reads=[str(SMOKE_BAM)], tensor_type="read_tensor", architecture=str(SMALL_2D_JSON),
+            weights=str(SMALL_2D_HD5), intervals=chosen, progress_seconds=3600,
+        ))  # fmt: skip
+
+    (shard,) = run_split(variants, lengths, 3, intervals, str(tmp_path / "shards"))
+    assert parse_intervals([shard], lengths) == parse_intervals(intervals or ["chr20"], lengths)
+    scatter, direct = tmp_path / "shard.vcf.gz", tmp_path / "direct.vcf.gz"
+    score_empty(scatter, [shard])
+    gathered = tmp_path / "gathered.vcf.gz"
+    assert gather_vcfs([str(scatter)], str(gathered)) == 0
+    score_empty(direct, list(intervals))
+    assert data_lines(gathered) == [] and any("ID=CNN_2D" in h for h in header_lines(gathered))
+    assert header_lines(gathered) == header_lines(direct)
 
 
 def test_gather_keeps_every_distinct_provenance_line(tmp_path):

@@ -48,7 +48,8 @@ def _clip(ranges: dict[str, list[int]], chosen: dict[str, list[Interval]] | None
 def split_vcf(
     vcf_path: str, contig_lengths: dict[str, int], scatter_count: int, user_intervals: list[str]
 ) -> list[list[Interval]]:
-    """Shards (lists of intervals, in file order); at most ``scatter_count``, none empty."""
+    """Shards (lists of intervals, in file order); at most ``scatter_count``, and at least one:
+    a shard holds records unless there are none to hold."""
     if scatter_count < 1:
         raise InputError("must be at least 1", setting="scatter_count")
     vcf = VcfReader(vcf_path)
@@ -71,7 +72,16 @@ def split_vcf(
             furthest = (record.chrom, record.end)
         else:
             furthest = (record.chrom, max(furthest[1], record.end))
-    return [_clip(shard.ranges, chosen) for shard in shards if shard.count]
+    kept = [_clip(shard.ranges, chosen) for shard in shards if shard.count]
+    if kept:
+        return kept
+    # No record to score (a VCF without records, or none in -L): one shard all the same, over
+    # all that is chosen, so that a scatter scores nothing and its gather writes the header, a
+    # VCF without records as GATK writes one, where no shards at all made the gather fail
+    everything = [Interval(contig, 1, length) for contig, length in contig_lengths.items()]
+    if chosen is None:
+        return [everything]
+    return [[run for each in everything for run in chosen.get(each.contig, [])]]
 
 
 def write_interval_list(
