@@ -102,9 +102,9 @@ class _CromwellStdLib(StdLib.Base):
         self.glob = StdLib.StaticFunction("glob", [Type.String()], Type.Array(Type.File()), glob)
 
     def _devirtualize_filename(self, filename: str) -> str:
-        """Where ``size()`` and ``read_*`` look: Cromwell's engine stats a gs:// input that was not
-        localised in the bucket; here, the local file the test uploaded there."""
-        if filename.startswith("gs://"):
+        """Where ``size()`` and ``read_*`` look: Cromwell's engine stats a gs:// (or drs://) input
+        that was not localised where it is stored; here, the local file standing for it."""
+        if filename.startswith(("gs://", "drs://")):
             if self._gs_local is None:
                 raise ValueError(f"{filename}: no local copy known for size()")
             return self._gs_local(filename)

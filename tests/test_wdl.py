@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -271,3 +272,56 @@ def test_every_flag_a_task_passes_is_declared_with_the_same_default(task_name):
         declared_default = list(field.default) if isinstance(field.default, tuple) else (
             field.default)  # fmt: skip
         assert wdl_default == declared_default, (task_name, name, flag)
+
+
+@pytest.mark.parametrize("path", [WORKFLOW, WORKFLOW.with_name("validate_backends.wdl")],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_each_workflow_has_its_first_task_compare_every_index_list(path):
+    """A task gets only the files its inputs name, so an empty index list is a run that fails
+    late (docs/CROMWELL.md, row 14): each workflow hands SplitIntervals, its first task, the
+    length of every file list beside its index list, and test_wdl_cromwell runs the comparison."""
+    workflow = WDL.load(str(path)).workflow
+    (split,) = [
+        c for c in workflow.body if isinstance(c, WDL.Tree.Call) and c.name == "SplitIntervals"
+    ]
+    passed = {name: str(expression) for name, expression in split.inputs.items()}
+    for files in ("reads", "reads_indexes", "resources", "resources_indexes"):
+        assert passed.get(f"{files}_count") == f"length({files})", passed
+
+
+def _gcp_batch_vcpus(cpu: int, memory_gb: float, family: str) -> int:
+    """The vCPUs of the custom VM Cromwell's GCP Batch backend asks for (a port of
+    GcpBatchCustomMachineType's validateCpu and its memory-per-vCPU rule): N1 without a
+    cpu_platform, N2 for Intel Cascade Lake/Ice Lake, N2D for AMD Rome."""
+
+    def rounded(n: int) -> int:
+        if family == "n1":
+            return 1 if n == 1 else n + n % 2
+        if family == "n2":
+            return n + n % 2 if n <= 32 else n + (-n) % 4
+        return max(2, 2 ** math.ceil(math.log2(n))) if n <= 16 else min(96, n + (-n) % 16)
+
+    most_gb_per_vcpu = {"n1": 6.5, "n2": 8.0, "n2d": 8.0}[family]
+    vcpus = rounded(cpu)
+    if memory_gb / vcpus > most_gb_per_vcpu:
+        vcpus = rounded(math.ceil(memory_gb / most_gb_per_vcpu))
+    return vcpus
+
+
+@pytest.mark.parametrize("family", ["n1", "n2", "n2d"])
+def test_the_scoring_vms_documented_are_the_vms_gcp_batch_makes(family):
+    """--threads is score_cpu; GCP Batch rounds a VM's vCPUs up, so any other count leaves paid
+    vCPUs idle (docs/CROMWELL.md, row 16). The default and every count docs/WDL.md calls exact
+    are what each machine family makes of them."""
+    inputs = {d.name: d.expr for d in WDL.load(str(WORKFLOW)).workflow.inputs}
+    cpu, memory_gb = inputs["score_cpu"].value, inputs["score_memory_gb"].value
+    assert _gcp_batch_vcpus(cpu, memory_gb, family) == cpu
+    text = " ".join((REPO / "docs" / "WDL.md").read_text().split())
+    (listed,) = re.findall(r"((?:`\d+`, )+`\d+` and `\d+`) are exact on all three", text)
+    exact = [int(n) for n in re.findall(r"\d+", listed)]
+    assert cpu in exact
+    for count in exact:
+        assert _gcp_batch_vcpus(count, memory_gb, family) == count, count
+    assert _gcp_batch_vcpus(3, memory_gb, family) == 4  # not exact anywhere
+    # the light tasks' 1 CPU is 2 vCPUs with a cpu_platform, as the doc says
+    assert _gcp_batch_vcpus(1, 2, family) == (1 if family == "n1" else 2)

@@ -122,6 +122,32 @@ def test_compare_scores_under_cromwells_write_lines(podman_env, smoke_2d_output,
     assert task.runtime["maxRetries"].value == 0
 
 
+def test_compare_scores_takes_metrics_whose_names_hold_spaces(podman_env, smoke_2d_output,
+                                                              tmp_path):  # fmt: skip
+    """ValidateBackends names each shard's metrics after its configuration, a user's string:
+    the paths were interpolated unquoted, so a name with a space split into two arguments."""
+    metrics = smoke_2d_output.with_suffix(".json")
+    named = []
+    for name in ("base line", "candi date"):
+        folder = (
+            tmp_path / "shards" / name
+        )  # Cromwell's Local backend: one folder per source folder
+        folder.mkdir(parents=True)
+        named.append(folder / f"validation.{name}.shard-0.metrics.json")
+        named[-1].write_bytes(metrics.read_bytes())
+    task, env, run = run_task(
+        "compare_scores.wdl", "CompareScores",
+        {"baseline_vcf": str(smoke_2d_output), "candidate_vcf": str(smoke_2d_output),
+         "baseline_metrics": [str(named[0])], "candidate_metrics": [str(named[1])],
+         "baseline_label": "base line", "candidate_label": "candi date", "output_prefix": "r"},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads((run.workdir / "r.json").read_text())
+    for side in ("baseline", "candidate"):  # the speeds come from the metrics files
+        assert report[side]["variants_per_minute"] > 0, report[side]
+
+
 # ------------------------------------------------------- the scoring chain on Cromwell's Google
 
 
@@ -287,6 +313,36 @@ def test_cram_streams_its_reference_too_and_caches_only_indexes(
     assert data_lines(scored) == data_lines(local) and len(data_lines(local)) > 10
 
 
+# ------------------------------------------------------------ the scoring task's disk
+
+
+@pytest.mark.parametrize(
+    ("reads", "counted"),
+    [("gs://bucket/NA12878.bam", False), ("drs://drs.example.org/8b1f2c", True)],
+    ids=["gs:// streamed", "drs:// copied"],
+)  # fmt: skip
+def test_reads_that_may_be_copied_are_counted_on_the_scoring_disk(tmp_path, reads, counted):
+    """Cromwell on Google streams a localization_optional gs:// file, but downloads a drs:// URI
+    whole when it cannot resolve it to gs:// first (docs/CROMWELL.md, row 15): a 30 GiB BAM
+    behind a DRS URI gets the disk it needs; one in a bucket does not pay for it."""
+    big = tmp_path / "stand-in.bam"
+    with open(big, "wb") as handle:
+        handle.truncate(30 * 2**30)  # sparse: size() sees 30 GiB, the disk holds nothing
+    _, env, _ = render(
+        TASKS / "score_variants.wdl", "ScoreVariants",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+         "reference_fasta": "gs://bucket/ref.fa", "reference_fasta_index": "gs://bucket/ref.fa.fai",
+         "reads": [reads], "reads_indexes": [f"{reads}.bai"], "intervals": str(SMOKE_VCF),
+         "output_prefix": "x", "runtime_settings": RUNTIME},
+        tmp_path / "w", backend=GCP, gs_local=lambda url: str(big if url == reads else SMOKE_BAM),
+    )  # fmt: skip
+    disk, streamed_disk = env.resolve("disk_gb").value, 21  # the VCF (under 1 GB) and 20 GB
+    if counted:  # 32.2 "GB" as miniwdl counts them (10^9), 30 as Cromwell does (row 12)
+        assert streamed_disk + 30 <= disk <= streamed_disk + 34
+    else:
+        assert disk == streamed_disk
+
+
 # ------------------------------------------------------------ index inputs: used or refused
 
 
@@ -295,12 +351,13 @@ def test_cram_streams_its_reference_too_and_caches_only_indexes(
     [
         ([f"{SMOKE_BAM}.bai", f"{SMOKE_BAM}.bai"], f"{SMOKE_VCF}.tbi",
          "reads_indexes: 2 indexes for 1 reads files"),
+        ([], f"{SMOKE_VCF}.tbi", "reads_indexes: 0 indexes for 1 reads files"),
         ([str(HG002 / "HG002.chr20_10M_10.1M.bam.bai")], f"{SMOKE_VCF}.tbi",
          "the index belongs to another file"),
         ([f"{SMOKE_BAM}.bai"], str(SMOKE / "giab_truth.vcf.gz.tbi"),
          "the index belongs to another file"),
     ],
-    ids=["count", "another file's index", "another VCF's index"],
+    ids=["count", "no indexes", "another file's index", "another VCF's index"],
 )  # fmt: skip
 def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, vcf_index, message):
     shard = tmp_path / "shard.bed"
@@ -317,6 +374,30 @@ def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, vcf_ind
     errors = [line for line in run.stderr.splitlines() if line.startswith("cnnscore: error")]
     assert len(errors) == 1 and message in errors[0], run.stderr
     assert not list(run.workdir.glob("x.vcf.gz*"))
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [({"reads_count": 1, "reads_indexes_count": 0}, "reads_indexes: 0 indexes for 1 reads files"),
+     ({"resources_count": 2, "resources_indexes_count": 1},
+      "resources_indexes: 1 indexes for 2 resources")],
+    ids=["reads", "resources"],
+)  # fmt: skip
+def test_index_lists_are_compared_in_the_first_task(podman_env, tmp_path, counts, message):
+    """A task gets only the files its inputs name (Cromwell and miniwdl alike), so an index list
+    left empty never brings the indexes: the first task stops the run, before any scoring is paid
+    for (a missing resources_indexes stopped only the filter task, after every shard)."""
+    _, _, run = run_task(
+        "split_intervals.wdl", "SplitIntervals",
+        {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi",
+         "reference_fasta": str(SMOKE_REF), "reference_fasta_index": f"{SMOKE_REF}.fai",
+         "reference_fasta_gzi": f"{SMOKE_REF}.gzi", "scatter_count": 2, **counts},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("cnnscore: error")]
+    assert len(errors) == 1 and message in errors[0], run.stderr
+    assert not (run.workdir / "shards").exists()
 
 
 def test_a_resource_index_elsewhere_is_passed_and_used_or_refused(podman_env, smoke_2d_output,

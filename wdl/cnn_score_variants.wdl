@@ -70,6 +70,10 @@ workflow CNNScoreVariants {
       intervals = intervals,
       scatter_count = scatter_count,
       requester_pays_project = requester_pays_project,
+      reads_count = length(reads),
+      reads_indexes_count = length(reads_indexes),
+      resources_count = length(resources),
+      resources_indexes_count = length(resources_indexes),
       runtime_settings = light
   }
 
@@ -138,7 +142,7 @@ workflow CNNScoreVariants {
     reference_fasta_index: ".fai of reference_fasta"
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
-    reads_indexes: ".bai/.crai of reads, same order"
+    reads_indexes: ".bai/.crai/.csi of reads, one per file in the same order (passed with each, so any name works); another count stops the run in its first task"
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
     architecture_json: "GATK model JSON (small_2d.json, 1d_cnn_mix_train_full_bn.json, ...); leave both model files unset to score with GATK's default for tensor_type, as GATK did: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (see /opt/cnnscore/models/MODELS.txt in the image), else cnnscore_compact_1d, said in the task's stderr"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
@@ -152,7 +156,7 @@ workflow CNNScoreVariants {
     scatter_count: "number of scoring shards wanted (balanced by record count)"
     output_prefix: "name of the gathered VCF (the filtered one adds .filtered)"
     resources: "truth VCFs for tranche filtering (e.g. HapMap, Mills); none: no filtering step"
-    resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works), or none (each found beside its VCF)"
+    resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works); another count stops the run in its first task"
     info_key: "score key to filter on; default CNN_1D for tensor_type reference, else CNN_2D"
     snp_tranches: "SNP truth sensitivities in percent (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities in percent (GATK default 99.4)"

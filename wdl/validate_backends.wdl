@@ -74,6 +74,10 @@ workflow ValidateBackends {
       intervals = intervals,
       scatter_count = scatter_count,
       requester_pays_project = requester_pays_project,
+      reads_count = length(reads),
+      reads_indexes_count = length(reads_indexes),
+      resources_count = length(resources),
+      resources_indexes_count = length(resources_indexes),
       runtime_settings = light
   }
 
@@ -164,7 +168,7 @@ workflow ValidateBackends {
     reference_fasta_index: ".fai of reference_fasta"
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
     reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
-    reads_indexes: ".bai/.crai of reads, same order"
+    reads_indexes: ".bai/.crai/.csi of reads, one per file in the same order (passed with each, so any name works); another count stops the run in its first task"
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
     architecture_json: "GATK model JSON; leave both model files unset for GATK's default for tensor_type: small_2d (read_tensor, shipped in the package); 1d_cnn_mix_train_full_bn (reference) where the image carries it (see /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d"
     weights_hd5: "GATK Keras-2 weights matching architecture_json (check its sha256)"
@@ -174,7 +178,7 @@ workflow ValidateBackends {
     reservoir_scope: "site (default): scores independent of sharding, so shards compare cleanly"
     scatter_count: "shards per configuration (the same shards for every configuration)"
     resources: "truth VCFs: when given, each configuration is tranche-filtered with its own cutoffs and the FILTER columns are compared"
-    resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works), or none (each found beside its VCF)"
+    resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works); another count stops the run in its first task"
     snp_tranches: "SNP truth sensitivities for the filtering (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities for the filtering (GATK default 99.4)"
     snp_cutoff: "optional SNP tranche cutoff for classification concordance"

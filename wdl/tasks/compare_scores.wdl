@@ -32,12 +32,21 @@ task CompareScores {
     while IFS= read -r gate || [ -n "${gate}" ]; do
       if [ -n "${gate}" ]; then gates+=(--fail-if "${gate}"); fi
     done < '~{write_lines(fail_if)}'
+    # each metrics file one argument, whatever its name holds (a configuration name is a user's)
+    metrics=()
+    if [ ~{length(baseline_metrics)} -gt 0 ]; then
+      baseline=('~{sep="' '" baseline_metrics}')
+      metrics+=(--baseline-metrics "${baseline[@]}")
+    fi
+    if [ ~{length(candidate_metrics)} -gt 0 ]; then
+      candidate=('~{sep="' '" candidate_metrics}')
+      metrics+=(--candidate-metrics "${candidate[@]}")
+    fi
     status=0
     cnnscore compare \
       --baseline '~{baseline_vcf}' \
       --candidate '~{candidate_vcf}' \
-      ~{true="--baseline-metrics" false="" length(baseline_metrics) > 0} ~{sep=" " baseline_metrics} \
-      ~{true="--candidate-metrics" false="" length(candidate_metrics) > 0} ~{sep=" " candidate_metrics} \
+      "${metrics[@]}" \
       --baseline-label '~{baseline_label}' \
       --candidate-label '~{candidate_label}' \
       --info-key ~{info_key} \

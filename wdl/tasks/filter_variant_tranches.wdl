@@ -21,9 +21,10 @@ task FilterVariantTranches {
 
   command <<<
     set -euo pipefail
-    # a resource index per resource, in the same order, or none (each found beside its VCF)
-    if [ ~{length(resources_indexes)} -ne 0 ] && [ ~{length(resources_indexes)} -ne ~{length(resources)} ]; then
-      echo "cnnscore: error: resources_indexes: ~{length(resources_indexes)} indexes for ~{length(resources)} resources: give one per resource, in the same order, or none" >&2
+    # a resource index per resource, in the same order: an index reaches a task only as an input
+    # of its own (Cromwell and miniwdl localise each input alone, docs/CROMWELL.md row 14)
+    if [ ~{length(resources_indexes)} -ne ~{length(resources)} ]; then
+      echo "cnnscore: error: resources_indexes: ~{length(resources_indexes)} indexes for ~{length(resources)} resources: give one per resource, in the same order" >&2
       exit 1
     fi
     # flags built from files, not prefix(): Cromwell cannot interpolate prefix() of an empty
@@ -40,11 +41,7 @@ task FilterVariantTranches {
     done < '~{write_lines(resources_indexes)}'
     args=()
     for i in "${!resources[@]}"; do
-      if [ ${#indexes[@]} -gt 0 ]; then
-        args+=(--resource "${resources[$i]}##idx##${indexes[$i]}")
-      else
-        args+=(--resource "${resources[$i]}")
-      fi
+      args+=(--resource "${resources[$i]}##idx##${indexes[$i]}")
     done
     for tranche in ~{sep=" " snp_tranches}; do args+=(--snp-tranche "${tranche}"); done
     for tranche in ~{sep=" " indel_tranches}; do args+=(--indel-tranche "${tranche}"); done
@@ -76,7 +73,7 @@ task FilterVariantTranches {
     input_vcf: "scored VCF (the gathered CNNScoreVariants output)"
     input_vcf_index: "its tabix index (not read: filtering reads the VCF whole, twice)"
     resources: "truth VCFs (bgzip), e.g. HapMap for SNPs and Mills for indels"
-    resources_indexes: "their .tbi/.csi indexes, one per resource in the same order (passed with each, so any name and folder works), or none (each then found beside its VCF as VCF.tbi/.csi); another count stops the task, and an index that does not belong to its VCF is refused"
+    resources_indexes: "their .tbi/.csi indexes, one per resource in the same order (passed with each, so any name and folder works); another count stops the task, and an index that does not belong to its VCF is refused"
     info_key: "INFO key holding the score: CNN_2D or CNN_1D"
     snp_tranches: "SNP truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
     indel_tranches: "indel truth sensitivities in percent (0 <= t < 100); empty: GATK's default"

@@ -27,8 +27,13 @@ task ScoreVariants {
 
   # The reads and the reference are streamed (parameter_meta: localization_optional), a CRAM's
   # reference included: htslib reads it by range too. So the disk holds only the VCF shard, the
-  # outputs and the small indexes cnnscore caches in the working folder.
-  Int disk_gb = ceil(size(input_vcf, "GB") * 2) + 20
+  # outputs and the small indexes cnnscore caches in the working folder. Reads are streamed only
+  # from gs://, though: Cromwell downloads a drs:// URI whole when it cannot resolve it to gs://
+  # before the task (docs/CROMWELL.md, row 15), and other backends localise everything, so any
+  # other reads are counted on the disk.
+  Boolean reads_streamed = length(reads) == 0 || sub(reads[0], "^gs://.*", "") == ""
+  Float reads_gb = if reads_streamed then 0 else size(reads, "GB") + size(reads_indexes, "GB")
+  Int disk_gb = ceil(size(input_vcf, "GB") * 2 + reads_gb) + 20
 
   command <<<
     set -euo pipefail
@@ -36,9 +41,10 @@ task ScoreVariants {
     # task's disk, whatever the user and HOME: Cromwell runs the image's user (or any uid) and
     # HOME is on the small boot disk (docs/CROMWELL.md)
     export CNNSCORE_GCS_CACHE="${PWD}/.cnnscore-home/gcs"
-    # an index per reads file, in the same order, or none (each then found beside its file)
-    if [ ~{length(reads_indexes)} -ne 0 ] && [ ~{length(reads_indexes)} -ne ~{length(reads)} ]; then
-      echo "cnnscore: error: reads_indexes: ~{length(reads_indexes)} indexes for ~{length(reads)} reads files: give one per file, in the same order, or none" >&2
+    # an index per reads file, in the same order: an index reaches a task only as an input of
+    # its own (Cromwell and miniwdl localise each input alone, docs/CROMWELL.md row 14)
+    if [ ~{length(reads_indexes)} -ne ~{length(reads)} ]; then
+      echo "cnnscore: error: reads_indexes: ~{length(reads_indexes)} indexes for ~{length(reads)} reads files: give one per file, in the same order" >&2
       exit 1
     fi
     # Reads and reference arrive as gs:// URLs under Cromwell on Google (localization_optional),
@@ -53,13 +59,7 @@ task ScoreVariants {
     indexes=('~{sep="' '" reads_indexes}')
     read_args=()
     if [ ~{length(reads)} -gt 0 ]; then
-      for i in "${!reads[@]}"; do
-        if [ ~{length(reads_indexes)} -gt 0 ]; then
-          read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}")
-        else
-          read_args+=(-I "${reads[$i]}")
-        fi
-      done
+      for i in "${!reads[@]}"; do read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}"); done
     fi
     cnnscore score \
       -V '~{input_vcf}##idx##~{input_vcf_index}' \
@@ -105,7 +105,7 @@ task ScoreVariants {
     reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works for BAM reads", localization_optional: true}
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta: passed with it", localization_optional: true}
     reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied", localization_optional: true}
-    reads_indexes: {description: "their .bai/.crai/.csi indexes, one per file in the same order (passed with each file, so any name works), or none (each found beside its file); another count stops the task, and an index that does not belong to its file is refused", localization_optional: true}
+    reads_indexes: {description: "their .bai/.crai/.csi indexes, one per file in the same order (passed with each file, so any name works); another count stops the task, and an index that does not belong to its file is refused", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, GATK's default for tensor_type: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (its /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d, said in the task's stderr"
     weights_hd5: "GATK Keras-2 weights (e.g. small_2d.hd5)"

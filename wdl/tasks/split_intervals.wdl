@@ -12,6 +12,13 @@ task SplitIntervals {
     File? intervals
     Int scatter_count
     String? requester_pays_project
+    # the workflow's file lists against their index lists, compared in its first task so that a
+    # mismatch stops the run before any scoring is paid for (the scoring and filter tasks, which
+    # use them, compare them again)
+    Int reads_count = 0
+    Int reads_indexes_count = 0
+    Int resources_count = 0
+    Int resources_indexes_count = 0
     RuntimeSettings runtime_settings
   }
 
@@ -20,6 +27,14 @@ task SplitIntervals {
 
   command <<<
     set -euo pipefail
+    if [ ~{reads_indexes_count} -ne ~{reads_count} ]; then
+      echo "cnnscore: error: reads_indexes: ~{reads_indexes_count} indexes for ~{reads_count} reads files: give one per file, in the same order" >&2
+      exit 1
+    fi
+    if [ ~{resources_indexes_count} -ne ~{resources_count} ]; then
+      echo "cnnscore: error: resources_indexes: ~{resources_indexes_count} indexes for ~{resources_count} resources: give one per resource, in the same order" >&2
+      exit 1
+    fi
     # cached indexes of gs:// inputs in the working folder, whatever HOME (docs/CROMWELL.md)
     export CNNSCORE_GCS_CACHE="${PWD}/.cnnscore-home/gcs"
     # the reference may arrive as gs:// URLs (localization_optional), with its own .fai (and
@@ -61,7 +76,11 @@ task SplitIntervals {
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     intervals: "optional BED or Picard interval_list restricting the records first (GATK -L)"
-    scatter_count: "shards wanted; fewer are made when records overlap too much to cut cleanly"
+    scatter_count: "shards wanted; fewer are made when records overlap too much to cut cleanly, and one when there are no records"
+    reads_count: "the workflow's reads files, compared with reads_indexes_count"
+    reads_indexes_count: "the workflow's reads indexes: another count than reads_count stops the run here"
+    resources_count: "the workflow's truth resources, compared with resources_indexes_count"
+    resources_indexes_count: "the workflow's resource indexes: another count than resources_count stops the run here"
     runtime_settings: "docker image, preemptible, retries, boot disk and CPU platform"
   }
 }
