@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,28 @@ def _refuse_repeats(paths: Sequence[str]) -> None:
         seen.append(main)
 
 
+def _refuse_no_shared_contig(
+    reads: pysam.AlignmentFile, path: str, reference: str, reference_lengths: dict[str, int]
+) -> None:
+    """Reads named on other contigs than the reference's (``20`` against ``chr20``: another
+    build's naming) would give every variant an empty pileup and a score without a word; GATK
+    stops on it ("No overlapping contigs found"). Checked per file, not over all -I together as
+    GATK does, since one such file among others would add nothing and say nothing."""
+    names = list(reads.references)
+    if not names or any(name in reference_lengths for name in names):
+        return
+    raise InputError(
+        f"its contigs ({_first_names(names)}) share none with the reference "
+        f"{os.path.basename(reference)} ({_first_names(list(reference_lengths))}): the reads were "
+        "aligned to another reference, or name its contigs otherwise",
+        path=locations.split_indexes(path)[0],
+    )
+
+
+def _first_names(names: list[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
 class ReadSource:
     """One or more BAM/CRAM files, opened once, queried per variant."""
 
@@ -124,6 +147,7 @@ class ReadSource:
                     "reference: the reads were aligned to another reference",
                     path=path,
                 )
+        _refuse_no_shared_contig(reads, path, reference_file, reference_lengths)
         return reads
 
     @property
