@@ -214,6 +214,44 @@ def test_reference_index_that_cannot_be_a_fasta_index(tmp_path, damage, says):
     assert says in error
 
 
+def _reference_with(tmp_path: Path, byte: bytes) -> Path:
+    """The smoke reference (chr20) with ``byte`` at chr20:10000107, ten bases before the first
+    record: inside its 128-base window."""
+    sequence = bytearray(pysam.FastaFile(str(SMOKE_REF)).fetch("chr20").encode())
+    sequence[10000107 - 1] = byte[0]
+    fasta = tmp_path / "ref.fa"
+    with open(fasta, "wb") as handle:
+        handle.write(b">chr20\n")
+        handle.writelines(bytes(sequence[i : i + 60]) + b"\n" for i in range(0, len(sequence), 60))
+    pysam.faidx(str(fasta))
+    return fasta
+
+
+@pytest.mark.parametrize("byte", [b".", b"-", b"X", b"*"], ids=["dot", "dash", "X", "star"])
+def test_reference_bytes_that_are_no_base(tmp_path, byte):
+    """GATK stops on a reference byte that is neither a base nor an IUPAC code; cnnscore read it
+    as N and scored on (9.291 became 6.500 for the first record). (A byte beyond ASCII is not
+    counted as a base by htslib's faidx, so the index check refuses that FASTA first.)"""
+    fasta = _reference_with(tmp_path, byte)
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), ref=fasta)
+    error = assert_input_error(result, output, fasta)
+    assert "chr20:10000107 holds" in error and "neither a base nor an IUPAC code" in error
+
+
+def test_reference_iupac_codes_are_read_as_n(tmp_path):
+    """An IUPAC code (lower case too) is N to GATK: accepted, and scored as an N."""
+    scored = {}
+    for name, byte in (("iupac", b"r"), ("n", b"N")):
+        folder = tmp_path / name
+        folder.mkdir()
+        scored[name] = out_path(folder)
+        fasta = _reference_with(folder, byte)
+        result = score_2d(scored[name], vcf=small_vcf(folder), ref=fasta)
+        assert result.returncode == 0, result.stderr
+    assert data_lines(scored["iupac"]) == data_lines(scored["n"])
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -314,6 +352,16 @@ def test_reads_with_an_index_of_another_reference(tmp_path):
     result = score_2d(output, vcf=small_vcf(tmp_path), bam=f"{SMOKE_BAM}##idx##{index}")
     error = assert_input_error(result, output, SMOKE_BAM)
     assert f"its index {index} describes 86 contigs and the file has 25 contigs" in error
+
+
+def test_reads_naming_no_contig_of_the_reference(tmp_path):
+    """HG002's BAM (b37's 1, 2, ... 20) against the smoke reference (chr20): every pileup would
+    be empty and every score wrong, with exit 0; GATK stops ("No overlapping contigs found")."""
+    output = out_path(tmp_path)
+    other_build = SMOKE_BAM.parents[1] / "hg002_chr20_10M_10.1M" / "HG002.chr20_10M_10.1M.bam"
+    result = score_2d(output, vcf=small_vcf(tmp_path), bam=str(other_build))
+    error = assert_input_error(result, output, other_build)
+    assert "its contigs (1, 2, 3, 4, ...) share none with the reference ref.chr20.fa.gz" in error
 
 
 # --------------------------------------------------------------------------------------------

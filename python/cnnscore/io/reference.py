@@ -1,12 +1,13 @@
 """Reference bases exactly as GATK's CachingIndexedFastaSequenceFile hands them to the CNN.
 
-GATK upper-cases every base and turns every non-ACGT code into N before the tensors see it, so the
-models only ever meet A, C, G, T and N from the reference.
+GATK upper-cases every base and turns every IUPAC ambiguity code into N before the tensors see it,
+so the models only ever meet A, C, G, T and N from the reference; any other byte stops it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import pysam
 
@@ -16,6 +17,11 @@ from . import fasta_index, locations
 _GATK_BASES = bytes((c if c in b"ACGT" else ord("N")) for c in bytes(range(256)).upper())
 # Map every byte to upper-case, then anything but A/C/G/T to N (GATK's IUPAC -> N conversion).
 _TO_GATK = bytes.maketrans(bytes(range(256)), _GATK_BASES)
+
+#: What GATK's reference reader accepts (htsjdk's BaseUtils.convertIUPACtoN with
+#: errorOnBadReferenceBase): A, C, G, T and the IUPAC codes, either case; anything else, a '.',
+#: '-', 'X', '*' or a byte beyond ASCII, stops it rather than being read as N.
+_NOT_A_BASE = re.compile(r"[^ACGTNRYMKWSBDHVacgtnrymkwsbdhv]")
 
 #: Reference bases GATK sends per variant: the window [start-64, end+64], first 128 bytes.
 REFERENCE_WINDOW = 128
@@ -64,7 +70,15 @@ class Reference:
             raise InputError(
                 f"cannot read {contig}:{start}-{end} ({err})", path=self.path
             ) from None
-        return text.encode("ascii", "replace").translate(_TO_GATK)
+        bad = _NOT_A_BASE.search(text)
+        if bad:
+            raise InputError(
+                f"{contig}:{max(start, 1) + bad.start()} holds {bad.group()!r}, which is neither "
+                "a base nor an IUPAC code (GATK refuses such a reference: a damaged or "
+                "non-nucleotide FASTA)",
+                path=self.path,
+            )
+        return text.encode("ascii").translate(_TO_GATK)
 
     def window(self, contig: str, start: int, end: int) -> bytes:
         """The 128 reference bytes GATK sends for a variant spanning [start, end].
