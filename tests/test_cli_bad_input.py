@@ -429,6 +429,24 @@ def test_record_missing_annotation_value(tmp_path):
     assert "MQ" in error
 
 
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "4e38"])
+def test_record_annotation_beyond_a_float(tmp_path, value):
+    """GATK fed an infinite annotation to the network, whose answer then depended on the runtime
+    (0.148 on TensorFlow and OpenVINO, NaN on ONNX Runtime): refused, naming key and record."""
+
+    def infinite_mq(_headers, records):
+        info = records[1].split("\t")[7]
+        items = [f"MQ={value}" if item.startswith("MQ=") else item for item in info.split(";")]
+        records[1] = set_column(records[1], 7, ";".join(items))
+
+    vcf = small_vcf(tmp_path, edit=infinite_mq)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    error = assert_input_error(result, output, vcf, f"record {label(bad)}")
+    assert f"annotation MQ is '{value}', beyond what a 32-bit float holds" in error
+
+
 def test_read_without_base_qualities(tmp_path):
     vcf = small_vcf(tmp_path, count=1)
     record = data_lines(vcf)[0]

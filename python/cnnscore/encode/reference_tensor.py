@@ -63,7 +63,10 @@ def annotation_vector(
     """The model's annotation input: raw INFO floats in key order, absent or NaN -> 0.
 
     GATK parses the raw text with Python ``float``; a ``.``, a flag or a list cannot be parsed and
-    stops the tool, which here is a clear error naming the key.
+    stops the tool, which here is a clear error naming the key. An infinite value (or one that
+    overflows float32) is refused too, where GATK passed it on: through the network it meets
+    inf - inf, and what comes out differs between runtimes (0.148 on TensorFlow and OpenVINO,
+    NaN on ONNX Runtime, which the filter then refuses).
     """
     vector = np.zeros(len(keys), dtype=np.float32)
     for index, key in enumerate(keys):
@@ -81,6 +84,15 @@ def annotation_vector(
                 path=path,
                 record=record,
             ) from None
-        if not math.isnan(value):
-            vector[index] = value
+        if math.isnan(value):
+            continue
+        if not math.isfinite(np.float32(value)):
+            raise InputError(
+                f"annotation {key} is '{text}', beyond what a 32-bit float holds: the model's "
+                "result would be an accident of the runtime (GATK passes it on; its backends "
+                "disagree, NaN on one, a number on another)",
+                path=path,
+                record=record,
+            )
+        vector[index] = value
     return vector
