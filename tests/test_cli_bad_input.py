@@ -252,6 +252,50 @@ def test_reference_iupac_codes_are_read_as_n(tmp_path):
     assert data_lines(scored["iupac"]) == data_lines(scored["n"])
 
 
+def _chr20_cram(folder: Path) -> Path:
+    """The smoke reads as a CRAM whose header names chr20 alone: htslib then refers to the
+    reference by MD5 (@SQ M5) instead of embedding it, as for a real CRAM of a whole genome."""
+    cram = folder / "reads.cram"
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as bam:
+        header = bam.header.to_dict()
+        header["SQ"] = [line for line in header["SQ"] if line["SN"] == "chr20"]
+        with pysam.AlignmentFile(
+            str(cram), "wc", header=header, reference_filename=str(SMOKE_REF)
+        ) as out:
+            for read in bam.fetch("chr20"):
+                out.write(pysam.AlignedSegment.fromstring(read.to_string(), out.header))
+    pysam.index(str(cram))
+    return cram
+
+
+@pytest.mark.parametrize(
+    "changed", [(10_000_000, 10_100_000), (10_045_000, 10_055_000)], ids=["throughout", "mid-file"]
+)
+def test_cram_read_with_another_reference(tmp_path, changed):
+    """A CRAM decoded with a reference whose bases differ from those it was made with: htslib's
+    checksum error was silenced, and the line blamed the index (or said "truncated file" where
+    only a middle container differs). Its @SQ M5 tells the cause, and the line says it."""
+    cram = _chr20_cram(tmp_path)
+    spans = set()  # the records' REF bases stay, so that only the reads can tell
+    for line in data_lines(SMOKE_VCF):
+        pos, ref = int(line.split("\t")[1]), line.split("\t")[3]
+        spans.update(range(pos, pos + len(ref)))
+    sequence = bytearray(pysam.FastaFile(str(SMOKE_REF)).fetch("chr20").encode())
+    swap = {ord("A"): ord("C"), ord("C"): ord("G"), ord("G"): ord("T"), ord("T"): ord("A")}
+    for position in range(changed[0], changed[1], 50):
+        if position not in spans:
+            sequence[position - 1] = swap.get(sequence[position - 1], sequence[position - 1])
+    other = tmp_path / "other.fa"
+    with open(other, "wb") as handle:
+        handle.write(b">chr20\n")
+        handle.writelines(bytes(sequence[i : i + 60]) + b"\n" for i in range(0, len(sequence), 60))
+    pysam.faidx(str(other))
+    output = out_path(tmp_path)
+    result = score_2d(output, ref=other, bam=cram)
+    error = assert_input_error(result, output, cram)
+    assert "it was written against another reference than other.fa: its @SQ M5 of chr20" in error
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -89,9 +89,7 @@ class CompiledReadTensors:
         try:
             reads = self._selector.select(contig, pos, end, read_limit, rng)
         except (OSError, ValueError) as err:
-            raise InputError(
-                f"cannot read the reads at {contig}:{pos} ({err})", path=paths, record=record
-            ) from None
+            raise self._source.read_failure(contig, pos, err, record) from None
         if self._selector.first_without_read_group is not None:
             self._source.warn_no_read_group(self._selector.first_without_read_group)
             self._selector.first_without_read_group = None

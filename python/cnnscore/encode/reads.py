@@ -18,7 +18,7 @@ import numpy as np
 import pysam
 
 from ..errors import InputError
-from ..io import locations
+from ..io import cram_reference, locations
 from ..io.index_checks import check_reads_index_kind, index_problem
 from .javarandom import JavaRandom, reservoir_sample
 
@@ -107,6 +107,7 @@ class ReadSource:
         """``threads`` > 1 gives htslib that many threads to decompress BGZF blocks (or decode
         CRAM slices) ahead of the reader: worth it where a core would otherwise wait."""
         self.paths = list(paths)
+        self._reference = reference_path
         _refuse_repeats(self.paths)
         self._files: list[pysam.AlignmentFile] = []
         self._warned_no_read_group = False
@@ -135,7 +136,7 @@ class ReadSource:
             indexed = False
         if not indexed:
             raise InputError("index (.bai/.crai/.csi) is missing; run samtools index", path=path)
-        problem = index_problem(reads, path)
+        problem = index_problem(reads, path, reference_path)
         if problem:
             with contextlib.suppress(OSError):  # the failed query's error: the problem says it
                 reads.close()
@@ -208,12 +209,21 @@ class ReadSource:
             )
             kept = reservoir_sample(candidates, limit, rng)
         except (OSError, ValueError) as err:
-            raise InputError(
-                f"cannot read the reads at {contig}:{start} ({err})",
-                path=",".join(self.paths),
-                record=record,
-            ) from None
+            raise self.read_failure(contig, start, err, record) from None
         return [self.read_data(read, record) for read in kept]
+
+    def read_failure(self, contig: str, start: int, err: Exception, record: str) -> InputError:
+        """The error for reads that would not come at ``contig:start``: a CRAM read with another
+        reference than it was made with says so (htslib's message reads as a truncated file)."""
+        for path, handle in zip(self.paths, self._files):
+            mismatch = cram_reference.reference_mismatch(handle, self._reference, contig)
+            if mismatch:
+                return InputError(mismatch, path=locations.split_indexes(path)[0], record=record)
+        return InputError(
+            f"cannot read the reads at {contig}:{start} ({err})",
+            path=",".join(self.paths),
+            record=record,
+        )
 
     def read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
         qualities = read.query_qualities

@@ -31,6 +31,7 @@ import zlib
 import pysam
 
 from ..errors import InputError
+from . import cram_reference
 from .locations import INDEX_DELIMITER, is_url, split_indexes
 
 
@@ -208,8 +209,12 @@ def index_contigs(index_path: str) -> tuple[int, bool] | None:
     return (max(placed) + 1, False) if placed else None
 
 
-def index_problem(reads: pysam.AlignmentFile, location: str) -> str | None:
-    """Why the index cannot be this file's, or None when nothing says so."""
+def index_problem(
+    reads: pysam.AlignmentFile, location: str, reference: str | None = None
+) -> str | None:
+    """Why the index cannot be this file's, or None when nothing says so. A CRAM that will not
+    decode where its index points may be read with another reference than it was made with:
+    with ``reference`` given, that is told apart (cram_reference) and said instead."""
     index_path = index_of(location)
     header_count = len(reads.references)
     local_index = index_path if index_path and not is_url(index_path) else None
@@ -227,7 +232,8 @@ def index_problem(reads: pysam.AlignmentFile, location: str) -> str | None:
         try:
             found = next(iter(reads.fetch(contig, start, end)), None)
         except (OSError, ValueError) as err:
-            return (
+            mismatch = reference and cram_reference.reference_mismatch(reads, reference, contig)
+            return mismatch or (
                 f"its index {index_path} points at unreadable data for {contig} ({err}): the "
                 "index belongs to another file, or the file is damaged"
             )
