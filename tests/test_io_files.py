@@ -183,3 +183,36 @@ def test_a_failed_output_rename_takes_its_published_companion_back(tmp_path):
 def test_a_missing_folder_fails_at_creation(tmp_path):
     with pytest.raises(FileNotFoundError):
         complete_or_nothing(str(tmp_path / "absent" / "out.txt"))
+
+
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "folder"])
+def test_a_pipe_or_a_link_at_the_output_is_refused_and_left_as_it_is(tmp_path, folder):
+    """Renaming onto a pipe or a link replaces it (a reader waits forever; the link's target
+    keeps its old content); as root a device such as /dev/null would go the same way."""
+    os.mkfifo(tmp_path / "pipe")
+    if folder:
+        (tmp_path / "target").mkdir()
+    else:
+        (tmp_path / "target").write_text("old")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(InputError, match="is not a regular file"):
+        complete_or_nothing(str(tmp_path / "pipe"), folder=folder)
+    with pytest.raises(InputError, match=f"is a symbolic link \\(to {tmp_path / 'target'}\\)"):
+        complete_or_nothing(str(tmp_path / "link"), folder=folder)
+    assert stat.S_ISFIFO((tmp_path / "pipe").lstat().st_mode)
+    assert (tmp_path / "link").is_symlink()
+    assert names(tmp_path) == ["link", "pipe", "target"]
+
+
+def test_a_pipe_made_during_the_write_is_refused_at_commit_and_nothing_published(tmp_path):
+    """Checked again just before the renames: a pipe that appeared at the output's index (or
+    the output) while it was written is refused too, and neither file is published."""
+    out = tmp_path / "out.vcf.gz"
+    output = complete_or_nothing(str(out), suffix=".vcf.gz")
+    Path(output.temp).write_text("vcf")
+    Path(output.beside(".tbi")).write_text("index")
+    os.mkfifo(f"{out}.tbi")
+    with pytest.raises(InputError, match="out.vcf.gz.tbi, written beside it, is not a regular"):
+        output.commit()
+    assert names(tmp_path) == ["out.vcf.gz.tbi"]
+    assert stat.S_ISFIFO(Path(f"{out}.tbi").lstat().st_mode)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import __version__
+from ..errors import InputError
 from ..io import files
 from . import cpu
 
@@ -141,7 +142,7 @@ class CompiledCache:
         try:
             compiled.export_model(buffer)
             files.write_atomically(self._path(key), buffer.getvalue())
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, InputError):  # InputError: a link or pipe at its name
             if files.abandoned_for_space and files.abandoned_for_space[-1] == self._path(key):
                 files.abandoned_for_space.pop()  # not an output: a full disk is not its error
             return False

@@ -4,7 +4,8 @@ An output must never be left half-written as if complete, and shipped or fetched
 identified by sha256; both are needed by several commands, so they live here once. The commands'
 outputs (VCFs with their indexes, tensor stores, weights, reports, metrics, interval lists) and
 downloads into a cache all go through :func:`complete_or_nothing`: built under a hidden temporary
-sibling, renamed onto their name when complete, removed on any failure or interruption.
+sibling, renamed onto their name when complete, removed on any failure or interruption. What
+such a rename would destroy (a symbolic link, a device such as /dev/null, a pipe) is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 
@@ -32,16 +34,55 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def _subject(written: str, output: str | None) -> str:
+    """What an error line about ``written`` speaks of, after the output's path: the output
+    itself, or which file beside it."""
+    return "" if output in (None, written) else f"{written}, written beside it, "
+
+
+def _check_replaceable(written: str, output: str) -> None:
+    """Refuse a symbolic link, device, pipe or socket at ``written`` (``output`` or a file
+    published beside it): the rename that publishes the output would replace it with a regular
+    file, destroying a device node such as /dev/null (as root) or a link, and a reader waiting on a
+    pipe would wait forever.
+
+    A link is refused, not followed. Following it would mean publishing in the folder of the file
+    it points to, which the user did not name (another file system maybe, where the index written
+    beside the output's own name cannot be renamed to), and splitting an output from its index:
+    htslib looks for ``name.tbi`` beside the name it was given, the link, while the file written
+    would be the target. The line names the target, so the fix is one edit.
+    """
+    try:
+        info = os.lstat(written)
+    except OSError:
+        return  # absent (the usual case), or its folder is not one: check_output_folder says so
+    if stat.S_ISLNK(info.st_mode):
+        raise InputError(
+            f"{_subject(written, output)}is a symbolic link (to {os.readlink(written)}): writing "
+            "would replace the link; give the path it points to, or remove the link",
+            path=output,
+        )
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise InputError(
+            f"{_subject(written, output)}is not a regular file (a device, pipe or socket): "
+            "give another path",
+            path=output,
+        )
+
+
 def check_output_folder(path: str, *, file: bool = False, companions: tuple[str, ...] = ()) -> None:
-    """The folder ``path`` goes into exists and is writable, and neither ``path`` (an output
-    ``file``) nor a file written beside it (``path + suffix``) is a folder, which only the final
-    rename would find: checked before any work is done."""
+    """The folder ``path`` goes into exists and is writable; ``path`` and the files written
+    beside it (``path + suffix``) are not what publishing the output would destroy (a link, a
+    device, a pipe); neither ``path`` (an output ``file``) nor a file beside it is a folder, which
+    only the final rename would find. Checked before any work is done."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         problem = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise InputError(f"output folder {problem}", path=path)
     if not os.access(folder, os.W_OK):
         raise InputError("output folder is not writable", path=path)
+    for written in [path] + [path + suffix for suffix in companions]:
+        _check_replaceable(written, path)
     for written in ([path] if file else []) + [path + suffix for suffix in companions]:
         if os.path.isdir(written):
             if written == path:
@@ -109,10 +150,12 @@ class PartialOutput:
     Files that belong with the output (an index) are written at :meth:`beside` paths and
     published with it, each before the output itself, so a reader that finds the output finds
     them. An existing non-empty folder at ``path`` is replaced whole; an empty one (a staging
-    folder) is replaced as a file would be.
+    folder) is replaced as a file would be. A link, device, pipe or socket at ``path`` or at a
+    companion's path is refused (InputError), never replaced.
     """
 
     def __init__(self, path: str, *, folder: bool = False, suffix: str = ""):
+        _check_replaceable(path, path)
         if folder and os.path.exists(path) and not os.path.isdir(path):
             raise InputError("exists and is not a folder: the output is a folder", path=path)
         if not folder and os.path.isdir(path):
@@ -137,6 +180,7 @@ class PartialOutput:
             raise RuntimeError(f"{self.path}: output already committed or aborted")
         published: list[str] = []
         try:
+            self._check_destinations()
             for suffix, publish in self._companions:
                 if publish:
                     os.replace(self.temp + suffix, self.path + suffix)
@@ -151,6 +195,14 @@ class PartialOutput:
         for suffix, publish in self._companions:
             if not publish:
                 _remove(self.temp + suffix)
+
+    def _check_destinations(self) -> None:
+        """Checked again just before the renames: a link, device or pipe that appeared at a
+        destination during the run (or a companion nobody checked) is refused, not replaced."""
+        for suffix, publish in self._companions:
+            if publish:
+                _check_replaceable(self.path + suffix, self.path)
+        _check_replaceable(self.path, self.path)
 
     def _publish(self) -> None:
         aside = None

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import complete_or_nothing, write_atomically
+from ..io.files import check_output_folder, complete_or_nothing, write_atomically
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_text import VcfReader
 
@@ -106,6 +106,7 @@ def run_split(
     parent = os.path.dirname(os.path.abspath(output_dir))
     if not os.path.isdir(parent):
         raise InputError("output folder's parent does not exist", path=output_dir)
+    check_output_folder(output_dir)  # writable, and no link or pipe to replace: before the work
     shards = split_vcf(vcf, reference_fai_lengths, scatter_count, intervals)
     paths = []
     try:

@@ -23,7 +23,7 @@ import numpy as np
 from .. import __version__
 from ..backends.cpu import usable_cores
 from ..errors import InputError
-from ..io.files import sha256_file, write_atomically
+from ..io.files import check_output_folder, sha256_file, write_atomically
 from ..io.locations import user_facing
 from ..models.gatk_json import MODEL_KINDS, architecture_json
 from ..models.network import Weights
@@ -83,11 +83,14 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("must be 0 or more", setting="annotation_draws")
     if options.initial_weights and not os.path.isfile(options.initial_weights):
         raise InputError("initial weights not found", path=options.initial_weights)
-    folder = os.path.dirname(os.path.abspath(output_prefix(options.output)))
+    prefix = output_prefix(options.output)
+    folder = os.path.dirname(os.path.abspath(prefix))
     if not os.path.isdir(folder):
         raise InputError("output folder does not exist", path=options.output)
     if not os.access(folder, os.W_OK):
         raise InputError("output folder is not writable", path=options.output)
+    for written in (prefix + ".hd5", prefix + ".json", *report_paths(prefix)):
+        check_output_folder(written, file=True)  # a link, device or folder there, found now
 
 
 def _check_stores(stores: Sequence[TensorStore]) -> TensorStore:
