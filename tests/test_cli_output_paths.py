@@ -1,9 +1,10 @@
-"""Output paths that publishing would destroy (io.files).
+"""Output paths that publishing would destroy, and names only just short enough (io.files).
 
 Every output is built under a temporary name and renamed onto its path. A rename replaces what is
 there: a pipe a reader waits on, a symbolic link (its target kept the old content), a device
 (``--metrics-json /dev/null`` as root replaced /dev/null). Such a path is refused before the
-work, one line, everything at the path as it was.
+work, one line, everything at the path as it was. And a name the file system takes is written,
+however long: its temporary (``.{name}.partial-{random}{suffix}``) is cut to fit.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pysam
 import pytest
+from test_cli_bad_input import score_2d, small_vcf
 
-from conftest import GOLDEN_2D, SMOKE, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, run_cli
+from conftest import GOLDEN_2D, SMOKE, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, data_lines, run_cli
 
 ERROR = "cnnscore: error: "
 
@@ -122,3 +125,40 @@ def test_a_pipe_or_link_where_an_output_goes_is_refused_before_the_work(tmp_path
             assert sorted(target.iterdir()) == before
         else:
             assert target.read_text() == before_text
+
+
+def _name_max(folder: Path) -> int:
+    return os.pathconf(folder, "PC_NAME_MAX")
+
+
+@pytest.mark.parametrize("suffix", [".vcf.gz", ".bcf"])
+def test_the_longest_name_whose_index_fits_is_written(tmp_path, suffix):
+    """A name of NAME_MAX less the index's 4 bytes: written with its index. Its temporary,
+    16 bytes longer, made the run fail ("File name too long")."""
+    out = tmp_path / "out"
+    out.mkdir()
+    output = out / ("a" * (_name_max(out) - len(suffix) - len(".tbi")) + suffix)
+    result = score_2d(output, vcf=small_vcf(tmp_path))
+    assert result.returncode == 0, result.stderr
+    index = ".tbi" if suffix == ".vcf.gz" else ".csi"
+    assert sorted(p.name for p in out.iterdir()) == [output.name, output.name + index]
+    with pysam.VariantFile(str(output)) as scored:
+        assert len(list(scored)) == 3
+
+
+def test_a_name_that_fits_but_its_index_does_not_is_refused_before_the_work(tmp_path):
+    """NAME_MAX bytes exactly: the output's name fits, its .tbi's does not. Refused before
+    scoring, naming the index; without an index the same name is written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    output = out / ("a" * (_name_max(out) - len(".vcf.gz")) + ".vcf.gz")
+    vcf = small_vcf(tmp_path)
+    result = score_2d(output, vcf=vcf)
+    errors = [line for line in result.stderr.splitlines() if line.startswith(ERROR)]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr
+    assert f"{output}.tbi, written beside it, would have a name too long" in errors[0]
+    assert list(out.iterdir()) == []
+    result = score_2d(output, vcf=vcf, extra=("--create-output-variant-index", "false"))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in out.iterdir()] == [output.name]
+    assert len(data_lines(output)) == 3

@@ -216,3 +216,20 @@ def test_a_pipe_made_during_the_write_is_refused_at_commit_and_nothing_published
         output.commit()
     assert names(tmp_path) == ["out.vcf.gz.tbi"]
     assert stat.S_ISFIFO(Path(f"{out}.tbi").lstat().st_mode)
+
+
+@pytest.mark.parametrize("suffix", ["", ".vcf.gz"])
+def test_a_long_name_gets_a_temporary_that_fits(tmp_path, suffix):
+    """The longest name the file system takes (in bytes, two a character here): its temporary,
+    16 bytes longer, could not be made ("File name too long"). The temporary is cut short, with
+    room for an index appended to it, and ends in the suffix that decides the format."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    stem = "é" * ((limit - len(suffix)) // 2)
+    out = tmp_path / (stem + "x" * ((limit - len(suffix)) % 2) + suffix)
+    assert len(os.fsencode(out.name)) == limit
+    with complete_or_nothing(str(out), suffix=suffix) as temp:
+        name = os.fsencode(Path(temp).name)
+        assert len(name) <= limit - 16 and name.endswith(os.fsencode(suffix))
+        assert Path(temp).name.startswith(".éé")
+        Path(temp).write_text("whole")
+    assert names(tmp_path) == [out.name] and out.read_text() == "whole"

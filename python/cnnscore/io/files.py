@@ -21,9 +21,15 @@ from collections.abc import Sequence
 
 from ..errors import InputError
 
-#: Temporaries are ``.{name}.partial-{random}{suffix}`` beside the output they become.
+#: Temporaries are ``.{name}.partial-{random}{suffix}`` beside the output they become, the name
+#: part cut short where the whole would not fit the file system's limit on a name.
 PARTIAL_MARK = ".partial-"
 _ATTEMPTS = 100
+#: Bytes kept free in a temporary's name for what gets appended to it: an index (``.tbi``,
+#: ``.csi``, by the tools that make it), a scratch ``.vcf``, a folder's ``.old`` set aside.
+_APPENDED_ROOM = 16
+#: NAME_MAX where the file system does not say (POSIX file systems on Linux and macOS all use it)
+_DEFAULT_NAME_MAX = 255
 
 
 def sha256_file(path: str) -> str:
@@ -34,10 +40,34 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def _name_max(folder: str) -> int:
+    """The longest file name, in bytes, the file system holding ``folder`` takes."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return _DEFAULT_NAME_MAX
+
+
 def _subject(written: str, output: str | None) -> str:
     """What an error line about ``written`` speaks of, after the output's path: the output
     itself, or which file beside it."""
     return "" if output in (None, written) else f"{written}, written beside it, "
+
+
+def check_name_fits(written: str, output: str | None = None) -> None:
+    """Refuse ``written`` (``output`` itself, or a file published beside it) when its name is
+    longer than its folder's file system takes: the temporaries are cut to fit, so nothing else
+    would find it before the final rename, after all the work."""
+    folder, name = os.path.split(os.path.abspath(written))
+    size, limit = len(os.fsencode(name)), _name_max(folder)
+    if size > limit:
+        beside = _subject(written, output)
+        what = f"{beside}would have a name" if beside else "name"
+        raise InputError(
+            f"{what} too long ({size} bytes; this file system takes at most {limit}): give a "
+            "shorter name",
+            path=output or written,
+        )
 
 
 def _check_replaceable(written: str, output: str) -> None:
@@ -74,13 +104,15 @@ def check_output_folder(path: str, *, file: bool = False, companions: tuple[str,
     """The folder ``path`` goes into exists and is writable; ``path`` and the files written
     beside it (``path + suffix``) are not what publishing the output would destroy (a link, a
     device, a pipe); neither ``path`` (an output ``file``) nor a file beside it is a folder, which
-    only the final rename would find. Checked before any work is done."""
+    only the final rename would find; ``path``'s name fits the file system. Checked before any
+    work is done."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         problem = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise InputError(f"output folder {problem}", path=path)
     if not os.access(folder, os.W_OK):
         raise InputError("output folder is not writable", path=path)
+    check_name_fits(path)
     for written in [path] + [path + suffix for suffix in companions]:
         _check_replaceable(written, path)
     for written in ([path] if file else []) + [path + suffix for suffix in companions]:
@@ -90,14 +122,28 @@ def check_output_folder(path: str, *, file: bool = False, companions: tuple[str,
             raise InputError(f"a folder is where its index goes: {written}", path=path)
 
 
+def _temporary_name(name: str, suffix: str, limit: int) -> str:
+    """``.{name}.partial-{random}{suffix}``, ``name`` cut short so that the whole, with room
+    for what is appended to it, fits ``limit`` bytes: a name the file system takes must not be
+    refused because its temporary is longer. ``suffix`` (the format, for tools that go by the
+    extension) is kept whole."""
+    tail = f"{PARTIAL_MARK}{secrets.token_hex(4)}{suffix}"
+    room = limit - _APPENDED_ROOM - len(os.fsencode(f".{tail}"))
+    stem = name
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[: max(0, min(len(stem) - 1, room))]  # one character may be several bytes
+    return f".{stem}{tail}"
+
+
 def _create_temporary(path: str, folder: bool, suffix: str) -> str:
     """A new, empty, exclusively created sibling of ``path`` with a random part, so concurrent
     writers (threads or processes) never share one. Created with the modes a plain create uses
     (0o666 / 0o777 less the umask), so the output keeps them without reading the umask, which
     only ``os.umask`` can, process-wide and racing every other thread's file creation."""
     where, name = os.path.split(os.path.abspath(path))
+    limit = _name_max(where)
     for _ in range(_ATTEMPTS):
-        temp = os.path.join(where, f".{name}{PARTIAL_MARK}{secrets.token_hex(4)}{suffix}")
+        temp = os.path.join(where, _temporary_name(name, suffix, limit))
         try:
             if folder:
                 os.mkdir(temp, 0o777)
@@ -156,6 +202,7 @@ class PartialOutput:
 
     def __init__(self, path: str, *, folder: bool = False, suffix: str = ""):
         _check_replaceable(path, path)
+        check_name_fits(path)
         if folder and os.path.exists(path) and not os.path.isdir(path):
             raise InputError("exists and is not a folder: the output is a folder", path=path)
         if not folder and os.path.isdir(path):

@@ -14,7 +14,7 @@ import pysam
 import pysam.bcftools
 
 from ..errors import InputError
-from .files import check_output_folder, complete_or_nothing
+from .files import check_name_fits, check_output_folder, complete_or_nothing
 
 INFO_HEADER_LINES = {
     "CNN_1D": '##INFO=<ID=CNN_1D,Number=1,Type=Float,Description="Log odds of being a true variant '
@@ -24,6 +24,8 @@ INFO_HEADER_LINES = {
 }
 
 OUTPUT_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
+#: The index written beside each format's output (a plain .vcf gets none)
+INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi"}
 
 
 def output_format(path: str) -> str:
@@ -126,6 +128,8 @@ class AtomicVcfWriter:
         self._order = _SortOrder(source or path) if index and self.format != ".vcf" else None
         # a folder at ``path`` itself is refused by complete_or_nothing, as for every output
         check_output_folder(path, companions=(".tbi", ".csi", ".idx"))
+        if index and self.format in INDEX_SUFFIX:  # a name that fits may leave no room for .tbi
+            check_name_fits(path + INDEX_SUFFIX[self.format], path)
         try:
             self._output = complete_or_nothing(path, suffix=self.format)
             try:
