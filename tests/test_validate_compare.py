@@ -206,6 +206,27 @@ def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
     assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
 
 
+@pytest.mark.parametrize(
+    "where, says",
+    [("a_file/report", "output folder is not a folder"),
+     ("typo/sub/report", "output folder does not exist")],
+)  # fmt: skip
+def test_a_bad_report_folder_is_refused_before_comparing(pair, tmp_path, where, says):
+    """-O in a folder that is a file, or that does not exist: one line, as every subcommand
+    says it, before the VCFs are read (an unsorted candidate is not reached). It was a
+    traceback after the comparison, and a missing folder was created."""
+    (tmp_path / "a_file").write_text("a file\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    unsorted = _write_vcf(tmp_path / "unsorted.vcf", [_CANDIDATE[1], _CANDIDATE[0]])
+    for candidate in (pair[1], unsorted):
+        result, _ = _compare((pair[0], candidate), tmp_path / where)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("cnnscore: e")]
+        assert result.returncode == 1 and len(errors) == 1, result.stderr
+        assert errors[0] == f"cnnscore: error: {tmp_path / where}.json: {says}", errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "unsorted.vcf"])
+    assert (tmp_path / "a_file").read_text() == "a file\n"
+
+
 def test_real_smoke_output_against_a_copy_with_known_changes(smoke_2d_output, tmp_path):
     """small_2d's scores of the 252 smoke records against a copy with five scores changed by
     known amounts: +0.002 on three records, -0.5 on one (both kinds scoring >= 1, so no sign

@@ -82,9 +82,16 @@ def _compare(options, results: TextIO) -> int:
     """Run the comparison; 3 when a --fail-if gate holds (the reports are written either way)."""
     from ..validate.compare import Cutoffs, compare_vcfs, read_throughput
     from ..validate.gates import evaluate_gates, parse_gates
-    from ..validate.report import SUMMARY_METRICS, build_report, summary_table, write_reports
+    from ..validate.report import (
+        SUMMARY_METRICS,
+        build_report,
+        check_report_paths,
+        summary_table,
+        write_reports,
+    )
 
     gates = parse_gates(list(options.fail_if), SUMMARY_METRICS)
+    check_report_paths(options.output)
     cutoffs = None
     if options.snp_cutoff is not None or options.indel_cutoff is not None:
         cutoffs = Cutoffs(snp=options.snp_cutoff, indel=options.indel_cutoff)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from typing import Any
 
-from ..io.files import write_all_or_none
+from ..io.files import check_output_folder, write_all_or_none
 from ..io.locations import user_facing
 from ..io.report_html import figures, page, png_base64
 from .compare import DELTA_THRESHOLDS, Comparison, Throughput
@@ -121,11 +120,17 @@ def report_paths(prefix: str) -> tuple[str, str]:
     return prefix + ".json", prefix + ".html"
 
 
+def check_report_paths(prefix: str) -> None:
+    """Refuse, before the comparison, report paths every other subcommand would refuse: a
+    missing or unwritable folder (a typo is not created as new folders), a folder, link or
+    device where a report goes."""
+    for path in report_paths(prefix):
+        check_output_folder(path, file=True)
+
+
 def write_reports(report: dict[str, Any], comparison: Comparison, prefix: str) -> tuple[str, str]:
     """Write report.json and report.html, each complete or not at all."""
     json_path, html_path = report_paths(prefix)
-    folder = os.path.dirname(os.path.abspath(json_path))
-    os.makedirs(folder, exist_ok=True)
     page = render_html(report, comparison)
     write_all_or_none([(json_path, (json.dumps(report, indent=2) + "\n").encode()),
                        (html_path, page.encode())])  # fmt: skip
