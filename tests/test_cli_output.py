@@ -1,5 +1,6 @@
 """What a user sees: only ``cnnscore:`` lines on stderr (libraries' logs held back unless asked
-for), the command's own stdout intact, and SIGTERM ending a run as cleanly as Ctrl-C.
+for), the command's own stdout intact, and SIGTERM or SIGHUP ending a run as cleanly as Ctrl-C
+(a SIGHUP that ``nohup`` ignores left ignored).
 
 The filter is tested with noise written the way the libraries write it (straight to file
 descriptors 1 and 2, from the process and from a spawned child), so the test does not depend on
@@ -24,6 +25,7 @@ from conftest import (
     SMOKE_REF,
     SMOKE_VCF,
     assert_only_cnnscore_lines,
+    data_lines,
     run_cli,
 )
 
@@ -120,10 +122,9 @@ def test_stdout_output_of_commands_is_kept(tmp_path, args):
         assert "--verbose" in result.stdout or args == ["--help"]
 
 
-def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
-    """SIGTERM (docker stop, miniwdl cancellation, timeout) once records are being encoded (in an
-    encoder process) and scored: no partial file, no traceback from any process, exit 143."""
-    folder = tmp_path / "out"
+def _scoring_mid_run(folder: Path, **popen) -> tuple[subprocess.Popen, list[str]]:
+    """``cnnscore score`` on the smoke set, returned once records are being encoded (in an
+    encoder process) and scored, its partial output in ``folder``; with the stderr seen so far."""
     folder.mkdir()
     command = [
         sys.executable, "-m", "cnnscore", "score", "-V", SMOKE_VCF, "-R", SMOKE_REF,
@@ -134,7 +135,7 @@ def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     process = subprocess.Popen(
-        [str(c) for c in command], stderr=subprocess.PIPE, text=True, env=env
+        [str(c) for c in command], stderr=subprocess.PIPE, text=True, env=env, **popen
     )
     seen = []
     for line in process.stderr:  # a progress line: the first records are scored and written
@@ -143,12 +144,54 @@ def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
             break
     assert process.poll() is None, "".join(seen)
     assert any(p.name.startswith(".out.vcf.gz.partial") for p in folder.iterdir())
+    return process, seen
+
+
+def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
+    """SIGTERM (docker stop, miniwdl cancellation, timeout) once records are being encoded (in an
+    encoder process) and scored: no partial file, no traceback from any process, exit 143."""
+    folder = tmp_path / "out"
+    process, seen = _scoring_mid_run(folder)
     process.send_signal(signal.SIGTERM)
     stderr = "".join(seen) + process.communicate(timeout=120)[1]
     assert process.returncode == 143, stderr
     assert_only_cnnscore_lines(stderr)
     assert stderr.splitlines()[-1] == "cnnscore: terminated; no output written"
     assert sorted(p.name for p in folder.iterdir()) == []
+
+
+def test_sighup_mid_run_leaves_nothing_and_exits_129(tmp_path):
+    """A closed terminal or ssh session: SIGHUP to the whole process group (the run and its
+    encoder processes) ends the run as SIGTERM does, one line, exit 129, nothing left. It used to
+    kill the run outright, the hidden partial output left behind."""
+    folder = tmp_path / "out"
+    process, seen = _scoring_mid_run(folder, start_new_session=True)
+    os.killpg(process.pid, signal.SIGHUP)
+    stderr = "".join(seen) + process.communicate(timeout=120)[1]
+    assert process.returncode == 129, stderr
+    assert_only_cnnscore_lines(stderr)
+    assert stderr.splitlines()[-1] == (
+        "cnnscore: hung up (SIGHUP: the terminal closed); no output written"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+def test_sighup_ignored_at_start_up_stays_ignored(tmp_path):
+    """``nohup cnnscore ...``: the run was asked to outlive its terminal, so a SIGHUP mid-run
+    (to the whole group) changes nothing: it finishes and writes the whole output. Catching
+    SIGHUP whatever its disposition at start-up would end it (exit 129)."""
+    folder = tmp_path / "out"
+    process, seen = _scoring_mid_run(
+        folder,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    os.killpg(process.pid, signal.SIGHUP)
+    stderr = "".join(seen) + process.communicate(timeout=600)[1]
+    assert process.returncode == 0, stderr
+    assert_only_cnnscore_lines(stderr)
+    assert sorted(p.name for p in folder.iterdir()) == ["out.vcf.gz", "out.vcf.gz.tbi"]
+    assert len(data_lines(folder / "out.vcf.gz")) == 252
 
 
 def test_a_line_written_as_the_command_stops_is_not_lost(monkeypatch):

@@ -202,12 +202,36 @@ def _run(command: Command, options, common: CommonOptions, results: TextIO) -> i
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (docker stop, miniwdl cancellation, batch schedulers, ``timeout``), raised where the
-    program is, so that it unwinds as from Ctrl-C: partial outputs removed, encoders stopped."""
+    """SIGTERM (docker stop, miniwdl cancellation, batch schedulers, ``timeout``) or SIGHUP (the
+    terminal or ssh session closed), raised where the program is, so that it unwinds as from
+    Ctrl-C: partial outputs removed, encoders stopped."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+def _catch_stop_signals() -> dict[int, object]:
+    """Make SIGTERM and SIGHUP raise :class:`Terminated`; returns the handlers they had. A
+    SIGHUP ignored at start-up stays ignored: ``nohup`` (or a scheduler) asked for the run to
+    outlive its terminal, and the default action would have killed it with the partial output
+    left behind."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminate)
+    return previous
+
+
+def _stopped_line(stop: Terminated) -> tuple[str, int]:
+    """The line and exit status (128 + the signal, as the shell reports a killed command) of a
+    run a signal stopped."""
+    if stop.signum == signal.SIGHUP:
+        return "cnnscore: hung up (SIGHUP: the terminal closed); no output written", 129
+    return "cnnscore: terminated; no output written", 143
 
 
 def _full_output(err: BaseException) -> str | None:
@@ -252,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pysam.set_verbosity(0)  # htslib's own [E::...] lines would duplicate our one-line errors
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = _catch_stop_signals() if in_main_thread else {}
     try:
         common, _ = options_from(CommonOptions, args)
         with only_cnnscore_lines(not library_logs_wanted(common.verbose)) as results:
@@ -276,15 +300,16 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            except Terminated:
-                print("cnnscore: terminated; no output written", file=sys.stderr)
-                return 143
+            except Terminated as stop:
+                line, status = _stopped_line(stop)
+                print(line, file=sys.stderr)
+                return status
             except KeyboardInterrupt:
                 print("cnnscore: interrupted; no output written", file=sys.stderr)
                 return 130
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":
