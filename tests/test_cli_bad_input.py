@@ -688,3 +688,35 @@ def test_records_that_do_not_fit_the_header(tmp_path, edit, expected):
     result = score_2d(output, vcf=vcf)
     error = assert_input_error(result, output, vcf)
     assert expected in error, error
+
+
+# --------------------------------------------------------------------------------------------
+# a record whose END lies before its POS (GATK: SimpleInterval refuses end < start)
+
+
+def _end_before_pos(headers, records) -> None:
+    """The second record made a symbolic deletion whose END is 61 bases before its POS."""
+    headers.insert(1, '##INFO=<ID=END,Number=1,Type=Integer,Description="End position">')
+    chrom, pos, *_ = records[1].split("\t")
+    record = set_column(records[1], 4, "<DEL>")
+    records[1] = set_column(record, 7, f"END={int(pos) - 61};MQ=60")
+
+
+@pytest.mark.parametrize("where", ["score", "score -L", "split-intervals"])
+def test_record_end_before_pos(tmp_path, where):
+    """Scored, it was kept; under an -L covering its POS it vanished; split-intervals wrote a
+    reversed shard; given as -L it gave a line blaming -XL. Each is now refused where the
+    record is read, naming the file and the record."""
+    vcf = small_vcf(tmp_path, edit=_end_before_pos)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path, "shards" if where == "split-intervals" else "out.vcf.gz")
+    if where == "score":
+        result = score_2d(output, vcf=vcf)
+    elif where == "score -L":  # the broken VCF is the intervals; the smoke VCF is scored
+        result = score_2d(output, extra=("-L", str(vcf)))
+    else:
+        args = ("split-intervals", "-V", vcf, "-R", SMOKE_REF, "--scatter-count", "3", "-O")
+        result = run_cli(*args, output)
+    error = assert_input_error(result, output, vcf, f"record {label(bad)}")
+    pos = int(bad.split("\t")[1])
+    assert error.endswith(f": END {pos - 61} is before POS {pos}"), error

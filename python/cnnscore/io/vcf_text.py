@@ -79,7 +79,18 @@ def parse_record(line: str, path: str, where: str, columns_expected: int = 0) ->
                 record.end = int(end_text)
             except ValueError:
                 raise InputError(f"{where} has a non-integer END '{end_text}'", path=path) from None
+            _check_end(record, path)
     return record
+
+
+def _check_end(record: VcfRecord, path: str) -> None:
+    """END before POS is a reversed span: GATK refuses it (its SimpleInterval of the record needs
+    end >= start), and every use of the span here (the -L overlap, split-intervals' cuts, a VCF
+    given as -L) would otherwise go wrong far from the cause."""
+    if record.end < record.pos:
+        raise InputError(
+            f"END {record.end} is before POS {record.pos}", path=path, record=record.label
+        )
 
 
 def _check_columns(line: str, columns: list[str], expected: int, path: str, where: str) -> None:
