@@ -174,3 +174,42 @@ def test_gather_refuses_a_shard_whose_header_defines_other_things(tmp_path):
         assert other in errors[0] and says in errors[0], errors[0]
         assert not output.exists()
     assert gather_vcfs([first, shard("d.vcf", "CNN_2D", chr20, 20)], str(tmp_path / "ok.vcf")) == 2
+
+
+def _gather_refused(tmp_path, shards: list, *named) -> str:
+    """gather-vcfs on the shards: one error line naming ``named``, exit 1, no output."""
+    output = tmp_path / "out" / "gathered.vcf.gz"
+    output.parent.mkdir(exist_ok=True)
+    result = run_cli("gather-vcfs", *[a for s in shards for a in ("-I", s)], "-O", output)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cnnscore: error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr
+    assert all(str(name) in errors[0] for name in named), errors[0]
+    assert list(output.parent.iterdir()) == []
+    return errors[0]
+
+
+@pytest.mark.parametrize("again", ["same path", "a link to it"])
+def test_gather_refuses_a_shard_given_twice(tmp_path, again):
+    """Each of its records was written twice (Picard's GatherVcfs refuses this too: its first
+    record is not after the previous file's first record)."""
+    shard = tmp_path / "shard.vcf"
+    shard.write_text("".join(f"{line}\n" for line in header_lines(SMOKE_VCF)))
+    with shard.open("a") as handle:
+        handle.write("".join(f"{line}\n" for line in data_lines(SMOKE_VCF)[:3]))
+    second = shard
+    if again == "a link to it":
+        second = tmp_path / "link.vcf"
+        second.symlink_to(shard)
+    assert "given twice (-I" in _gather_refused(tmp_path, [shard, second], second)
+
+
+def test_gather_refuses_shards_that_overlap_at_a_record(tmp_path):
+    """Two shards both holding the record at one position: it was written twice (the order check
+    let equal positions pass). The line names the record and both shards."""
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)
+    first, second = tmp_path / "first.vcf", tmp_path / "second.vcf"
+    first.write_text("\n".join([*header, *records[:3]]) + "\n")
+    second.write_text("\n".join([*header, *records[2:5]]) + "\n")
+    chrom, pos, _id, ref, alt = records[2].split("\t")[:5]
+    error = _gather_refused(tmp_path, [first, second], second, first)
+    assert f"record {chrom}:{pos} {ref}>{alt}: " in error and "shards overlap" in error, error

@@ -13,8 +13,9 @@ records every configuration that scored part of it.
 from __future__ import annotations
 
 from ..errors import InputError
+from ..io.locations import same_file, split_indexes
 from ..io.vcf_output import AtomicVcfWriter
-from ..io.vcf_text import VcfReader
+from ..io.vcf_text import VcfReader, VcfRecord
 
 _WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
@@ -45,6 +46,7 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     """Write the concatenation; returns the number of records."""
     if not inputs:
         raise InputError("no shards given", setting="inputs")
+    _refuse_repeats(inputs)
     readers = [VcfReader(path) for path in inputs]
     first = readers[0]
     for reader in readers[1:]:
@@ -63,20 +65,16 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     count = 0
     try:
         writer.write_lines(gathered_header([reader.header_lines for reader in readers]))
-        last: tuple[str, int] | None = None  # the last record written so far
+        last: tuple[str, int, str] | None = None  # the last record written so far, its shard
         for reader in readers:
             previous = last  # the previous shards' last record
             lines: list[str] = []
             for record in reader.records():
-                if previous and previous[0] == record.chrom and record.pos < previous[1]:
-                    raise InputError(
-                        f"record at {record.chrom}:{record.pos} comes before the previous shard's "
-                        f"last record ({previous[0]}:{previous[1]}): shards out of order",
-                        path=reader.path,
-                    )
+                if previous and previous[0] == record.chrom and record.pos <= previous[1]:
+                    _refuse_order(record, previous, reader.path)
                 lines.append(record.line)
                 count += 1
-                last = (record.chrom, record.pos)
+                last = (record.chrom, record.pos, reader.path)
                 if len(lines) == _WRITE_EVERY:
                     writer.write_lines(lines)
                     lines = []
@@ -86,3 +84,32 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
         writer.abort()
         raise
     return count
+
+
+def _refuse_repeats(inputs: list[str]) -> None:
+    """A shard given twice would write each of its records twice (Picard's GatherVcfs refuses
+    it: its first record is not after the previous file's first record); a link to it too."""
+    seen: list[str] = []
+    for location in inputs:
+        path = split_indexes(location)[0]
+        for earlier in seen:
+            if same_file(path, earlier):
+                also = "" if earlier == path else f"; {earlier} is the same file"
+                raise InputError(
+                    f"given twice (-I{also}): its records would be written twice", path=path
+                )
+        seen.append(path)
+
+
+def _refuse_order(record: VcfRecord, previous: tuple[str, int, str], path: str) -> None:
+    """Shards of one VCF hold each position once, in order: a record at or before the previous
+    shard's last one means the shards overlap (that record would be written twice) or are out
+    of order. split-intervals never cuts between two records at one position."""
+    if record.pos == previous[1]:
+        problem = f"the previous shard {previous[2]} ends at this position too: shards overlap"
+    else:
+        problem = (
+            f"comes before the previous shard {previous[2]}'s last record "
+            f"({previous[0]}:{previous[1]}): shards out of order"
+        )
+    raise InputError(problem, path=path, record=record.label)
