@@ -720,3 +720,35 @@ def test_record_end_before_pos(tmp_path, where):
     error = assert_input_error(result, output, vcf, f"record {label(bad)}")
     pos = int(bad.split("\t")[1])
     assert error.endswith(f": END {pos - 61} is before POS {pos}"), error
+
+
+# --------------------------------------------------------------------------------------------
+# headers htsjdk refuses when it reads them (and htslib cannot write as BCF)
+
+
+def _sample_twice(headers, records) -> None:
+    headers[-1] += "\t" + headers[-1].split("\t")[9]
+    records[:] = [f"{line}\t{line.split(chr(9))[9]}" for line in records]
+
+
+def _length_not_a_number(headers, _records) -> None:
+    at = headers.index("##contig=<ID=chr20,length=63025520>")
+    headers[at] = "##contig=<ID=chr20,length=abc>"
+
+
+@pytest.mark.parametrize("name", ["out.vcf", "out.bcf"])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (_sample_twice, "sample NA12878 is named twice in the #CHROM line"),
+        (_length_not_a_number, "##contig chr20 has length 'abc', not a number"),
+    ],
+    ids=["a sample twice", "a contig length not a number"],
+)
+def test_headers_that_htsjdk_refuses(tmp_path, edit, expected, name):
+    """Written into a .vcf with exit 0, a traceback for .bcf: now refused when the header is
+    read, whatever the output."""
+    output = out_path(tmp_path, name)
+    vcf = small_vcf(tmp_path, edit=edit)
+    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
+    assert error.endswith(expected), error

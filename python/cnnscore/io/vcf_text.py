@@ -7,7 +7,6 @@ BCF input has no text form: it is decoded by htslib (pysam) and re-serialised on
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import zlib
@@ -139,7 +138,8 @@ class VcfReader:
         self.header_lines: list[str] = []
         self._data_offset_lines = 0
         self._read_header()
-        self.contig_lengths = _contig_lengths(self.header_lines)
+        self.contig_lengths = _contig_lengths(self.header_lines, path)
+        _check_samples(self.samples, path)
 
     def _open_text(self):
         if self.compressed:
@@ -250,15 +250,32 @@ class VcfReader:
                 yield record
 
 
-def _contig_lengths(header_lines: list[str]) -> dict[str, int]:
+def _contig_lengths(header_lines: list[str], path: str) -> dict[str, int]:
+    """The ##contig lengths; a length that is not a number is refused, as htsjdk refuses it
+    (its sequence dictionary parses it as an integer) and htslib cannot write it as BCF."""
     lengths: dict[str, int] = {}
     for line in header_lines:
         if line.startswith("##contig=<"):
             fields = _structured_fields(line[len("##contig=<") : -1])
             if "ID" in fields and "length" in fields:
-                with contextlib.suppress(ValueError):
+                try:
                     lengths[fields["ID"]] = int(fields["length"])
+                except ValueError:
+                    raise InputError(
+                        f"##contig {fields['ID']} has length '{fields['length']}', not a number",
+                        path=path,
+                    ) from None
     return lengths
+
+
+def _check_samples(samples: list[str], path: str) -> None:
+    """A sample named twice in the #CHROM line: htsjdk refuses the header ("duplicate sample
+    names") and htslib cannot write it as BCF; which column a tool reads would be a guess."""
+    seen: set[str] = set()
+    for sample in samples:
+        if sample in seen:
+            raise InputError(f"sample {sample} is named twice in the #CHROM line", path=path)
+        seen.add(sample)
 
 
 def _structured_fields(body: str) -> dict[str, str]:
