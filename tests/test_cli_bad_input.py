@@ -752,3 +752,65 @@ def test_headers_that_htsjdk_refuses(tmp_path, edit, expected, name):
     vcf = small_vcf(tmp_path, edit=edit)
     error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
     assert error.endswith(expected), error
+
+
+# --------------------------------------------------------------------------------------------
+# BCF output of a header htslib cannot encode (htsjdk's BCF2Writer refuses these too)
+
+
+def _no_contig_lines(headers, _records) -> None:
+    headers[:] = [line for line in headers if not line.startswith("##contig=")]
+
+
+def _undeclared(column: int, old: str, new: str):
+    """An edit of the second record's ``column``: ``old`` replaced by ``new``."""
+
+    def edit(_headers, records):
+        value = records[1].split("\t")[column]
+        assert old in value
+        records[1] = set_column(records[1], column, value.replace(old, new))
+
+    return edit
+
+
+def _symbolic_without_end_line(headers, records) -> None:
+    """The second record a symbolic deletion with END and SVTYPE, neither declared."""
+    pos = int(records[1].split("\t")[1])
+    records[1] = set_column(records[1], 4, "<DEL>")
+    records[1] = set_column(records[1], 7, f"END={pos + 61};MQ=60;SVTYPE=DEL")
+
+
+BCF_HEADERS = {
+    "no ##contig lines": (_no_contig_lines, "the header has no ##contig lines"),
+    "INFO": (_undeclared(7, "AC=", "FOO=1;AC="), "INFO FOO has no ##INFO line"),
+    "FILTER": (_undeclared(6, ".", "MYFILTER"), "FILTER MYFILTER has no ##FILTER line"),
+    "FORMAT": (_undeclared(8, ":PL", ":PL:ZZ"), "FORMAT ZZ has no ##FORMAT line"),
+    "symbolic END": (_symbolic_without_end_line, "INFO END has no ##INFO line"),
+}
+
+
+@pytest.mark.parametrize("case", BCF_HEADERS)
+def test_bcf_output_of_a_header_htslib_cannot_encode(tmp_path, case):
+    """A traceback from htslib after all the work ("Can't write record"); the same input to
+    .vcf.gz is written. Now one line naming the input, the record and the missing definition."""
+    edit, expected = BCF_HEADERS[case]
+    vcf = small_vcf(tmp_path, edit=edit)
+    output = out_path(tmp_path, "out.bcf")
+    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
+    assert expected in error and "BCF output needs" in error, error
+    if case != "no ##contig lines":
+        assert f"record {label(data_lines(vcf)[1])}: " in error, error
+
+
+@pytest.mark.parametrize("command", ["filter", "gather-vcfs"])
+def test_bcf_output_without_contig_lines_in_filter_and_gather(tmp_path, command):
+    """Both crashed as score did, after the work."""
+    golden = SMOKE_VCF.parent / "gatk460_oracle.cnn_2d.vcf.gz"
+    scored = in_dir(tmp_path) / "scored.vcf"
+    lines = [h for h in header_lines(golden) if not h.startswith("##contig=")]
+    scored.write_text("\n".join([*lines, *data_lines(golden)]) + "\n")
+    output = out_path(tmp_path, "out.bcf")
+    truth = SMOKE_VCF.parent / "giab_truth.vcf.gz"
+    args = ("-V", scored, "--resource", truth) if command == "filter" else ("-I", scored)
+    result = run_cli(command, *args, "-O", output)
+    assert "the header has no ##contig lines" in assert_input_error(result, output, scored)

@@ -9,6 +9,7 @@ import pytest
 
 from cnnscore.encode.variant_type import SiteType, is_symbolic_or_sv, site_type, tensor_type_label
 from cnnscore.errors import InputError
+from cnnscore.io import vcf_output
 from cnnscore.io.intervals import (
     Interval,
     IntervalFilter,
@@ -290,3 +291,20 @@ def test_a_bgzip_bed_is_read_as_bed(tmp_path):
     broken.write_bytes(bed.read_bytes()[:-6])
     with pytest.raises(InputError, match="broken.bed.gz: cannot read interval file"):
         parse_intervals([str(broken)], LENGTHS)
+
+
+def test_a_bcf_that_htslib_refuses_at_the_end_is_one_line(tmp_path, monkeypatch):
+    """What the record checks do not foresee and htslib still refuses when it writes the BCF
+    is an InputError naming the input, not htslib's traceback; nothing is left."""
+    monkeypatch.setattr(vcf_output._BcfNames, "check", lambda self, lines, source: None)
+    writer = AtomicVcfWriter(str(tmp_path / "out.bcf"), source="in.vcf")
+    columns = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
+    writer.write_lines(["##fileformat=VCFv4.2", columns])  # no ##contig line
+    writer.write_lines(["chr1\t10\t.\tA\tC\t.\t.\t."])
+    with pytest.raises(InputError, match="^in.vcf: htslib cannot write these records as BCF"):
+        try:
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+    assert list(tmp_path.iterdir()) == []

@@ -176,9 +176,9 @@ def test_gather_refuses_a_shard_whose_header_defines_other_things(tmp_path):
     assert gather_vcfs([first, shard("d.vcf", "CNN_2D", chr20, 20)], str(tmp_path / "ok.vcf")) == 2
 
 
-def _gather_refused(tmp_path, shards: list, *named) -> str:
+def _gather_refused(tmp_path, shards: list, *named, name: str = "gathered.vcf.gz") -> str:
     """gather-vcfs on the shards: one error line naming ``named``, exit 1, no output."""
-    output = tmp_path / "out" / "gathered.vcf.gz"
+    output = tmp_path / "out" / name
     output.parent.mkdir(exist_ok=True)
     result = run_cli("gather-vcfs", *[a for s in shards for a in ("-I", s)], "-O", output)
     errors = [line for line in result.stderr.splitlines() if line.startswith("cnnscore: error:")]
@@ -213,3 +213,17 @@ def test_gather_refuses_shards_that_overlap_at_a_record(tmp_path):
     chrom, pos, _id, ref, alt = records[2].split("\t")[:5]
     error = _gather_refused(tmp_path, [first, second], second, first)
     assert f"record {chrom}:{pos} {ref}>{alt}: " in error and "shards overlap" in error, error
+
+
+def test_gather_to_bcf_names_the_shard_with_an_undeclared_key(tmp_path):
+    """htslib cannot write a BCF record naming an undeclared INFO key: the line names the shard
+    that holds it (not the output, nor the first shard), and the record."""
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)
+    first, second = tmp_path / "first.vcf", tmp_path / "second.vcf"
+    first.write_text("\n".join([*header, *records[:2]]) + "\n")
+    undeclared = records[3].replace("\tAC=", "\tFOO=1;AC=")
+    second.write_text("\n".join([*header, records[2], undeclared]) + "\n")
+    chrom, pos, _id, ref, alt = records[3].split("\t")[:5]
+    where = f"{second}: record {chrom}:{pos} {ref}>{alt}: "
+    error = _gather_refused(tmp_path, [first, second], where, name="gathered.bcf")
+    assert "INFO FOO has no ##INFO line" in error, error

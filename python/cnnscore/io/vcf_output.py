@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 import pysam
 import pysam.bcftools
@@ -89,7 +90,8 @@ class _SortOrder:
         self._position = 0
         self._finished: set[str] = set()
 
-    def check(self, lines: list[str]) -> None:
+    def check(self, lines: list[str], source: str | None = None) -> None:
+        """``source``: the file these lines come from, if not the writer's (a gathered shard)."""
         for line in lines:
             if line.startswith("#"):
                 continue
@@ -100,32 +102,125 @@ class _SortOrder:
                 continue  # not a record line the reader let through: nothing to order by
             if contig == self._contig:
                 if position < self._position:
-                    self._refuse(f"{contig}:{position} comes after {contig}:{self._position}")
+                    what = f"{contig}:{position} comes after {contig}:{self._position}"
+                    self._refuse(what, source)
                 self._position = position
                 continue
             if contig in self._finished:
-                self._refuse(f"{contig}:{position} comes after records of another contig")
+                self._refuse(f"{contig}:{position} comes after records of another contig", source)
             if self._contig is not None:
                 self._finished.add(self._contig)
             self._contig, self._position = contig, position
 
-    def _refuse(self, what: str) -> None:
+    def _refuse(self, what: str, source: str | None) -> None:
         raise InputError(
             f"record {what}: the records are not sorted, so the output cannot be indexed "
             "(sort the VCF, e.g. bcftools sort, or pass --create-output-variant-index false)",
-            path=self.source,
+            path=source or self.source,
         )
+
+
+#: header lines that define what a BCF record may name, by the column that names it
+_DEFINED_BY = {
+    "##contig=<": "contig", "##INFO=<": "INFO", "##FORMAT=<": "FORMAT", "##FILTER=<": "FILTER",
+}  # fmt: skip
+
+
+_ID = re.compile(r"[<,]ID=([^,>]+)")
+
+
+def _defined_id(line: str) -> tuple[str, str] | None:
+    """(kind, ID) of a ##contig/INFO/FORMAT/FILTER line, else None."""
+    for prefix, kind in _DEFINED_BY.items():
+        if line.startswith(prefix):
+            found = _ID.search(line, len(prefix) - 1)
+            return (kind, found.group(1)) if found else None
+    return None
+
+
+def _record_label(columns: list[str]) -> str:
+    return f"{columns[0]}:{columns[1]} {columns[3]}>{columns[4]}"
+
+
+def _has_contigs(header_lines: list[str]) -> bool:
+    return any(line.startswith("##contig=<") for line in header_lines)
+
+
+def _no_contig_lines(source: str) -> InputError:
+    """BCF stores contigs as indexes into the header's ##contig lines: without them htslib can
+    write no record (htsjdk's BCF2Writer refuses too: "Cannot write BCF2 file with missing contig
+    lines"; GATK writes the input's header, not the reference's dictionary)."""
+    return InputError(
+        "the header has no ##contig lines, which BCF output needs: write .vcf.gz, or add the "
+        "reference's contigs to the header (bcftools reheader --fai)",
+        path=source,
+    )
+
+
+class _BcfNames:
+    """What BCF records name must be defined in the header: htslib stores contigs and INFO,
+    FORMAT and FILTER IDs as indexes into its dictionaries and cannot write a record naming one
+    that is not (htsjdk's BCF2Writer refuses it too). Checked as records are written, naming the
+    record and the missing definition, instead of a traceback from htslib after all the work."""
+
+    def __init__(self) -> None:
+        self._defined: dict[str, set[str]] = {kind: set() for kind in _DEFINED_BY.values()}
+        self._defined["FILTER"].add("PASS")  # htslib defines PASS itself
+
+    def check(self, lines: list[str], source: str) -> None:
+        for line in lines:
+            if line.startswith("#"):
+                found = _defined_id(line)
+                if found:
+                    self._defined[found[0]].add(found[1])
+                elif line.startswith("#CHROM") and not self._defined["contig"]:
+                    raise _no_contig_lines(source)
+                continue
+            columns = line.split("\t", 9)
+            for kind, name in self._named(columns):
+                if name not in self._defined[kind]:
+                    raise InputError(
+                        f"{kind} {name} has no ##{kind} line in the header, which BCF output "
+                        "needs: declare it, or write .vcf.gz",
+                        path=source,
+                        record=_record_label(columns),
+                    )
+
+    @staticmethod
+    def _named(columns: list[str]) -> list[tuple[str, str]]:
+        """(kind, ID) of every contig, FILTER, INFO key and FORMAT key the record names."""
+        named = [("contig", columns[0])]
+        if columns[6] not in (".", ""):
+            named += [("FILTER", name) for name in columns[6].split(";")]
+        if columns[7] not in (".", ""):
+            named += [("INFO", item.partition("=")[0]) for item in columns[7].split(";")]
+        if len(columns) > 8 and columns[8] not in (".", ""):
+            named += [("FORMAT", key) for key in columns[8].split(":")]
+        return named
 
 
 class AtomicVcfWriter:
     """VCF/VCF.gz/BCF output by extension, published by rename only when complete."""
 
-    def __init__(self, path: str, *, index: bool = True, source: str | None = None):
-        """``source``: the VCF the records come from, named if they turn out not to be sorted."""
+    def __init__(
+        self,
+        path: str,
+        *,
+        index: bool = True,
+        source: str | None = None,
+        header: list[str] | None = None,
+    ):
+        """``source``: the VCF the records come from, named if they cannot be written (not
+        sorted, or not fit for BCF). ``header``: its header, checked here, before the work, for
+        what the output format needs."""
         self.path = path
         self.format = output_format(path)
         self.index = index  # GATK's --create-output-variant-index
-        self._order = _SortOrder(source or path) if index and self.format != ".vcf" else None
+        self.source = source or path
+        self._order = _SortOrder(self.source) if index and self.format != ".vcf" else None
+        self._bcf_names = _BcfNames() if self.format == ".bcf" else None
+        if self._bcf_names is not None and header is not None and not _has_contigs(header):
+            raise _no_contig_lines(self.source)  # found before the work
         # a folder at ``path`` itself is refused by complete_or_nothing, as for every output
         check_output_folder(path, companions=(".tbi", ".csi", ".idx"))
         if index and self.format in INDEX_SUFFIX:  # a name that fits may leave no room for .tbi
@@ -152,10 +247,13 @@ class AtomicVcfWriter:
             return pysam.BGZFile(self._text_path, "wb")
         return open(self._text_path, "wb")  # noqa: SIM115 - closed in commit/abort
 
-    def write_lines(self, lines: list[str]) -> None:
+    def write_lines(self, lines: list[str], source: str | None = None) -> None:
+        """``source``: the file these lines come from, if not the writer's (a gathered shard)."""
         if lines:
             if self._order is not None:
-                self._order.check(lines)
+                self._order.check(lines, source)
+            if self._bcf_names is not None:
+                self._bcf_names.check(lines, source or self.source)
             self._handle.write(("\n".join(lines) + "\n").encode())
 
     def _close_handle(self) -> None:
@@ -178,18 +276,29 @@ class AtomicVcfWriter:
             self._output.beside(".tbi")
             pysam.tabix_index(final, preset="vcf", force=True)
         elif self.format == ".bcf":
-            with (
-                pysam.VariantFile(self._text_path) as source,
-                pysam.VariantFile(final, "wb", header=source.header) as sink,
-            ):
-                for record in source:
-                    sink.write(record)
+            self._convert_to_bcf(final)
             if self.index:
                 self._output.beside(".csi")
                 pysam.bcftools.index(final)
         elif os.path.exists(self.path + ".idx"):
             os.remove(self.path + ".idx")  # a stale index of an earlier file
         self._output.commit()
+
+    def _convert_to_bcf(self, final: str) -> None:
+        """The text written so far as BCF. What _BcfNames checks is what htslib is known to
+        refuse; anything else it cannot encode is still one line, not a traceback."""
+        try:
+            with (
+                pysam.VariantFile(self._text_path) as source,
+                pysam.VariantFile(final, "wb", header=source.header) as sink,
+            ):
+                for record in source:
+                    sink.write(record)
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(
+                f"htslib cannot write these records as BCF ({err}): write .vcf.gz",
+                path=self.source,
+            ) from None
 
     def abort(self) -> None:
         """Remove every temporary file; the destination is never touched."""

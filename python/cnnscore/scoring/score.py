@@ -313,7 +313,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         reader_threads=2 if workers == 0 and threads > 1 and not streamed else 1,
         heights=in_place_heights(backend_type, network_for(spec), depth_adaptive),
     )  # fmt: skip
-    writer = AtomicVcfWriter(options.output, index=options.create_index, source=vcf.path)
+    writer = AtomicVcfWriter(
+        options.output, index=options.create_index, source=vcf.path, header=vcf.header_lines
+    )
     records = vcf.records(intervals)
     if options.filter_symbolic_and_sv:
         records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))

@@ -61,7 +61,7 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
                 "(shards of one run share one model and one reference)",
                 path=reader.path,
             )
-    writer = AtomicVcfWriter(output)
+    writer = AtomicVcfWriter(output, source=first.path, header=first.header_lines)
     count = 0
     try:
         writer.write_lines(gathered_header([reader.header_lines for reader in readers]))
@@ -76,9 +76,9 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
                 count += 1
                 last = (record.chrom, record.pos, reader.path)
                 if len(lines) == _WRITE_EVERY:
-                    writer.write_lines(lines)
+                    writer.write_lines(lines, source=reader.path)
                     lines = []
-            writer.write_lines(lines)
+            writer.write_lines(lines, source=reader.path)
         writer.commit()
     except BaseException:
         writer.abort()

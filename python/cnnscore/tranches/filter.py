@@ -333,7 +333,9 @@ def run_filter(options: FilterOptions) -> FilterResult:
             f"the header has no ##INFO line for the info key {options.info_key}",
             path=vcf.path,
         )
-    writer = AtomicVcfWriter(options.output, index=options.create_index, source=vcf.path)
+    writer = AtomicVcfWriter(
+        options.output, index=options.create_index, source=vcf.path, header=vcf.header_lines
+    )
     try:
         truth = _collect_truth(vcf, options)
         _check_truth(truth, options)
