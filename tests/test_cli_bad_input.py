@@ -18,6 +18,7 @@ from pathlib import Path
 
 import h5py
 import pysam
+import pysam.bcftools
 import pytest
 
 from conftest import (
@@ -814,3 +815,31 @@ def test_bcf_output_without_contig_lines_in_filter_and_gather(tmp_path, command)
     args = ("-V", scored, "--resource", truth) if command == "filter" else ("-I", scored)
     result = run_cli(command, *args, "-O", output)
     assert "the header has no ##contig lines" in assert_input_error(result, output, scored)
+
+
+# --------------------------------------------------------------------------------------------
+# an earlier output's index of another kind
+
+
+def test_an_earlier_outputs_csi_goes_when_the_new_output_is_published(tmp_path):
+    """htslib prefers a .csi to a .tbi: an old .csi left beside the new .vcf.gz (published with
+    a .tbi) answered region queries from the old file's offsets, finding nothing. A failed run
+    leaves the old output and its .csi as they were; a complete one takes the .csi away."""
+    output = out_path(tmp_path)
+    records = data_lines(SMOKE_VCF)
+    with pysam.BGZFile(str(output), "wb") as old:
+        old.write(("\n".join([*header_lines(SMOKE_VCF), *records[99:110]]) + "\n").encode())
+    pysam.bcftools.index(str(output))  # bcftools' default: a .csi
+    before = output.read_bytes(), Path(f"{output}.csi").read_bytes()
+
+    bad = small_vcf(tmp_path, edit=lambda _h, r: r.__setitem__(1, set_column(r[1], 3, "A")))
+    assert score_2d(output, vcf=bad).returncode == 1
+    assert (output.read_bytes(), Path(f"{output}.csi").read_bytes()) == before
+
+    result = score_2d(output, vcf=small_vcf(tmp_path, 5))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in output.parent.iterdir()) == ["out.vcf.gz", "out.vcf.gz.tbi"]
+    chrom, pos = records[1].split("\t")[:2]
+    with pysam.VariantFile(str(output)) as scored:
+        found = [r.pos for r in scored.fetch(chrom, int(pos) - 1, int(pos))]
+    assert found == [int(pos)]

@@ -233,3 +233,27 @@ def test_a_long_name_gets_a_temporary_that_fits(tmp_path, suffix):
         assert Path(temp).name.startswith(".éé")
         Path(temp).write_text("whole")
     assert names(tmp_path) == [out.name] and out.read_text() == "whole"
+
+
+def test_a_retired_file_goes_with_the_publish_and_comes_back_if_it_fails(tmp_path):
+    """An earlier output's .csi beside a new .vcf.gz (the writer publishes a .tbi): removed
+    when the new output is published; put back if publishing fails, so the old pair stays."""
+    out = tmp_path / "out.vcf.gz"
+    out.write_text("old vcf")
+    Path(f"{out}.csi").write_text("old csi")
+    output = complete_or_nothing(str(out))
+    output.retire(".csi")
+    output.retire(".idx")  # not there: nothing to do
+    (Path(output.temp)).write_text("new vcf")
+    output.commit()
+    assert names(tmp_path) == ["out.vcf.gz"] and out.read_text() == "new vcf"
+
+    Path(f"{out}.csi").write_text("old csi")
+    output = complete_or_nothing(str(out))
+    output.retire(".csi")
+    Path(output.beside(".tbi")).write_text("new index")
+    os.remove(output.temp)  # the output's own rename will fail
+    with pytest.raises(OSError):
+        output.commit()
+    assert names(tmp_path) == ["out.vcf.gz", "out.vcf.gz.csi"]
+    assert Path(f"{out}.csi").read_text() == "old csi" and out.read_text() == "new vcf"

@@ -211,6 +211,7 @@ class PartialOutput:
         self.folder = folder
         self.temp = _create_temporary(path, folder, suffix)
         self._companions: list[tuple[str, bool]] = []  # (suffix, published at path + suffix)
+        self._retired: list[str] = []  # suffixes of path + suffix removed when this is published
         self._open = True
 
     def beside(self, suffix: str, *, publish: bool = True) -> str:
@@ -220,14 +221,26 @@ class PartialOutput:
         self._companions.append((suffix, publish))
         return self.temp + suffix
 
+    def retire(self, suffix: str) -> None:
+        """``path + suffix``, if there, must not outlive the publishing of the new output (an
+        earlier output's index of another kind, which readers would take as the new one's):
+        removed at commit, and left as it was if the output is never published."""
+        self._retired.append(suffix)
+
     def commit(self) -> None:
-        """Publish the companions, then the output. On failure everything is removed (companions
-        already published too: without the new output they would pair with an old one)."""
+        """Set the retired files aside, publish the companions, then the output. On failure
+        everything is removed (companions already published too: without the new output they
+        would pair with an old one) and the retired files are put back."""
         if not self._open:
             raise RuntimeError(f"{self.path}: output already committed or aborted")
         published: list[str] = []
+        aside: list[str] = []
         try:
             self._check_destinations()
+            for suffix in self._retired:
+                if os.path.lexists(self.path + suffix):
+                    os.replace(self.path + suffix, f"{self.temp}{suffix}.old")
+                    aside.append(suffix)
             for suffix, publish in self._companions:
                 if publish:
                     os.replace(self.temp + suffix, self.path + suffix)
@@ -236,9 +249,14 @@ class PartialOutput:
         except BaseException:
             for path in published:
                 _remove(path)
+            for suffix in aside:
+                with contextlib.suppress(OSError):
+                    os.replace(f"{self.temp}{suffix}.old", self.path + suffix)
             self.abort()
             raise
         self._open = False
+        for suffix in aside:
+            _remove(f"{self.temp}{suffix}.old")
         for suffix, publish in self._companions:
             if not publish:
                 _remove(self.temp + suffix)

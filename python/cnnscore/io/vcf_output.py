@@ -8,7 +8,6 @@ looks complete.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 
 import pysam
@@ -265,14 +264,8 @@ class AtomicVcfWriter:
         """Finish (compress/convert, index) and move the result into place, its index first."""
         self._close_handle()
         final = self._output.temp
-        if not self.index:
-            for suffix in (".tbi", ".csi", ".idx"):  # an earlier file's index would be wrong
-                if os.path.exists(self.path + suffix):
-                    os.remove(self.path + suffix)
-            if self.format == ".vcf.gz":
-                self._output.commit()
-                return
-        if self.format == ".vcf.gz":
+        self._retire_stale_indexes()
+        if self.format == ".vcf.gz" and self.index:
             self._output.beside(".tbi")
             pysam.tabix_index(final, preset="vcf", force=True)
         elif self.format == ".bcf":
@@ -280,9 +273,16 @@ class AtomicVcfWriter:
             if self.index:
                 self._output.beside(".csi")
                 pysam.bcftools.index(final)
-        elif os.path.exists(self.path + ".idx"):
-            os.remove(self.path + ".idx")  # a stale index of an earlier file
         self._output.commit()
+
+    def _retire_stale_indexes(self) -> None:
+        """An earlier output's index that this one does not replace goes when this one is
+        published (kept if it never is): htslib prefers a .csi to a .tbi, so an old .csi beside
+        a new .vcf.gz would answer every region query from the old file's offsets."""
+        written = {".vcf.gz": ".tbi", ".bcf": ".csi"}.get(self.format) if self.index else None
+        for suffix in (".tbi", ".csi", ".idx"):
+            if suffix != written:
+                self._output.retire(suffix)
 
     def _convert_to_bcf(self, final: str) -> None:
         """The text written so far as BCF. What _BcfNames checks is what htslib is known to
