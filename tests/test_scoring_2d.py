@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
 
 import pysam
 import pytest
 
 from cnnscore.io.vcf_output import INFO_HEADER_LINES
 from conftest import (
+    SMALL_2D_HD5,
+    SMALL_2D_JSON,
     SMOKE,
     SMOKE_BAM,
     SMOKE_REF,
@@ -257,3 +261,37 @@ def test_encoding_beside_inference_from_two_threads_scores_as_inline(tmp_path):
             "read_tensor", "--threads", "2", "-L", "chr20:10000000-10003000", "-O",
             tmp_path / "two.vcf", "--metrics-json", tmp_path / "two.json", check=True)  # fmt: skip
     assert json.loads((tmp_path / "two.json").read_text())["encoding"] == "beside"
+
+
+#: model file names (without their suffix) and how the provenance line writes them
+ODD_NAMES = {
+    "quotes and a newline": ('my "odd"\\model\n', r"my \"odd\"\\model\\x0a"),
+    "a byte not UTF-8": (os.fsdecode(b"m\xffodel"), r"m\\xffodel"),
+}
+
+
+@pytest.mark.parametrize(
+    ("odd", "name"),
+    [("quotes and a newline", "out.vcf"), ("quotes and a newline", "out.vcf.gz"),
+     ("a byte not UTF-8", "out.vcf")],
+)  # fmt: skip
+def test_model_file_names_that_need_quoting_keep_the_header_readable(tmp_path, odd, name):
+    """A `"` in the model's file name ended the provenance value early (htslib: "Could not parse
+    the header line"), a newline cut the header in two (exit 0, an unreadable VCF; a traceback
+    for .vcf.gz), a byte that is not UTF-8 gave a traceback. Now quoted as VCF 4.3 says: \\ and
+    " escaped, a control character or such a byte as \\xNN."""
+    stem, written = ODD_NAMES[odd]
+    weights, architecture = tmp_path / f"{stem}.hd5", tmp_path / f"{stem}.json"
+    shutil.copyfile(SMALL_2D_HD5, weights)
+    shutil.copyfile(SMALL_2D_JSON, architecture)
+    out = tmp_path / name
+    args = smoke_2d_args(out, "-L", "chr20:10000000-10000300")
+    args[args.index(SMALL_2D_HD5)] = weights
+    args[args.index(SMALL_2D_JSON)] = architecture
+    run_cli(*args, check=True)
+    (line,) = [h for h in header_lines(out) if h.startswith("##cnnscoreCommandLine")]
+    assert line.endswith(f'Architecture="{written}.json",Weights="{written}.hd5">'), line
+    with pysam.VariantFile(str(out)) as scored:
+        (record,) = [r for r in scored.header.records if r.key == "cnnscoreCommandLine"]
+        assert record["Weights"] == f'"{written}.hd5"'
+        assert len(list(scored)) == len(data_lines(out)) > 0

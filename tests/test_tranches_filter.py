@@ -601,3 +601,18 @@ def test_smoke_set_against_giab(smoke_2d_output, tmp_path):
     assert len(lists["SNP"]) + len(lists["INDEL"]) >= 218  # GIAB confirms 218 of the 252 calls
     assert expected.count(name["SNP"]) > 0 and expected.count(name["INDEL"]) > 0
     assert without_filter(data_lines(output)) == without_filter(data_lines(smoke_2d_output))
+
+
+def test_a_resource_name_that_needs_quoting_keeps_the_header_readable(small, tmp_path):
+    """A resource named with a `"` or a newline broke the Resources="..." value (exit 0 and an
+    unreadable VCF): quoted as VCF 4.3 says, a control character written as \\xNN."""
+    scored, truth = small
+    odd = tmp_path / 'tr"u\\th\n.vcf.gz'
+    truth.rename(odd)
+    Path(f"{truth}.tbi").rename(f"{odd}.tbi")
+    output = tmp_path / "filtered.vcf"
+    run_cli("filter", "-V", scored, "--resource", odd, *TRANCHE_ARGS, "-O", output, check=True)
+    (line,) = [h for h in header_lines(output) if h.startswith("##cnnscoreCommandLine")]
+    assert r'Resources="tr\"u\\th\\x0a.vcf.gz"' in line, line
+    with pysam.VariantFile(str(output)) as filtered:
+        assert [r.filter.keys() for r in filtered] == [f.split(";") for f in filters(output)]

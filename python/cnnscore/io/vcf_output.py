@@ -52,6 +52,30 @@ def annotated_header(header_lines: list[str], key: str, provenance: str | None =
     return lines
 
 
+def provenance_line(key: str, tool: str, fields: dict[str, str]) -> str:
+    """``##key=<ID=tool,Name="value",...>``, each value quoted as VCF 4.3 (1.4.2) says: a
+    backslash or double quote escaped with a backslash. The values hold file names, which may
+    hold anything: a control character (a newline would cut the header in two) or an undecodable
+    byte of the name is written as an escaped backslash and its code (``x0a``), so the line
+    always parses and still shows what the name held."""
+    quoted = ",".join(f'{name}="{_quoted(value)}"' for name, value in fields.items())
+    return f"##{key}=<ID={tool},{quoted}>"
+
+
+def _quoted(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(_printable(char) for char in escaped)
+
+
+def _printable(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of the name that is not UTF-8 (surrogateescape)
+        code -= 0xDC00
+    elif code >= 0x20 and not 0x7F <= code <= 0x9F:
+        return char
+    return f"\\\\x{code:02x}"
+
+
 def annotate_info(info: str, key: str, value: str) -> str:
     """INFO with ``key=value`` set: replaced in place if present, else inserted before the first key
     that sorts after it (htsjdk writes INFO keys sorted), leaving every other key untouched."""

@@ -29,7 +29,7 @@ from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import is_url, split_indexes
 from ..io.reference import reference_lengths
-from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header
+from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from ..models.spec import (
     DEFAULT_ANNOTATION_KEYS,
@@ -224,10 +224,16 @@ def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
     # The backend is left out on purpose: fp32 backends give the same scores, so a scatter's
     # shards and a direct run carry the same line whatever fp32 backend ran them. The precision
     # is the one the runtime reported, and the CPU's sets say where it ran.
-    return (
-        f'##cnnscoreCommandLine=<ID=score,Version="{__version__}",Precision="{precision}",'
-        f'CPU="{cpu.describe()}",Architecture="{os.path.basename(spec.path)}",'
-        f'Weights="{os.path.basename(weights)}">'
+    return provenance_line(
+        "cnnscoreCommandLine",
+        "score",
+        {
+            "Version": __version__,
+            "Precision": precision,
+            "CPU": cpu.describe(),
+            "Architecture": os.path.basename(spec.path),
+            "Weights": os.path.basename(weights),
+        },
     )
 
 

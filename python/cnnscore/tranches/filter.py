@@ -30,7 +30,7 @@ from .. import __version__
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
 from ..io.locations import split_indexes
-from ..io.vcf_output import AtomicVcfWriter
+from ..io.vcf_output import AtomicVcfWriter, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from .options import FilterOptions
 from .truth_resources import ResourceCursor, matches_truth
@@ -273,13 +273,17 @@ def _resource_names(options: FilterOptions) -> list[str]:
 def _provenance(options: FilterOptions) -> str:
     """Which resources and tranches made these FILTERs; base names only, so a workflow run and a
     direct run of the same files write the same header."""
-    return (
-        f'##cnnscoreCommandLine=<ID=filter,Version="{__version__}",'
-        f'InfoKey="{options.info_key}",'
-        f'SnpTranches="{",".join(map(java_percent, options.snp_tranches))}",'
-        f'IndelTranches="{",".join(map(java_percent, options.indel_tranches))}",'
-        f'Resources="{",".join(_resource_names(options))}",'
-        f'InvalidatePreviousFilters="{str(options.invalidate_previous_filters).lower()}">'
+    return provenance_line(
+        "cnnscoreCommandLine",
+        "filter",
+        {
+            "Version": __version__,
+            "InfoKey": options.info_key,
+            "SnpTranches": ",".join(map(java_percent, options.snp_tranches)),
+            "IndelTranches": ",".join(map(java_percent, options.indel_tranches)),
+            "Resources": ",".join(_resource_names(options)),
+            "InvalidatePreviousFilters": str(options.invalidate_previous_filters).lower(),
+        },
     )
 
 
