@@ -843,3 +843,63 @@ def test_an_earlier_outputs_csi_goes_when_the_new_output_is_published(tmp_path):
     with pysam.VariantFile(str(output)) as scored:
         found = [r.pos for r in scored.fetch(chrom, int(pos) - 1, int(pos))]
     assert found == [int(pos)]
+
+
+# --------------------------------------------------------------------------------------------
+# -L intervals off their contig (GATK's GenomeLocParser refuses a start below 1 and an end past
+# the contig: "The genome loc coordinates ... exceed the contig size")
+
+CHR20_LENGTH = 63_025_520
+
+INTERVALS_OFF_THE_CONTIG = {
+    "BED start below 0": ("x.bed", "chr20\t-5\t10000300\n", "line 1: the interval starts (-5)"),
+    "interval list start 0": (
+        "x.interval_list",
+        f"@HD\tVN:1.6\n@SQ\tSN:chr20\tLN:{CHR20_LENGTH}\nchr20\t0\t10000300\t+\t.\n",
+        "line 3: the interval starts (0)",
+    ),
+    "BED end past the contig": (
+        "x.bed", f"chr20\t10000000\t{CHR20_LENGTH + 1}\n", "line 1: the interval ends past"
+    ),
+    "interval list end past the contig": (
+        "x.interval_list", f"chr20\t10000000\t{CHR20_LENGTH + 1}\t+\t.\n",
+        "line 1: the interval ends past",
+    ),
+    "GATK interval file": ("x.list", "chr20:10000000-10000300\nchr20:0-10\n", "line 2: interval"),
+    "-L chr:a-b past the contig": (
+        None, "chr20:5-99999999999", "-L: interval 'chr20:5-99999999999' ends past"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", INTERVALS_OFF_THE_CONTIG)
+def test_intervals_off_the_contig(tmp_path, case):
+    """Files took a start below 1 and clipped an end past the contig without a word (while -L
+    chr20:0-10 was refused); chr:a-b clipped its end too. All refused, naming the file and line
+    (or the -L value)."""
+    name, content, expected = INTERVALS_OFF_THE_CONTIG[case]
+    value = content
+    if name is not None:
+        value = in_dir(tmp_path) / name
+        value.write_text(content)
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), extra=("-L", str(value)))
+    error = assert_input_error(result, output, value)
+    assert expected in error, error
+
+
+def test_a_vcf_given_as_intervals_with_a_span_past_its_contig(tmp_path):
+    """GATK makes each record of a VCF given as -L an interval that must lie on the reference."""
+
+    def at_the_end(headers, records):
+        headers.insert(1, '##INFO=<ID=END,Number=1,Type=Integer,Description="End position">')
+        records[1] = "\t".join(
+            ["chr20", str(CHR20_LENGTH - 10), ".", "N", "<DEL>", "50", ".",
+             f"END={CHR20_LENGTH + 90}", "GT", "0/1"]
+        )  # fmt: skip
+
+    sites = small_vcf(tmp_path, edit=at_the_end, name="sites.vcf")
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=small_vcf(tmp_path), extra=("-L", str(sites)))
+    error = assert_input_error(result, output, sites, f"record chr20:{CHR20_LENGTH - 10} N><DEL>")
+    assert error.endswith(f"lies outside chr20 ({CHR20_LENGTH:,} bases)"), error

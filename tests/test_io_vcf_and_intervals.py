@@ -205,19 +205,19 @@ def test_interval_files_and_merging(tmp_path):
     bed.write_text("track name=x\nchr1\t0\t10\nchr1\t10\t20\nchr2\t99\t100\n")
     listing = tmp_path / "x.interval_list"
     listing.write_text("@HD\tVN:1.6\n@SQ\tSN:chr1\tLN:1000\nchr1\t50\t60\t+\tname\n")
-    intervals = parse_intervals([str(bed), str(listing), "chr1:1,000-2,000"], LENGTHS)
+    intervals = parse_intervals([str(bed), str(listing), "chr1:999-1,000"], LENGTHS)
     assert intervals == [
         Interval("chr1", 1, 10),
         Interval("chr1", 11, 20),
         Interval("chr2", 100, 100),
         Interval("chr1", 50, 60),
-        Interval("chr1", 1000, 1000),
+        Interval("chr1", 999, 1000),
     ]
     merged = merge_intervals(intervals)
     assert merged["chr1"] == [
         Interval("chr1", 1, 20),
         Interval("chr1", 50, 60),
-        Interval("chr1", 1000, 1000),
+        Interval("chr1", 999, 1000),
     ]
 
 

@@ -227,3 +227,20 @@ def test_gather_to_bcf_names_the_shard_with_an_undeclared_key(tmp_path):
     where = f"{second}: record {chrom}:{pos} {ref}>{alt}: "
     error = _gather_refused(tmp_path, [first, second], where, name="gathered.bcf")
     assert "INFO FOO has no ##INFO line" in error, error
+
+
+def test_a_record_reaching_past_its_contig_makes_a_shard_that_scores(tmp_path):
+    """A symbolic record whose END lies past its contig's end: its shard ends at the contig's
+    end (an interval past it is refused, as GATK refuses it), and still selects the record."""
+    length = smoke_lengths()["chr20"]
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)[:3]
+    end_line = '##INFO=<ID=END,Number=1,Type=Integer,Description="End position">'
+    beyond = f"chr20\t{length - 10}\t.\tN\t<DEL>\t50\t.\tEND={length + 90}\tGT\t0/1"
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("\n".join([header[0], end_line, *header[1:], *records, beyond]) + "\n")
+    shards = run_split(str(vcf), smoke_lengths(), 2, [], str(tmp_path / "shards"))
+    assert parse_intervals([shards[-1]], smoke_lengths())[-1].end == length
+    scored = tmp_path / "scored.vcf"
+    run_cli("score", "-V", vcf, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type", "read_tensor",
+            "-L", shards[-1], "-O", scored, check=True)  # fmt: skip
+    assert data_lines(scored)[-1].split("\t")[:5] == beyond.split("\t")[:5]

@@ -48,7 +48,16 @@ def _parse_region(
         end = start
     if start < 1 or end < start:
         raise InputError(f"interval '{text}' is empty or starts before 1", setting=setting)
-    return Interval(contig, start, min(end, length))
+    if end > length:
+        raise InputError(f"interval '{text}' {_past_the_end(contig, length)}", setting=setting)
+    return Interval(contig, start, end)
+
+
+def _past_the_end(contig: str, length: int) -> str:
+    """GATK refuses an interval past its contig's end ("The genome loc coordinates ... exceed
+    the contig size"): the intervals were made on another reference, or mistyped; clipping it
+    would hide that."""
+    return f"ends past the end of {contig} ({length:,} bases)"
 
 
 def _check_sequence_line(line: str, contig_lengths: dict[str, int], where: str, path: str) -> None:
@@ -78,34 +87,55 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                     _check_sequence_line(line, contig_lengths, f"line {number}", path)
                 if not line.strip() or line.startswith(("@", "#", "track", "browser")):
                     continue
-                fields = line.rstrip("\n").split("\t")
                 where = f"line {number}"
-                try:
-                    contig = fields[0]
-                    if is_bed:
-                        start, end = int(fields[1]) + 1, int(fields[2])
-                    elif len(fields) >= 3:  # Picard interval_list: 1-based inclusive
-                        start, end = int(fields[1]), int(fields[2])
-                    else:
-                        intervals.append(_parse_region(fields[0].strip(), contig_lengths))
-                        continue
-                except (IndexError, ValueError):
-                    raise InputError(f"{where} is not a valid interval", path=path) from None
-                if contig not in contig_lengths:
-                    raise InputError(
-                        f"{where}: contig '{contig}' is not in the reference", path=path
-                    )
-                if end < start - 1:
-                    raise InputError(
-                        f"{where}: the interval ends ({end}) before it starts ({start})", path=path
-                    )
-                if end < start:
-                    continue  # an empty interval (BED's start == end) selects nothing
-                intervals.append(Interval(contig, start, end))
+                interval = _line_interval(line, is_bed, contig_lengths, where, path)
+                if interval is not None:
+                    intervals.append(interval)
     except (OSError, EOFError, zlib.error) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise InputError(f"cannot read interval file ({reason})", path=path) from None
     return intervals
+
+
+def _line_interval(
+    line: str, is_bed: bool, contig_lengths: dict[str, int], where: str, path: str
+) -> Interval | None:
+    """One line of a BED (0-based, half-open), a Picard interval list (1-based, inclusive) or a
+    GATK interval file (``chr:start-end``); None for BED's empty interval (start == end)."""
+    fields = line.rstrip("\n").split("\t")
+    try:
+        contig = fields[0]
+        if is_bed:
+            start, end = int(fields[1]) + 1, int(fields[2])
+        elif len(fields) >= 3:
+            start, end = int(fields[1]), int(fields[2])
+        else:
+            return _region_line(fields[0].strip(), contig_lengths, where, path)
+    except (IndexError, ValueError):
+        raise InputError(f"{where} is not a valid interval", path=path) from None
+    if contig not in contig_lengths:
+        raise InputError(f"{where}: contig '{contig}' is not in the reference", path=path)
+    if start < 1:  # as GATK (GenomeLocParser): "The start position ... is less than 1"
+        first = "0 in a BED" if is_bed else "1 in an interval list"
+        raise InputError(
+            f"{where}: the interval starts ({fields[1]}) before the contig's first base ({first})",
+            path=path,
+        )
+    if end < start - 1:
+        reversed_ = f"the interval ends ({end}) before it starts ({start})"
+        raise InputError(f"{where}: {reversed_}", path=path)
+    if end > contig_lengths[contig]:
+        past = _past_the_end(contig, contig_lengths[contig])
+        raise InputError(f"{where}: the interval {past}", path=path)
+    return Interval(contig, start, end) if end >= start else None
+
+
+def _region_line(text: str, contig_lengths: dict[str, int], where: str, path: str) -> Interval:
+    """A ``chr:start-end`` line of a GATK interval file, its refusal naming the file and line."""
+    try:
+        return _parse_region(text, contig_lengths)
+    except InputError as err:
+        raise InputError(f"{where}: {err.message}", path=path) from None
 
 
 #: a VCF given as intervals (GATK takes any feature file): each record's span is one interval
@@ -120,8 +150,15 @@ def _vcf_intervals(path: str, contig_lengths: dict[str, int]) -> list[Interval]:
     for record in VcfReader(path).records():
         if record.chrom not in contig_lengths:
             raise InputError(
-                f"record {record.label}: contig '{record.chrom}' is not in the reference",
+                f"contig '{record.chrom}' is not in the reference", path=path, record=record.label
+            )
+        length = contig_lengths[record.chrom]
+        if record.pos < 1 or record.end > length:
+            outside = f"{record.chrom} ({length:,} bases)"
+            raise InputError(
+                f"its span {record.pos}-{record.end} lies outside {outside}",
                 path=path,
+                record=record.label,
             )
         intervals.append(Interval(record.chrom, record.pos, record.end))
     return intervals

@@ -67,7 +67,11 @@ def split_vcf(
         clean = furthest is None or furthest[0] != record.chrom or furthest[1] < record.pos
         if seen >= target and clean and len(shards) < scatter_count:
             shards.append(_Shard())
-        shards[-1].add(record.chrom, record.pos, record.end)
+        # a span past its contig's end (a symbolic END beyond it) is clipped there: an interval
+        # past the end is refused (as GATK refuses it), and nothing lies beyond the end anyway
+        shards[-1].add(
+            record.chrom, record.pos, min(record.end, contig_lengths.get(record.chrom, record.end))
+        )
         if furthest is None or furthest[0] != record.chrom:
             furthest = (record.chrom, record.end)
         else:
