@@ -92,11 +92,13 @@ def run_cli(
     only_cnnscore_lines: bool = True,
     prelude: str | None = None,
     timeout: float = 900,
+    stdin_text: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``python -m cnnscore`` as a user would (the environment as it is: no log-level
     variables), capturing its output. Unless told otherwise, stderr must hold only ``cnnscore:``
     lines, whatever the CPU (TensorFlow prints its own on AVX-512 CPUs). ``prelude``: Python run
-    first in the same process (a stand-in for what the machine tells the code, or a hang)."""
+    first in the same process (a stand-in for what the machine tells the code, or a hang).
+    ``stdin_text``: fed to the command through a pipe (``-V /dev/stdin``)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -110,7 +112,9 @@ def run_cli(
             f"sys.exit(main({[str(a) for a in args]!r}))\n"
         )
         command = [sys.executable, "-c", code]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=timeout, input=stdin_text
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"cnnscore failed ({result.returncode}):\n{result.stderr}")
     if only_cnnscore_lines:

@@ -903,3 +903,45 @@ def test_a_vcf_given_as_intervals_with_a_span_past_its_contig(tmp_path):
     result = score_2d(output, vcf=small_vcf(tmp_path), extra=("-L", str(sites)))
     error = assert_input_error(result, output, sites, f"record chr20:{CHR20_LENGTH - 10} N><DEL>")
     assert error.endswith(f"lies outside chr20 ({CHR20_LENGTH:,} bases)"), error
+
+
+# --------------------------------------------------------------------------------------------
+# the line names the input at fault
+
+
+def test_a_vcf_piped_to_dev_stdin(tmp_path):
+    """`cat calls.vcf | cnnscore score -V /dev/stdin` said the VCF "does not exist": it is a
+    pipe, which cannot be read more than once, as the VCF is."""
+    output = out_path(tmp_path)
+    vcf = small_vcf(tmp_path).read_text()
+    result = run_cli(
+        "score", "-V", "/dev/stdin", "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+        "read_tensor", "--weights", SMALL_2D_HD5, "--architecture", SMALL_2D_JSON, "-O", output,
+        stdin_text=vcf,
+    )  # fmt: skip
+    error = assert_input_error(result, output, "/dev/stdin")
+    assert "is not a regular file (a pipe or a device)" in error, error
+
+
+@pytest.mark.parametrize("encoder", ["python", "compiled"])
+def test_a_read_with_equals_bases_names_the_reads_file(tmp_path, encoder):
+    """'=' in a read's SEQ (BAM's "same as the reference"): GATK fails too, but the line named
+    the VCF; it names the reads file and the record."""
+    vcf = small_vcf(tmp_path, count=1)
+    record = data_lines(vcf)[0]
+    chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
+    bam = in_dir(tmp_path) / "equals.bam"
+    with pysam.AlignmentFile(SMOKE_BAM) as source:
+        reads = list(source.fetch(chrom, pos - 1, pos))[:8]
+        with pysam.AlignmentFile(bam, "wb", header=source.header) as sink:
+            for index, read in enumerate(reads):
+                if index == 2:
+                    qualities, bases = read.query_qualities, read.query_sequence
+                    read.query_sequence = bases[:30] + "=" * 10 + bases[40:]
+                    read.query_qualities = qualities
+                sink.write(read)
+    pysam.index(str(bam))
+    output = out_path(tmp_path)
+    result = score_2d(output, vcf=vcf, bam=bam, extra=("--encoder", encoder))
+    error = assert_input_error(result, output, f"{bam}: record {label(record)}: ")
+    assert error.endswith("unknown symbol '=' in a read sequence") and str(vcf) not in error

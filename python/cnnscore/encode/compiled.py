@@ -100,7 +100,9 @@ class CompiledReadTensors:
                 stored_height(kept, read_limit, heights),
                 _P_CALLED, _P_OTHER, _BASE_VECTORS, _KNOWN_BASES,
             )  # fmt: skip
-        except self._pileup.TooManyPads:  # more insertion keys than it holds: never seen
+        except (self._pileup.TooManyPads, ValueError):
+            # more insertion keys than it holds (never seen), or a read it cannot encode: the
+            # Python encoder builds the same tensor, or says which fault (ReadSymbolError)
             rows = [self._source.read_data(read, record) for read in reads]
             tensor = read_tensor(
                 rows, pos, type_label, reference_window, window, read_limit, compact=True,

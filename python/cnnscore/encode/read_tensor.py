@@ -42,6 +42,11 @@ _REFERENCE_INDEX = _BASE_INDEX.copy()
 _REFERENCE_INDEX[PAD] = 4
 
 
+class ReadSymbolError(ValueError):
+    """A read's SEQ holds a symbol the encoding has no channel for (``=``, BAM's "same as the
+    reference"): a fault of the reads file, which the caller names (GATK fails here too)."""
+
+
 def insertion_map(reads: Sequence[ReadData], window_start: int, window: int) -> dict[int, int]:
     """Longest insertion per key ``cursor - d`` over reads with |d| < window, d=wstart-ustart."""
     inserts: dict[int, int] = {}
@@ -210,7 +215,7 @@ def _fill_read_channels(tensor: np.ndarray, chars: np.ndarray, quals: np.ndarray
     is_ambiguous = KNOWN_BASES[chars] & ~is_base
     unknown = ~(is_base | is_pad | is_ambiguous | (chars == SKIP))
     if unknown.any():
-        raise ValueError(f"unknown symbol {chr(chars[unknown][0])!r} in a read sequence")
+        raise ReadSymbolError(f"unknown symbol {chr(chars[unknown][0])!r} in a read sequence")
     other = P_OTHER[quals].astype(np.float32)
     called = P_CALLED[quals].astype(np.float32)
     read_bases = np.where(is_base[..., None], other[..., None], np.float32(0)).repeat(4, axis=-1)

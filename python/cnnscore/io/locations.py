@@ -62,7 +62,7 @@ def local_file_and_index(location: str, missing: str) -> tuple[str, str | None]:
     checked to exist: the file's absence is ``missing``, said of it."""
     path, attached = split_indexes(location)
     if not os.path.isfile(path):
-        raise InputError(missing, path=path)
+        raise InputError(_not_a_file(path) or missing, path=path)
     if len(attached) > 1:
         raise InputError(
             f"{len(attached)} indexes attached ({INDEX_DELIMITER}): give one", path=path
@@ -70,6 +70,20 @@ def local_file_and_index(location: str, missing: str) -> tuple[str, str | None]:
     if attached and not os.path.isfile(attached[0]):
         raise InputError(f"its index {attached[0]} does not exist", path=path)
     return path, attached[0] if attached else None
+
+
+def _not_a_file(path: str) -> str | None:
+    """Why a path that exists is no input file, or None where nothing is there. A pipe
+    (``-V /dev/stdin`` fed by ``cat``) exists but can be read only once, and a VCF is read more
+    than once (its header, then its records; split-intervals counts them first)."""
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    if os.path.exists(path):
+        return (
+            "is not a regular file (a pipe or a device): it is read more than once, so it must "
+            "be a file; save the stream to one first"
+        )
+    return None
 
 
 def same_file(first: str, second: str) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 from ..encode.compact import CompactTensors
 from ..encode.compiled import CompiledReadTensors
 from ..encode.javarandom import JavaRandom
-from ..encode.read_tensor import read_tensor
+from ..encode.read_tensor import ReadSymbolError, read_tensor
 from ..encode.reads import ReadSource
 from ..encode.reference_tensor import annotation_vector, reference_tensor
 from ..encode.variant_type import site_type, tensor_type_label
@@ -141,6 +141,9 @@ class Encoder:
                 reads, record.pos, type_label, window, config.window_size, config.read_limit,
                 compact=True, heights=config.heights,
             )  # fmt: skip
+        except ReadSymbolError as err:  # the reads' fault, not the VCF's
+            reads = ",".join(config.reads_paths)
+            raise InputError(str(err), path=reads, record=record.label) from None
         except ValueError as err:
             raise InputError(str(err), path=config.vcf_path, record=record.label) from None
         return tensor, annotations, type_label, min(len(reads), config.read_limit)
