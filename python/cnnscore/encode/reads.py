@@ -60,16 +60,11 @@ def _coordinate_key(read: pysam.AlignedSegment) -> tuple:
 def _refuse_repeats(paths: Sequence[str]) -> None:
     """The same reads file given twice would put each of its reads in every tensor twice, and
     every score would move without a word: refused (a link or another index to it included)."""
-    seen: list[str] = []
-    for path in paths:
-        main = locations.split_indexes(path)[0]
-        for earlier in seen:
-            if locations.same_file(main, earlier):
-                raise InputError(
-                    "given twice (-I): its reads would count twice in every read tensor",
-                    path=main,
-                )
-        seen.append(main)
+    repeat = locations.first_repeat(list(paths))
+    if repeat:
+        raise InputError(
+            "given twice (-I): its reads would count twice in every read tensor", path=repeat[0]
+        )
 
 
 def _refuse_no_shared_contig(

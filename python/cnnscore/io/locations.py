@@ -96,6 +96,19 @@ def same_file(first: str, second: str) -> bool:
     return os.path.realpath(first) == os.path.realpath(second)
 
 
+def first_repeat(locations: list[str]) -> tuple[str, str] | None:
+    """The first location (its index set aside) naming the same file as an earlier one, with
+    that earlier one; None when each names its own. For inputs that would count twice."""
+    seen: list[str] = []
+    for location in locations:
+        path = split_indexes(location)[0]
+        for earlier in seen:
+            if same_file(path, earlier):
+                return path, earlier
+        seen.append(path)
+    return None
+
+
 def is_url(location: str) -> bool:
     return location.startswith(_URL_SCHEMES)
 

@@ -13,7 +13,7 @@ records every configuration that scored part of it.
 from __future__ import annotations
 
 from ..errors import InputError
-from ..io.locations import same_file, split_indexes
+from ..io.locations import first_repeat
 from ..io.vcf_output import AtomicVcfWriter
 from ..io.vcf_text import VcfReader, VcfRecord
 
@@ -89,16 +89,11 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
 def _refuse_repeats(inputs: list[str]) -> None:
     """A shard given twice would write each of its records twice (Picard's GatherVcfs refuses
     it: its first record is not after the previous file's first record); a link to it too."""
-    seen: list[str] = []
-    for location in inputs:
-        path = split_indexes(location)[0]
-        for earlier in seen:
-            if same_file(path, earlier):
-                also = "" if earlier == path else f"; {earlier} is the same file"
-                raise InputError(
-                    f"given twice (-I{also}): its records would be written twice", path=path
-                )
-        seen.append(path)
+    repeat = first_repeat(inputs)
+    if repeat:
+        path, earlier = repeat
+        also = "" if earlier == path else f"; {earlier} is the same file"
+        raise InputError(f"given twice (-I{also}): its records would be written twice", path=path)
 
 
 def _refuse_order(record: VcfRecord, previous: tuple[str, int, str], path: str) -> None:
