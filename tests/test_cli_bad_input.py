@@ -486,20 +486,34 @@ def test_record_annotation_the_model_cannot_use(tmp_path, value, says):
     assert says in error
 
 
-def test_read_without_base_qualities(tmp_path):
-    vcf = small_vcf(tmp_path, count=1)
+def _reads_with_one_changed(tmp_path: Path, vcf: Path, name: str, count: int, which: int,
+                            change) -> tuple[Path, str]:  # fmt: skip
+    """A BAM of the first ``count`` smoke reads over the VCF's first record, ``change(read)``
+    applied to the read at ``which``; (the BAM, that record)."""
     record = data_lines(vcf)[0]
     chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
-    bam = in_dir(tmp_path) / "no_quals.bam"
+    bam = in_dir(tmp_path) / name
     with pysam.AlignmentFile(SMOKE_BAM) as source:
-        reads = list(source.fetch(chrom, pos - 1, pos))[:6]
-        assert len(reads) == 6 and all(r.query_qualities is not None for r in reads)
+        reads = list(source.fetch(chrom, pos - 1, pos))[:count]
+        assert len(reads) == count
         with pysam.AlignmentFile(bam, "wb", header=source.header) as sink:
             for index, read in enumerate(reads):
-                if index == 3:
-                    read.query_qualities = None  # QUAL '*'
+                if index == which:
+                    change(read)
                 sink.write(read)
     pysam.index(str(bam))
+    return bam, record
+
+
+def test_read_without_base_qualities(tmp_path):
+    vcf = small_vcf(tmp_path, count=1)
+
+    def no_qualities(read) -> None:
+        assert read.query_qualities is not None
+        read.query_qualities = None  # QUAL '*'
+
+    bam, record = _reads_with_one_changed(tmp_path, vcf, "no_quals.bam", 6, 3, no_qualities)
+    chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
     with pysam.AlignmentFile(bam) as check:
         stored = list(check.fetch(chrom, pos - 1, pos))
         assert len(stored) == 6 and sum(r.query_qualities is None for r in stored) == 1
@@ -922,19 +936,13 @@ def test_a_read_with_equals_bases_names_the_reads_file(tmp_path, encoder):
     """'=' in a read's SEQ (BAM's "same as the reference"): GATK fails too, but the line named
     the VCF; it names the reads file and the record."""
     vcf = small_vcf(tmp_path, count=1)
-    record = data_lines(vcf)[0]
-    chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
-    bam = in_dir(tmp_path) / "equals.bam"
-    with pysam.AlignmentFile(SMOKE_BAM) as source:
-        reads = list(source.fetch(chrom, pos - 1, pos))[:8]
-        with pysam.AlignmentFile(bam, "wb", header=source.header) as sink:
-            for index, read in enumerate(reads):
-                if index == 2:
-                    qualities, bases = read.query_qualities, read.query_sequence
-                    read.query_sequence = bases[:30] + "=" * 10 + bases[40:]
-                    read.query_qualities = qualities
-                sink.write(read)
-    pysam.index(str(bam))
+
+    def equals_bases(read) -> None:
+        qualities, bases = read.query_qualities, read.query_sequence
+        read.query_sequence = bases[:30] + "=" * 10 + bases[40:]
+        read.query_qualities = qualities
+
+    bam, record = _reads_with_one_changed(tmp_path, vcf, "equals.bam", 8, 2, equals_bases)
     output = out_path(tmp_path)
     result = score_2d(output, vcf=vcf, bam=bam, extra=("--encoder", encoder))
     error = assert_input_error(result, output, f"{bam}: record {label(record)}: ")
