@@ -221,6 +221,16 @@ def test_interval_files_and_merging(tmp_path):
     ]
 
 
+def test_an_interval_list_line_one_base_short_is_skipped_with_a_warning(tmp_path, capsys):
+    """GATK's IntervalUtils skips (and warns of) an interval-list line whose end is one base
+    before its start (an off-by-one exome list); a BED line of that shape is refused instead."""
+    listing = tmp_path / "short.interval_list"
+    listing.write_text("@HD\tVN:1.6\nchr1\t50\t49\t+\ta\nchr1\t70\t80\t+\tb\n")
+    assert parse_intervals([str(listing)], LENGTHS) == [Interval("chr1", 70, 80)]
+    warned = capsys.readouterr().err
+    assert "short.interval_list: line 2: ignoring an interval that ends one base before" in warned
+
+
 def test_bad_intervals_are_clear_errors(tmp_path):
     with pytest.raises(InputError, match="names no contig"):
         parse_intervals(["chr9:1-5"], LENGTHS)
@@ -256,11 +266,12 @@ def test_intervals_that_choose_nothing_are_refused(tmp_path):
     otherwise score nothing and exit 0, an empty VCF looking like a clean result."""
     empty, zero_length, reversed_bed = (tmp_path / n for n in ("e.bed", "z.bed", "r.bed"))
     empty.write_text("track name=x\n")
-    zero_length.write_text("chr1\t10\t10\n")  # BED's empty interval: skipped, nothing left
+    zero_length.write_text("chr1\t10\t10\n")  # BED's empty interval: refused, as GATK
     reversed_bed.write_text("chr1\t0\t10\nchr1\t50\t40\n")
-    for path in (empty, zero_length):
-        with pytest.raises(InputError, match=f"{path.name}: the interval file holds no interval"):
-            parse_intervals([str(path)], LENGTHS)
+    with pytest.raises(InputError, match="e.bed: the interval file holds no interval"):
+        parse_intervals([str(empty)], LENGTHS)
+    with pytest.raises(InputError, match=r"z.bed: line 1: the interval is empty \(start 10 == end"):
+        parse_intervals([str(zero_length)], LENGTHS)
     with pytest.raises(InputError, match="r.bed: line 2: the interval ends .40. before it starts"):
         parse_intervals([str(reversed_bed)], LENGTHS)
     apart = ["chr1:1-10", "chr1:20-30"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import sys
 import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -101,7 +102,10 @@ def _line_interval(
     line: str, is_bed: bool, contig_lengths: dict[str, int], where: str, path: str
 ) -> Interval | None:
     """One line of a BED (0-based, half-open), a Picard interval list (1-based, inclusive) or a
-    GATK interval file (``chr:start-end``); None for BED's empty interval (start == end)."""
+    GATK interval file (``chr:start-end``). An empty interval is GATK's call: a BED line with
+    start == end is refused (htsjdk's BEDCodec makes it end one base before its start, which
+    GenomeLocParser refuses); an interval-list line ending one base before its start is skipped
+    with a warning (IntervalUtils tolerates it for an off-by-one exome list, GATK issue 2089)."""
     fields = line.rstrip("\n").split("\t")
     try:
         contig = fields[0]
@@ -124,6 +128,18 @@ def _line_interval(
     if end < start - 1:
         reversed_ = f"the interval ends ({end}) before it starts ({start})"
         raise InputError(f"{where}: {reversed_}", path=path)
+    if end == start - 1 and is_bed:
+        raise InputError(
+            f"{where}: the interval is empty (start {fields[1]} == end {fields[2]}; a BED start is "
+            "0-based, so one base at 0-based start s is 's s+1')",
+            path=path,
+        )
+    if end == start - 1:
+        print(
+            f"cnnscore: warning: {path}: {where}: ignoring an interval that ends one base before "
+            f"it starts ({contig}:{start}-{end}), as GATK does",
+            file=sys.stderr,
+        )
     if end > contig_lengths[contig]:
         past = _past_the_end(contig, contig_lengths[contig])
         raise InputError(f"{where}: the interval {past}", path=path)
