@@ -68,6 +68,22 @@ def test_engine_names_reach_the_same_setting_and_read_indexes_pair_with_reads():
     assert _error_line(mismatch.value, BY_NAME["score"]).startswith("--read-index: 2 indexes")
 
 
+@pytest.mark.parametrize("word", ["-LE", "-OVM", "-VS", "-RF", "-Lchr20"])
+def test_a_single_dash_word_is_one_name_as_gatk_reads_it(capsys, word):
+    """argparse split GATK's short names into one of ours plus a value (-OVM: -O VM; -LE: -L E)
+    and blamed that flag ("-O given more than once", "interval 'E' names no contig"); Barclay
+    reads the word whole, so the line names it as given."""
+    with pytest.raises(SystemExit) as exit_:
+        _parse("score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf", word, "x")
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {word} x" in capsys.readouterr().err
+
+
+def test_gatks_short_name_for_the_output_index_is_taken():
+    options, _ = _parse("score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf.gz", "-OVI", "false")
+    assert options.create_index is False
+
+
 def test_a_negative_thread_count_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_:
         _parse("score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf", "--threads", "-3")

@@ -325,3 +325,26 @@ def test_the_scoring_vms_documented_are_the_vms_gcp_batch_makes(family):
     assert _gcp_batch_vcpus(3, memory_gb, family) == 4  # not exact anywhere
     # the light tasks' 1 CPU is 2 vCPUs with a cpu_platform, as the doc says
     assert _gcp_batch_vcpus(1, 2, family) == (1 if family == "n1" else 2)
+
+
+NAMING_TASKS = [p for p in sorted((REPO / "wdl" / "tasks").glob("*.wdl"))
+                if "String output_prefix" in p.read_text()]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", NAMING_TASKS, ids=lambda p: p.name)
+def test_files_are_named_only_with_characters_gcp_batch_transfers_intact(path):
+    """GCP Batch writes each output's object name into a bash array in double quotes and copies
+    the first file of a folder through an unquoted `eval` (Cromwell's gcs_transfer.sh): `$`, a
+    quote, a backtick or a run of spaces in a name changes it, and the shard fails after scoring
+    (docs/CROMWELL.md row 17). Every task names its files from `file_prefix`, made safe."""
+    assert len(NAMING_TASKS) == 4  # score, gather, filter, compare
+    (task,) = WDL.load(str(path)).tasks
+    (declaration,) = [d for d in task.postinputs if d.name == "file_prefix"]
+    hostile = 'o\'v $HOME  `x` \\ "q"/y*?'
+    env = WDL.Env.Bindings().bind("output_prefix", WDL.Value.String(hostile))
+    safe = declaration.expr.eval(env, WDL.StdLib.Base("1.0")).value
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", safe) and len(safe) == len(hostile), safe
+    text = path.read_text()
+    named = text[text.index("command <<<") : text.index("parameter_meta {")]
+    assert "output_prefix" not in named, "a file named from output_prefix as given"
+    assert "~{file_prefix}" in named

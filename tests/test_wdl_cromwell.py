@@ -113,8 +113,8 @@ def test_compare_scores_under_cromwells_write_lines(podman_env, smoke_2d_output,
               "fail_if": gates, "output_prefix": "vs_gatk"}  # fmt: skip
     task, env, run = run_task("compare_scores.wdl", "CompareScores", inputs, tmp_path / "w",
                               podman_env)  # fmt: skip
-    (gates_file,) = run.workdir.glob("write_lines_*.tmp")
-    assert gates_file.read_text() == ("".join(f"{g}\n" for g in gates) or "\n")
+    written = {path.read_text() for path in run.workdir.glob("write_lines_*.tmp")}
+    assert written == {"".join(f"{g}\n" for g in gates) or "\n", "GATK 4.6.0\ncnnscore\n"}
     assert run.returncode == code, run.stderr
     assert (run.workdir / "vs_gatk.json").is_file() and (run.workdir / "vs_gatk.html").is_file()
     if passed is not None:
@@ -125,7 +125,9 @@ def test_compare_scores_under_cromwells_write_lines(podman_env, smoke_2d_output,
 def test_compare_scores_takes_metrics_whose_names_hold_spaces(podman_env, smoke_2d_output,
                                                               tmp_path):  # fmt: skip
     """ValidateBackends names each shard's metrics after its configuration, a user's string:
-    the paths were interpolated unquoted, so a name with a space split into two arguments."""
+    the paths were interpolated unquoted, so a name with a space split into two arguments. A
+    label with a quote, `$` or backticks reaches the report as typed; the report's file names
+    keep only characters GCP Batch's transfer script passes through bash intact."""
     metrics = smoke_2d_output.with_suffix(".json")
     named = []
     for name in ("base line", "candi date"):
@@ -139,13 +141,17 @@ def test_compare_scores_takes_metrics_whose_names_hold_spaces(podman_env, smoke_
         "compare_scores.wdl", "CompareScores",
         {"baseline_vcf": str(smoke_2d_output), "candidate_vcf": str(smoke_2d_output),
          "baseline_metrics": [str(named[0])], "candidate_metrics": [str(named[1])],
-         "baseline_label": "base line", "candidate_label": "candi date", "output_prefix": "r"},
+         "baseline_label": "base line", "candidate_label": "o'v $HOME  `x`",
+         "output_prefix": "r $HOME's  x"},
         tmp_path / "w", podman_env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    report = json.loads((run.workdir / "r.json").read_text())
+    # the files are named with the prefix made safe for GCP Batch's transfer script (row 17)
+    report = json.loads((run.workdir / "r__HOME_s__x.json").read_text())
+    assert (run.workdir / "r__HOME_s__x.html").is_file()
     for side in ("baseline", "candidate"):  # the speeds come from the metrics files
         assert report[side]["variants_per_minute"] > 0, report[side]
+    assert report["candidate"]["label"] == "o'v $HOME  `x`"  # a label is kept as typed
 
 
 # ------------------------------------------------------- the scoring chain on Cromwell's Google

@@ -154,7 +154,7 @@ workflow CNNScoreVariants {
     transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D, or inference_batch_size where larger)"
     reservoir_scope: "site: scores independent of scatter_count (default); run: GATK's one stream"
     scatter_count: "number of scoring shards wanted (balanced by record count)"
-    output_prefix: "name of the gathered VCF (the filtered one adds .filtered)"
+    output_prefix: "name of the gathered VCF (the filtered one adds .filtered); in file names each character outside A-Z a-z 0-9 . _ - becomes _"
     resources: "truth VCFs for tranche filtering (e.g. HapMap, Mills); none: no filtering step"
     resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works); another count stops the run in its first task"
     info_key: "score key to filter on; default CNN_1D for tensor_type reference, else CNN_2D"

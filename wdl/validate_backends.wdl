@@ -185,7 +185,7 @@ workflow ValidateBackends {
     indel_cutoff: "optional indel tranche cutoff for classification concordance"
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"
     fail_on_gates: "fail the workflow when a gate holds (default); otherwise see gates_passed"
-    output_prefix: "prefix of every output name"
+    output_prefix: "prefix of every output name; in file names, here and in a configuration name, each character outside A-Z a-z 0-9 . _ - becomes _ (labels keep the name)"
     docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
     score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino), 1.12 GB on tensorflow, at batch 256; raise it for configurations with a larger inference_batch_size"

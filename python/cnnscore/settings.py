@@ -221,6 +221,7 @@ def command_line_header_setting() -> Any:
 def output_index_setting() -> Any:
     return setting(
         "--create-output-variant-index",
+        "-OVI",
         default=True,
         switch=True,
         help="index a bgzip or BCF output (.tbi/.csi; default true, as GATK)",

@@ -20,6 +20,11 @@ task CompareScores {
     RuntimeSettings runtime_settings
   }
 
+  # Every file this task writes is named from output_prefix with each character outside
+  # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
+  # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
+  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+
   Int disk_gb = ceil(size(baseline_vcf, "GB") + size(candidate_vcf, "GB")) + 10
 
   command <<<
@@ -42,19 +47,23 @@ task CompareScores {
       candidate=('~{sep="' '" candidate_metrics}')
       metrics+=(--candidate-metrics "${candidate[@]}")
     fi
+    # the labels are a user's text, quotes included: read them from a file, not the command line
+    labels='~{write_lines([baseline_label, candidate_label])}'
+    baseline_label=$(sed -n 1p "${labels}")
+    candidate_label=$(sed -n 2p "${labels}")
     status=0
     cnnscore compare \
       --baseline '~{baseline_vcf}' \
       --candidate '~{candidate_vcf}' \
       "${metrics[@]}" \
-      --baseline-label '~{baseline_label}' \
-      --candidate-label '~{candidate_label}' \
+      --baseline-label "${baseline_label}" \
+      --candidate-label "${candidate_label}" \
       --info-key ~{info_key} \
       ~{"--snp-cutoff " + snp_cutoff} \
       ~{"--indel-cutoff " + indel_cutoff} \
       ~{true="--compare-filters" false="" compare_filters} \
       "${gates[@]}" \
-      -O '~{output_prefix}' || status=$?
+      -O '~{file_prefix}' || status=$?
     # 3 = a --fail-if gate held; the reports are complete either way
     if [ "${status}" -ne 0 ] && [ "${status}" -ne 3 ]; then exit "${status}"; fi
     if [ "${status}" -eq 3 ]; then echo false > gates_passed.txt; else echo true > gates_passed.txt; fi
@@ -62,8 +71,8 @@ task CompareScores {
   >>>
 
   output {
-    File report_json = "~{output_prefix}.json"
-    File report_html = "~{output_prefix}.html"
+    File report_json = "~{file_prefix}.json"
+    File report_html = "~{file_prefix}.html"
     Boolean gates_passed = read_boolean("gates_passed.txt")
   }
 
@@ -92,7 +101,7 @@ task CompareScores {
     compare_filters: "inputs are tranche-filtered: compare their FILTER columns"
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999"
     fail_on_gates: "fail the task when a gate holds (otherwise report it in gates_passed)"
-    output_prefix: "report name: writes PREFIX.json and PREFIX.html"
+    output_prefix: "report name: writes PREFIX.json and PREFIX.html (each character outside A-Z a-z 0-9 . _ - made _)"
     runtime_settings: "docker image, preemptible, boot disk and CPU platform (retries: never)"
   }
 }

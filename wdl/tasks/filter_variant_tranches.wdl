@@ -17,6 +17,11 @@ task FilterVariantTranches {
   }
 
   # Two streaming passes: disk for the input, its filtered copy and the resources, little memory.
+  # Every file this task writes is named from output_prefix with each character outside
+  # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
+  # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
+  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+
   Int disk_gb = ceil(size(input_vcf, "GB") * 2.5 + size(resources, "GB")) + 10
 
   command <<<
@@ -50,12 +55,12 @@ task FilterVariantTranches {
       "${args[@]}" \
       --info-key ~{info_key} \
       ~{if invalidate_previous_filters then "--invalidate-previous-filters" else ""} \
-      -O '~{output_prefix}.vcf.gz'
+      -O '~{file_prefix}.vcf.gz'
   >>>
 
   output {
-    File filtered_vcf = "~{output_prefix}.vcf.gz"
-    File filtered_vcf_index = "~{output_prefix}.vcf.gz.tbi"
+    File filtered_vcf = "~{file_prefix}.vcf.gz"
+    File filtered_vcf_index = "~{file_prefix}.vcf.gz.tbi"
   }
 
   runtime {
@@ -78,7 +83,7 @@ task FilterVariantTranches {
     snp_tranches: "SNP truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
     indel_tranches: "indel truth sensitivities in percent (0 <= t < 100); empty: GATK's default"
     invalidate_previous_filters: "drop the input's FILTER values and ##FILTER lines first"
-    output_prefix: "name of the filtered VCF"
+    output_prefix: "name of the filtered VCF (each character outside A-Z a-z 0-9 . _ - made _)"
     runtime_settings: "docker image, memory, preemptible, retries, boot disk, CPU platform (one CPU is used)"
   }
 }

@@ -9,6 +9,11 @@ task GatherVcfs {
     RuntimeSettings runtime_settings
   }
 
+  # Every file this task writes is named from output_prefix with each character outside
+  # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
+  # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
+  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+
   Int disk_gb = ceil(size(scored_vcfs, "GB") * 2.5) + 10
 
   command <<<
@@ -19,12 +24,12 @@ task GatherVcfs {
     while IFS= read -r vcf || [ -n "${vcf}" ]; do
       if [ -n "${vcf}" ]; then inputs+=(-I "${vcf}"); fi
     done < '~{write_lines(scored_vcfs)}'
-    cnnscore gather-vcfs "${inputs[@]}" -O '~{output_prefix}.vcf.gz'
+    cnnscore gather-vcfs "${inputs[@]}" -O '~{file_prefix}.vcf.gz'
   >>>
 
   output {
-    File output_vcf = "~{output_prefix}.vcf.gz"
-    File output_vcf_index = "~{output_prefix}.vcf.gz.tbi"
+    File output_vcf = "~{file_prefix}.vcf.gz"
+    File output_vcf_index = "~{file_prefix}.vcf.gz.tbi"
   }
 
   runtime {
@@ -40,7 +45,7 @@ task GatherVcfs {
 
   parameter_meta {
     scored_vcfs: "scored shards, in shard order (= input order)"
-    output_prefix: "name of the gathered VCF"
+    output_prefix: "name of the gathered VCF (each character outside A-Z a-z 0-9 . _ - made _)"
     runtime_settings: "docker image, preemptible, retries, boot disk and CPU platform"
   }
 }

@@ -25,6 +25,11 @@ task ScoreVariants {
     RuntimeSettings runtime_settings
   }
 
+  # Every file this task writes is named from output_prefix with each character outside
+  # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
+  # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
+  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+
   # The reads and the reference are streamed (parameter_meta: localization_optional), a CRAM's
   # reference included: htslib reads it by range too. So the disk holds only the VCF shard, the
   # outputs and the small indexes cnnscore caches in the working folder. Reads are streamed only
@@ -77,14 +82,14 @@ task ScoreVariants {
       --threads ~{runtime_settings.cpu} \
       --progress-seconds 60 \
       ~{"--requester-pays-project '" + requester_pays_project + "'"} \
-      --metrics-json '~{output_prefix}.metrics.json' \
-      -O '~{output_prefix}.vcf.gz'
+      --metrics-json '~{file_prefix}.metrics.json' \
+      -O '~{file_prefix}.vcf.gz'
   >>>
 
   output {
-    File scored_vcf = "~{output_prefix}.vcf.gz"
-    File scored_vcf_index = "~{output_prefix}.vcf.gz.tbi"
-    File metrics = "~{output_prefix}.metrics.json"
+    File scored_vcf = "~{file_prefix}.vcf.gz"
+    File scored_vcf_index = "~{file_prefix}.vcf.gz.tbi"
+    File metrics = "~{file_prefix}.metrics.json"
   }
 
   runtime {
@@ -116,7 +121,7 @@ task ScoreVariants {
     inference_batch_size: "records encoded together and handed to the backend as one chunk; default 256 (2D) or 1024 (1D)"
     transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D), or inference_batch_size where larger"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"
-    output_prefix: "name of the scored shard and its metrics"
+    output_prefix: "name of the scored shard and its metrics (each character outside A-Z a-z 0-9 . _ - made _)"
     runtime_settings: "docker image, cpu (also inference threads), memory, preemptible, retries, boot disk, CPU platform"
   }
 }

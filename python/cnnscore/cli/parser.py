@@ -200,6 +200,14 @@ class _OneLineErrors(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"cnnscore: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
+    def _get_option_tuples(self, option_string: str) -> list:
+        """A single-dash word is one name, as GATK's parser (Barclay) reads it: argparse would
+        split GATK's ``-OVM`` into ``-O VM`` and ``-LE`` into ``-L E`` and blame -O or -L; now
+        the word is an unrecognized argument, named as given (``-Lchr20`` too, as Barclay)."""
+        if option_string.startswith("-") and not option_string.startswith("--"):
+            return []
+        return super()._get_option_tuples(option_string)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(
