@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pysam
 import pysam.bcftools
 import pytest
@@ -554,6 +555,23 @@ def test_weights_not_hdf5(tmp_path):
     output = out_path(tmp_path)
     result = score_2d(output, vcf=small_vcf(tmp_path), weights=weights)
     assert_input_error(result, output, weights)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "tensorflow"])
+def test_weights_that_score_nan_are_refused(tmp_path, backend):
+    """Weights of a training run that diverged are NaN, and every score with them is `nan`: it
+    was written, exit 0, and only FilterVariantTranches stopped at it. The record and the
+    weights are named, and nothing is written."""
+    weights = in_dir(tmp_path) / "diverged.hd5"
+    shutil.copy(SMALL_2D_HD5, weights)
+    with h5py.File(weights, "r+") as handle:
+        handle["model_weights/softmax_predictions/softmax_predictions/bias:0"][...] = np.nan
+    output = out_path(tmp_path)
+    vcf = small_vcf(tmp_path)
+    result = score_2d(output, vcf=vcf, weights=weights, extra=("--backend", backend))
+    first = label(data_lines(vcf)[0])
+    error = assert_input_error(result, output, weights, f"record {first}")
+    assert "the model scores it nan" in error
 
 
 def test_output_folder_missing(tmp_path):

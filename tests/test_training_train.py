@@ -491,9 +491,12 @@ def test_small_2d_is_trained_and_scored(tmp_path, whole_bed):
         ("validation fraction", "--validation-fraction: must be between 0 and 1"),
         ("initial weights of another network", "weights do not match architecture"),
         ("initial weights missing", "initial weights not found"),
+        ("infinite learning rate", "--learning-rate: must be a positive, finite number"),
+        ("diverged", "--learning-rate: training diverged: the weights are not finite after"),
     ],
 )
 def test_train_refuses_bad_inputs_before_training(tmp_path, store_1d, case, message):
+    """Also a run that diverged: its NaN weights scored every record nan, exit 0."""
     tensors, extra = store_1d, ["--architecture", SMALL_2D_JSON]
     if case == "not a store":
         tensors = tmp_path / "empty"
@@ -503,6 +506,10 @@ def test_train_refuses_bad_inputs_before_training(tmp_path, store_1d, case, mess
     elif case.startswith("initial weights"):
         weights = SMALL_2D_HD5 if case.endswith("network") else tmp_path / "none.hd5"
         extra = ["--model-kind", "1d", "--initial-weights", str(weights)]
+    elif case == "infinite learning rate":
+        extra = ["--model-kind", "1d", "--learning-rate", "inf"]
+    elif case == "diverged":  # Adam's steps overflow the weights, then the loss is NaN
+        extra = ["--model-kind", "1d", "--learning-rate", "1e30", "--epochs", "2"]
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli("train", "--tensors", tensors, *extra, "-O", out / "model")

@@ -368,8 +368,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 provenance = _provenance(spec, weights_path, effective)
             writer.write_lines(annotated_header(vcf.header_lines, spec.info_key, provenance))
             scored, times = _score_chunks(
-                chunks, inference, writer, spec.info_key, transfer_batch, meter, guard
-            )
+                chunks, inference, writer, spec.info_key, transfer_batch, meter, guard,
+                weights_path,
+            )  # fmt: skip
         chunks.close()
         writer.commit()
     except BaseException:
@@ -419,6 +420,21 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     return metrics
 
 
+def _refuse_non_finite(scores: list[np.float32], records: list, weights_path: str) -> None:
+    """A NaN or infinite score is never written: it comes from weights that are NaN (a training
+    run that diverged) or from an overflow in the network, and a VCF holding `nan` passes every
+    later stage but FilterVariantTranches. The annotations were already refused if infinite."""
+    finite = np.isfinite(np.asarray(scores, dtype=np.float32))
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise InputError(
+            f"the model scores it {float(scores[first])}: are its weights finite (not from a "
+            "training run that diverged)?",
+            path=weights_path,
+            record=records[first].label,
+        )
+
+
 @dataclass
 class _ChunkTimes:
     encode: float = 0.0  # encoding, wherever it ran
@@ -431,7 +447,7 @@ class _ChunkTimes:
 
 def _score_chunks(
     chunks: Iterator, inference: ChunkInference, writer: AtomicVcfWriter, info_key: str,
-    transfer_batch: int, meter: ProgressMeter, guard: StallGuard,
+    transfer_batch: int, meter: ProgressMeter, guard: StallGuard, weights_path: str,
 ) -> tuple[int, _ChunkTimes]:  # fmt: skip
     """Score every encoded chunk and write its annotated lines, in input order. One chunk stays
     in flight while the next is fetched: its requests run while the next chunk is encoded (in
@@ -462,6 +478,7 @@ def _score_chunks(
             probabilities = inference.collect(pending)
             times.inference += time.monotonic() - inferred
             scores = site_scores(probabilities, type_labels)
+            _refuse_non_finite(scores, records, weights_path)
             lines.extend(
                 annotate_line(r.line, info_key, format_score(s)) for r, s in zip(records, scores)
             )

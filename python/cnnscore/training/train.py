@@ -11,6 +11,7 @@ scoring graph; the report (:mod:`cnnscore.training.report`) says how good it is.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -68,8 +69,8 @@ def _check_options(options: TrainOptions) -> None:
     ):
         if value < least:
             raise InputError(f"must be at least {least}", setting=name)
-    if not options.learning_rate > 0:
-        raise InputError("must be positive", setting="learning_rate")
+    if not (options.learning_rate > 0 and math.isfinite(options.learning_rate)):
+        raise InputError("must be a positive, finite number", setting="learning_rate")
     if not options.log_odds_weight >= 0:
         raise InputError("must be 0 or more", setting="log_odds_weight")
     if not options.other_type_weight >= 0:
@@ -315,9 +316,18 @@ def _train(
     history = run_epochs(model, training_batches, validation_batches, options.epochs,
                          [stopper, _epoch_logger(options.epochs)])  # fmt: skip
     fit_seconds = time.monotonic() - fit_started
-    curves = {key: [float(v) for v in values] for key, values in history.items()}
+    # a value that is not finite is null in the report (JSON has no NaN)
+    curves = {key: [float(v) if math.isfinite(v) else None for v in values]
+              for key, values in history.items()}  # fmt: skip
     epochs_run = len(curves.get("loss", []))
     best_epoch = stopper.best_epoch + 1 if stopper.best_weights is not None else epochs_run
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        # a model of NaN weights scores every record nan: nothing is written
+        raise InputError(
+            f"training diverged: the weights are not finite after epoch {epochs_run} "
+            f"(loss {float(history['loss'][-1])}): try a lower rate",
+            setting="learning_rate",
+        )
 
     probabilities = np.concatenate(
         [
