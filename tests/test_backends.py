@@ -23,6 +23,8 @@ from conftest import (
     GATK_1D,
     MODELS,
     SMALL_2D_HD5,
+    SMOKE_REF,
+    SMOKE_VCF,
     data_lines,
     header_lines,
     info_scores,
@@ -372,6 +374,24 @@ def test_encoder_processes_keep_order_and_scores(tmp_path, random_1d_weights, wo
     assert len(data_lines(tmp_path / "n.vcf")) == 472
 
 
+def test_encoder_processes_are_at_most_the_cores_usable(tmp_path, monkeypatch):
+    """A thousand encoder processes filled 24 GB of a 2-core machine before any was used: the
+    count is capped at the cores this process may use, with a note, and the records are the
+    same. (Score and write-tensors share the cap; the metrics say the count used.)"""
+    from cnnscore.backends.cpu import usable_cores
+
+    cores = usable_cores()
+    metrics = tmp_path / "m.json"
+    result = run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-L", "chr20:10000000-10010000",
+                     "-O", tmp_path / "c.vcf", "--encode-workers", str(cores + 3),
+                     "--metrics-json", metrics, check=True)  # fmt: skip
+    assert f"--encode-workers {cores + 3} is more than the {cores} cores" in result.stderr
+    assert json.loads(metrics.read_text())["encode_workers"] == cores
+    run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-L", "chr20:10000000-10010000",
+            "-O", tmp_path / "i.vcf", "--encode-workers", "0", check=True)  # fmt: skip
+    assert data_lines(tmp_path / "c.vcf") == data_lines(tmp_path / "i.vcf")
+
+
 def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
     out = tmp_path / "w.vcf.gz"
     result = run_cli(*smoke_2d_args(out, "--encode-workers", "2"), check=True)
@@ -438,7 +458,7 @@ def test_scoring_never_imports_tensorflow(tmp_path, name):
 def test_the_default_backend_is_openvino_the_fastest_exact_one(tmp_path):
     """No --backend: openvino (measured fastest among the exact fp32 backends, RESULTS.md), with
     its DFT convolutions, fp32 and the same scores as tensorflow within 0.001."""
-    from conftest import SMOKE_BAM, SMOKE_REF, SMOKE_VCF
+    from conftest import SMOKE_BAM
 
     out, metrics = tmp_path / "o.vcf", tmp_path / "m.json"
     run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--weights", SMALL_2D_HD5,
@@ -467,7 +487,7 @@ def test_a_cgroup_cpu_quota_caps_the_threads():
 def test_threads_default_to_the_cores_this_process_may_use(tmp_path):
     """Pinned to one core with taskset, as a container with --cpuset-cpus is, the default run
     uses one thread, not the host's count."""
-    from conftest import SMOKE_BAM, SMOKE_REF, SMOKE_VCF
+    from conftest import SMOKE_BAM
 
     if len(os.sched_getaffinity(0)) < 2:
         pytest.fail("this test needs a machine with two cores or more to show the cap")

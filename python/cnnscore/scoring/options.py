@@ -207,7 +207,7 @@ class ScoreOptions:
         help="encoder processes beside inference (0 = encode in the scoring thread, between "
         "model calls); default: with the compiled 2D encoder, a thread of this process encoding "
         "ahead while the model runs from 2 threads (it costs less than sending tensors between "
-        "processes), else 1",
+        "processes), else 1; at most the cores usable",
     )
     encoder: str = setting(
         "--encoder",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backends.cpu import usable_cores
 from ..encode.compact import CompactTensors
 from ..encode.compiled import CompiledReadTensors
 from ..encode.javarandom import JavaRandom
@@ -202,6 +203,21 @@ class EncodedBeside(ReadAhead[tuple[list[VcfRecord], EncodedChunk]]):
         if closed:
             self._encoder.close()  # after the thread has stopped using it
         return closed
+
+
+def encoder_processes(asked: int) -> int:
+    """``--encode-workers``, at most one process per core this process may use (with a note):
+    each worker holds its own memory, and a thousand asked for filled 24 GB of a 2-core machine
+    before anything was encoded."""
+    cores = usable_cores()
+    if asked <= cores:
+        return asked
+    print(
+        f"cnnscore: note: --encode-workers {asked} is more than the {cores} cores this process "
+        f"may use: using {cores}",
+        file=sys.stderr,
+    )
+    return cores
 
 
 def encoded_chunks(

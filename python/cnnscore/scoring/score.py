@@ -41,7 +41,7 @@ from ..models.spec import (
 )
 from .inference import ChunkInference, in_place_heights
 from .options import ScoreOptions
-from .pipeline import EncoderConfig, encoded_chunks
+from .pipeline import EncoderConfig, encoded_chunks, encoder_processes
 from .progress import ProgressMeter
 from .scores import format_score, site_scores
 from .stall import StallGuard
@@ -305,6 +305,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     workers = options.encode_workers
     if workers is None:  # measured: in-process beats a worker once encoding costs ~0.4 ms/variant
         workers = 0 if encoder == "compiled" else 1
+    workers = encoder_processes(workers)
     streamed = any(is_url(path) for path in options.reads)
     depth_adaptive = options.depth_adaptive and tensor_type == READ_TENSOR
     config = EncoderConfig(

@@ -115,7 +115,7 @@ class WriteTensorsOptions:
         "--encode-workers",
         default=1,
         parse=non_negative_int,
-        help="encoder processes (default 1; 0 = encode in-process)",
+        help="encoder processes (default 1; 0 = encode in-process; at most the cores usable)",
     )
 
     @property

@@ -32,7 +32,7 @@ from ..io.locations import user_facing
 from ..io.reference import REFERENCE_WINDOW, reference_lengths
 from ..io.vcf_text import VcfReader, VcfRecord
 from ..models.spec import READ_TENSOR, REFERENCE
-from ..scoring.pipeline import EncoderConfig, encoded_chunks
+from ..scoring.pipeline import EncoderConfig, encoded_chunks, encoder_processes
 from .labels import LABELS, Skip, TruthLabeler
 from .options import WriteTensorsOptions
 from .tensor_store import TensorStoreWriter, check_destination
@@ -186,7 +186,8 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
         try:
             labels: deque[list[int]] = deque()
             chunks = selection.chunks(vcf.records(intervals), labels)
-            for records, encoded in encoded_chunks(chunks, config, options.encode_workers):
+            workers = encoder_processes(options.encode_workers)
+            for records, encoded in encoded_chunks(chunks, config, workers):
                 tensors = encoded.tensors
                 if options.tensor_type == READ_TENSOR:
                     tensors = tensors.at_height(READ_LIMIT)
