@@ -155,7 +155,8 @@ def exclude_intervals_setting() -> Any:
         "--exclude-intervals",
         repeated=True,
         path=FILE,
-        help="intervals whose records are left out (GATK's -XL); repeatable",
+        help="bases taken out of the intervals (GATK's -XL): a record is left out when none of "
+        "its span remains; repeatable",
     )
 
 
