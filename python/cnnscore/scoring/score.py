@@ -43,7 +43,7 @@ from .inference import ChunkInference, in_place_heights
 from .options import ScoreOptions
 from .pipeline import EncoderConfig, encoded_chunks, encoder_processes
 from .progress import ProgressMeter
-from .scores import format_score, site_scores
+from .scores import format_score, refuse_non_finite, site_scores
 from .stall import StallGuard
 
 #: GATK's effective defaults (its batch-size floors applied to its flag defaults).
@@ -421,21 +421,6 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     return metrics
 
 
-def _refuse_non_finite(scores: list[np.float32], records: list, weights_path: str) -> None:
-    """A NaN or infinite score is never written: it comes from weights that are NaN (a training
-    run that diverged) or from an overflow in the network, and a VCF holding `nan` passes every
-    later stage but FilterVariantTranches. The annotations were already refused if infinite."""
-    finite = np.isfinite(np.asarray(scores, dtype=np.float32))
-    if not finite.all():
-        first = int(np.argmin(finite))
-        raise InputError(
-            f"the model scores it {float(scores[first])}: are its weights finite (not from a "
-            "training run that diverged)?",
-            path=weights_path,
-            record=records[first].label,
-        )
-
-
 @dataclass
 class _ChunkTimes:
     encode: float = 0.0  # encoding, wherever it ran
@@ -479,7 +464,7 @@ def _score_chunks(
             probabilities = inference.collect(pending)
             times.inference += time.monotonic() - inferred
             scores = site_scores(probabilities, type_labels)
-            _refuse_non_finite(scores, records, weights_path)
+            refuse_non_finite(scores, records, weights_path)
             lines.extend(
                 annotate_line(r.line, info_key, format_score(s)) for r, s in zip(records, scores)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..models.spec import OUTPUT_LABELS
 
 EPSILON = 1e-7
@@ -39,3 +40,18 @@ def site_scores(probabilities: np.ndarray, type_labels: list[str]) -> list[np.fl
 def format_score(score: np.float32) -> str:
     """Python's '{0:.3f}' of the float32 value, correctly rounded; may be '-0.000'."""
     return f"{float(score):.3f}"
+
+
+def refuse_non_finite(scores: list[np.float32], records: list, weights_path: str) -> None:
+    """A NaN or infinite score is never written: it comes from weights that are NaN (a training
+    run that diverged) or from an overflow in the network, and a VCF holding `nan` passes every
+    later stage but FilterVariantTranches. The annotations were already refused if infinite."""
+    finite = np.isfinite(np.asarray(scores, dtype=np.float32))
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise InputError(
+            f"the model scores it {float(scores[first])}: are its weights finite (not from a "
+            "training run that diverged)?",
+            path=weights_path,
+            record=records[first].label,
+        )
