@@ -6,6 +6,8 @@ data, with user intervals that cut through overlapping deletions and a multi-all
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pysam
 import pytest
 
@@ -244,3 +246,33 @@ def test_a_record_reaching_past_its_contig_makes_a_shard_that_scores(tmp_path):
     run_cli("score", "-V", vcf, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type", "read_tensor",
             "-L", shards[-1], "-O", scored, check=True)  # fmt: skip
     assert data_lines(scored)[-1].split("\t")[:5] == beyond.split("\t")[:5]
+
+
+def test_split_adds_its_shards_to_a_folder_and_touches_nothing_else(tmp_path):
+    """An existing -O folder was replaced whole: every file in it (the VCF being split, too)
+    was deleted, exit 0, and -O . gave a traceback. Now the shards are added, as GATK's
+    SplitIntervals adds them; an earlier run's shard files (one beyond the new count too) are
+    replaced, and nothing else is touched, with -O . as well."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    variants = folder / "in.vcf.gz"
+    variants.write_bytes(SMOKE_VCF.read_bytes())
+    (folder / "in.vcf.gz.tbi").write_bytes(Path(f"{SMOKE_VCF}.tbi").read_bytes())
+    (folder / "notes.txt").write_text("my notes\n")
+    (folder / "shard-0005.interval_list").write_text("an earlier run's shard\n")
+    mine = ["in.vcf.gz", "in.vcf.gz.tbi", "notes.txt"]
+    split = ["split-intervals", "-V", variants, "-R", SMOKE_REF, "--scatter-count"]
+    run_cli(*split, "2", "-O", folder, check=True)
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(2)]
+    assert (folder / "notes.txt").read_text() == "my notes\n"
+    here = f"import os; os.chdir({str(folder)!r})"
+    result = run_cli(*split, "3", "-O", ".", prelude=here, check=True)
+    assert "wrote 3 shards to ." in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(3)]
+    run_cli(*split, "1", "-O", folder, prelude=here, check=True)
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(1)]
+    assert data_lines(variants) == data_lines(SMOKE_VCF)
+
+
+def shard_names(count: int) -> list[str]:
+    return [f"shard-{index:04d}.interval_list" for index in range(count)]

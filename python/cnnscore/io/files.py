@@ -18,6 +18,7 @@ import shutil
 import stat
 import sys
 from collections.abc import Sequence
+from re import Pattern
 
 from ..errors import InputError
 
@@ -344,3 +345,62 @@ def write_all_or_none(contents: Sequence[tuple[str, bytes]]) -> None:
         for path in published:
             _remove(path)
         raise
+
+
+def check_folder_to_fill(folder: str, earlier: Pattern[str]) -> list[str]:
+    """Before the work: ``folder`` is a folder that can be written, and the earlier outputs in it
+    (names matching ``earlier``) are files :func:`replace_in_folder` may replace: not a folder, a
+    link, a device or a pipe. Returns their names."""
+    if not os.path.isdir(folder):
+        raise InputError("exists and is not a folder: the output is a folder", path=folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError("output folder is not writable", path=folder)
+    stale = sorted(name for name in os.listdir(folder) if earlier.fullmatch(name))
+    for name in stale:
+        where = os.path.join(folder, name)
+        _check_replaceable(where, folder)
+        if os.path.isdir(where):
+            raise InputError(f"a folder is where an output file goes: {name}", path=folder)
+    return stale
+
+
+def replace_in_folder(
+    folder: str, contents: Sequence[tuple[str, bytes]], earlier: Pattern[str]
+) -> None:
+    """Put the files ``contents`` (name, bytes; each name matching ``earlier``) into the existing
+    ``folder``, all or none, replacing the files there whose names match ``earlier`` (an earlier
+    run's outputs, some perhaps beyond the new ones' count, which a glob would otherwise take
+    with the new ones) and never touching anything else: the folder may be the user's own
+    (``-O .``), holding the inputs.
+
+    The files are written in a hidden temporary folder inside ``folder`` (the same file system,
+    so each is published by a rename); the earlier ones are moved into it, the new ones out of
+    it, and it is removed. On any failure the new files are taken back and the earlier put back.
+    """
+    stale = check_folder_to_fill(folder, earlier)
+    staging = _create_temporary(os.path.join(folder, "output"), True, "")
+    moved_aside: list[str] = []
+    published: list[str] = []
+    try:
+        os.mkdir(os.path.join(staging, "old"))
+        for name, data in contents:
+            with open(os.path.join(staging, name), "wb") as out:
+                out.write(data)
+        for name in stale:
+            os.rename(os.path.join(folder, name), os.path.join(staging, "old", name))
+            moved_aside.append(name)
+        for name, _ in contents:
+            _check_replaceable(os.path.join(folder, name), folder)
+            os.replace(os.path.join(staging, name), os.path.join(folder, name))
+            published.append(name)
+    except BaseException:
+        if out_of_space(os.path.join(folder, "output")):
+            abandoned_for_space.append(folder)
+        for name in published:
+            _remove(os.path.join(folder, name))
+        for name in moved_aside:
+            with contextlib.suppress(OSError):
+                os.rename(os.path.join(staging, "old", name), os.path.join(folder, name))
+        _remove(staging)
+        raise
+    _remove(staging)

@@ -32,7 +32,12 @@ class SplitOptions:
         help="shards wanted; fewer are written when the records allow fewer clean cuts",
     )
     output: str = setting(
-        "-O", "--output", required=True, path=OUTPUT_DIR, help="folder for shard-NNNN.interval_list"
+        "-O",
+        "--output",
+        required=True,
+        path=OUTPUT_DIR,
+        help="folder the shard-NNNN.interval_list files are added to (an earlier run's are "
+        "replaced; nothing else there is touched)",
     )
 
 

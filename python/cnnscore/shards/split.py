@@ -10,11 +10,13 @@ intervals, so no unselected record can sneak in.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import check_output_folder, complete_or_nothing, write_atomically
+from ..io.files import check_folder_to_fill, check_output_folder, replace_in_folder
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_text import VcfReader
 
@@ -88,14 +90,17 @@ def split_vcf(
     return [[run for each in everything for run in chosen.get(each.contig, [])]]
 
 
-def write_interval_list(
-    path: str, intervals: list[Interval], contig_lengths: dict[str, int]
-) -> None:
+#: The shard files' names: those of an earlier run in the output folder are replaced (all of
+#: them, so none beyond the new count is scored twice); no other file there is touched.
+SHARD_NAME = re.compile(r"shard-[0-9]{4,}\.interval_list")
+
+
+def interval_list_text(intervals: list[Interval], contig_lengths: dict[str, int]) -> str:
     """A Picard interval list (1-based, inclusive) with a sequence dictionary header."""
     lines = ["@HD\tVN:1.6"]
     lines += [f"@SQ\tSN:{name}\tLN:{length}" for name, length in contig_lengths.items()]
     lines += [f"{i.contig}\t{i.start}\t{i.end}\t+\t." for i in intervals]
-    write_atomically(path, ("\n".join(lines) + "\n").encode())
+    return "\n".join(lines) + "\n"
 
 
 def run_split(
@@ -105,21 +110,33 @@ def run_split(
     intervals: list[str],
     output_dir: str,
 ) -> list[str]:
-    """Write ``shard-NNNN.interval_list`` files into ``output_dir``, all or none (the folder is
-    built beside and put in place whole, replacing an earlier one); returns their paths."""
+    """Write ``shard-NNNN.interval_list`` files into ``output_dir`` (made if absent), all or
+    none; returns their paths. As GATK's SplitIntervals, the shards are added to the folder and
+    nothing else in it is touched (it may be ``-O .``, holding the inputs); an earlier run's
+    shard files there are replaced, all of them, so that none is left to be scored twice."""
     parent = os.path.dirname(os.path.abspath(output_dir))
     if not os.path.isdir(parent):
         raise InputError("output folder's parent does not exist", path=output_dir)
     check_output_folder(output_dir)  # writable, and no link or pipe to replace: before the work
+    if os.path.exists(output_dir):
+        check_folder_to_fill(output_dir, SHARD_NAME)
     shards = split_vcf(vcf, reference_fai_lengths, scatter_count, intervals)
-    paths = []
+    names = [f"shard-{index:04d}.interval_list" for index in range(len(shards))]
+    contents = [
+        (name, interval_list_text(shard, reference_fai_lengths).encode())
+        for name, shard in zip(names, shards)
+    ]
+    made = False
     try:
-        output = complete_or_nothing(output_dir, folder=True)
-    except OSError as err:
-        raise InputError(f"cannot create output folder ({err.strerror})", path=output_dir) from None
-    with output as folder:
-        for index, shard in enumerate(shards):
-            name = f"shard-{index:04d}.interval_list"
-            write_interval_list(os.path.join(folder, name), shard, reference_fai_lengths)
-            paths.append(os.path.join(output_dir, name))
-    return paths
+        if not os.path.isdir(output_dir):
+            os.mkdir(output_dir)
+            made = True
+        replace_in_folder(output_dir, contents, SHARD_NAME)
+    except BaseException as err:
+        if made:  # a folder made here and left empty would look like a run with no shards
+            with contextlib.suppress(OSError):
+                os.rmdir(output_dir)
+        if isinstance(err, OSError):
+            raise InputError(f"cannot write the shards ({err.strerror})", path=output_dir) from None
+        raise
+    return [os.path.join(output_dir, name) for name in names]
