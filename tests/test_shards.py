@@ -276,3 +276,23 @@ def test_split_adds_its_shards_to_a_folder_and_touches_nothing_else(tmp_path):
 
 def shard_names(count: int) -> list[str]:
     return [f"shard-{index:04d}.interval_list" for index in range(count)]
+
+
+def test_split_refuses_an_unsorted_vcf(tmp_path):
+    """Records out of order fell outside their shard's range: the shards of 20 records in
+    descending order selected 1 of them, exit 0. Now one line naming the file and the first
+    record out of order, exit 1, and no shards."""
+    records = data_lines(SMOKE_VCF)[:20]
+    unsorted = tmp_path / "unsorted.vcf"
+    unsorted.write_text("\n".join([*header_lines(SMOKE_VCF), *reversed(records)]) + "\n")
+    second, first = (line.split("\t")[:2] for line in records[18:20])
+    result = run_cli(
+        "split-intervals", "-V", unsorted, "-R", SMOKE_REF, "--scatter-count", "4",
+        "-O", tmp_path / "shards",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"cnnscore: error: {unsorted}: record {':'.join(second)} comes after {':'.join(first)}: "
+        "the records are not sorted, so it cannot be cut into shards (sort it, e.g. bcftools sort)"
+    ]
+    assert not (tmp_path / "shards").exists()

@@ -102,13 +102,22 @@ def annotate_line(line: str, key: str, value: str) -> str:
     return "\t".join(columns)
 
 
-class _SortOrder:
+#: Why an indexed output refuses unsorted records, and what to do
+_UNINDEXABLE = (
+    "so the output cannot be indexed (sort the VCF, e.g. bcftools sort, or pass "
+    "--create-output-variant-index false)"
+)
+
+
+class SortOrder:
     """Records in the order an index needs (each contig in one run, positions not decreasing),
     checked as they are written: htslib finds out only when it indexes the finished file, after
-    the whole run, and says only that building the index failed."""
+    the whole run, and says only that building the index failed. split-intervals checks its
+    input the same way (``consequence``: what the disorder would break, and the remedy)."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, consequence: str = _UNINDEXABLE):
         self.source = source
+        self.consequence = consequence
         self._contig: str | None = None
         self._position = 0
         self._finished: set[str] = set()
@@ -123,22 +132,25 @@ class _SortOrder:
                 position = int(rest.partition("\t")[0])
             except ValueError:
                 continue  # not a record line the reader let through: nothing to order by
-            if contig == self._contig:
-                if position < self._position:
-                    what = f"{contig}:{position} comes after {contig}:{self._position}"
-                    self._refuse(what, source)
-                self._position = position
-                continue
-            if contig in self._finished:
-                self._refuse(f"{contig}:{position} comes after records of another contig", source)
-            if self._contig is not None:
-                self._finished.add(self._contig)
-            self._contig, self._position = contig, position
+            self.record(contig, position, source)
+
+    def record(self, contig: str, position: int, source: str | None = None) -> None:
+        """The next record is at ``contig:position``; refused if out of order."""
+        if contig == self._contig:
+            if position < self._position:
+                what = f"{contig}:{position} comes after {contig}:{self._position}"
+                self._refuse(what, source)
+            self._position = position
+            return
+        if contig in self._finished:
+            self._refuse(f"{contig}:{position} comes after records of another contig", source)
+        if self._contig is not None:
+            self._finished.add(self._contig)
+        self._contig, self._position = contig, position
 
     def _refuse(self, what: str, source: str | None) -> None:
         raise InputError(
-            f"record {what}: the records are not sorted, so the output cannot be indexed "
-            "(sort the VCF, e.g. bcftools sort, or pass --create-output-variant-index false)",
+            f"record {what}: the records are not sorted, {self.consequence}",
             path=source or self.source,
         )
 
@@ -240,7 +252,7 @@ class AtomicVcfWriter:
         self.format = output_format(path)
         self.index = index  # GATK's --create-output-variant-index
         self.source = source or path
-        self._order = _SortOrder(self.source) if index and self.format != ".vcf" else None
+        self._order = SortOrder(self.source) if index and self.format != ".vcf" else None
         self._bcf_names = _BcfNames() if self.format == ".bcf" else None
         if self._bcf_names is not None and header is not None and not _has_contigs(header):
             raise _no_contig_lines(self.source)  # found before the work

@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import InputError
 from ..io.files import check_folder_to_fill, check_output_folder, replace_in_folder
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
-from ..io.vcf_text import VcfReader
+from ..io.vcf_output import SortOrder
+from ..io.vcf_text import VcfReader, VcfRecord
 
 
 @dataclass
@@ -47,6 +49,18 @@ def _clip(ranges: dict[str, list[int]], chosen: dict[str, list[Interval]] | None
     return intervals
 
 
+def _count_checked(vcf_path: str, records: Iterable[VcfRecord], lengths: dict[str, int]) -> int:
+    """The records counted, each checked as the cuts need it: in order (a record before an
+    earlier one fell outside its shard's range, and an unsorted VCF's shards selected only some
+    of its records, exit 0; GATK cannot index, so cannot scatter, such a VCF)."""
+    order = SortOrder(vcf_path, "so it cannot be cut into shards (sort it, e.g. bcftools sort)")
+    total = 0
+    for record in records:
+        order.record(record.chrom, record.pos)
+        total += 1
+    return total
+
+
 def split_vcf(
     vcf_path: str, contig_lengths: dict[str, int], scatter_count: int, user_intervals: list[str]
 ) -> list[list[Interval]]:
@@ -61,7 +75,7 @@ def split_vcf(
         parsed = parse_intervals(user_intervals, contig_lengths)
         selection = IntervalFilter(parsed)
         chosen = merge_intervals(parsed)
-    total = sum(1 for _ in vcf.records(selection))
+    total = _count_checked(vcf_path, vcf.records(selection), contig_lengths)
     shards: list[_Shard] = [_Shard()]
     furthest: tuple[str, int] | None = None  # contig and furthest REF end of records so far
     for seen, record in enumerate(vcf.records(selection)):
