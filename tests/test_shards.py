@@ -296,3 +296,29 @@ def test_split_refuses_an_unsorted_vcf(tmp_path):
         "the records are not sorted, so it cannot be cut into shards (sort it, e.g. bcftools sort)"
     ]
     assert not (tmp_path / "shards").exists()
+
+
+def test_split_refuses_a_contig_not_in_the_reference(tmp_path):
+    """A record on a contig the reference lacks made a shard naming it (exit 0), which failed
+    only when scored, after the scatter had started. Now refused at split time, as score refuses
+    it: one line naming the file and the record, exit 1, no shards."""
+    records = data_lines(SMOKE_VCF)
+    other = [line.replace("chr20", "chrZ", 1) for line in records[:4]]
+    header = [
+        f"{line}\n##contig=<ID=chrZ,length=20000000>" if line.startswith("##contig=<ID=chr20,")
+        else line
+        for line in header_lines(SMOKE_VCF)
+    ]  # fmt: skip
+    variants = tmp_path / "in.vcf"
+    variants.write_text("\n".join([*header, *records[:6], *other]) + "\n")
+    chrom, pos, _id, ref, alt = other[0].split("\t")[:5]
+    result = run_cli(
+        "split-intervals", "-V", variants, "-R", SMOKE_REF, "--scatter-count", "3",
+        "-O", tmp_path / "shards",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"cnnscore: error: {variants}: record {chrom}:{pos} {ref}>{alt}: contig 'chrZ' is not in "
+        "the reference"
+    ]
+    assert not (tmp_path / "shards").exists()

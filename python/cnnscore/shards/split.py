@@ -52,11 +52,18 @@ def _clip(ranges: dict[str, list[int]], chosen: dict[str, list[Interval]] | None
 def _count_checked(vcf_path: str, records: Iterable[VcfRecord], lengths: dict[str, int]) -> int:
     """The records counted, each checked as the cuts need it: in order (a record before an
     earlier one fell outside its shard's range, and an unsorted VCF's shards selected only some
-    of its records, exit 0; GATK cannot index, so cannot scatter, such a VCF)."""
+    of its records, exit 0; GATK cannot index, so cannot scatter, such a VCF), and on a contig
+    of the reference (a shard naming another was written, exit 0, and failed only when scored)."""
     order = SortOrder(vcf_path, "so it cannot be cut into shards (sort it, e.g. bcftools sort)")
     total = 0
     for record in records:
         order.record(record.chrom, record.pos)
+        if record.chrom not in lengths:  # as score refuses it (and -L a VCF, intervals.py)
+            raise InputError(
+                f"contig '{record.chrom}' is not in the reference",
+                path=vcf_path,
+                record=record.label,
+            )
         total += 1
     return total
 
