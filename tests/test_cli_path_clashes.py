@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN_2D, SMOKE, SMOKE_BAM, SMOKE_REF, run_cli
+from conftest import GOLDEN_2D, MODELS, SMOKE, SMOKE_BAM, SMOKE_REF, run_cli
 
 
 def _inputs(folder: Path) -> dict[str, Path]:
@@ -30,6 +30,15 @@ def _inputs(folder: Path) -> dict[str, Path]:
     copies["metrics"].write_text("{}\n")
     copies["weights"] = folder / "start.hd5"
     copies["weights"].write_bytes(b"weights\n")
+    for key, source, suffixes in (
+        ("bam", SMOKE_BAM, ("", ".bai")),
+        ("ref", SMOKE_REF, ("", ".fai", ".gzi")),
+        ("model", MODELS / "small_2d.hd5", ("",)),
+        ("model_json", MODELS / "small_2d.json", ("",)),
+    ):
+        for suffix in suffixes:
+            shutil.copyfile(f"{source}{suffix}", folder / f"{source.name}{suffix}")
+        copies[key] = folder / source.name
     copies["in"] = folder
     return copies
 
@@ -52,6 +61,38 @@ CASES = {
     "metrics on the output's index": (
         lambda f: _score(f["vcf"], "-O", f["out"], "--metrics-json", f"{f['out']}.tbi"),
         "-O", "(--metrics-json)",
+    ),
+    "metrics on the BAM's index": (
+        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
+                   "--tensor-type", "read_tensor", "-O", f["out"],
+                   "--metrics-json", f"{f['bam']}.bai"],
+        "--metrics-json", "(-I)",
+    ),
+    "metrics on the reference's .fai": (
+        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
+                   "--tensor-type", "read_tensor", "-O", f["out"],
+                   "--metrics-json", f"{f['ref']}.fai"],
+        "--metrics-json", "(-R)",
+    ),
+    "metrics on the reference's .gzi": (
+        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
+                   "--tensor-type", "read_tensor", "-O", f["out"],
+                   "--metrics-json", f"{f['ref']}.gzi"],
+        "--metrics-json", "(-R)",
+    ),
+    "metrics on the input VCF's index": (
+        lambda f: _score(f["vcf"], "-O", f["out"], "--metrics-json", f"{f['vcf']}.tbi"),
+        "--metrics-json", "(-V)",
+    ),
+    "metrics on the model JSON found beside --weights": (
+        lambda f: _score(f["vcf"], "--weights", f["model"], "-O", f["out"],
+                         "--metrics-json", f["model_json"]),
+        "--metrics-json", "(--weights)",
+    ),
+    "a training prefix onto a tensor store's manifest": (
+        lambda f: ["train", "--tensors", f["in"], "--model-kind", "1d",
+                   "-O", f["in"] / "manifest"],
+        "-O", "(--tensors)",
     ),
     "filter onto its truth resource": (
         lambda f: ["filter", "-V", f["scored"], "--resource", f["truth"], "-O", f["truth"]],
