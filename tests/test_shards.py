@@ -217,6 +217,50 @@ def test_gather_refuses_shards_that_overlap_at_a_record(tmp_path):
     assert f"record {chrom}:{pos} {ref}>{alt}: " in error and "shards overlap" in error, error
 
 
+def _two_contig_shards(tmp_path) -> dict:
+    """Shards of a header declaring chr20 then chr21: early chr20 records, chr21 records, later
+    chr20 records."""
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)
+    at = next(i for i, line in enumerate(header) if line.startswith("##contig=<ID=chr20,"))
+    header.insert(at + 1, "##contig=<ID=chr21,length=48129895>")
+    parts = {"a": records[:3], "b": [r.replace("chr20", "chr21", 1) for r in records[:3]],
+             "c": records[9:12]}  # fmt: skip
+    shards = {}
+    for name, lines in parts.items():
+        shards[name] = tmp_path / f"{name}.vcf"
+        shards[name].write_text("\n".join([*header, *lines]) + "\n")
+    return shards
+
+
+@pytest.mark.parametrize("output", ["gathered.vcf.gz", "gathered.vcf"])
+def test_gather_refuses_shards_out_of_the_headers_contig_order(tmp_path, output):
+    """Picard's GatherVcfs orders shards by the sequence dictionary: chr21's shard before
+    chr20's, or chr20 again after chr21, wrote a VCF unsorted for its own header (exit 0)."""
+    shards = _two_contig_shards(tmp_path)
+    wrong = [shards["b"], shards["a"]]
+    chrom, pos = data_lines(shards["a"])[0].split("\t")[:2]
+    error = _gather_refused(tmp_path, wrong, shards["a"], f"record {chrom}:{pos} ", name=output)
+    assert "puts chr20 before chr21" in error and "create-output-variant-index" not in error
+    split = [shards["a"], shards["b"], shards["c"]]
+    chrom, pos = data_lines(shards["c"])[0].split("\t")[:2]
+    error = _gather_refused(tmp_path, split, shards["c"], f"record {chrom}:{pos} ", name=output)
+    assert "shards out of order" in error and "create-output-variant-index" not in error
+    gathered = tmp_path / output
+    assert gather_vcfs([str(shards["a"]), str(shards["c"]), str(shards["b"])], str(gathered)) == 9
+
+
+def test_gather_names_a_shard_that_is_not_sorted(tmp_path):
+    """Within one shard, a record before the one above it: the line says the shard is unsorted,
+    without GATK's --create-output-variant-index, which gather-vcfs does not take."""
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)
+    first, second = tmp_path / "first.vcf", tmp_path / "second.vcf"
+    first.write_text("\n".join([*header, *records[:2]]) + "\n")
+    second.write_text("\n".join([*header, records[4], records[3]]) + "\n")
+    chrom, pos = records[3].split("\t")[:2]
+    error = _gather_refused(tmp_path, [first, second], second, f"record {chrom}:{pos} ")
+    assert "not sorted" in error and "create-output-variant-index" not in error, error
+
+
 def test_gather_to_bcf_names_the_shard_with_an_undeclared_key(tmp_path):
     """htslib cannot write a BCF record naming an undeclared INFO key: the line names the shard
     that holds it (not the output, nor the first shard), and the record."""

@@ -66,12 +66,26 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     try:
         writer.write_lines(gathered_header([reader.header_lines for reader in readers]))
         last: tuple[str, int, str] | None = None  # the last record written so far, its shard
+        rank = _contig_rank(first.header_lines)
+        done: set[str] = set()  # contigs left behind: a record on one again is out of order
         for reader in readers:
             previous = last  # the previous shards' last record
             lines: list[str] = []
             for record in reader.records():
-                if previous and previous[0] == record.chrom and record.pos <= previous[1]:
+                if last and record.chrom != last[0]:
+                    done.add(last[0])
+                    again = record.chrom in done
+                    if again or rank.get(record.chrom, len(rank)) < rank.get(last[0], -1):
+                        _refuse_contig_order(record, last, reader.path, again)
+                elif previous and previous[0] == record.chrom and record.pos <= previous[1]:
                     _refuse_order(record, previous, reader.path)
+                elif last and record.pos < last[1]:
+                    raise InputError(
+                        f"comes before the shard's previous record ({last[0]}:{last[1]}): the "
+                        "shard is not sorted (sort it, e.g. bcftools sort)",
+                        path=reader.path,
+                        record=record.label,
+                    )
                 lines.append(record.line)
                 count += 1
                 last = (record.chrom, record.pos, reader.path)
@@ -94,6 +108,33 @@ def _refuse_repeats(inputs: list[str]) -> None:
         path, earlier = repeat
         also = "" if earlier == path else f"; {earlier} is the same file"
         raise InputError(f"given twice (-I{also}): its records would be written twice", path=path)
+
+
+def _contig_rank(header: list[str]) -> dict[str, int]:
+    """Contig -> its place among the header's ``##contig`` lines (the sequence dictionary Picard's
+    GatherVcfs orders shards by)."""
+    names = [line[len("##contig=<ID=") :].split(",")[0].rstrip(">") for line in header
+             if line.startswith("##contig=<ID=")]  # fmt: skip
+    return {name: place for place, name in enumerate(names)}
+
+
+def _refuse_contig_order(
+    record: VcfRecord, last: tuple[str, int, str], path: str, again: bool
+) -> None:
+    """A record on a contig the gathered output has left behind, or that the header's contig
+    order puts before the last record's: shards out of order (Picard's GatherVcfs: "First record
+    in file ... is not after first record in previous file")."""
+    problem = (
+        f"{record.chrom} records were already written before {last[0]}"
+        if again
+        else f"the header's contig order puts {record.chrom} before {last[0]}"
+    )
+    raise InputError(
+        f"comes after {last[0]}:{last[1]} (in {last[2]}), but {problem}: shards out of order "
+        "(give them in the header's contig order)",
+        path=path,
+        record=record.label,
+    )
 
 
 def _refuse_order(record: VcfRecord, previous: tuple[str, int, str], path: str) -> None:
