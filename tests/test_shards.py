@@ -178,6 +178,25 @@ def test_gather_refuses_a_shard_whose_header_defines_other_things(tmp_path):
     assert gather_vcfs([first, shard("d.vcf", "CNN_2D", chr20, 20)], str(tmp_path / "ok.vcf")) == 2
 
 
+def test_gather_takes_a_bcf_shard_beside_a_vcf_shard(tmp_path):
+    """htslib writes ##FILTER=<ID=PASS> into every BCF header: a .bcf and a .vcf shard of one
+    run were refused as scored with another model or reference."""
+    header, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)
+    first, second = tmp_path / "first.vcf", tmp_path / "second.vcf"
+    first.write_text("\n".join([*header, *records[:2]]) + "\n")
+    second.write_text("\n".join([*header, *records[2:5]]) + "\n")
+    bcf = tmp_path / "first.bcf"
+    assert run_cli("gather-vcfs", "-I", first, "-O", bcf).returncode == 0
+    with pysam.VariantFile(str(bcf)) as written:
+        assert "##FILTER=<ID=PASS," in str(written.header)
+    output = tmp_path / "all.vcf.gz"
+    result = run_cli("gather-vcfs", "-I", bcf, "-I", second, "-O", output)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[:5] for line in data_lines(output)] == [
+        line.split("\t")[:5] for line in records[:5]
+    ]
+
+
 def _gather_refused(tmp_path, shards: list, *named, name: str = "gathered.vcf.gz") -> str:
     """gather-vcfs on the shards: one error line naming ``named``, exit 1, no output."""
     output = tmp_path / "out" / name

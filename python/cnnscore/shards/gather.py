@@ -19,11 +19,14 @@ from ..io.vcf_text import VcfReader, VcfRecord
 
 _WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
+_PASS = "##FILTER=<ID=PASS,"
 _DEFINITIONS = ("##INFO=", "##FORMAT=", "##FILTER=", "##ALT=", "##contig=")
 
 
 def _definitions(header: list[str]) -> set[str]:
-    return {line for line in header if line.startswith(_DEFINITIONS)}
+    """The definitions shards must share, less PASS's: htslib writes it into every BCF header,
+    and VCF makes it implicit (so a .bcf and a .vcf.gz shard of one run differ only there)."""
+    return {line for line in header if line.startswith(_DEFINITIONS) and not line.startswith(_PASS)}
 
 
 def _short(line: str) -> str:
