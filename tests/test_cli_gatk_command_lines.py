@@ -320,6 +320,35 @@ def test_gatks_integration_test_filter_arguments(tmp_path, extra, canonical):
     same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
 
 
+def test_list_files_expand_as_gatk_expands_them(tmp_path):
+    """GATK's parser reads a collection argument's value ending in .list or .args as the file's
+    values, one per line (blank lines and # lines skipped): `-I bams.list` and a tranche list
+    were refused ("not a readable BAM/CRAM file", "invalid float value"). -L keeps reading a
+    .list as an interval file."""
+    truth = SMOKE / "giab_truth.vcf.gz"
+    bams, tranches, intervals = (tmp_path / n for n in ("bams.list", "t.args", "i.list"))
+    bams.write_text(f"# the sample\n\n  {SMOKE_BAM}  \n")
+    tranches.write_text("99.0\n# and\n95.0\n")
+    intervals.write_text("chr20:10000000-10004000\n")
+    common = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--tensor-type", "read_tensor",
+              "-L", intervals, "--add-output-vcf-command-line", "false"]  # fmt: skip
+    run_cli(*common, "-I", bams, "-O", tmp_path / "listed.vcf", check=True)
+    run_cli(*common, "-I", SMOKE_BAM, "-O", tmp_path / "given.vcf", check=True)
+    assert data_lines(tmp_path / "listed.vcf") == data_lines(tmp_path / "given.vcf")
+    assert len(data_lines(tmp_path / "given.vcf")) > 20  # -L read as intervals, not expanded
+    run_cli("filter", "-V", tmp_path / "given.vcf", "--resource", truth, "-O",
+            tmp_path / "l.vcf", "--snp-tranche", tranches, check=True)  # fmt: skip
+    run_cli("filter", "-V", tmp_path / "given.vcf", "--resource", truth, "-O",
+            tmp_path / "g.vcf", "--snp-tranche", "99.0", "95.0", check=True)  # fmt: skip
+    assert data_lines(tmp_path / "l.vcf") == data_lines(tmp_path / "g.vcf")
+    assert any("SNP_Tranche_95.00_99.00" in line for line in header_lines(tmp_path / "l.vcf"))
+    tranches.write_text("99.0\nninety\n")
+    bad = run_cli("filter", "-V", tmp_path / "given.vcf", "--resource", truth, "-O",
+                  tmp_path / "b.vcf", "--snp-tranche", tranches)  # fmt: skip
+    assert bad.returncode == 2 and f"{tranches}: line 2:" in bad.stderr, bad.stderr
+    assert not (tmp_path / "b.vcf").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "note"),
     [

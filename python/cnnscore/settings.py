@@ -40,7 +40,10 @@ class Flag:
     command lines, with this one-line note, and without effect. ``refused``: accepted by the
     parser but stopped with this one line. ``writes``: for an output that is a prefix, the
     suffixes of the files it names (``.json``, ``.html``; a value ending in one is taken as the
-    prefix without it), so that what it writes can be told from what it reads.
+    prefix without it), so that what it writes can be told from what it reads. A repeated
+    setting's value naming a ``.list`` or ``.args`` file stands for the file's lines, as GATK's
+    parser expands them for every collection argument (``-I bams.list``), unless
+    ``list_files`` is False (``-L``, ``-XL``: there a ``.list`` is an interval file).
     """
 
     names: tuple[str, ...]
@@ -58,6 +61,7 @@ class Flag:
     ignored: str | None = None
     refused: str | None = None
     writes: tuple[str, ...] = ()
+    list_files: bool = True
 
     @property
     def flag(self) -> str:
@@ -146,7 +150,7 @@ def intervals_setting(
     help: str = "chr:start-end, BED, .interval_list or VCF; repeatable (combined by "  # noqa: A002
     "--interval-set-rule)",
 ) -> Any:
-    return setting("-L", "--intervals", repeated=True, path=FILE, help=help)
+    return setting("-L", "--intervals", repeated=True, path=FILE, list_files=False, help=help)
 
 
 def exclude_intervals_setting() -> Any:
@@ -154,6 +158,7 @@ def exclude_intervals_setting() -> Any:
         "-XL",
         "--exclude-intervals",
         repeated=True,
+        list_files=False,
         path=FILE,
         help="bases taken out of the intervals (GATK's -XL): a record is left out when none of "
         "its span remains; repeatable",

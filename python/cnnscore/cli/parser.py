@@ -9,7 +9,9 @@ subcommand shares (:class:`CommonOptions`).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .. import __version__
 from ..errors import InputError
@@ -146,6 +148,39 @@ class _GivenOnce(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+#: a value of a repeated setting ending so names a file of values, one per line (Barclay's
+#: expansion files; blank lines and lines starting with # are skipped, as there)
+LIST_FILE_SUFFIXES = (".list", ".args")
+
+
+def _expanding(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert``, but a value naming a local .list/.args file gives the list of its lines,
+    each converted (flattened by options_from); argparse shows a failure as one usage line."""
+
+    def expand(text: str) -> Any:
+        if not text.endswith(LIST_FILE_SUFFIXES) or "://" in text:
+            return convert(text)
+        try:
+            with open(text, encoding="utf-8") as handle:
+                lines = [line.strip() for line in handle]
+        except (OSError, UnicodeDecodeError) as err:
+            reason = getattr(err, "strerror", None) or str(err)
+            raise argparse.ArgumentTypeError(
+                f"{text}: cannot read this list file ({reason})"
+            ) from None
+        values = []
+        for number, line in enumerate(lines, 1):
+            if line and not line.startswith("#"):
+                try:
+                    values.append(convert(line))
+                except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
+                    raise argparse.ArgumentTypeError(f"{text}: line {number}: {err}") from None
+        return values
+
+    expand.__name__ = getattr(convert, "__name__", "value")  # argparse names the type so
+    return expand
+
+
 def _add_settings(
     parser: argparse.ArgumentParser,
     options_class: type,
@@ -182,6 +217,8 @@ def _add_settings(
             kwargs["type"] = flag.parse or str
             if flag.repeated:
                 kwargs.update(action="extend", nargs="+")
+                if flag.list_files:
+                    kwargs["type"] = _expanding(kwargs["type"])
             if flag.choices is not None:
                 kwargs["choices"] = flag.choices
             if flag.choices is None and not positional:
@@ -248,6 +285,10 @@ def command_of(args: argparse.Namespace) -> Command:
     return BY_NAME[name]
 
 
+def _as_list(item: Any) -> list:
+    return item if isinstance(item, list) else [item]
+
+
 def options_from(options_class: type, args: argparse.Namespace) -> tuple[object, list[str]]:
     """The options object the stage receives, from what argparse parsed, and the notes to print
     for GATK settings given that have no effect here; a refused one stops with its line."""
@@ -263,7 +304,9 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
                 notes.append(f"cnnscore: note: {flag.flag} has no effect here: {flag.ignored}")
             if flag.switch and flag.inverted:
                 value = not value
-            if flag.repeated:
-                value = tuple(value)
+            if flag.repeated:  # a .list file's values in its place
+                value = tuple(
+                    v for item in value for v in (item if isinstance(item, list) else [item])
+                )
         values[field.name] = value
     return options_class(**values), notes
