@@ -157,6 +157,9 @@ def test_a_path_setting_works_with_gs_without_a_change_in_gcs():
         ("split-intervals", "-V", "v", "-R", "r", "-O", "o", "--scatter-count", "0"),
         ("filter", "-V", "v", "--resource", "r", "-O", "o", "--snp-tranche", "high"),
         ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "x"),
+        ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "nan"),
+        ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--indel-cutoff", "NaN"),
+        ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "inf"),
         (
             "write-tensors",
             "-V",

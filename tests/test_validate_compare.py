@@ -133,6 +133,19 @@ def test_cutoff_concordance_follows_filter_variant_tranches_rule(pair, tmp_path)
     assert report["classification"]["cutoffs"]["classified"] == 7
 
 
+@pytest.mark.parametrize("flag", ["--snp-cutoff", "--indel-cutoff"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_cutoff_that_is_not_finite_is_refused(pair, tmp_path, flag, value):
+    """A NaN cutoff filtered nothing on either side, so concordance was 1.0 and a
+    'concordance<0.999' gate passed whatever the scores; it is refused when parsed."""
+    result, report = _compare(pair, tmp_path / "r", flag, value, "--fail-if", "concordance<0.999")
+    assert result.returncode == 2 and report is None
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith(f"cnnscore: error: cnnscore compare: argument {flag}"), error
+    assert "must be a finite number" in error
+    assert not list(tmp_path.glob("r.*"))
+
+
 def test_filter_concordance_compares_filter_columns(pair, tmp_path):
     _, report = _compare(pair, tmp_path / "r", "--compare-filters")
     filters = report["classification"]["filters"]
@@ -204,6 +217,29 @@ def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
     result, _ = _compare(pair, tmp_path / "r", "--baseline-metrics", bad_metrics)
     assert result.returncode == 1 and "m.json: not a cnnscore --metrics-json file" in result.stderr
     assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e400"])
+def test_an_infinite_score_is_refused_naming_the_file_and_record(smoke_2d_output, tmp_path, value):
+    """An infinite score (on one side it was a numpy traceback after the whole comparison; on
+    both, a NaN mean difference that --fail-if passed as "ok (nan)" and a JSON with NaN in it):
+    one line naming the file and record, exit 1, no report."""
+    header, records = header_lines(smoke_2d_output), data_lines(smoke_2d_output)
+    chrom, pos, _, ref, alt = records[3].split("\t")[:5]
+    old = f"CNN_2D={info_text(records[3])}"
+    records[3] = records[3].replace(old, f"CNN_2D={value}")
+    infinite = tmp_path / "infinite.vcf"
+    infinite.write_text("\n".join(header + records) + "\n")
+    for pair, gate in [((smoke_2d_output, infinite), "max_abs_delta>0.001"),
+                       ((infinite, infinite), "mean_abs_delta>0.001")]:  # fmt: skip
+        result, report = _compare(pair, tmp_path / "r", "--fail-if", gate)
+        assert result.returncode == 1 and report is None, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"cnnscore: error: {infinite}: record {chrom}:{pos} {ref}>{alt}: "
+            f"CNN_2D={value} is infinite: no score difference can be measured from it"
+        )
+        assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
 
 
 @pytest.mark.parametrize(

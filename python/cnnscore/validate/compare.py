@@ -149,6 +149,12 @@ def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
         raise InputError(f"{key}={text} is not a number", path=path, record=record.label) from None
     if math.isnan(value):
         raise InputError(f"{key} is NaN", path=path, record=record.label)
+    if math.isinf(value):
+        raise InputError(
+            f"{key}={text} is infinite: no score difference can be measured from it",
+            path=path,
+            record=record.label,
+        )
     return text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..settings import FILE, OUTPUT, VCF, setting
+from ..settings import FILE, OUTPUT, VCF, finite_float, setting
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,12 @@ class CompareOptions:
     )
     snp_cutoff: float | None = setting(
         "--snp-cutoff",
-        parse=float,
+        parse=finite_float,
         help="tranche cutoff for SNPs: a SNP is filtered iff its score <= this (both sides)",
     )
-    indel_cutoff: float | None = setting("--indel-cutoff", parse=float, help="the same for indels")
+    indel_cutoff: float | None = setting(
+        "--indel-cutoff", parse=finite_float, help="the same for indels"
+    )
     compare_filters: bool = setting(
         "--compare-filters",
         switch=True,
