@@ -54,6 +54,24 @@ def test_a_warm_cache_scores_exactly_as_compiling_and_settings_compile_anew(tmp_
     assert len(_blobs(cache)) == 2 * MODELS
 
 
+@pytest.mark.parametrize("variable, flag", [("OFF", None), ("off", "Off"), ("Off", "OFF")])
+def test_off_is_taken_in_any_case(tmp_path, monkeypatch, variable, flag):
+    """CNNSCORE_COMPILED_CACHE=OFF or --compiled-cache Off made a cache folder of that name in
+    the current folder (about 48 MB); off in any case is no cache."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("CNNSCORE_COMPILED_CACHE", variable)
+    output, metrics = tmp_path / "o.vcf", tmp_path / "o.json"
+    extra = ["--compiled-cache", flag] if flag else []
+    run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+            "read_tensor", "--threads", "2", "-O", output, "--metrics-json", metrics,
+            *extra, check=True)  # fmt: skip
+    assert json.loads(metrics.read_text())["compiled_cache"] == "off"
+    assert list(work.iterdir()) == []
+    assert_matches_golden(output)
+
+
 def test_a_damaged_blob_is_compiled_again_and_replaced(tmp_path):
     cache = tmp_path / "compiled"
     reference, _ = _score(tmp_path, "first", str(cache))
@@ -105,6 +123,6 @@ def test_the_folder_keeps_the_most_recently_used_within_its_budget(tmp_path):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("setting", ["off", "", None])
+@pytest.mark.parametrize("setting", ["off", "OFF", "", None])
 def test_off_or_unset_is_no_cache(setting):
     assert CompiledCache.at(setting) is None

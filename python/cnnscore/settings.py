@@ -144,6 +144,11 @@ def finite_float(text: str) -> float:
     return value
 
 
+def folder_or_off(text: str) -> str:
+    """A folder, or ``off`` in any case, given as ``off`` (``OFF`` made a folder of that name)."""
+    return "off" if text.lower() == "off" else text
+
+
 def fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:

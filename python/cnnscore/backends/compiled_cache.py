@@ -15,7 +15,8 @@ runs (shards on one machine) never read a half-written one. The folder is kept u
 :data:`BUDGET_BYTES`, least recently used first.
 
 A fresh machine per task (Terra, Cromwell on GCP) never finds anything here, so the image turns
-the cache off (``CNNSCORE_COMPILED_CACHE=off``); it pays on a workstation or a long-lived VM.
+the cache off (``CNNSCORE_COMPILED_CACHE=off``, in any case); it pays on a workstation or a
+long-lived VM.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..io import files
+from ..settings import folder_or_off
 from . import cpu
 
 ENVIRONMENT = "CNNSCORE_COMPILED_CACHE"
@@ -43,10 +45,11 @@ SUFFIX = ".blob"
 
 
 def default_folder() -> str:
-    """``$CNNSCORE_COMPILED_CACHE`` (a folder, or ``off``), else ~/.cache/cnnscore/compiled."""
-    return os.environ.get(ENVIRONMENT) or os.path.join(
-        os.path.expanduser("~"), ".cache", "cnnscore", "compiled"
-    )
+    """``$CNNSCORE_COMPILED_CACHE`` (a folder, or ``off`` in any case), else
+    ~/.cache/cnnscore/compiled."""
+    if given := os.environ.get(ENVIRONMENT):
+        return folder_or_off(given)
+    return os.path.join(os.path.expanduser("~"), ".cache", "cnnscore", "compiled")
 
 
 @functools.cache
@@ -97,7 +100,7 @@ class CompiledCache:
     def at(cls, folder: str | None) -> CompiledCache | None:
         """The cache in ``folder`` (created), or None when it is ``off``, unset, or cannot be
         created or written: a cache only saves time, so its absence is never an error."""
-        if not folder or folder == OFF:
+        if not folder or folder.lower() == OFF:
             return None
         try:
             os.makedirs(folder, exist_ok=True)

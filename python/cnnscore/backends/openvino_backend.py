@@ -168,7 +168,7 @@ class OpenVinoBackend(InferenceBackend):
         compilation was stored (backends.compiled_cache), else built, compiled and stored."""
         dft = self.convolution == "dft"
         cache = CompiledCache.at(cache_folder)
-        if cache is None and cache_folder not in (None, OFF):
+        if cache is None and cache_folder is not None and cache_folder.lower() != OFF:
             self.compiled_cache = "unwritable"
         key = ""
         if cache is not None:

@@ -17,6 +17,7 @@ from ..settings import (
     VCF,
     command_line_header_setting,
     exclude_intervals_setting,
+    folder_or_off,
     interval_exclusion_padding_setting,
     interval_merging_rule_setting,
     interval_padding_setting,
@@ -228,9 +229,10 @@ class ScoreOptions:
     compiled_cache: str | None = setting(
         "--compiled-cache",
         metavar="FOLDER|off",
+        parse=folder_or_off,
         help="where compiled models are kept between runs, so that a later run on this machine "
         "skips building and compiling them (openvino; keyed by model, settings, runtime and CPU); "
-        "default $CNNSCORE_COMPILED_CACHE, else ~/.cache/cnnscore/compiled; off: none",
+        "default $CNNSCORE_COMPILED_CACHE, else ~/.cache/cnnscore/compiled; off (any case): none",
     )
     command_line_header: bool = command_line_header_setting()
     create_index: bool = output_index_setting()
