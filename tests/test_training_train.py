@@ -561,3 +561,21 @@ def test_write_tensors_and_train_from_and_to_gcs(tmp_path, whole_bed):
     assert report["data"]["stores"][0]["path"] == gs("tensors/t.zip")
     assert report["outputs"]["weights"]["path"] == gs("trained/model.hd5")
     assert gs("trained/model.hd5") in result.stderr
+
+
+def test_train_refuses_a_store_given_twice(tmp_path, store_1d):
+    """The same store twice, or a store and a link to it, was trained on twice, with copies on
+    both sides of the validation split; refused as gather-vcfs and score refuse repeated inputs."""
+    link = tmp_path / "link.zip"
+    link.symlink_to(store_1d)
+    out = tmp_path / "out"
+    out.mkdir()
+    for second, also in ((store_1d, ""), (link, f"; {store_1d} is the same store")):
+        result = run_cli("train", "--tensors", store_1d, second, "--model-kind", "1d",
+                         "--epochs", "1", "-O", out / "model")  # fmt: skip
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"cnnscore: error: {second}: given twice (--tensors{also}): its tensors would be "
+            "trained on twice, with copies on both sides of the validation split"
+        )
+        assert list(out.iterdir()) == []

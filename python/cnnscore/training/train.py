@@ -25,7 +25,7 @@ from .. import __version__
 from ..backends.cpu import usable_cores
 from ..errors import InputError
 from ..io.files import check_output_folder, sha256_file, write_atomically
-from ..io.locations import user_facing
+from ..io.locations import first_repeat, user_facing
 from ..models.gatk_json import MODEL_KINDS, architecture_json
 from ..models.network import Weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
@@ -84,6 +84,15 @@ def _check_options(options: TrainOptions) -> None:
         raise InputError("must be 0 or more", setting="annotation_draws")
     if options.initial_weights and not os.path.isfile(options.initial_weights):
         raise InputError("initial weights not found", path=options.initial_weights)
+    repeat = first_repeat(list(options.tensors))
+    if repeat:  # its tensors would be trained on twice, copies in training and validation both
+        path, earlier = repeat
+        also = "" if earlier == path else f"; {earlier} is the same store"
+        raise InputError(
+            f"given twice (--tensors{also}): its tensors would be trained on twice, with copies "
+            "on both sides of the validation split",
+            path=path,
+        )
     prefix = output_prefix(options.output)
     folder = os.path.dirname(os.path.abspath(prefix))
     if not os.path.isdir(folder):
