@@ -221,6 +221,25 @@ def test_interval_files_and_merging(tmp_path):
     ]
 
 
+def test_an_unsorted_list_intersected_is_intersected_whole_with_a_warning(tmp_path, capsys):
+    """GATK 4.6.0's INTERSECTION walks the -L lists as given, assuming reference order, and
+    drops an overlap behind its place (a name-sorted BED: chr1, chr10, ...); cnnscore takes the
+    whole intersection and warns where GATK would score fewer records."""
+    in_order, out_of_order = tmp_path / "sorted.bed", tmp_path / "unsorted.bed"
+    in_order.write_text("chr1\t100\t200\nchr1\t500\t600\n")
+    out_of_order.write_text("chr1\t550\t560\nchr1\t150\t160\n")
+    whole = [Interval("chr1", 151, 160), Interval("chr1", 551, 560)]
+    specs = [str(in_order), str(out_of_order)]
+    assert resolve_intervals(specs, LENGTHS, rule="INTERSECTION") == whole
+    assert f"-L {out_of_order} is not in reference order" in capsys.readouterr().err
+    assert resolve_intervals(specs, LENGTHS) == [Interval("chr1", 101, 200),
+                                                 Interval("chr1", 501, 600)]  # fmt: skip
+    assert resolve_intervals(specs[::-1], LENGTHS, rule="INTERSECTION") == whole
+    assert "reference order" in capsys.readouterr().err
+    resolve_intervals([str(in_order), str(in_order)], LENGTHS, rule="INTERSECTION")
+    assert "reference order" not in capsys.readouterr().err
+
+
 def test_an_interval_list_line_one_base_short_is_skipped_with_a_warning(tmp_path, capsys):
     """GATK's IntervalUtils skips (and warns of) an interval-list line whose end is one base
     before its start (an off-by-one exome list); a BED line of that shape is refused instead."""

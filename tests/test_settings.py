@@ -46,7 +46,9 @@ def test_gatk_value_forms_mean_what_they_mean_in_gatk():
     assert default.snp_tranches == (99.95,) and default.invalidate_previous_filters is False
     for switch, expected in ((("--invalidate-previous-filters",), True),
                              (("--invalidate-previous-filters", "true"), True),
-                             (("--invalidate-previous-filters", "FALSE"), False)):  # fmt: skip
+                             (("--invalidate-previous-filters", "FALSE"), False),
+                             (("--invalidate-previous-filters", "T"), True),  # Barclay's T/F
+                             (("--invalidate-previous-filters", "f"), False)):  # fmt: skip
         assert _parse(*base, *switch)[0].invalidate_previous_filters is expected
     with pytest.raises(SystemExit):
         _parse(*base, "--invalidate-previous-filters", "maybe")

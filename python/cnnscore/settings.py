@@ -109,11 +109,12 @@ def flag_of(options_class: type, name: str) -> str | None:
 
 
 def true_or_false(text: str) -> bool:
-    """GATK's boolean values (Barclay accepts true/false in any case)."""
+    """GATK's boolean values: Barclay's StrictBooleanConverter takes true, false, T and F, in
+    any case."""
     lowered = text.lower()
-    if lowered not in ("true", "false"):
+    if lowered not in ("true", "false", "t", "f"):
         raise argparse.ArgumentTypeError(f"'{text}' is not true or false")
-    return lowered == "true"
+    return lowered in ("true", "t")
 
 
 def positive_int(text: str) -> int:

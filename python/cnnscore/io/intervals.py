@@ -200,6 +200,25 @@ def parse_intervals(
     return intervals
 
 
+def _warn_unsorted_for_intersection(
+    specs: Sequence[str], given: Sequence[list[Interval]], contig_lengths: dict[str, int]
+) -> None:
+    """GATK 4.6.0 intersects the -L values as given, with a walk that assumes each is in
+    reference order (IntervalUtils.mergeListsBySetOperator): an overlap behind its pointer is
+    dropped, so a list sorted by name (chr1, chr10, ...) loses records there. cnnscore takes
+    the whole intersection, and says where the two differ."""
+    rank = {contig: index for index, contig in enumerate(contig_lengths)}
+    for spec, intervals in zip(specs, given):
+        keys = [(rank[i.contig], i.start) for i in intervals]
+        if keys != sorted(keys):
+            print(
+                f"cnnscore: warning: -L {spec} is not in reference order: with "
+                "--interval-set-rule INTERSECTION GATK 4.6.0 would drop overlaps behind its "
+                "place in such a list and score fewer records; cnnscore intersects it whole",
+                file=sys.stderr,
+            )
+
+
 def resolve_intervals(
     specs: Sequence[str],
     contig_lengths: dict[str, int],
@@ -215,10 +234,10 @@ def resolve_intervals(
     taken out, each padded by ``exclusion_padding`` (``-ixp``). Returns the merged runs, sorted."""
     if rule not in ("UNION", "INTERSECTION"):
         raise InputError(f"unknown rule {rule}: UNION or INTERSECTION", setting="interval_set_rule")
-    sets = [
-        merge_intervals(_padded(parse_intervals([spec], contig_lengths), padding, contig_lengths))
-        for spec in specs
-    ]
+    given = [parse_intervals([spec], contig_lengths) for spec in specs]
+    if rule == "INTERSECTION" and len(specs) > 1:
+        _warn_unsorted_for_intersection(specs, given, contig_lengths)
+    sets = [merge_intervals(_padded(one, padding, contig_lengths)) for one in given]
     combined = sets[0] if sets else {}
     for other in sets[1:]:
         combined = (
