@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO, TESTDATA
+from conftest import BUCKET, REPO, TESTDATA, gs
 
 NOTEBOOK = REPO / "notebooks" / "cnnscore_compare_backends.ipynb"
 
@@ -45,6 +45,38 @@ def test_the_notebook_runs_and_compares_two_backends(executed):
     assert any("image/png" in o.get("data", {}) for o in outputs), "no plot shown"
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("FILTER concordance" in page and "max |delta|" in page for page in html)
+
+
+def test_a_workflows_gs_outputs_are_read_as_they_are(executed, gcs_emulator, tmp_path):
+    """On Terra a workflow's outputs are gs:// URLs: the plots read the VCFs with gzip and
+    failed there, and one metrics file per side was taken where CNNScoreVariants writes one per
+    shard. Two runs' outputs, the candidate's metrics as two shards, all in a bucket."""
+    _, scored_here = executed
+    bucket = gcs_emulator.bucket(BUCKET)
+    for name in ("tensorflow.vcf.gz", "openvino.vcf.gz", "tensorflow.metrics.json",
+                 "openvino.metrics.json"):  # fmt: skip
+        bucket.blob(f"runs/{name}").upload_from_filename(str(scored_here / name))
+        if name.endswith(".json"):
+            bucket.blob(f"runs/shard-1.{name}").upload_from_filename(str(scored_here / name))
+    out = tmp_path / "from-gs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NB_OUT", str(out))
+        patch.setenv("NB_BASELINE_VCF", gs("runs/tensorflow.vcf.gz"))
+        patch.setenv("NB_CANDIDATE_VCF", gs("runs/openvino.vcf.gz"))
+        patch.setenv("NB_BASELINE_METRICS", gs("runs/tensorflow.metrics.json"))
+        patch.setenv(
+            "NB_CANDIDATE_METRICS",
+            " ".join([gs("runs/openvino.metrics.json"), gs("runs/shard-1.openvino.metrics.json")]),
+        )
+        notebook = nbformat.read(NOTEBOOK, as_version=4)
+        NotebookClient(notebook, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    report = json.loads((out / "compare.json").read_text())
+    assert report["summary"]["concordance"] == 1.0 and report["summary"]["records_compared"] > 0
+    assert report["candidate"]["variants_per_minute"] > 0
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]  # fmt: skip
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no plot shown"
 
 
 def test_the_committed_notebook_carries_no_outputs():
