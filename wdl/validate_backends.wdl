@@ -167,7 +167,7 @@ workflow ValidateBackends {
     reference_fasta: "indexed reference FASTA (plain or bgzip)"
     reference_fasta_index: ".fai of reference_fasta"
     reference_fasta_gzi: ".gzi of a bgzip reference_fasta"
-    reads: "BAM/CRAM files for the 2D model; empty for the 1D model"
+    reads: "BAM/CRAM files for the 2D model; empty for the 1D model; all gs:// (streamed) or all another kind (drs://: counted on the scoring disk, judged by the first)"
     reads_indexes: ".bai/.crai/.csi of reads, one per file in the same order (passed with each, so any name works); another count stops the run in its first task"
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets (the reads and reference are streamed from gs://, not copied)"
     architecture_json: "GATK model JSON; leave both model files unset for GATK's default for tensor_type: small_2d (read_tensor, shipped in the package); 1d_cnn_mix_train_full_bn (reference) where the image carries it (see /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d"

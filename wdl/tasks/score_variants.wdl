@@ -35,7 +35,7 @@ task ScoreVariants {
   # outputs and the small indexes cnnscore caches in the working folder. Reads are streamed only
   # from gs://, though: Cromwell downloads a drs:// URI whole when it cannot resolve it to gs://
   # before the task (docs/CROMWELL.md, row 15), and other backends localise everything, so any
-  # other reads are counted on the disk.
+  # other reads are counted on the disk. The first file stands for all: give one kind of URL.
   Boolean reads_streamed = length(reads) == 0 || sub(reads[0], "^gs://.*", "") == ""
   Float reads_gb = if reads_streamed then 0 else size(reads, "GB") + size(reads_indexes, "GB")
   Int disk_gb = ceil(size(input_vcf, "GB") * 2 + reads_gb) + 20
@@ -109,7 +109,7 @@ task ScoreVariants {
     reference_fasta: {description: "indexed reference FASTA (plain or bgzip); streamed: read by byte range from gs://, also for CRAM decoding (then its .fai and .gzi must also lie beside it, named FASTA.fai and FASTA.gzi, as htslib looks for them there)", localization_optional: true}
     reference_fasta_index: {description: ".fai of reference_fasta: passed with it, so any name works for BAM reads", localization_optional: true}
     reference_fasta_gzi: {description: ".gzi of a bgzip reference_fasta: passed with it", localization_optional: true}
-    reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied", localization_optional: true}
+    reads: {description: "BAM/CRAM files for the 2D model (read_tensor); streamed: read by byte range from gs://, not copied; any other URL (drs://) is counted on the disk, judged by the first file, so give all from gs:// or none", localization_optional: true}
     reads_indexes: {description: "their .bai/.crai/.csi indexes, one per file in the same order (passed with each file, so any name works); another count stops the task, and an index that does not belong to its file is refused", localization_optional: true}
     requester_pays_project: "Google Cloud project billed for reading requester-pays buckets"
     architecture_json: "GATK model JSON (e.g. small_2d.json); with weights_hd5 unset too, GATK's default for tensor_type: small_2d (read_tensor), shipped in the package; 1d_cnn_mix_train_full_bn (reference) where the image carries it (its /opt/cnnscore/models/MODELS.txt), else cnnscore_compact_1d, said in the task's stderr"
