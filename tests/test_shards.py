@@ -385,3 +385,16 @@ def test_split_refuses_a_contig_not_in_the_reference(tmp_path):
         "the reference"
     ]
     assert not (tmp_path / "shards").exists()
+
+
+def test_shard_names_sort_in_shard_order_past_ten_thousand():
+    """The workflows take the shards in glob order, which is name order: 4 digits (shard-0000)
+    as before, more where the count needs them, so that shard-10000 never sorts before
+    shard-1001."""
+    from cnnscore.shards.split import SHARD_NAME, shard_names
+
+    assert shard_names(3) == [f"shard-000{i}.interval_list" for i in range(3)]
+    for count in (10_000, 10_001, 123_456):
+        names = shard_names(count)
+        assert sorted(names) == names and len(set(names)) == count
+        assert all(SHARD_NAME.fullmatch(name) for name in (names[0], names[-1]))

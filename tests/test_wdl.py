@@ -348,3 +348,23 @@ def test_files_are_named_only_with_characters_gcp_batch_transfers_intact(path):
     named = text[text.index("command <<<") : text.index("parameter_meta {")]
     assert "output_prefix" not in named, "a file named from output_prefix as given"
     assert "~{file_prefix}" in named
+
+
+def _calls(body):
+    for node in body:
+        if isinstance(node, WDL.Tree.Call):
+            yield node
+        elif isinstance(node, (WDL.Tree.Scatter, WDL.Tree.Conditional)):
+            yield from _calls(node.body)
+
+
+@pytest.mark.parametrize("path", [WORKFLOW, WORKFLOW.with_name("validate_backends.wdl")],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_each_workflow_passes_every_input_of_its_filter_task(path):
+    """An input of a call left unset is a nested optional input on Terra, which users find
+    under the task's name and which differs between the two workflows (ValidateBackends did not
+    pass invalidate_previous_filters)."""
+    workflow = WDL.load(str(path)).workflow
+    (call,) = [c for c in _calls(workflow.body) if c.callee.name == "FilterVariantTranches"]
+    declared = {d.name for d in call.callee.inputs}
+    assert declared - set(call.inputs) == set()

@@ -34,6 +34,7 @@ workflow ValidateBackends {
     Array[File] resources_indexes = []
     Array[Float] snp_tranches = [99.95]
     Array[Float] indel_tranches = [99.4]
+    Boolean invalidate_previous_filters = false
     Float? snp_cutoff
     Float? indel_cutoff
     Array[String] fail_if = []
@@ -124,6 +125,7 @@ workflow ValidateBackends {
           info_key = info_key,
           snp_tranches = snp_tranches,
           indel_tranches = indel_tranches,
+          invalidate_previous_filters = invalidate_previous_filters,
           output_prefix = "~{output_prefix}.~{configuration.name}.filtered",
           runtime_settings = light
       }
@@ -181,6 +183,7 @@ workflow ValidateBackends {
     resources_indexes: ".tbi/.csi of resources, one per resource in the same order (passed with each, so any name works); another count stops the run in its first task"
     snp_tranches: "SNP truth sensitivities for the filtering (GATK default 99.95)"
     indel_tranches: "indel truth sensitivities for the filtering (GATK default 99.4)"
+    invalidate_previous_filters: "drop the input's FILTERs before tranche filtering"
     snp_cutoff: "optional SNP tranche cutoff for classification concordance"
     indel_cutoff: "optional indel tranche cutoff for classification concordance"
     fail_if: "gates such as max_abs_delta>0.01 or concordance<0.999 (cnnscore compare --fail-if)"

@@ -116,6 +116,15 @@ def split_vcf(
 SHARD_NAME = re.compile(r"shard-[0-9]{4,}\.interval_list")
 
 
+def shard_names(count: int) -> list[str]:
+    """``shard-NNNN.interval_list``, numbered from 0 with as many digits as the last needs (at
+    least 4): the workflows collect the shards with a glob, which Cromwell and miniwdl return
+    sorted by name, so the names must sort in shard order (shard-10000 before shard-1001 would
+    gather the VCF out of order)."""
+    width = max(4, len(str(count - 1)))
+    return [f"shard-{index:0{width}d}.interval_list" for index in range(count)]
+
+
 def interval_list_text(intervals: list[Interval], contig_lengths: dict[str, int]) -> str:
     """A Picard interval list (1-based, inclusive) with a sequence dictionary header."""
     lines = ["@HD\tVN:1.6"]
@@ -142,7 +151,7 @@ def run_split(
     if os.path.exists(output_dir):
         check_folder_to_fill(output_dir, SHARD_NAME)
     shards = split_vcf(vcf, reference_fai_lengths, scatter_count, intervals)
-    names = [f"shard-{index:04d}.interval_list" for index in range(len(shards))]
+    names = shard_names(len(shards))
     contents = [
         (name, interval_list_text(shard, reference_fai_lengths).encode())
         for name, shard in zip(names, shards)
