@@ -48,6 +48,12 @@ def _score(vcf: Path, *extra) -> list:
             "--tensor-type", "read_tensor", *extra]  # fmt: skip
 
 
+def _score_copies(f: dict, metrics: str) -> list:
+    """Score the copies of the inputs in the case's folder, the metrics written at ``metrics``."""
+    return ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"], "--tensor-type",
+            "read_tensor", "-O", f["out"], "--metrics-json", metrics]  # fmt: skip
+
+
 # fmt: off
 CASES = {
     "metrics on the input VCF": (
@@ -63,21 +69,15 @@ CASES = {
         "-O", "(--metrics-json)",
     ),
     "metrics on the BAM's index": (
-        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
-                   "--tensor-type", "read_tensor", "-O", f["out"],
-                   "--metrics-json", f"{f['bam']}.bai"],
+        lambda f: _score_copies(f, f"{f['bam']}.bai"),
         "--metrics-json", "(-I)",
     ),
     "metrics on the reference's .fai": (
-        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
-                   "--tensor-type", "read_tensor", "-O", f["out"],
-                   "--metrics-json", f"{f['ref']}.fai"],
+        lambda f: _score_copies(f, f"{f['ref']}.fai"),
         "--metrics-json", "(-R)",
     ),
     "metrics on the reference's .gzi": (
-        lambda f: ["score", "-V", f["vcf"], "-R", f["ref"], "-I", f["bam"],
-                   "--tensor-type", "read_tensor", "-O", f["out"],
-                   "--metrics-json", f"{f['ref']}.gzi"],
+        lambda f: _score_copies(f, f"{f['ref']}.gzi"),
         "--metrics-json", "(-R)",
     ),
     "metrics on the input VCF's index": (

@@ -326,18 +326,19 @@ def test_split_adds_its_shards_to_a_folder_and_touches_nothing_else(tmp_path):
     mine = ["in.vcf.gz", "in.vcf.gz.tbi", "notes.txt"]
     split = ["split-intervals", "-V", variants, "-R", SMOKE_REF, "--scatter-count"]
     run_cli(*split, "2", "-O", folder, check=True)
-    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(2)]
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *four_digit_names(2)]
     assert (folder / "notes.txt").read_text() == "my notes\n"
     here = f"import os; os.chdir({str(folder)!r})"
     result = run_cli(*split, "3", "-O", ".", prelude=here, check=True)
     assert "wrote 3 shards to ." in result.stderr
-    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(3)]
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *four_digit_names(3)]
     run_cli(*split, "1", "-O", folder, prelude=here, check=True)
-    assert sorted(p.name for p in folder.iterdir()) == [*mine, *shard_names(1)]
+    assert sorted(p.name for p in folder.iterdir()) == [*mine, *four_digit_names(1)]
     assert data_lines(variants) == data_lines(SMOKE_VCF)
 
 
-def shard_names(count: int) -> list[str]:
+def four_digit_names(count: int) -> list[str]:
+    """The shard file names expected under 10,000 shards."""
     return [f"shard-{index:04d}.interval_list" for index in range(count)]
 
 
@@ -393,7 +394,7 @@ def test_shard_names_sort_in_shard_order_past_ten_thousand():
     shard-1001."""
     from cnnscore.shards.split import SHARD_NAME, shard_names
 
-    assert shard_names(3) == [f"shard-000{i}.interval_list" for i in range(3)]
+    assert shard_names(3) == four_digit_names(3)
     for count in (10_000, 10_001, 123_456):
         names = shard_names(count)
         assert sorted(names) == names and len(set(names)) == count
