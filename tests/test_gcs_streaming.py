@@ -101,6 +101,11 @@ def render_command(inputs: dict) -> str:
         else:
             value = WDL.Value.Null()
         env = env.bind(decl.name, value)
+    for decl in task.postinputs:  # the private declarations the command names (file_prefix)
+        try:
+            env = env.bind(decl.name, decl.expr.eval(env, stdlib=WDL.StdLib.Base("1.0")))
+        except WDL.Error.EvalError:  # size() of a gs:// URL: the disk, not the command (a
+            continue  # declaration the command needed would fail the command's eval below)
     return task.command.eval(env, stdlib=WDL.StdLib.Base("1.0")).value
 
 
