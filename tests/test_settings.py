@@ -35,6 +35,8 @@ def test_every_field_of_every_options_class_is_a_declared_setting(command):
 
 def test_gatk_value_forms_mean_what_they_mean_in_gatk():
     base = ("filter", "-V", "in.vcf.gz", "--resource", "a.vcf.gz", "-O", "out.vcf")
+    java, _ = _parse(*base, "--snp-tranche", "99.5d", " 95 ", "0x1.8p6")  # as Double.valueOf
+    assert java.snp_tranches == (99.5, 95.0, 96.0)
     repeated, _ = _parse(*base, "--snp-tranche", "99.9", "--snp-tranche", "95.0")
     listed, _ = _parse(*base, "--snp-tranche", "99.9", "95.0")
     short, _ = _parse(
@@ -158,6 +160,7 @@ def test_a_path_setting_works_with_gs_without_a_change_in_gcs():
         ("score", "-V", "v", "-R", "r", "-O", "o", "-ip", "-5"),
         ("split-intervals", "-V", "v", "-R", "r", "-O", "o", "--scatter-count", "0"),
         ("filter", "-V", "v", "--resource", "r", "-O", "o", "--snp-tranche", "high"),
+        ("filter", "-V", "v", "--resource", "r", "-O", "o", "--indel-tranche", "9_9.5"),  # Java
         ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "x"),
         ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--snp-cutoff", "nan"),
         ("compare", "--baseline", "a", "--candidate", "b", "-O", "o", "--indel-cutoff", "NaN"),

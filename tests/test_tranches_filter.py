@@ -17,7 +17,8 @@ import numpy as np
 import pysam
 import pytest
 
-from cnnscore.tranches.filter import java_percent, parse_java_double, tranche_cutoffs
+from cnnscore.tranches.filter import java_percent, tranche_cutoffs
+from cnnscore.tranches.java_double import parse_java_double
 from cnnscore.tranches.truth_resources import ResourceCursor, is_allele_in_list
 from conftest import GOLDEN_2D, SMOKE, data_lines, header_lines, run_cli
 
@@ -494,7 +495,7 @@ def test_a_resource_index_attached_anywhere_is_used_or_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--snp-tranche", "100"), ("--snp-tranche", "-0.5"), ("--indel-tranche", "nan")],
+    [("--snp-tranche", "100"), ("--snp-tranche", "-0.5"), ("--indel-tranche", "NaN")],
 )
 def test_error_bad_tranche(small, tmp_path, flag, value):
     scored, truth = small

@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..io.locations import split_indexes
 from ..io.vcf_output import AtomicVcfWriter, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from .java_double import parse_java_double
 from .options import FilterOptions
 from .truth_resources import ResourceCursor, matches_truth
 
@@ -39,12 +40,6 @@ _WRITE_EVERY = 10_000
 _FILTER_ID = re.compile(r"##FILTER=<ID=([^,>]*)")
 #: ``Double.parseDouble``'s grammar after ``String.trim()``: decimal or hex, an optional
 #: f/F/d/D suffix, NaN and Infinity; Python's float() accepts more ("inf", "1_0") and less (hex).
-_JAVA_DOUBLE = re.compile(
-    r"[+-]?(?:NaN|Infinity"
-    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[fFdD]?"
-    r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+[fFdD]?)"
-)
-_JAVA_WHITESPACE = "".join(chr(code) for code in range(33))
 
 
 @dataclass
@@ -108,17 +103,6 @@ def tranche_filter_lines(key: str, kind: str, tranches: Sequence[float]) -> list
         f'{key}">'
         for low, high in bounds
     ]
-
-
-def parse_java_double(text: str) -> float:
-    """``Double.parseDouble``: the score GATK reads from the INFO text; ValueError if it is not
-    a number Java would accept."""
-    stripped = text.strip(_JAVA_WHITESPACE)
-    if not _JAVA_DOUBLE.fullmatch(stripped):
-        raise ValueError(text)
-    if stripped[-1] in "fFdD":
-        stripped = stripped[:-1]
-    return float.fromhex(stripped) if "x" in stripped.lower() else float(stripped)
 
 
 def tranche_cutoffs(scores: Sequence[float], tranches: Sequence[float]) -> list[float]:

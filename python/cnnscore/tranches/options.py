@@ -14,6 +14,7 @@ from ..settings import (
     tmp_dir_setting,
     verbosity_settings,
 )
+from .java_double import tranche
 
 DEFAULT_INFO_KEY = "CNN_2D"
 #: GATK 4.1.3.0+ defaults; earlier releases used 99.9, 99.99 (SNP) and 99.0, 99.5 (indel).
@@ -57,7 +58,7 @@ class FilterOptions:
     snp_tranches: tuple[float, ...] = setting(
         "--snp-tranche",
         repeated=True,
-        parse=float,
+        parse=tranche,
         default=DEFAULT_SNP_TRANCHES,
         metavar="T",
         help="SNP truth sensitivity in percent, 0 <= t < 100; repeatable (default 99.95)",
@@ -65,7 +66,7 @@ class FilterOptions:
     indel_tranches: tuple[float, ...] = setting(
         "--indel-tranche",
         repeated=True,
-        parse=float,
+        parse=tranche,
         default=DEFAULT_INDEL_TRANCHES,
         metavar="T",
         help="indel truth sensitivity in percent; repeatable (default 99.4)",

@@ -1,0 +1,33 @@
+"""Numbers as Java reads them (``Double.parseDouble``): GATK reads a score from the INFO text and
+a tranche from its command line so, and Python's ``float`` takes more (``1_0`` is 10 to Python,
+no number to Java) and less (``1.5d``, hexadecimal ``0x1p3``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+_JAVA_DOUBLE = re.compile(
+    r"[+-]?(?:NaN|Infinity"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[fFdD]?"
+    r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+[fFdD]?)"
+)
+_JAVA_WHITESPACE = "".join(chr(code) for code in range(33))
+
+
+def parse_java_double(text: str) -> float:
+    """``Double.parseDouble``; ValueError if it is not a number Java would accept."""
+    stripped = text.strip(_JAVA_WHITESPACE)
+    if not _JAVA_DOUBLE.fullmatch(stripped):
+        raise ValueError(text)
+    if stripped[-1] in "fFdD":
+        stripped = stripped[:-1]
+    return float.fromhex(stripped) if "x" in stripped.lower() else float(stripped)
+
+
+def tranche(text: str) -> float:
+    """A tranche value as GATK's parser reads it (``--snp-tranche 1_0`` is no number there)."""
+    try:
+        return parse_java_double(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
