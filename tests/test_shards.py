@@ -399,3 +399,52 @@ def test_shard_names_sort_in_shard_order_past_ten_thousand():
         names = shard_names(count)
         assert sorted(names) == names and len(set(names)) == count
         assert all(SHARD_NAME.fullmatch(name) for name in (names[0], names[-1]))
+
+
+def test_split_refuses_contigs_out_of_the_headers_order(tmp_path):
+    """Contig blocks out of the header's order (chr2 records, then chr1's, the header listing
+    chr1 first) were cut and every shard scored, and gather-vcfs then refused the shards, as
+    Picard's GatherVcfs does: refused in the first task now, before any scoring."""
+    import pysam
+
+    bases = pysam.FastaFile(str(SMOKE_REF)).fetch("chr20", 10_000_000, 10_002_000)
+    reference = tmp_path / "two.fa"
+    reference.write_text("".join(f">{name}\n{bases}\n" for name in ("chr1", "chr2")))
+    pysam.faidx(str(reference))
+    header = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=2000>",
+        "##contig=<ID=chr2,length=2000>",
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    records = [f"{contig}\t{pos}\t.\t{bases[pos - 1]}\tN\t50\t.\t."
+               for contig in ("chr2", "chr1") for pos in (100, 900)]  # fmt: skip
+    variants = tmp_path / "blocks.vcf"
+    variants.write_text("\n".join([*header, *records]) + "\n")
+    result = run_cli("split-intervals", "-V", variants, "-R", reference, "--scatter-count", "2",
+                     "-O", tmp_path / "shards")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"cnnscore: error: {variants}: record chr1:100 {bases[99]}>N: comes after chr2 records, "
+        "but the header lists chr1 before chr2: the scored shards could not be gathered in the "
+        "header's order (sort it, e.g. bcftools sort)"
+    ]
+    assert not (tmp_path / "shards").exists()
+    variants.write_text("\n".join([*header, *records[2:], *records[:2]]) + "\n")
+    run_cli("split-intervals", "-V", variants, "-R", reference, "--scatter-count", "2",
+            "-O", tmp_path / "shards", check=True)  # fmt: skip
+
+
+def test_split_refuses_to_replace_a_shard_it_reads(tmp_path):
+    """-L an earlier shard of the -O folder: the run deleted the file it read (exit 0)."""
+    split = ["split-intervals", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-O", tmp_path / "shards"]
+    run_cli(*split, "--scatter-count", "4", check=True)
+    earlier = tmp_path / "shards" / "shard-0003.interval_list"
+    kept = earlier.read_text()
+    result = run_cli(*split, "--scatter-count", "2", "-L", earlier)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"cnnscore: error: {earlier}: is an earlier run's shard in the output folder, which this "
+        "run replaces: give another -O or move it first"
+    ]
+    assert earlier.read_text() == kept and len(list((tmp_path / "shards").iterdir())) == 4

@@ -250,6 +250,14 @@ class VcfReader:
                 yield record
 
 
+def header_contig_rank(header_lines: list[str]) -> dict[str, int]:
+    """Contig -> its place among the header's ``##contig`` lines: the sequence dictionary order
+    Picard's GatherVcfs orders shards by, so split-intervals holds its input to it too."""
+    names = [line[len("##contig=<ID=") :].split(",")[0].rstrip(">") for line in header_lines
+             if line.startswith("##contig=<ID=")]  # fmt: skip
+    return {name: place for place, name in enumerate(names)}
+
+
 def _contig_lengths(header_lines: list[str], path: str) -> dict[str, int]:
     """The ##contig lengths; a length that is not a number is refused, as htsjdk refuses it
     (its sequence dictionary parses it as an integer) and htslib cannot write it as BCF."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..errors import InputError
 from ..io.locations import first_repeat
 from ..io.vcf_output import AtomicVcfWriter
-from ..io.vcf_text import VcfReader, VcfRecord
+from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank
 
 _WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
@@ -69,7 +69,7 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
     try:
         writer.write_lines(gathered_header([reader.header_lines for reader in readers]))
         last: tuple[str, int, str] | None = None  # the last record written so far, its shard
-        rank = _contig_rank(first.header_lines)
+        rank = header_contig_rank(first.header_lines)
         done: set[str] = set()  # contigs left behind: a record on one again is out of order
         for reader in readers:
             previous = last  # the previous shards' last record
@@ -111,14 +111,6 @@ def _refuse_repeats(inputs: list[str]) -> None:
         path, earlier = repeat
         also = "" if earlier == path else f"; {earlier} is the same file"
         raise InputError(f"given twice (-I{also}): its records would be written twice", path=path)
-
-
-def _contig_rank(header: list[str]) -> dict[str, int]:
-    """Contig -> its place among the header's ``##contig`` lines (the sequence dictionary Picard's
-    GatherVcfs orders shards by)."""
-    names = [line[len("##contig=<ID=") :].split(",")[0].rstrip(">") for line in header
-             if line.startswith("##contig=<ID=")]  # fmt: skip
-    return {name: place for place, name in enumerate(names)}
 
 
 def _refuse_contig_order(

@@ -37,7 +37,7 @@ class SplitOptions:
         required=True,
         path=OUTPUT_DIR,
         help="folder the shard-NNNN.interval_list files are added to (an earlier run's are "
-        "replaced; nothing else there is touched)",
+        "replaced, in a local folder; nothing else there is touched)",
     )
 
 

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..io.files import check_folder_to_fill, check_output_folder, replace_in_folder
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_output import SortOrder
-from ..io.vcf_text import VcfReader, VcfRecord
+from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank
 
 
 @dataclass
@@ -49,15 +49,29 @@ def _clip(ranges: dict[str, list[int]], chosen: dict[str, list[Interval]] | None
     return intervals
 
 
-def _count_checked(vcf_path: str, records: Iterable[VcfRecord], lengths: dict[str, int]) -> int:
+def _count_checked(
+    vcf_path: str, records: Iterable[VcfRecord], lengths: dict[str, int], rank: dict[str, int]
+) -> int:
     """The records counted, each checked as the cuts need it: in order (a record before an
     earlier one fell outside its shard's range, and an unsorted VCF's shards selected only some
-    of its records, exit 0; GATK cannot index, so cannot scatter, such a VCF), and on a contig
-    of the reference (a shard naming another was written, exit 0, and failed only when scored)."""
+    of its records, exit 0; GATK cannot index, so cannot scatter, such a VCF), its contigs in
+    the header's order (``rank``: gather-vcfs refuses shards out of it, after all the scoring),
+    and on a contig of the reference (a shard naming another failed only when scored)."""
     order = SortOrder(vcf_path, "so it cannot be cut into shards (sort it, e.g. bcftools sort)")
     total = 0
+    previous: str | None = None
     for record in records:
         order.record(record.chrom, record.pos)
+        behind = previous is not None and record.chrom != previous
+        if behind and rank.get(record.chrom, len(rank)) < rank.get(previous, -1):
+            raise InputError(
+                f"comes after {previous} records, but the header lists {record.chrom} before "
+                f"{previous}: the scored shards could not be gathered in the header's order "
+                "(sort it, e.g. bcftools sort)",
+                path=vcf_path,
+                record=record.label,
+            )
+        previous = record.chrom
         if record.chrom not in lengths:  # as score refuses it (and -L a VCF, intervals.py)
             raise InputError(
                 f"contig '{record.chrom}' is not in the reference",
@@ -82,7 +96,8 @@ def split_vcf(
         parsed = parse_intervals(user_intervals, contig_lengths)
         selection = IntervalFilter(parsed)
         chosen = merge_intervals(parsed)
-    total = _count_checked(vcf_path, vcf.records(selection), contig_lengths)
+    rank = header_contig_rank(vcf.header_lines)
+    total = _count_checked(vcf_path, vcf.records(selection), contig_lengths, rank)
     shards: list[_Shard] = [_Shard()]
     furthest: tuple[str, int] | None = None  # contig and furthest REF end of records so far
     for seen, record in enumerate(vcf.records(selection)):
@@ -133,6 +148,19 @@ def interval_list_text(intervals: list[Interval], contig_lengths: dict[str, int]
     return "\n".join(lines) + "\n"
 
 
+def _refuse_inputs_among(earlier: list[str], folder: str, inputs: list[str]) -> None:
+    """An input that is one of the earlier shards this run replaces (``-L shards/shard-0003...``
+    with ``-O shards``) would be deleted by the run that reads it."""
+    replaced = {os.path.realpath(os.path.join(folder, name)) for name in earlier}
+    for given in inputs:
+        if os.path.exists(given) and os.path.realpath(given) in replaced:
+            raise InputError(
+                "is an earlier run's shard in the output folder, which this run replaces: "
+                "give another -O or move it first",
+                path=given,
+            )
+
+
 def run_split(
     vcf: str,
     reference_fai_lengths: dict[str, int],
@@ -149,7 +177,8 @@ def run_split(
         raise InputError("output folder's parent does not exist", path=output_dir)
     check_output_folder(output_dir)  # writable, and no link or pipe to replace: before the work
     if os.path.exists(output_dir):
-        check_folder_to_fill(output_dir, SHARD_NAME)
+        earlier = check_folder_to_fill(output_dir, SHARD_NAME)
+        _refuse_inputs_among(earlier, output_dir, [vcf, *intervals])
     shards = split_vcf(vcf, reference_fai_lengths, scatter_count, intervals)
     names = shard_names(len(shards))
     contents = [
