@@ -286,6 +286,7 @@ def command_of(args: argparse.Namespace) -> Command:
 
 
 def _as_list(item: Any) -> list:
+    """One value as given, or the values a .list file stood for (:func:`_expanding`)."""
     return item if isinstance(item, list) else [item]
 
 
@@ -305,8 +306,6 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
             if flag.switch and flag.inverted:
                 value = not value
             if flag.repeated:  # a .list file's values in its place
-                value = tuple(
-                    v for item in value for v in (item if isinstance(item, list) else [item])
-                )
+                value = tuple(v for item in value for v in _as_list(item))
         values[field.name] = value
     return options_class(**values), notes
