@@ -258,6 +258,13 @@ def header_contig_rank(header_lines: list[str]) -> dict[str, int]:
     return {name: place for place, name in enumerate(names)}
 
 
+def listed_before(rank: dict[str, int], contig: str, previous: str) -> bool:
+    """``contig`` comes before ``previous`` in the header's order (``header_contig_rank``): a
+    record on it after ``previous``'s is out of that order. A contig the header does not list
+    counts as after every listed one, and nothing is before an unlisted ``previous``."""
+    return rank.get(contig, len(rank)) < rank.get(previous, -1)
+
+
 def _contig_lengths(header_lines: list[str], path: str) -> dict[str, int]:
     """The ##contig lengths; a length that is not a number is refused, as htsjdk refuses it
     (its sequence dictionary parses it as an integer) and htslib cannot write it as BCF."""

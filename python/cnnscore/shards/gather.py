@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..errors import InputError
 from ..io.locations import first_repeat
 from ..io.vcf_output import AtomicVcfWriter
-from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank
+from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank, listed_before
 
 _WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
@@ -78,7 +78,7 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
                 if last and record.chrom != last[0]:
                     done.add(last[0])
                     again = record.chrom in done
-                    if again or rank.get(record.chrom, len(rank)) < rank.get(last[0], -1):
+                    if again or listed_before(rank, record.chrom, last[0]):
                         _refuse_contig_order(record, last, reader.path, again)
                 elif previous and previous[0] == record.chrom and record.pos <= previous[1]:
                     _refuse_order(record, previous, reader.path)

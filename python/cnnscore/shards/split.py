@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..io.files import check_folder_to_fill, check_output_folder, replace_in_folder
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
 from ..io.vcf_output import SortOrder
-from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank
+from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank, listed_before
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _count_checked(
     for record in records:
         order.record(record.chrom, record.pos)
         behind = previous is not None and record.chrom != previous
-        if behind and rank.get(record.chrom, len(rank)) < rank.get(previous, -1):
+        if behind and listed_before(rank, record.chrom, previous):
             raise InputError(
                 f"comes after {previous} records, but the header lists {record.chrom} before "
                 f"{previous}: the scored shards could not be gathered in the header's order "
