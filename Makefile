@@ -10,14 +10,16 @@ BIN := $(VENV)/bin
 # pysam is built from source so that its htslib inflates BAM/CRAM with libdeflate (PyPI's wheels
 # use zlib, and decompression is a third of the compiled encoder's time with one reader thread,
 # bench/RESULTS.md); Debian's headers are installed when missing (root), and the build is checked.
-PYSAM_BUILD_DEPS := libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
+# The venv module, a C compiler and Python's headers (pysam and the encoder compile) likewise.
+BUILD_DEPS := libdeflate-dev zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev \
+	python3.11-venv python3.11-dev gcc libc6-dev
 # The editable install also compiles the read-tensor encoder in place (python/setup.py).
 $(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_pileup.pyx \
 		python/requirements.lock tools/miniwdl_podman_local/pyproject.toml
+	dpkg -s $(BUILD_DEPS) >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq $(BUILD_DEPS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
-	dpkg -s $(PYSAM_BUILD_DEPS) >/dev/null 2>&1 \
-	  || (apt-get update -qq && apt-get install -y -qq $(PYSAM_BUILD_DEPS))
 	rm -rf $(VENV)/wheels
 	$(BIN)/pip wheel --quiet --no-deps --no-binary pysam -c python/requirements.lock pysam \
 	  -w $(VENV)/wheels
@@ -31,7 +33,8 @@ $(BIN)/cnnscore: python/pyproject.toml python/setup.py python/cnnscore/encode/_p
 setup: $(BIN)/cnnscore
 
 ## Score the real NA12878 smoke set (testdata/) with no model given, so GATK's small_2d (shipped in
-## the package) scores, then compare with GATK 4.6.0's own scores of the same set: no network.
+## the package) scores, then compare with GATK 4.6.0's 2D scores of the same set (the golden file,
+## testdata/README.md): no network, and no compiled-model cache outside the repository.
 demo: setup
 	mkdir -p demo-out
 	$(BIN)/cnnscore score \
@@ -39,7 +42,7 @@ demo: setup
 	  -R $(SMOKE)/ref.chr20.fa.gz \
 	  -I $(SMOKE)/NA12878.chr20_10M_10.1M.bam \
 	  --tensor-type read_tensor \
-	  --metrics-json demo-out/metrics.json \
+	  --metrics-json demo-out/metrics.json --compiled-cache off \
 	  -O demo-out/smoke.cnn_2d.vcf.gz
 	$(BIN)/cnnscore compare \
 	  --baseline $(SMOKE)/gatk460_oracle.cnn_2d.vcf.gz --baseline-label "GATK 4.6.0" \

@@ -83,6 +83,25 @@ def test_a_single_dash_word_is_one_name_as_gatk_reads_it(capsys, word):
     assert f"unrecognized arguments: {word} x" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("cnnscore score", ["score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf"]),
+        ("cnnscore filter", ["filter", "-V", "v.vcf", "--resource", "r.vcf", "-O", "o.vcf"]),
+        ("cnnscore models fetch", ["models", "fetch", "gatk"]),
+    ],
+)
+def test_an_unknown_flag_is_refused_by_its_subcommand(capsys, name, arguments):
+    """The line names the subcommand and its help, which lists its flags (the top-level parser
+    answered before: "cnnscore: unrecognized arguments ... (see cnnscore --help)")."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*arguments, "--lenient", "true"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        f"cnnscore: error: {name}: unrecognized arguments: --lenient true (see {name} --help)\n"
+    )
+
+
 def test_gatks_short_name_for_the_output_index_is_taken():
     options, _ = _parse("score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf.gz", "-OVI", "false")
     assert options.create_index is False

@@ -237,6 +237,15 @@ class _OneLineErrors(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"cnnscore: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """A subcommand's parser refuses a word it does not know itself, so the line names the
+        subcommand and the help that lists its flags (argparse would hand the word up to the
+        top-level parser, whose line names ``cnnscore`` and ``cnnscore --help``)."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
     def _get_option_tuples(self, option_string: str) -> list:
         """A single-dash word is one name, as GATK's parser (Barclay) reads it: argparse would
         split GATK's ``-OVM`` into ``-O VM`` and ``-LE`` into ``-L E`` and blame -O or -L; now
