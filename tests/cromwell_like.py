@@ -14,7 +14,10 @@ code says it renders it, with miniwdl's parser and expression evaluator undernea
   (GCP Batch) an input marked ``localization_optional`` stays a ``gs://`` URL in the command and
   the others land at ``<cwd>/<bucket>/<path>``;
 - the script runs in the task image as the image's user or, with ``user``, as any uid, over a
-  working folder owned by root and opened to all (``chmod a+rwx``), as both backends create it.
+  working folder owned by root and opened to all (``chmod a+rwx``), as both backends create it;
+- or the command runs inside Cromwell's own script around it (``cromwell_script``): a subshell
+  whose stdout and stderr go through FIFOs to the files Cromwell keeps, the status written to
+  ``rc``; GCP Batch's memory-retry check then greps that stderr file (``memory_retry_rc``).
 
 Then the output section is evaluated against the working folder, as Cromwell does after the run.
 """
@@ -279,3 +282,83 @@ def _files_checked(value: Any, kind: Type.Base, workdir: Path) -> Any:
             raise FileNotFoundError(f"output file {value} was not written")
         return str(path)
     return value
+
+
+#: StandardAsyncExecutionActor.commandScriptContents (Cromwell c805f3c, lines 450-557) with both
+#: backends' defaults: job-shell /bin/bash, temporary-directory ``mktemp -d``, no stdin, no
+#: environment variables, script-epilogue ``sync``; the preamble (GCP Batch's /cromwell_root
+#: link) and glob copies are left out, being outside the subshell. The command is the subshell's
+#: last lines, and bash 5.2 (the image's, Debian bookworm's) execs a subshell's last simple
+#: command in the subshell's place: a kill of it is reported by the script, not the subshell.
+CROMWELL_SCRIPT = """#!/bin/bash
+
+cd CWD
+tmpDir=$(mktemp -d "$PWD"/tmp.XXXXXX)
+chmod 777 "$tmpDir"
+export _JAVA_OPTIONS=-Djava.io.tmpdir="$tmpDir"
+export TMPDIR="$tmpDir"
+
+
+
+outc0ffee00="${tmpDir}/out.$$" errc0ffee00="${tmpDir}/err.$$"
+mkfifo "$outc0ffee00" "$errc0ffee00"
+trap 'rm "$outc0ffee00" "$errc0ffee00"' EXIT
+touch CWD/stdout CWD/stderr
+tee CWD/stdout < "$outc0ffee00" &
+tee CWD/stderr < "$errc0ffee00" >&2 &
+(
+cd CWD
+
+
+INSTANTIATED_COMMAND
+)  > "$outc0ffee00" 2> "$errc0ffee00"
+echo $? > CWD/rc.tmp
+(
+# add a .file in every empty directory to facilitate directory delocalization on the cloud
+cd CWD
+find . -type d -exec sh -c '[ -z "$(ls -A '"'"'{}'"'"')" ] && touch '"'"'{}'"'"'/.file' \\;
+)
+(
+cd CWD
+sync
+
+
+)
+mv CWD/rc.tmp CWD/rc
+
+"""
+#: core/src/main/resources/reference.conf ``memory-retry-error-keys``
+MEMORY_RETRY_KEYS = ("OutOfMemory", "Killed")
+
+
+def cromwell_script(run: TaskRun) -> str:
+    """The script Cromwell writes around the rendered command (placeholders replaced, as
+    Cromwell replaces them)."""
+    command = run.command.rstrip("\n")  # Cromwell's commandString ends without a newline
+    return CROMWELL_SCRIPT.replace("CWD", str(run.workdir)).replace("INSTANTIATED_COMMAND", command)
+
+
+def run_cromwell_script(run: TaskRun, environment: dict[str, str], timeout: int = 120) -> TaskRun:
+    """Run Cromwell's script on this machine's bash (the image's is Debian bookworm's 5.2, as
+    CI's is): ``returncode`` from the ``rc`` file, ``stdout``/``stderr`` the files Cromwell
+    keeps (the script's own stderr is the container's log, which no retry reads)."""
+    script = run.workdir / "script"
+    script.write_text(cromwell_script(run))
+    os.chmod(script, 0o755)
+    subprocess.run(["/bin/bash", str(script)], env=environment, capture_output=True, text=True,
+                   timeout=timeout, check=True)  # fmt: skip
+    run.returncode = int((run.workdir / "rc").read_text())
+    run.stdout = (run.workdir / "stdout").read_text()
+    run.stderr = (run.workdir / "stderr").read_text()
+    return run
+
+
+def memory_retry_rc(workdir: Path) -> int:
+    """GCP Batch's always-run check after the command (RunnableCommands
+    .checkIfStderrContainsRetryKeys): 0 when the task's stderr holds a memory-retry key, and so
+    Cromwell retries the task with more memory (if the workflow option asks and maxRetries
+    allows)."""
+    keys = "|".join(MEMORY_RETRY_KEYS)
+    check = f"grep -E -q '{keys}' {workdir}/stderr ; echo $? > {workdir}/memory_retry_rc"
+    subprocess.run(["/bin/bash", "-c", check], check=True)
+    return int((workdir / "memory_retry_rc").read_text())

@@ -965,3 +965,41 @@ def test_a_read_with_equals_bases_names_the_reads_file(tmp_path, encoder):
     result = score_2d(output, vcf=vcf, bam=bam, extra=("--encoder", encoder))
     error = assert_input_error(result, output, f"{bam}: record {label(record)}: ")
     assert error.endswith("unknown symbol '=' in a read sequence") and str(vcf) not in error
+
+
+# --------------------------------------------------------------------------------------------
+# running out of memory
+
+#: Python run before the CLI: the output's first write (its header) goes through, the next one
+#: raises MemoryError, as an allocation does when the task's memory is spent
+MEMORY_RUNS_OUT = """
+from cnnscore.io.vcf_output import AtomicVcfWriter
+written = AtomicVcfWriter.write_lines
+def write_lines(self, *args, **kwargs):
+    self.calls = getattr(self, "calls", 0) + 1
+    if self.calls > 1:
+        raise MemoryError()
+    return written(self, *args, **kwargs)
+AtomicVcfWriter.write_lines = write_lines
+"""
+
+
+@pytest.mark.parametrize("command", ["score", "gather-vcfs"])
+def test_running_out_of_memory_is_one_line_that_cromwell_retries_on(tmp_path, command):
+    """A MemoryError printed a traceback ending in ``MemoryError``, which neither of the words
+    Cromwell's "retry with more memory" greps a task's stderr for (``OutOfMemory``, ``Killed``)
+    matches: one ``cnnscore: error: OutOfMemory`` line, exit 1, the half-written output and its
+    metrics removed; the batch sizes are suggested where the command has them."""
+    output = out_path(tmp_path)
+    if command == "score":
+        args = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+                "read_tensor", "--weights", SMALL_2D_HD5, "--architecture", SMALL_2D_JSON,
+                "--metrics-json", output.parent / "metrics.json", "-O", output]  # fmt: skip
+    else:
+        args = ["gather-vcfs", "-I", SMOKE_VCF, "-O", output]
+    result = run_cli(*args, prelude=MEMORY_RUNS_OUT)
+    error = assert_input_error(result, output)
+    assert error.startswith("cnnscore: error: OutOfMemory: "), error
+    assert "more memory" in error
+    batch_sizes = "--inference-batch-size / --transfer-batch-size"
+    assert (batch_sizes in error) is (command == "score"), error

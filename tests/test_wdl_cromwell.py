@@ -31,7 +31,15 @@ from conftest import (
     podman_env_for,
     run_cli,
 )
-from cromwell_like import GCP, LOCAL, CromwellInterpolationError, evaluate_outputs, render
+from cromwell_like import (
+    GCP,
+    LOCAL,
+    CromwellInterpolationError,
+    evaluate_outputs,
+    memory_retry_rc,
+    render,
+    run_cromwell_script,
+)
 from cromwell_like import run_in_image as _run_in_image
 
 IMAGE = os.environ.get("CNNSCORE_TEST_IMAGE", "cnnscore:local")  # make image builds it
@@ -463,3 +471,64 @@ def test_a_renamed_reference_index_is_passed_and_used(podman_env, tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert len(data_lines(evaluate_outputs(task, env, run)["scored_vcf"])) > 5
+
+
+# ---------------------------------------- a killed cnnscore, as Cromwell's memory retry sees it
+
+_VCF = {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi"}
+_REFERENCE = {"reference_fasta": str(SMOKE_REF), "reference_fasta_index": f"{SMOKE_REF}.fai",
+              "reference_fasta_gzi": f"{SMOKE_REF}.gzi"}  # fmt: skip
+_TRUTH = SMOKE / "giab_truth.vcf.gz"
+#: every task whose command runs cnnscore, with inputs that take its command up to cnnscore
+KILLED_TASKS = {
+    "SplitIntervals": ("split_intervals.wdl", {**_VCF, **_REFERENCE, "scatter_count": 2}),
+    "ScoreVariants": ("score_variants.wdl", {
+        **_VCF, **_REFERENCE, "reads": [str(SMOKE_BAM)], "reads_indexes": [f"{SMOKE_BAM}.bai"],
+        "intervals": str(SMOKE / "giab_truth.bed"), "output_prefix": "x"}),
+    "GatherVcfs": ("gather_vcfs.wdl", {"scored_vcfs": [str(GOLDEN_2D)], "output_prefix": "x"}),
+    "FilterVariantTranches": ("filter_variant_tranches.wdl", {
+        "input_vcf": str(GOLDEN_2D), "input_vcf_index": f"{GOLDEN_2D}.tbi",
+        "resources": [str(_TRUTH)], "resources_indexes": [f"{_TRUTH}.tbi"], "output_prefix": "x"}),
+    "CompareScores": ("compare_scores.wdl", {
+        "baseline_vcf": str(GOLDEN_2D), "candidate_vcf": str(GOLDEN_2D), "baseline_label": "a",
+        "candidate_label": "b", "output_prefix": "x"}),
+}  # fmt: skip
+
+
+def _killed_cnnscore(tmp_path: Path) -> dict[str, str]:
+    """An environment whose ``cnnscore`` starts, then dies of SIGKILL, as the kernel's
+    out-of-memory killer ends a process."""
+    stub = tmp_path / "bin" / "cnnscore"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/bash\necho "cnnscore: working" >&2\nkill -KILL $$\n')
+    stub.chmod(0o755)
+    return {**os.environ, "PATH": f"{stub.parent}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("task_name", list(KILLED_TASKS))
+def test_a_killed_cnnscore_is_named_where_cromwells_memory_retry_looks(tmp_path, task_name):
+    """Cromwell retries a task with more memory only when its stderr file holds "OutOfMemory" or
+    "Killed" (docs/CROMWELL.md, row 18). With cnnscore the last command of the task, bash's
+    report of the kill went to Cromwell's script, not to that file: the task names the kill
+    itself, and keeps the status (137) Cromwell reads."""
+    task_file, inputs = KILLED_TASKS[task_name]
+    _, _, run = render(TASKS / task_file, task_name, {**inputs, "runtime_settings": RUNTIME},
+                       tmp_path / "w")  # fmt: skip
+    run_cromwell_script(run, _killed_cnnscore(tmp_path))
+    assert "cnnscore: working" in run.stderr  # the command reached cnnscore
+    assert run.returncode == 137, run.stderr
+    assert memory_retry_rc(run.workdir) == 0, run.stderr
+    named = [line for line in run.stderr.splitlines() if "Killed" in line and "OutOfMemory" in line]
+    assert named, run.stderr  # the task's own line, whatever bash reports besides
+
+
+def test_a_killed_last_command_is_not_named_in_the_stderr_file(tmp_path):
+    """The emulation shows the fault: a command whose last simple command is killed leaves
+    neither key in the stderr file Cromwell greps (bash execs it in the subshell's place)."""
+    old = tmp_path / "old.wdl"
+    old.write_text("version 1.0\ntask Old {\n  input {}\n  command <<<\n    set -euo pipefail\n"
+                   "    cnnscore gather-vcfs -O x.vcf.gz\n  >>>\n}\n")  # fmt: skip
+    _, _, run = render(old, "Old", {}, tmp_path / "w")
+    run_cromwell_script(run, _killed_cnnscore(tmp_path))
+    assert run.stderr == "cnnscore: working\n" and run.returncode == 137
+    assert memory_retry_rc(run.workdir) == 1

@@ -64,6 +64,10 @@ task CompareScores {
       ~{true="--compare-filters" false="" compare_filters} \
       "${gates[@]}" \
       -O '~{file_prefix}' || status=$?
+    # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
+    # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
+    # own report of the kill may not reach it: docs/CROMWELL.md, row 18)
+    if [ "${status}" -eq 137 ]; then echo "cnnscore: error: Killed (SIGKILL, most likely OutOfMemory): give the task more memory" >&2; fi
     # 3 = a --fail-if gate held; the reports are complete either way
     if [ "${status}" -ne 0 ] && [ "${status}" -ne 3 ]; then exit "${status}"; fi
     if [ "${status}" -eq 3 ]; then echo false > gates_passed.txt; else echo true > gates_passed.txt; fi

@@ -50,12 +50,18 @@ task FilterVariantTranches {
     done
     for tranche in ~{sep=" " snp_tranches}; do args+=(--snp-tranche "${tranche}"); done
     for tranche in ~{sep=" " indel_tranches}; do args+=(--indel-tranche "${tranche}"); done
+    status=0
     cnnscore filter \
       -V '~{input_vcf}' \
       "${args[@]}" \
       --info-key ~{info_key} \
       ~{if invalidate_previous_filters then "--invalidate-previous-filters" else ""} \
-      -O '~{file_prefix}.vcf.gz'
+      -O '~{file_prefix}.vcf.gz' || status=$?
+    # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
+    # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
+    # own report of the kill may not reach it: docs/CROMWELL.md, row 18)
+    if [ "${status}" -eq 137 ]; then echo "cnnscore: error: Killed (SIGKILL, most likely OutOfMemory): give the task more memory" >&2; fi
+    exit "${status}"
   >>>
 
   output {

@@ -24,7 +24,13 @@ task GatherVcfs {
     while IFS= read -r vcf || [ -n "${vcf}" ]; do
       if [ -n "${vcf}" ]; then inputs+=(-I "${vcf}"); fi
     done < '~{write_lines(scored_vcfs)}'
-    cnnscore gather-vcfs "${inputs[@]}" -O '~{file_prefix}.vcf.gz'
+    status=0
+    cnnscore gather-vcfs "${inputs[@]}" -O '~{file_prefix}.vcf.gz' || status=$?
+    # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
+    # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
+    # own report of the kill may not reach it: docs/CROMWELL.md, row 18)
+    if [ "${status}" -eq 137 ]; then echo "cnnscore: error: Killed (SIGKILL, most likely OutOfMemory): give the task more memory" >&2; fi
+    exit "${status}"
   >>>
 
   output {

@@ -66,6 +66,7 @@ task ScoreVariants {
     if [ ~{length(reads)} -gt 0 ]; then
       for i in "${!reads[@]}"; do read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}"); done
     fi
+    status=0
     cnnscore score \
       -V '~{input_vcf}##idx##~{input_vcf_index}' \
       -R "${reference}" \
@@ -83,7 +84,12 @@ task ScoreVariants {
       --progress-seconds 60 \
       ~{"--requester-pays-project '" + requester_pays_project + "'"} \
       --metrics-json '~{file_prefix}.metrics.json' \
-      -O '~{file_prefix}.vcf.gz'
+      -O '~{file_prefix}.vcf.gz' || status=$?
+    # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
+    # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
+    # own report of the kill may not reach it: docs/CROMWELL.md, row 18)
+    if [ "${status}" -eq 137 ]; then echo "cnnscore: error: Killed (SIGKILL, most likely OutOfMemory): give the task more memory" >&2; fi
+    exit "${status}"
   >>>
 
   output {

@@ -44,13 +44,19 @@ task SplitIntervals {
     reference='~{reference_fasta}##idx##~{reference_fasta_index}'
     if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
     rm -rf shards
+    status=0
     cnnscore split-intervals \
       -V '~{input_vcf}##idx##~{input_vcf_index}' \
       -R "${reference}" \
       ~{if defined(intervals) then "-L '" + intervals + "'" else ""} \
       --scatter-count ~{scatter_count} \
       ~{"--requester-pays-project '" + requester_pays_project + "'"} \
-      -O shards
+      -O shards || status=$?
+    # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
+    # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
+    # own report of the kill may not reach it: docs/CROMWELL.md, row 18)
+    if [ "${status}" -eq 137 ]; then echo "cnnscore: error: Killed (SIGKILL, most likely OutOfMemory): give the task more memory" >&2; fi
+    exit "${status}"
   >>>
 
   output {

@@ -3,7 +3,7 @@ gs:// layer.
 
 Each handler hands its stage the options object built from the declared settings and prints one
 summary line; user errors (InputError) become one ``cnnscore: error:`` line and exit 1, a
-setting at fault named by its flag.
+setting at fault named by its flag, and so does running out of memory (MemoryError).
 """
 
 from __future__ import annotations
@@ -257,6 +257,21 @@ def _use_tmp_dir(folder: str | None) -> None:
     os.environ["TMPDIR"] = tempfile.tempdir = folder
 
 
+#: the settings that size what a command holds in memory at once, where the command has them
+_BATCH_SETTINGS = ("inference_batch_size", "transfer_batch_size", "batch_size")
+
+
+def _out_of_memory_line(command: Command) -> str:
+    """The one line for a MemoryError. It names ``OutOfMemory``, one of the words Cromwell's
+    "retry with more memory" looks for in a task's stderr (docs/CROMWELL.md, row 18)."""
+    flags = [flag for name in _BATCH_SETTINGS if (flag := flag_of(command.options, name))]
+    smaller = f", or a smaller {' / '.join(flags)}" if flags else ""
+    return (
+        "cnnscore: error: OutOfMemory: the process ran out of memory; no output written. "
+        f"Give the task (or machine) more memory{smaller}"
+    )
+
+
 def _error_line(err: InputError, command: Command) -> str:
     """The error as the user reads it: a setting at fault named by the flag that sets it."""
     if err.setting:
@@ -299,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"writing {name}",
                     file=sys.stderr,
                 )
+                return 1
+            except MemoryError:  # the outputs were abandoned on the way out (io.files)
+                print(_out_of_memory_line(command), file=sys.stderr)
                 return 1
             except Terminated as stop:
                 line, status = _stopped_line(stop)
