@@ -368,3 +368,13 @@ def test_each_workflow_passes_every_input_of_its_filter_task(path):
     (call,) = [c for c in _calls(workflow.body) if c.callee.name == "FilterVariantTranches"]
     declared = {d.name for d in call.callee.inputs}
     assert declared - set(call.inputs) == set()
+
+
+def test_the_docs_say_what_only_max_retries_retries():
+    """With the default max_retries = 0, Terra's retry with more memory never happens (it counts
+    against maxRetries) and a VM rebooted or recreated mid-task fails the run (preemptible takes
+    Spot preemption only): docs/CROMWELL.md, row 8. README and WDL.md say both."""
+    for doc in ("README.md", "docs/WDL.md"):
+        text = " ".join((REPO / doc).read_text().split())
+        assert '"Retry with more memory"' in text and "needs `max_retries` of 1 or more" in text
+        assert "reboots or recreates" in text and "unless `max_retries` is 1 or more" in text

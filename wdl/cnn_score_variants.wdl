@@ -164,7 +164,7 @@ workflow CNNScoreVariants {
     docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task (also the inference threads)"
     score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino, batch 256, 2 threads), 1.12 GB on tensorflow; 4 leaves room for 128-read pileups throughout a chunk (about 0.25 GB a chunk, up to four held with encoding beside inference)"
-    preemptible: "preemptible tries on Terra before a regular VM"
+    preemptible: "preemptible tries on Terra before a regular VM (Spot preemption only: a VM rebooted or recreated while a task runs is retried only through max_retries)"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input or a failed gate too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries. Terra's Retry with more memory needs 1 or more"
     boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
     cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): e.g. Intel Ice Lake, Intel Cascade Lake or AMD Rome. None gives bf16 (Sapphire Rapids is not reachable this way); pin one so that ValidateBackends compares speeds on one CPU generation"

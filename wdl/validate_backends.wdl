@@ -192,7 +192,7 @@ workflow ValidateBackends {
     docker: "task image, required: on Terra the digest reference docker/publish.sh printed (REGISTRY/NAME@sha256:...), which the workspace's proxy group can read; locally cnnscore:local, what docker/podman-build.sh builds"
     score_cpu: "CPUs per scoring task; throughput is per task, summed over shards"
     score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino), 1.12 GB on tensorflow, at batch 256; raise it for configurations with a larger inference_batch_size"
-    preemptible: "preemptible tries; 0 keeps timings free of restarts"
+    preemptible: "preemptible tries; 0 keeps timings free of restarts (Spot preemption only: a VM rebooted or recreated while a task runs is retried only through max_retries)"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries. Terra's Retry with more memory needs 1 or more"
     boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
     cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform), e.g. Intel Ice Lake, Intel Cascade Lake or AMD Rome: pin one so that the throughput compared comes from one CPU generation. None gives bf16 (Sapphire Rapids is not reachable this way)"
