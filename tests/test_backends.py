@@ -234,6 +234,11 @@ CPUINFO = {
 }
 
 
+#: the model each fixture names, as the metrics record it
+CPU_MODELS = {"epyc-avx2": "AMD EPYC 7B12",
+              "sapphire-rapids": "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz"}  # fmt: skip
+
+
 def _cpuinfo_served(text: str) -> str:
     """A prelude that makes cnnscore.backends.cpu read ``text`` as /proc/cpuinfo.
 
@@ -266,20 +271,24 @@ def test_cpu_flags_fixture_is_parsed_to_the_named_sets(machine, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     cpu.instruction_sets.cache_clear()
+    cpu.model_name.cache_clear()
     monkeypatch.setattr(cpu, "open", served, raising=False)
     try:
         assert cpu.instruction_sets() == sets
         assert cpu.describe() == " ".join(sets)
         assert cpu.has_bf16() is (machine == "sapphire-rapids")
+        assert cpu.model_name() == CPU_MODELS[machine]
     finally:
         monkeypatch.undo()
         cpu.instruction_sets.cache_clear()  # the next caller reads the real CPU again
+        cpu.model_name.cache_clear()
 
 
 @pytest.mark.parametrize("machine", sorted(CPUINFO))
 def test_metrics_and_header_name_the_effective_precision_and_cpu(tmp_path, machine):
     """The CPU's sets as the metrics JSON and the VCF header record them, for a /proc/cpuinfo
-    of known flags (an AVX2-only EPYC, an AVX-512 + bf16 + AMX Xeon)."""
+    of known flags (an AVX2-only EPYC, an AVX-512 + bf16 + AMX Xeon), and its model in the
+    metrics (two machines' throughputs are then told apart: cnnscore compare warns)."""
     text, sets = CPUINFO[machine]
     out, metrics = tmp_path / "o.vcf", tmp_path / "m.json"
     region = ("-L", "chr20:10000000-10010000", "--metrics-json", metrics)
@@ -289,6 +298,7 @@ def test_metrics_and_header_name_the_effective_precision_and_cpu(tmp_path, machi
     data = json.loads(metrics.read_text())
     assert data["precision"] == data["effective_precision"] == "fp32"
     assert data["cpu_instruction_sets"] == list(sets)
+    assert data["cpu_model"] == CPU_MODELS[machine]
     (line,) = [h for h in header_lines(out) if h.startswith("##cnnscoreCommandLine=<ID=score")]
     assert f'Precision="fp32",CPU="{" ".join(sets)}",' in line
 
@@ -313,6 +323,17 @@ def test_cpu_flags_are_read_from_cpuinfo():
     here = set(first.split(":", 1)[1].split())
     assert cpu.instruction_sets() == tuple(name for name in cpu.RELEVANT if name in here)
     assert cpu.has_bf16() == bool(here & {"avx512_bf16", "amx_bf16"})
+    with open("/proc/cpuinfo") as handle:
+        models = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+    assert cpu.model_name() == (" ".join(models[0].split()) if models else None)
+
+
+def test_the_cpu_model_is_the_first_processors_or_none():
+    text = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)  CPU @ 2.20GHz\n\nmodel name\t: Other\n"
+    assert cpu.parse_cpuinfo_model(text) == "Intel(R) Xeon(R) CPU @ 2.20GHz"
+    arm = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\nCPU part\t: 0xd0c\n"
+    assert cpu.parse_cpuinfo_model(arm) is None
+    assert cpu.parse_cpuinfo_model("model name\t:  \n") is None
 
 
 def test_vex_vnni_is_named_where_avx512_is_absent():

@@ -7,6 +7,7 @@ The expected numbers below were worked out by hand from the two files in `_BASEL
 from __future__ import annotations
 
 import base64
+import html
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import data_lines, header_lines, info_text, run_cli
+from conftest import data_lines, header_lines, info_text, run_cli, smoke_2d_args
 
 HEADER = """##fileformat=VCFv4.2
 ##contig=<ID=chr1,length=1000>
@@ -343,3 +344,52 @@ def test_html_renders_in_headless_chromium(pair, tmp_path):
     colours = len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0))
     assert not_white > 0.05, f"screenshot nearly blank ({not_white:.3f} non-white)"
     assert colours > 50, f"screenshot has only {colours} colours: plots did not render"
+
+
+#: a model no machine here has, and the Python run before a scorer to give it: this machine's
+#: /proc/cpuinfo with its model names replaced (cnnscore.backends.cpu opens the file through
+#: its module's ``open``)
+OTHER_CPU = "Test CPU 9000 @ 1.00GHz"
+ANOTHER_CPU_MODEL = rf"""
+import builtins, io, re
+from cnnscore.backends import cpu
+served = open("/proc/cpuinfo").read()
+served = re.sub(r"(?m)^model name\s*:.*$", "model name\t: {OTHER_CPU}", served)
+if "model name" not in served:
+    served = "model name\t: {OTHER_CPU}\n" + served
+def _open(path, *args, **kwargs):
+    if str(path) == "/proc/cpuinfo":
+        return io.StringIO(served)
+    return builtins.open(path, *args, **kwargs)
+cpu.open = _open
+"""
+
+
+def test_throughput_measured_on_two_cpu_models_is_warned_of(smoke_2d_output, tmp_path):
+    """The metrics name the CPU's model, and compare warns (report and stderr) when the sides'
+    metrics name two: their speeds then compare machines, as a minimum CPU platform on Google
+    allows. The same metrics on both sides: no warning."""
+    here = smoke_2d_output.with_suffix(".json")
+    model_here = json.loads(here.read_text())["cpu_model"]  # None where the machine names none
+    other = tmp_path / "other.json"
+    run_cli(*smoke_2d_args(tmp_path / "other.vcf.gz", "-L", "chr20:10000000-10010000",
+                           "--metrics-json", other),
+            prelude=ANOTHER_CPU_MODEL, check=True)  # fmt: skip
+    assert json.loads(other.read_text())["cpu_model"] == OTHER_CPU
+    vcfs = (smoke_2d_output, smoke_2d_output)
+    result, report = _compare(vcfs, tmp_path / "one", "--baseline-metrics", here,
+                              "--candidate-metrics", here)  # fmt: skip
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    assert report["warnings"] == []
+    assert report["baseline"]["cpu_models"] == ([model_here] if model_here else [])
+    result, report = _compare(vcfs, tmp_path / "two", "--baseline-metrics", here,
+                              "--candidate-metrics", other)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert report["candidate"]["cpu_models"] == [OTHER_CPU]
+    if model_here is None:  # one side names no model: nothing to tell apart
+        assert report["warnings"] == []
+        return
+    (warning,) = report["warnings"]
+    assert f"cnnscore: warning: {warning}" in result.stderr.splitlines()
+    assert "2 CPU models" in warning and OTHER_CPU in warning and model_here in warning
+    assert html.escape(warning) in (tmp_path / "two.html").read_text()

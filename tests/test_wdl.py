@@ -378,3 +378,11 @@ def test_the_docs_say_what_only_max_retries_retries():
         text = " ".join((REPO / doc).read_text().split())
         assert '"Retry with more memory"' in text and "needs `max_retries` of 1 or more" in text
         assert "reboots or recreates" in text and "unless `max_retries` is 1 or more" in text
+
+
+def test_the_terra_validation_example_asks_for_the_newest_n2_platform():
+    """cpu_platform is a minimum (Cromwell's setMinCpuPlatform): "Intel Cascade Lake" still lets
+    Ice Lake VMs serve some shards, so the throughput compared two CPU generations; Ice Lake, the
+    newest N2 platform, is exact."""
+    inputs = json.loads((REPO / "inputs" / "terra.validate.example.json").read_text())
+    assert inputs["ValidateBackends.cpu_platform"] == "Intel Ice Lake"

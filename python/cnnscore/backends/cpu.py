@@ -4,7 +4,8 @@ Reduced precisions are a property of the machine as much as of the flag: OpenVIN
 with avx512_bf16 or AMX (and, unasked, picks it there), int8 is fast only with VNNI (avx512_vnni,
 or avx_vnni, its 256-bit form on CPUs without AVX-512 such as Intel's E-core servers) or AMX. So
 every record of a run (metrics JSON, VCF header provenance, benchmark) names the sets present,
-and a number can always be traced to the kind of CPU that produced it.
+and a number can always be traced to the kind of CPU that produced it; the metrics name the CPU's
+model too, since one minimum platform on Google still lets two generations serve a run.
 """
 
 from __future__ import annotations
@@ -40,15 +41,37 @@ def relevant_sets(flags: set[str]) -> tuple[str, ...]:
     return tuple(name for name in RELEVANT if name in flags)
 
 
+def parse_cpuinfo_model(text: str) -> str | None:
+    """The ``model name`` of the first processor in /proc/cpuinfo text, spaces collapsed; None
+    where there is none (ARM's cpuinfo, for one, has no such line)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return " ".join(value.split()) or None
+    return None
+
+
+def _cpuinfo() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 @functools.cache
 def instruction_sets() -> tuple[str, ...]:
     """The relevant sets this CPU has, in :data:`RELEVANT` order; empty when unknown."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = parse_cpuinfo_flags(handle.read())
-    except OSError:
-        return ()
-    return relevant_sets(flags)
+    text = _cpuinfo()
+    return relevant_sets(parse_cpuinfo_flags(text)) if text is not None else ()
+
+
+@functools.cache
+def model_name() -> str | None:
+    """This CPU's model as /proc/cpuinfo names it (``Intel(R) Xeon(R) CPU @ 2.60GHz``, ``AMD
+    EPYC 7B12``); None where the machine gives none."""
+    text = _cpuinfo()
+    return parse_cpuinfo_model(text) if text is not None else None
 
 
 def describe() -> str:

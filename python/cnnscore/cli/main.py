@@ -107,6 +107,8 @@ def _compare(options, results: TextIO) -> int:
         _side_label(options.candidate_label, throughputs[1], "candidate"),
     )
     report = build_report(comparison, labels, throughputs)
+    for warning in report["warnings"]:
+        print(f"cnnscore: warning: {warning}", file=sys.stderr)
     report["fail_if"] = evaluate_gates(gates, report["summary"])
     json_path, html_path = write_reports(report, comparison, options.output)
     print(summary_table(report), file=results)

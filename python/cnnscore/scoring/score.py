@@ -80,6 +80,7 @@ class ScoreMetrics:
     precision: str
     effective_precision: str  # read back from the runtime (backends.base.effective_precision)
     cpu_instruction_sets: list[str]  # the sets that decide which precisions run natively
+    cpu_model: str | None  # /proc/cpuinfo's model name (None where none is given)
     encode_workers: int
     #: where encoding ran: "beside" (a thread ahead of inference), "inline" (the scoring thread,
     #: between model calls) or "processes" (encode_workers of them)
@@ -397,6 +398,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
         precision=options.precision,
         effective_precision=effective,
         cpu_instruction_sets=list(cpu.instruction_sets()),
+        cpu_model=cpu.model_name(),
         encode_workers=workers,
         encoding="beside" if beside else ("inline" if workers == 0 else "processes"),
         reader_threads=config.reader_threads,

@@ -308,6 +308,8 @@ class Throughput:
     variants: int
     seconds: float
     backends: list[str]
+    #: the CPU models the metrics name (none for metrics that name none)
+    cpu_models: list[str] = field(default_factory=list)
 
     @property
     def variants_per_minute(self) -> float | None:
@@ -318,7 +320,7 @@ def read_throughput(paths: list[str]) -> Throughput | None:
     """Sum ``--metrics-json`` files (one per shard); None when none are given."""
     if not paths:
         return None
-    variants, seconds, backends = 0, 0.0, set()
+    variants, seconds, backends, models = 0, 0.0, set(), set()
     for path in paths:
         try:
             with open(path) as handle:
@@ -326,10 +328,27 @@ def read_throughput(paths: list[str]) -> Throughput | None:
             variants += int(metrics["variants_scored"])
             seconds += float(metrics["wall_seconds"])
             backends.add(f"{metrics.get('backend', '?')} {metrics.get('precision', '?')}")
+            if metrics.get("cpu_model"):
+                models.add(str(metrics["cpu_model"]))
         except FileNotFoundError:
             raise InputError("metrics file does not exist", path=path) from None
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(
                 f"not a cnnscore --metrics-json file ({type(err).__name__}: {err})", path=path
             ) from None
-    return Throughput(variants, seconds, sorted(backends))
+    return Throughput(variants, seconds, sorted(backends), sorted(models))
+
+
+def cpu_model_warning(throughputs: tuple[Throughput | None, Throughput | None]) -> str | None:
+    """Said when the metrics name more than one CPU model: the speeds then compare machines as
+    well as configurations (on Google, one minimum CPU platform still allows newer ones)."""
+    sides = {"baseline": throughputs[0], "candidate": throughputs[1]}
+    named = {side: t.cpu_models for side, t in sides.items() if t is not None and t.cpu_models}
+    models = {model for side in named.values() for model in side}
+    if len(models) < 2:
+        return None
+    where = "; ".join(f"{side} on {', '.join(side_models)}" for side, side_models in named.items())
+    return (
+        f"the metrics name {len(models)} CPU models ({where}): the throughput compares machines, "
+        "not only configurations; score both sides on one CPU model to compare them"
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from ..io.files import check_output_folder, write_all_or_none
 from ..io.locations import user_facing
 from ..io.report_html import figures, page, png_base64
-from .compare import DELTA_THRESHOLDS, Comparison, Throughput
+from .compare import DELTA_THRESHOLDS, Comparison, Throughput, cpu_model_warning
 
 SCHEMA = "cnnscore.compare/1"
 SUMMARY_METRICS = (
@@ -50,6 +50,7 @@ def _side(path: str, label: str, records: int, throughput: Throughput | None) ->
         "label": label,
         "records": records,
         "backends": throughput.backends if throughput else None,
+        "cpu_models": throughput.cpu_models if throughput else None,
         "variants_scored": throughput.variants if throughput else None,
         "scoring_seconds": throughput.seconds if throughput else None,
         "variants_per_minute": throughput.variants_per_minute if throughput else None,
@@ -91,9 +92,11 @@ def build_report(
     }
     assert tuple(summary) == SUMMARY_METRICS
     largest = sorted(c.largest, reverse=True)
+    warning = cpu_model_warning(throughputs)
     return {
         "schema": SCHEMA,
         "info_key": c.info_key,
+        "warnings": [warning] if warning else [],
         "baseline": baseline,
         "candidate": candidate,
         "matching": {
@@ -253,6 +256,8 @@ def render_html(report: dict[str, Any], comparison: Comparison) -> str:
             ("candidate", f"{c['label']} — {c['vcf']}"),
             ("baseline backends", ", ".join(b["backends"] or ["n/a"])),
             ("candidate backends", ", ".join(c["backends"] or ["n/a"])),
+            ("baseline CPU", ", ".join(b["cpu_models"] or ["n/a"])),
+            ("candidate CPU", ", ".join(c["cpu_models"] or ["n/a"])),
             ("records (baseline / candidate)", f"{b['records']:,} / {c['records']:,}"),
         ]
     )
@@ -264,10 +269,14 @@ def render_html(report: dict[str, Any], comparison: Comparison) -> str:
         for d in report["largest_deltas"]
     )
     images = figures(plots)
+    warnings = "".join(
+        f'<p class="verdict">Warning: {html.escape(warning)}</p>\n'
+        for warning in report["warnings"]
+    )
     heading = f"{report['info_key']}: {c['label']} vs {b['label']}"
     body = f"""<h1>{html.escape(heading)}</h1>
 <p class="verdict">Gates: {verdict}</p>
-<h2>Inputs</h2><table>{sides}</table>
+{warnings}<h2>Inputs</h2><table>{sides}</table>
 <h2>Summary</h2><table>{summary}</table>
 <h2>Gates</h2><table>{gate_rows or "<tr><td>none given</td></tr>"}</table>
 <h2>Plots</h2>
