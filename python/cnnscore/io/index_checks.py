@@ -10,6 +10,9 @@ swapped or stale index is a plausible mistake. Two cheap checks catch it before 
 - where the index says a contig holds reads, a query of that contig must return some (the first
   and the last such contig, at most a few reads each).
 
+A BAI is also read whole for damage that htslib would trust (a flipped bin number hides that
+bin's reads from every query of their region): :mod:`.bai_check`.
+
 Before either, the index must be of the right kind at all (:func:`check_reads_index_kind`,
 :func:`check_vcf_index_kind`), told by its own magic bytes before htslib reads it: htslib loads a
 tabix index given for a BAM as if it were one, and pysam's index statistics then crash the
@@ -31,7 +34,7 @@ import zlib
 import pysam
 
 from ..errors import InputError
-from . import cram_reference
+from . import bai_check, cram_reference
 from .locations import INDEX_DELIMITER, is_url, split_indexes
 
 
@@ -157,10 +160,22 @@ def reads_index_kind_problem(location: str) -> str | None:
     return _kind_problem(index_path, (BAI, CSI, CRAI), "a BAM or CRAM index")
 
 
+def _local_bai_problem(location: str) -> str | None:
+    """Why a local BAM's local BAI is damaged (:mod:`.bai_check`), or None."""
+    index_path = index_of(location)
+    main = split_indexes(location)[0]
+    if index_path is None or is_url(index_path) or is_url(main) or not os.path.isfile(index_path):
+        return None
+    if index_kind(index_path) != BAI or _reads_format(main) != "BAM":
+        return None
+    return bai_check.bai_problem(index_path, main)
+
+
 def check_reads_index_kind(location: str) -> None:
-    """Raise InputError when the reads file's index is of the wrong kind; to be called before
-    pysam opens the file, so htslib never loads such an index (a tabix one crashes it)."""
-    problem = reads_index_kind_problem(location)
+    """Raise InputError when the reads file's index is of the wrong kind, or a damaged BAI; to
+    be called before pysam opens the file, so htslib never loads such an index (a tabix one, or
+    a BAI with a negative count, crashes it)."""
+    problem = reads_index_kind_problem(location) or _local_bai_problem(location)
     if problem:
         raise InputError(problem, path=split_indexes(location)[0])
 
@@ -227,6 +242,11 @@ def index_problem(
                 f"its index {index_path} {described} and the file has {header_count} contigs: "
                 "the index belongs to another file"
             )
+    if local_index and not reads.is_cram and is_url(split_indexes(location)[0]):
+        # a local BAM's BAI was checked before htslib loaded it (check_reads_index_kind)
+        damage = bai_check.bai_problem(local_index, None, tuple(reads.references))
+        if damage:
+            return damage
     regions = _regions_with_reads(reads, local_index)
     for contig, start, end in regions[:1] + regions[-1:]:
         try:
