@@ -2,11 +2,13 @@
 rely on.
 
 Inputs are cut from the smoke set (testdata/): 12 calls as a plain VCF and as bgzip + .tbi, the
-reads around them as a BAM + .bai, the bgzip reference with .fai/.gzi, GATK's small_2d as a
-.json/.hd5 pair, a Picard interval list, and for ``filter`` a scored VCF with GIAB's truth VCF as
-the tranche resource. A case mutates one file (:data:`MUTATORS`: truncation at a random offset,
-byte flips, dropped or repeated lines and columns, header lines removed, contigs renamed) and
-runs the subcommand that reads it. Every case must end one of these ways:
+reads around them as a BAM + .bai and as a CRAM + .crai (tests/fuzz_cram.py), the bgzip reference
+with .fai/.gzi, GATK's small_2d as a .json/.hd5 pair, a Picard interval list, and for ``filter`` a
+scored VCF with GIAB's truth VCF as the tranche resource. A case mutates one file
+(:data:`MUTATORS`: truncation at a random offset, byte flips, dropped or repeated lines and
+columns, header lines removed, contigs renamed; the .crai's lines; for the CRAM, a reference other
+than the one it was written against) and runs the subcommand that reads it. Every case must end
+one of these ways:
 
 - **rejected**: exit 1, exactly one ``cnnscore: error:`` line, no other line that is not
   cnnscore's, and nothing left in the output folder;
@@ -25,7 +27,8 @@ error line, or a left-behind file. Cases run in long-lived worker processes that
 is recorded against its case and replaced.
 
 ``python tests/fuzz_battery.py --cases 3000 --seed 1`` (``make fuzz``) runs a long battery and
-prints the counts by input kind and outcome; ``tests/test_fuzz.py`` runs a seeded few hundred.
+prints the counts by input kind and outcome (``--commands score-cram`` draws only those cases);
+``tests/test_fuzz.py`` runs a seeded few hundred.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from fuzz_cram import CRAM_TARGETS, build_cram, mutate_crai, other_reference
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "testdata" / "na12878_chr20_smoke"
@@ -78,6 +83,7 @@ def build_base(folder: Path) -> Path:
     pysam.index(str(folder / "reads.bam"))
     for suffix in ("", ".fai", ".gzi"):
         shutil.copy(SMOKE / f"ref.chr20.fa.gz{suffix}", folder / f"ref.fa.gz{suffix}")
+    build_cram(folder, contig)
     shutil.copy(MODEL / "small_2d.json", folder / "model.json")
     shutil.copy(MODEL / "small_2d.hd5", folder / "model.hd5")
     positions = [int(line.split("\t")[1]) for line in records]
@@ -122,6 +128,18 @@ COMMANDS = (
             "model.json",
             "model.hd5",
         ),
+    ),  # fmt: skip
+    Command(
+        "score-cram",
+        (
+            *(a.replace("reads.bam", "reads.cram") for a in _SCORE),
+            "-V",
+            "{d}/calls.vcf",
+            "-O",
+            "{d}/out/scored.vcf",
+        ),
+        "out/scored.vcf",
+        CRAM_TARGETS,
     ),  # fmt: skip
     Command(
         "score-intervals",
@@ -250,8 +268,16 @@ def make_case(base: Path, folder: Path, command: Command, rng: random.Random) ->
     for path in base.iterdir():
         os.link(path, folder / path.name)  # unmutated files shared; mutated ones rewritten
     target = rng.choice(command.targets)
+    if target == "other-reference":
+        return Mutation(target, "other_reference", detail=other_reference(
+            base, folder, rng, _cram_span(base)))  # fmt: skip
     path = folder / target
     data = path.read_bytes()
+    if target.endswith(".crai") and rng.random() < 0.6:
+        mutated, how, line, detail = mutate_crai(data, rng)
+        path.unlink()
+        path.write_bytes(mutated)
+        return Mutation(target, how, line, detail=detail)
     text_level = target in BGZIP_TEXT and rng.random() < 0.6
     if text_level:
         data = gzip.decompress(data)
@@ -284,6 +310,13 @@ class Result:
     stderr: str = ""
     failure: str | None = None  # "traceback", "crash", "hang"
     detail: str = ""
+
+
+def _cram_span(base: Path) -> tuple[int, int]:
+    """0-based [start, end) of the reference the CRAM's containers cover (from its .crai)."""
+    rows = [line.split(b"\t") for line in gzip.decompress((base / "reads.cram.crai").read_bytes())
+            .splitlines()]  # fmt: skip
+    return min(int(r[1]) - 1 for r in rows), max(int(r[1]) - 1 + int(r[2]) for r in rows)
 
 
 def _worker() -> None:
@@ -533,6 +566,7 @@ class Battery:
     seed: int
     cases: int
     workers: int = 2
+    commands: tuple[Command, ...] = COMMANDS  # those the cases are drawn from
     counts: collections.Counter = field(default_factory=collections.Counter)
     failures: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -547,7 +581,7 @@ class Battery:
         rng = random.Random(self.seed)
         plans = []
         for number in range(self.cases):
-            command = rng.choice(COMMANDS)
+            command = rng.choice(self.commands)
             plans.append((number, command, random.Random(rng.random())))
         idle = list(pool)
 
@@ -599,6 +633,8 @@ class Battery:
                 scored = str(base / "scored.vcf.gz")
                 pysam.tabix_compress(str(folder / command.output), scored)
                 pysam.tabix_index(scored, preset="vcf")
+        if baseline.outputs["score-cram"] != baseline.outputs["score"]:
+            raise RuntimeError("the CRAM of the BAM's reads should score as the BAM does")
         everything = set(_records(baseline.outputs["score"]))
         subset = _records(baseline.outputs["score-intervals"])
         if not subset or not set(subset) <= everything or len(subset) == len(everything):
@@ -620,15 +656,18 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--commands", help="comma-separated names: draw cases from these only")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _worker()
         return 0
     with tempfile.TemporaryDirectory(prefix="cnnscore-fuzz-") as scratch:
-        battery = Battery(args.seed, args.cases, args.workers).run(Path(scratch))
+        names = args.commands.split(",") if args.commands else [c.name for c in COMMANDS]
+        commands = tuple(c for c in COMMANDS if c.name in names)
+        battery = Battery(args.seed, args.cases, args.workers, commands).run(Path(scratch))
         print(f"fuzz battery: {args.cases} cases, seed {args.seed}, {args.workers} workers, "
-              f"{battery.seconds:.0f} s")  # fmt: skip
+              f"{battery.seconds:.0f} s, commands {','.join(names)}")  # fmt: skip
         print(battery.table())
         for failure in battery.failures:
             print(json.dumps(failure))

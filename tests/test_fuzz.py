@@ -4,22 +4,31 @@ behind or an output that is silently different. ``make fuzz`` runs thousands (be
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
 
+import pytest
 from fuzz_battery import COMMANDS, Baseline, Battery, Mutation, Result, judge
 
 SEED = 20261204
-CASES = 240
+CASES = 180
+
+
+#: findings awaiting their fix, pinned by a strict xfail below: (input, outcome)
+KNOWN = {("reads.cram.crai", "silently_different")}
 
 
 def test_the_battery_finds_nothing_silently_wrong(tmp_path):
     battery = Battery(SEED, CASES, workers=2).run(tmp_path)
     print(battery.table())
-    assert not battery.failures, json.dumps(battery.failures[:5], indent=1)
+    failures = [f for f in battery.failures
+                if (f["mutation"]["target"], f["outcome"]) not in KNOWN]  # fmt: skip
+    assert not failures, json.dumps(failures[:5], indent=1)
     assert {kind for kind, _ in battery.counts} == {t for c in COMMANDS for t in c.targets}
     assert {"rejected", "same", "changed"} <= {outcome for _, outcome in battery.counts}
+    assert {"rejected", "same"} <= {o for k, o in battery.counts if k == "other-reference"}
 
 
 HEADER = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
@@ -94,3 +103,41 @@ def test_a_corrupt_bam_block_is_one_line(tmp_path):
     assert result.stderr.startswith("cnnscore: error: ") and result.stderr.count("\n") == 1
     assert "reads.bam" in result.stderr
     assert not list((base / "out").iterdir())
+
+
+def _crai_lines(lines: list[bytes], how: str) -> list[bytes]:
+    if how == "first line dropped":
+        return lines[1:]
+    if how == "first container as unplaced":
+        return [b"-1" + lines[0][lines[0].index(b"\t") :], *lines[1:]]
+    return [lines[1], lines[0], *lines[2:]]  # the first two lines swapped
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Found by the battery's CRAM cases: htslib reads a region from the left-most "
+    "container its .crai lists for it on (cram_index.h), so a .crai that does not list a "
+    "contig's first container, or lists containers out of order, loses reads from queries and "
+    "the scores move, exit 0. The check belongs in io/index_checks.py (index_problem), being "
+    "changed elsewhere; remove this mark with it.",
+)
+def test_a_crai_that_misses_a_contigs_first_container_is_refused(tmp_path):
+    from fuzz_battery import COMMANDS, Worker, _argv, build_base
+
+    base = build_base(tmp_path / "base")
+    lines = gzip.decompress((base / "reads.cram.crai").read_bytes()).splitlines(keepends=True)
+    score_cram = next(c for c in COMMANDS if c.name == "score-cram")
+    worker = Worker()
+    try:
+        for how in ("first line dropped", "first container as unplaced", "lines swapped"):
+            (base / "reads.cram.crai").write_bytes(gzip.compress(b"".join(_crai_lines(lines, how))))
+            shutil.rmtree(base / "out", ignore_errors=True)
+            (base / "out").mkdir()
+            result = worker.run(_argv(score_cram, base))
+            assert result.failure is None, result.detail
+            assert result.exit == 1, f"{how}: {result.stderr}"
+            assert result.stderr.startswith("cnnscore: error: ") and result.stderr.count("\n") == 1
+            assert "reads.cram" in result.stderr
+            assert not list((base / "out").iterdir())
+    finally:
+        worker.close()
