@@ -431,6 +431,8 @@ def judge(command: Command, mutation: Mutation, result: Result, folder: Path, ba
             return "unclear_error", result.stderr[-600:]
         if left:
             return "left_behind", f"{left}: {errors[0]}"
+        if mutation.target == "other-reference" and "another reference" not in errors[0]:
+            return "unclear_error", f"the other reference unsaid: {errors[0]}"
         if mutation.how.endswith(("drop_line", "dup_line")) and not mutation.header \
                 and mutation.target in ("calls.vcf", "calls.vcf.gz"):  # fmt: skip
             return "wrongly_rejected", errors[0]

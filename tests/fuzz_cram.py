@@ -8,7 +8,9 @@ sound CRAM read with a reference that differs from the one it was written agains
 (inside the reads' span, where each slice's reference MD5 covers them, or far outside it, where
 only the header's ``M5`` does), with or without that ``M5``. A CRAM decoded against other bases
 gives other reads, so such a case may only end ``same`` (the reads and every reference window
-scored are unchanged) or rejected: any other output is silently different.
+scored are unchanged) or rejected by a line that says it was written against another reference
+(the @SQ M5, or without it a slice's reference MD5, tells it): any other output is silently
+different.
 """
 
 from __future__ import annotations

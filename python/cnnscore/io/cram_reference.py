@@ -5,13 +5,21 @@ another, htslib fails on a checksum it reports only at a verbosity cnnscore sile
 reaches the caller reads as a truncated file or an index of another file. Each ``@SQ`` line of a
 CRAM carries the MD5 of its contig's bases (``M5``), so on the way to such an error the cause can
 be told and said. Only then: hashing a contig reads all of it (chr1: 250 MB).
+
+Where the ``@SQ`` line has no ``M5`` (the SAM specification makes it optional), each slice of a
+CRAM 3 still carries the MD5 of the reference bases it was encoded against (its header's
+``reference MD5``, what htslib's silenced error compares): the first slices the .crai lists for
+the contig are compared (:func:`_slice_mismatch`), one small read and one window hashed each.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import os
+import struct
+import zlib
 
 import pysam
 
@@ -40,7 +48,7 @@ def reference_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) 
         contig
     )
     if not stated:
-        return None
+        return _slice_mismatch(reads, reference, contig)
     found = _contig_md5(reference, contig)
     if found is None or found == stated.lower():
         return None
@@ -50,3 +58,106 @@ def reference_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) 
         f"{stated}, and this reference's {contig} hashes to {found} (give -R the reference the "
         "CRAM was made with)"
     )
+
+
+#: slices compared for a CRAM without M5 (each: a few hundred bytes read, its window hashed)
+_SLICES_COMPARED = 64
+
+
+def _slice_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) -> str | None:
+    """Why a local CRAM 3 without ``M5`` cannot be decoded at ``contig`` with ``reference``: a
+    slice of it whose reference MD5 is not that of this reference's bases where it lies; None
+    when the first slices listed agree, or nothing can be read to tell."""
+    from .index_checks import index_of  # index_checks imports this module
+
+    path = os.fsdecode(reads.filename)
+    index = index_of(path)
+    tid = reads.get_tid(contig)
+    if locations.is_url(path) or not index or locations.is_url(index) or tid < 0:
+        return None
+    fasta, indexes = locations.split_indexes(reference)
+    fai, gzi = (indexes + [None, None])[:2]
+    try:
+        with gzip.open(index, "rb") as handle:
+            rows = [line.split(b"\t") for line in handle.read().splitlines()]
+        slices = [(int(r[3]), int(r[4])) for r in rows if int(r[0]) == tid][:_SLICES_COMPARED]
+        with open(path, "rb") as cram:
+            if cram.read(5)[4:] != b"\x03":
+                return None
+            with pysam.FastaFile(fasta, filepath_index=fai, filepath_index_compressed=gzi) as bases:
+                return _first_mismatch(cram, bases, slices, contig, os.path.basename(fasta))
+    except (OSError, ValueError, KeyError, IndexError, struct.error):
+        return None
+
+
+def _first_mismatch(cram, bases: pysam.FastaFile, slices, contig: str, name: str) -> str | None:
+    """The line for the first of ``slices`` (container, offset) whose reference MD5 is not that
+    of ``bases`` where it lies; None when all agree."""
+    for container, offset in slices:
+        start, span, stated = _slice_reference(cram, container, offset)
+        window = bases.fetch(contig, start - 1, start - 1 + span).upper()
+        found = hashlib.md5(window.encode("ascii", "replace")).hexdigest()
+        if span and stated != "0" * 32 and found != stated:
+            return (
+                f"it was written against another reference than {name}: its slice at "
+                f"{contig}:{start}-{start + span - 1} was encoded against bases whose MD5 is "
+                f"{stated}, and this reference's there hash to {found} (its @SQ line carries no "
+                "M5; give -R the reference the CRAM was made with)"
+            )
+    return None
+
+
+def _slice_reference(cram, container: int, offset: int) -> tuple[int, int, str]:
+    """(start, span, reference MD5) from the header of the slice ``offset`` bytes into the data
+    of the CRAM 3 container at byte ``container`` (the .crai's fourth and fifth columns)."""
+    cram.seek(container)
+    head = cram.read(512)
+    at = 4
+    for reader in (_itf8, _itf8, _itf8, _itf8, _ltf8, _ltf8, _itf8):
+        _, at = reader(head, at)
+    count, at = _itf8(head, at)
+    for _ in range(count):  # landmarks
+        _, at = _itf8(head, at)
+    cram.seek(container + at + 4 + offset)  # past the header's CRC32
+    block = cram.read(512)
+    if block[:2] != b"\x00\x02":  # a slice header (content type 2) is written raw (method 0)
+        raise ValueError("no raw slice header there")
+    _, at = _itf8(block, 2)  # content id
+    size, at = _itf8(block, at)
+    _, at = _itf8(block, at)  # raw size
+    crc = block[at + size : at + size + 4]
+    if len(crc) < 4 or zlib.crc32(block[: at + size]) != struct.unpack("<I", crc)[0]:
+        raise ValueError("slice header CRC32 mismatch")  # damaged: not the reference's fault
+    _, at = _itf8(block, at)  # reference sequence id
+    start, at = _itf8(block, at)
+    span, at = _itf8(block, at)
+    _, at = _itf8(block, at)  # records
+    _, at = _ltf8(block, at)  # record counter
+    _, at = _itf8(block, at)  # blocks
+    ids, at = _itf8(block, at)
+    for _ in range(ids):
+        _, at = _itf8(block, at)
+    _, at = _itf8(block, at)  # embedded reference block id
+    if at + 16 > len(block):
+        raise ValueError("short slice header")
+    return start, span, block[at : at + 16].hex()
+
+
+def _itf8(data: bytes, at: int) -> tuple[int, int]:
+    """CRAM's ITF8 integer at ``at`` of ``data``: (value as unsigned, the offset after it)."""
+    first = data[at]
+    extra = next((n for n, top in enumerate((0x80, 0xC0, 0xE0, 0xF0)) if first < top), 4)
+    if extra == 4:
+        value = (first & 0x0F) << 28 | int.from_bytes(data[at + 1 : at + 4], "big") << 4
+        return value | data[at + 4] & 0x0F, at + 5
+    value = first & (0xFF >> (extra + 1))
+    return value << 8 * extra | int.from_bytes(data[at + 1 : at + 1 + extra], "big"), at + 1 + extra
+
+
+def _ltf8(data: bytes, at: int) -> tuple[int, int]:
+    """CRAM's LTF8 integer at ``at``: (value, the offset after it)."""
+    first, extra = data[at], 0
+    while extra < 8 and first & (0x80 >> extra):
+        extra += 1
+    value = first & (0xFF >> (extra + 1)) if extra < 8 else 0
+    return value << 8 * extra | int.from_bytes(data[at + 1 : at + 1 + extra], "big"), at + 1 + extra
