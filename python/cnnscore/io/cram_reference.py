@@ -110,15 +110,8 @@ def _first_mismatch(cram, bases: pysam.FastaFile, slices, contig: str, name: str
 def _slice_reference(cram, container: int, offset: int) -> tuple[int, int, str]:
     """(start, span, reference MD5) from the header of the slice ``offset`` bytes into the data
     of the CRAM 3 container at byte ``container`` (the .crai's fourth and fifth columns)."""
-    cram.seek(container)
-    head = cram.read(512)
-    at = 4
-    for reader in (_itf8, _itf8, _itf8, _itf8, _ltf8, _ltf8, _itf8):
-        _, at = reader(head, at)
-    count, at = _itf8(head, at)
-    for _ in range(count):  # landmarks
-        _, at = _itf8(head, at)
-    cram.seek(container + at + 4 + offset)  # past the header's CRC32
+    data, _ = container_data(cram, container)
+    cram.seek(data + offset)
     block = cram.read(512)
     if block[:2] != b"\x00\x02":  # a slice header (content type 2) is written raw (method 0)
         raise ValueError("no raw slice header there")
@@ -141,6 +134,23 @@ def _slice_reference(cram, container: int, offset: int) -> tuple[int, int, str]:
     if at + 16 > len(block):
         raise ValueError("short slice header")
     return start, span, block[at : at + 16].hex()
+
+
+def container_data(cram, container: int) -> tuple[int, int]:
+    """(where its data begins, its data's length) for the CRAM 3 container at byte
+    ``container``: past its header (length, reference, start, span, records, record counter,
+    bases, blocks, landmarks) and the header's CRC32. A header longer than 512 bytes (hundreds
+    of slices) or cut short raises IndexError."""
+    cram.seek(container)
+    head = cram.read(512)
+    (length,) = struct.unpack_from("<i", head)
+    at = 4
+    for reader in (_itf8, _itf8, _itf8, _itf8, _ltf8, _ltf8, _itf8):
+        _, at = reader(head, at)
+    count, at = _itf8(head, at)
+    for _ in range(count):  # landmarks
+        _, at = _itf8(head, at)
+    return container + at + 4, length
 
 
 def _itf8(data: bytes, at: int) -> tuple[int, int]:

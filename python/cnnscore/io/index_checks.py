@@ -11,7 +11,8 @@ swapped or stale index is a plausible mistake. Two cheap checks catch it before 
   and the last such contig, at most a few reads each).
 
 A BAI is also read whole for damage that htslib would trust (a flipped bin number hides that
-bin's reads from every query of their region): :mod:`.bai_check`.
+bin's reads from every query of their region): :mod:`.bai_check`; a local CRAM's .crai must list
+each contig's first container, where htslib starts reading (:mod:`.crai_check`).
 
 Before either, the index must be of the right kind at all (:func:`check_reads_index_kind`,
 :func:`check_vcf_index_kind`), told by its own magic bytes before htslib reads it: htslib loads a
@@ -34,7 +35,7 @@ import zlib
 import pysam
 
 from ..errors import InputError
-from . import bai_check, cram_reference
+from . import bai_check, crai_check, cram_reference
 from .locations import INDEX_DELIMITER, is_url, split_indexes
 
 
@@ -245,6 +246,10 @@ def index_problem(
     if local_index and not reads.is_cram and is_url(split_indexes(location)[0]):
         # a local BAM's BAI was checked before htslib loaded it (check_reads_index_kind)
         damage = bai_check.bai_problem(local_index, None, tuple(reads.references))
+        if damage:
+            return damage
+    if local_index and reads.is_cram and not is_url(split_indexes(location)[0]):
+        damage = crai_check.crai_problem(split_indexes(location)[0], local_index)
         if damage:
             return damage
     regions = _regions_with_reads(reads, local_index)
