@@ -13,10 +13,9 @@ costs one container header read per contig.
 
 from __future__ import annotations
 
-import gzip
 import struct
 
-from .cram_reference import container_data
+from .cram_format import container_data, crai_lines
 
 #: a CRAM's file definition: magic, version, 20-byte file id; the header container follows
 _FILE_DEFINITION = 26
@@ -31,11 +30,10 @@ def _container_end(cram, container: int) -> int:
 def _listed(index_path: str) -> list[tuple[int, int]] | None:
     """(container offset, contig number) of each .crai line, in its order; None when the file
     is not gzip-compressed text of that form (index_checks says so elsewhere)."""
+    lines = crai_lines(index_path)
     try:
-        with gzip.open(index_path, "rb") as handle:
-            lines = [line.split(b"\t") for line in handle.read().splitlines() if line.strip()]
-        return [(int(fields[3]), int(fields[0])) for fields in lines]
-    except (OSError, EOFError, ValueError, IndexError):
+        return None if lines is None else [(int(fields[3]), int(fields[0])) for fields in lines]
+    except (ValueError, IndexError):
         return None
 
 

@@ -15,7 +15,6 @@ the contig are compared (:func:`_slice_mismatch`), one small read and one window
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import os
 import struct
@@ -24,6 +23,7 @@ import zlib
 import pysam
 
 from . import locations
+from .cram_format import container_data, crai_lines, itf8, ltf8
 
 
 @functools.lru_cache(maxsize=4)
@@ -78,8 +78,9 @@ def _slice_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) -> 
     fasta, indexes = locations.split_indexes(reference)
     fai, gzi = (indexes + [None, None])[:2]
     try:
-        with gzip.open(index, "rb") as handle:
-            rows = [line.split(b"\t") for line in handle.read().splitlines()]
+        rows = crai_lines(index)
+        if rows is None:
+            return None
         slices = [(int(r[3]), int(r[4])) for r in rows if int(r[0]) == tid][:_SLICES_COMPARED]
         with open(path, "rb") as cram:
             if cram.read(5)[4:] != b"\x03":
@@ -115,59 +116,22 @@ def _slice_reference(cram, container: int, offset: int) -> tuple[int, int, str]:
     block = cram.read(512)
     if block[:2] != b"\x00\x02":  # a slice header (content type 2) is written raw (method 0)
         raise ValueError("no raw slice header there")
-    _, at = _itf8(block, 2)  # content id
-    size, at = _itf8(block, at)
-    _, at = _itf8(block, at)  # raw size
+    _, at = itf8(block, 2)  # content id
+    size, at = itf8(block, at)
+    _, at = itf8(block, at)  # raw size
     crc = block[at + size : at + size + 4]
     if len(crc) < 4 or zlib.crc32(block[: at + size]) != struct.unpack("<I", crc)[0]:
         raise ValueError("slice header CRC32 mismatch")  # damaged: not the reference's fault
-    _, at = _itf8(block, at)  # reference sequence id
-    start, at = _itf8(block, at)
-    span, at = _itf8(block, at)
-    _, at = _itf8(block, at)  # records
-    _, at = _ltf8(block, at)  # record counter
-    _, at = _itf8(block, at)  # blocks
-    ids, at = _itf8(block, at)
+    _, at = itf8(block, at)  # reference sequence id
+    start, at = itf8(block, at)
+    span, at = itf8(block, at)
+    _, at = itf8(block, at)  # records
+    _, at = ltf8(block, at)  # record counter
+    _, at = itf8(block, at)  # blocks
+    ids, at = itf8(block, at)
     for _ in range(ids):
-        _, at = _itf8(block, at)
-    _, at = _itf8(block, at)  # embedded reference block id
+        _, at = itf8(block, at)
+    _, at = itf8(block, at)  # embedded reference block id
     if at + 16 > len(block):
         raise ValueError("short slice header")
     return start, span, block[at : at + 16].hex()
-
-
-def container_data(cram, container: int) -> tuple[int, int]:
-    """(where its data begins, its data's length) for the CRAM 3 container at byte
-    ``container``: past its header (length, reference, start, span, records, record counter,
-    bases, blocks, landmarks) and the header's CRC32. A header longer than 512 bytes (hundreds
-    of slices) or cut short raises IndexError."""
-    cram.seek(container)
-    head = cram.read(512)
-    (length,) = struct.unpack_from("<i", head)
-    at = 4
-    for reader in (_itf8, _itf8, _itf8, _itf8, _ltf8, _ltf8, _itf8):
-        _, at = reader(head, at)
-    count, at = _itf8(head, at)
-    for _ in range(count):  # landmarks
-        _, at = _itf8(head, at)
-    return container + at + 4, length
-
-
-def _itf8(data: bytes, at: int) -> tuple[int, int]:
-    """CRAM's ITF8 integer at ``at`` of ``data``: (value as unsigned, the offset after it)."""
-    first = data[at]
-    extra = next((n for n, top in enumerate((0x80, 0xC0, 0xE0, 0xF0)) if first < top), 4)
-    if extra == 4:
-        value = (first & 0x0F) << 28 | int.from_bytes(data[at + 1 : at + 4], "big") << 4
-        return value | data[at + 4] & 0x0F, at + 5
-    value = first & (0xFF >> (extra + 1))
-    return value << 8 * extra | int.from_bytes(data[at + 1 : at + 1 + extra], "big"), at + 1 + extra
-
-
-def _ltf8(data: bytes, at: int) -> tuple[int, int]:
-    """CRAM's LTF8 integer at ``at``: (value, the offset after it)."""
-    first, extra = data[at], 0
-    while extra < 8 and first & (0x80 >> extra):
-        extra += 1
-    value = first & (0xFF >> (extra + 1)) if extra < 8 else 0
-    return value << 8 * extra | int.from_bytes(data[at + 1 : at + 1 + extra], "big"), at + 1 + extra

@@ -35,7 +35,7 @@ import zlib
 import pysam
 
 from ..errors import InputError
-from . import bai_check, crai_check, cram_reference
+from . import bai_check, crai_check, cram_format, cram_reference
 from .locations import INDEX_DELIMITER, is_url, split_indexes
 
 
@@ -194,11 +194,10 @@ def check_vcf_index_kind(vcf_path: str, index_path: str | None) -> None:
 def _crai_regions(index_path: str) -> list[tuple[int, int, int]] | None:
     """(contig number, 0-based start, span) of each container a CRAI lists; None when the file
     is not gzip-compressed text of that form."""
+    lines = cram_format.crai_lines(index_path)
     try:
-        with gzip.open(index_path, "rb") as handle:
-            lines = [line.split(b"\t") for line in handle.read().splitlines() if line.strip()]
-        return [(int(f[0]), int(f[1]) - 1, int(f[2])) for f in lines]
-    except (OSError, EOFError, ValueError, IndexError):
+        return None if lines is None else [(int(f[0]), int(f[1]) - 1, int(f[2])) for f in lines]
+    except (ValueError, IndexError):
         return None
 
 
