@@ -173,7 +173,7 @@ def _check_reference(name, numbers, counts, begs, ends, pseudo_chunks, summary, 
         )
     _check_linear_floor(name, numbers, counts, begs, w0, linear)
     _check_order(name, numbers, counts, begs, ends, w0, width)
-    _check_windows_held(name, numbers, counts, begs, ends, linear, summary)
+    _check_windows_held(name, numbers, counts, begs, ends, w0, width, linear, summary)
 
 
 def _check_linear_floor(name, numbers, counts, begs, w0, linear):
@@ -224,7 +224,7 @@ def _check_order(name, numbers, counts, begs, ends, w0, width):
         )
 
 
-def _check_windows_held(name, numbers, counts, begs, ends, linear, summary):
+def _check_windows_held(name, numbers, counts, begs, ends, w0, width, linear, summary):
     """A window that an alignment overlapped holds the offset of the first one, which lies inside
     a chunk of its bin, and the bin covers the window (htsjdk: the window or the next, for an
     unmapped read on a window's first base). A window no alignment overlapped is filled with its
@@ -237,7 +237,6 @@ def _check_windows_held(name, numbers, counts, begs, ends, linear, summary):
     # the last window: htslib's is an alignment's last window; htsjdk's may be the window before
     # a zero-length alignment on a window's first base, whose bin covers both
     last = np.int64(n_intv - 1)
-    w0, width = _bin_windows(numbers)
     if not ((w0 <= last + 1) & (w0 + width > last)).any():
         raise _Damaged(
             f"says reads of {name} reach {name}:{(int(last) << 14) + 1}-"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from .cram_format import container_data, crai_lines
+from .cram_format import container_data, crai_lines, is_cram3
 
 #: a CRAM's file definition: magic, version, 20-byte file id; the header container follows
 _FILE_DEFINITION = 26
@@ -54,7 +54,7 @@ def crai_problem(cram_path: str, index_path: str) -> str | None:
     containers = sorted(first_contig.items())
     try:
         with open(cram_path, "rb") as cram:
-            if cram.read(5)[4:] != b"\x03":
+            if not is_cram3(cram):
                 return None  # CRAM 2 (or not CRAM): containers of another layout
             previous, previous_contig = None, None
             for offset, contig in containers:

@@ -11,6 +11,13 @@ import gzip
 import struct
 
 
+def is_cram3(cram) -> bool:
+    """Whether the open file is CRAM 3.x, whose container and slice headers these readers know
+    (its file definition: ``CRAM``, then the major version)."""
+    cram.seek(0)
+    return cram.read(5)[4:] == b"\x03"
+
+
 def crai_lines(index_path: str) -> list[list[bytes]] | None:
     """The tab-separated fields of each non-blank line of a .crai (gzip-compressed text: contig,
     start, span, container offset, slice offset, slice size), or None when it cannot be read as

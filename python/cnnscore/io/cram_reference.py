@@ -23,7 +23,7 @@ import zlib
 import pysam
 
 from . import locations
-from .cram_format import container_data, crai_lines, itf8, ltf8
+from .cram_format import container_data, crai_lines, is_cram3, itf8, ltf8
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,7 +83,7 @@ def _slice_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) -> 
             return None
         slices = [(int(r[3]), int(r[4])) for r in rows if int(r[0]) == tid][:_SLICES_COMPARED]
         with open(path, "rb") as cram:
-            if cram.read(5)[4:] != b"\x03":
+            if not is_cram3(cram):
                 return None
             with pysam.FastaFile(fasta, filepath_index=fai, filepath_index_compressed=gzi) as bases:
                 return _first_mismatch(cram, bases, slices, contig, os.path.basename(fasta))
