@@ -15,7 +15,7 @@ from cnnscore.io.files import sha256_file
 from cnnscore.models.defaults import DEFAULT_MODELS, FOLDER, default_model, shipped_sums
 from cnnscore.models.spec import READ_TENSOR, REFERENCE
 from cnnscore.training.evaluation import evaluate
-from conftest import SMOKE, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, data_lines, run_cli
+from conftest import SMOKE, SMOKE_BAM, SMOKE_REF, SMOKE_VCF, data_lines, header_lines, run_cli
 
 SHIPPED = [f"{stem}{suffix}" for stem in DEFAULT_MODELS.values() for suffix in (".hd5", ".json")]
 
@@ -60,7 +60,8 @@ def test_the_compact_models_score_as_their_card_says(tmp_path, tensor_type, key,
     """compact_2d by name (small_2d is the 2D default); compact_1d with no model at all (the
     tensor type is then reference, GATK's default, and GATK's 1D weights are not cached). On the
     real smoke set, GIAB-true calls must score higher on average than the other calls, and the
-    numbers must be the card's (evaluation.json, same backend)."""
+    numbers must be the card's (evaluation.json, same backend). The output's INFO line names the
+    model."""
     out = tmp_path / "smoke.vcf.gz"
     args = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--backend", "onnxruntime", "-O", out]
     if tensor_type:
@@ -72,6 +73,10 @@ def test_the_compact_models_score_as_their_card_says(tmp_path, tensor_type, key,
         assert f"no model given: using cnnscore's own {stem}.hd5" in result.stderr
     lines = data_lines(out)
     assert len(lines) == 252 and all(f";{key}=" in line or f"\t{key}=" in line for line in lines)
+    # the file itself says whose model scored it (GATK's text otherwise: test_scoring_2d)
+    (info,) = [line for line in header_lines(out) if line.startswith(f"##INFO=<ID={key},")]
+    assert info.endswith(f"Network (here cnnscore's own {stem}, not GATK's model: see its "
+                         'MODEL_CARD.md)">')  # fmt: skip
     got = evaluate(str(out), str(SMOKE / "giab_truth.vcf.gz"), None, key)
     assert got["all"]["mean_score_true"] > got["all"]["mean_score_false"]
     assert got == _evaluation()[stem]["smoke_na12878_giab_all_calls"]

@@ -35,10 +35,17 @@ def output_format(path: str) -> str:
     raise InputError("output name must end in .vcf, .vcf.gz or .bcf", path=path)
 
 
-def annotated_header(header_lines: list[str], key: str, provenance: str | None = None) -> list[str]:
+def annotated_header(
+    header_lines: list[str],
+    key: str,
+    provenance: str | None = None,
+    own_model: str | None = None,
+) -> list[str]:
     """The input header with GATK's INFO line for ``key`` (replacing any old one), kept sorted
-    among the ##INFO lines as htsjdk writes them, plus an optional provenance line."""
-    new_line = INFO_HEADER_LINES[key]
+    among the ##INFO lines as htsjdk writes them, plus an optional provenance line.
+    ``own_model``: the cnnscore model that scored, named in the INFO line's description, so
+    that the file itself says its scores are not GATK's model's (GATK's own text otherwise)."""
+    new_line = info_header_line(key, own_model)
     lines = [line for line in header_lines if not line.startswith(f"##INFO=<ID={key},")]
     info_rows = [i for i, line in enumerate(lines) if line.startswith("##INFO=")]
     if info_rows:
@@ -50,6 +57,16 @@ def annotated_header(header_lines: list[str], key: str, provenance: str | None =
     if provenance:
         lines.insert(len(lines) - 1, provenance)
     return lines
+
+
+def info_header_line(key: str, own_model: str | None = None) -> str:
+    """GATK's ``##INFO`` line for ``key``; for a cnnscore model, its description also names it."""
+    line = INFO_HEADER_LINES[key]
+    if own_model is None:
+        return line
+    return line[: -len('">')] + (
+        f" (here cnnscore's own {own_model}, not GATK's model: see its MODEL_CARD.md)" + '">'
+    )
 
 
 def provenance_line(key: str, tool: str, fields: dict[str, str]) -> str:

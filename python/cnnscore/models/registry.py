@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..io.files import sha256_file
 from .defaults import DEFAULT_MODELS, default_model
 from .fetch import GATK_FILES, default_cache_dir
-from .spec import READ_TENSOR, REFERENCE
+from .spec import READ_TENSOR, REFERENCE, companion_path
 
 GATK = "gatk"
 CNNSCORE = "cnnscore"
@@ -126,6 +126,50 @@ def default_for(tensor_type: str, cache_dir: str | None = None) -> tuple[Located
         f"an approximation of GATK's {gatk_name} (see MODEL_CARD.md), because GATK's "
         f"{gatk_name} is unavailable: {problem}; cnnscore models fetch gatk --model {gatk_name}"
     )
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The model that scores, and what the user is told about it: ``note`` for stderr when none
+    was given; ``own_model`` when it is one of cnnscore's own models, which the output's INFO
+    line then names (its scores are not GATK's, and a VCF outlives the run's stderr)."""
+
+    architecture: str
+    weights: str
+    note: str | None = None
+    own_model: str | None = None
+
+
+def choose_model(
+    name: str | None, architecture: str | None, weights: str | None, tensor_type: str | None
+) -> Chosen:
+    """The model named (``--model``) or given by file; with none given, GATK's default for the
+    tensor type where its files are available, as GATK does, otherwise cnnscore's own (the
+    tensor type is GATK's default, reference, when none is given either)."""
+    if name:
+        if architecture or weights:
+            raise InputError(
+                "--model names a model: give it or --architecture/--weights, not both",
+                setting="model",
+            )
+        located = locate(name)
+        if tensor_type and tensor_type != located.model.tensor_type:
+            raise InputError(
+                f"{name} takes the {located.model.tensor_type} tensor, not {tensor_type}",
+                setting="model",
+            )
+        return Chosen(located.architecture, located.weights, own_model=_own(located))
+    if not architecture and not weights:
+        located, note = default_for(tensor_type or REFERENCE)
+        return Chosen(located.architecture, located.weights, note, _own(located))
+    return Chosen(
+        architecture or companion_path(weights, ".json"),  # type: ignore[arg-type]
+        weights or companion_path(architecture, ".hd5"),  # type: ignore[arg-type]
+    )
+
+
+def _own(located: Located) -> str | None:
+    return located.model.name if located.model.source == CNNSCORE else None
 
 
 def listing(cache_dir: str | None = None) -> list[dict[str, str]]:

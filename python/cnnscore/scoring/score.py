@@ -31,12 +31,12 @@ from ..io.locations import is_url, split_indexes
 from ..io.reference import reference_lengths
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from ..models.registry import choose_model
 from ..models.spec import (
     DEFAULT_ANNOTATION_KEYS,
     READ_TENSOR,
     REFERENCE,
     ModelSpec,
-    companion_path,
     load_model_spec,
 )
 from .inference import ChunkInference, in_place_heights
@@ -118,37 +118,6 @@ class ScoreMetrics:
 #: is as fast as inline (327 against 328 variants/s, five rounds) and inference no longer waits
 #: for encoding (bench/RESULTS.md, 2026-12-05, session 16). One thread has no core to spare.
 BESIDE_FROM_THREADS = 2
-
-
-def _model_paths(options: ScoreOptions) -> tuple[str, str]:
-    """The model named (``--model``) or given by file; with none given, GATK's default for the
-    tensor type where its files are in the model cache, as GATK does, otherwise cnnscore's own
-    (the tensor type is GATK's default, reference, when none is given either)."""
-    from ..models.registry import default_for, locate
-
-    architecture, weights = options.architecture, options.weights
-    if options.model:
-        if architecture or weights:
-            raise InputError(
-                "--model names a model: give it or --architecture/--weights, not both",
-                setting="model",
-            )
-        located = locate(options.model)
-        if options.tensor_type and options.tensor_type != located.model.tensor_type:
-            raise InputError(
-                f"{options.model} takes the {located.model.tensor_type} tensor, not "
-                f"{options.tensor_type}",
-                setting="model",
-            )
-        return located.architecture, located.weights
-    if not architecture and not weights:
-        located, note = default_for(options.tensor_type or REFERENCE)
-        print(note, file=sys.stderr)
-        return located.architecture, located.weights
-    return (
-        architecture or companion_path(weights, ".json"),
-        weights or companion_path(architecture, ".hd5"),
-    )
 
 
 def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
@@ -248,7 +217,11 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     if options.precision == "int8":
         raise InputError(INT8_REFUSED, setting="precision")
     started = time.monotonic()
-    architecture_path, weights_path = _model_paths(options)
+    chosen = choose_model(options.model, options.architecture, options.weights,
+                          options.tensor_type)  # fmt: skip
+    if chosen.note:
+        print(chosen.note, file=sys.stderr)
+    architecture_path, weights_path = chosen.architecture, chosen.weights
     spec = load_model_spec(architecture_path)
     tensor_type = _check_options(options, spec)
     if options.metrics_json:  # before the work, not after it, with the output already there
@@ -368,7 +341,9 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             provenance = None
             if options.command_line_header:
                 provenance = _provenance(spec, weights_path, effective)
-            writer.write_lines(annotated_header(vcf.header_lines, spec.info_key, provenance))
+            writer.write_lines(
+                annotated_header(vcf.header_lines, spec.info_key, provenance, chosen.own_model)
+            )
             scored, times = _score_chunks(
                 chunks, inference, writer, spec.info_key, transfer_batch, meter, guard,
                 weights_path,
