@@ -226,7 +226,10 @@ def test_parse_java_double_accepts_what_java_does(text, value):
     assert parse_java_double(text) == value
 
 
-@pytest.mark.parametrize("text", [".", "", "inf", "nan", "1_0", "1.5,2", "abc", "0x1"])
+@pytest.mark.parametrize(
+    "text",
+    [".", "", "inf", "nan", "1_0", "1.5,2", "abc", "0x1", "\u0663", "1e\u0663", "0x1p\u0663"],
+)  # fmt: skip  (U+0663, Arabic-Indic 3: a digit to Python's float and regex, none to Java)
 def test_parse_java_double_refuses_what_java_refuses(text):
     with pytest.raises(ValueError):
         parse_java_double(text)
@@ -504,7 +507,7 @@ def test_error_bad_tranche(small, tmp_path, flag, value):
     assert "out of range" in assert_error(result, output, flag)
 
 
-@pytest.mark.parametrize("value", [".", "high", "1,2"])
+@pytest.mark.parametrize("value", [".", "high", "1,2", "\u0663"])
 def test_error_score_not_a_number(tmp_path, value):
     lines = [record_line(*record[:6]) for record in RECORDS]
     lines[25] = record_line("chr1", 370, "A", "G,AT", ".", value)  # even on a MIXED record
@@ -513,6 +516,18 @@ def test_error_score_not_a_number(tmp_path, value):
     output = tmp_path / "out.vcf.gz"
     result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output)
     assert_error(result, output, scored, "chr1:370", f"'{value}' is not a number")
+
+
+def test_error_score_with_a_space(tmp_path):
+    """htsjdk refuses INFO holding whitespace before the score reaches Double.parseDouble, which
+    would have trimmed it; a plain float() trims too."""
+    lines = [record_line(*record[:6]) for record in RECORDS]
+    lines[0] = record_line("chr1", 100, "A", "G", ".", " 9")
+    scored = write_vcf(tmp_path / "scored.vcf.gz", HEADER, lines)
+    truth = write_resource(tmp_path / "truth.vcf.gz", RESOURCE)
+    output = tmp_path / "out.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output)
+    assert_error(result, output, scored, "chr1:100", "value ' 9' holds a space")
 
 
 def test_error_inconsistent_references(small, tmp_path):

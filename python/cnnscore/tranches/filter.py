@@ -140,6 +140,12 @@ def _score_of(record: VcfRecord, key: str, path: str) -> float | None:
     text = values[key]
     if text is None:
         raise InputError(f"INFO {key} has no value", path=path, record=record.label)
+    if " " in text:  # htsjdk refuses the record before Double.parseDouble could trim it
+        raise InputError(
+            f"INFO {key} value '{text}' holds a space: VCF allows no whitespace in INFO",
+            path=path,
+            record=record.label,
+        )
     try:
         return parse_java_double(text)
     except ValueError:

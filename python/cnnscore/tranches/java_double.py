@@ -1,6 +1,7 @@
 """Numbers as Java reads them (``Double.parseDouble``): GATK reads a score from the INFO text and
 a tranche from its command line so, and Python's ``float`` takes more (``1_0`` is 10 to Python,
-no number to Java) and less (``1.5d``, hexadecimal ``0x1p3``)."""
+no number to Java) and less (``1.5d``, hexadecimal ``0x1p3``). Digits are ASCII only: Java takes no
+others, while Python's ``float`` and regex digit class take any script's (``٣`` is 3 there)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import re
 
 _JAVA_DOUBLE = re.compile(
     r"[+-]?(?:NaN|Infinity"
-    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[fFdD]?"
-    r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+[fFdD]?)"
+    r"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?"
+    r"|0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?)"
 )
 _JAVA_WHITESPACE = "".join(chr(code) for code in range(33))
 
