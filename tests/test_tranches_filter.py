@@ -342,6 +342,25 @@ def test_default_tranches(small, tmp_path):
     ]
 
 
+def test_minus_zero_and_zero_are_two_tranches(small, tmp_path):
+    """Java's Double.equals tells -0.0 from 0.0 and compareTo sorts -0.0 first, so GATK keeps
+    both: bands (-0.00, 0.00) and (0.00, 100.00). Both cut at index 0 (score 9); no score beats
+    the second cutoff, so every filtered SNP gets the last band."""
+    scored, truth = small
+    output = tmp_path / "filtered.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output,
+                     "--snp-tranche", "0", "--snp-tranche", "-0.0")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [line.split(",")[0] for line in header_lines(output) if SNP in line] == [
+        f"##FILTER=<ID={SNP}-0.00_0.00",
+        f"##FILTER=<ID={SNP}0.00_100.00",
+    ]
+    by_pos = {(r[0], r[1]): f for r, f in zip(RECORDS, filters(output), strict=True)}
+    assert by_pos["chr1", 100] == by_pos["chr1", 190] == SNP + "0.00_100.00"
+    assert by_pos["chr1", 210] == "PASS"  # score 10 beats the cutoff 9
+    assert not any("-0.00" in f for f in by_pos.values())
+
+
 def test_intermediate_tranche_names_with_201_truth_snps(tmp_path):
     """Truth SNP scores 0..200: 99 -> index int(0.99*200) = 198 -> 2; 99.5 -> 199 -> 1. No
     indels at all is fine (nothing to filter there)."""

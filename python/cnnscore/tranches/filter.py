@@ -73,7 +73,9 @@ class FilterResult:
 
 def validate_tranches(values: Sequence[float], setting: str) -> tuple[float, ...]:
     """GATK's ``validateTranches``: at least one, each 0 <= t < 100, de-duplicated, ascending.
-    NaN and infinities are refused too (GATK would let NaN through and misname the filter)."""
+    As Java's ``Double.equals`` and ``compareTo``, -0.0 and 0.0 are two tranches, -0.0 first
+    (a Python set would merge them). NaN and infinities are refused too (GATK would let NaN
+    through and misname the filter)."""
     if not values:
         raise InputError("at least one tranche value is required", setting=setting)
     for value in values:
@@ -82,7 +84,8 @@ def validate_tranches(values: Sequence[float], setting: str) -> tuple[float, ...
                 f"tranche {value!r} is out of range: each must be >= 0 and < 100",
                 setting=setting,
             )
-    return tuple(sorted(set(values)))
+    distinct = {(value, math.copysign(1.0, value)): value for value in values}
+    return tuple(distinct[key] for key in sorted(distinct))
 
 
 def java_percent(value: float) -> str:
