@@ -450,6 +450,77 @@ def test_error_header_lacks_the_info_key(small, tmp_path):
     assert "no ##INFO line for the info key CNN_1D" in assert_error(result, output, scored)
 
 
+def resource_with_contigs(path: Path, contigs: list[str], sites=RESOURCE) -> Path:
+    """The resource with these ##contig lines instead of its own (and these records)."""
+    lines = [f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t." for c, p, r, a in sites]
+    return write_vcf(path, [RESOURCE_HEADER[0], *contigs, RESOURCE_HEADER[-1]], lines)
+
+
+B37_SITES = [("1", *site[1:]) for site in RESOURCE if site[0] == "chr1"]
+OTHER_REFERENCE = {  # as GATK's SequenceDictionaryUtils.validateDictionaries refuses them
+    "a shared contig's length differs": (
+        ["##contig=<ID=chr1,length=5000>", "##contig=<ID=chr2,length=10000>"],
+        RESOURCE,
+        "contig chr1 has length 5000 in this file but 10000 in",
+    ),
+    "no shared contig": (["##contig=<ID=1,length=10000>"], B37_SITES, "no contig in common"),
+    "no shared contig, the resource's dictionary from its index": (
+        [],  # no ##contig lines: GATK takes the contig names its index lists, here only chr2
+        [site for site in RESOURCE if site[0] == "chr2"],
+        "no contig in common",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_REFERENCE)
+def test_error_resource_on_another_reference(small, tmp_path, case):
+    """A resource of another build confirms variants by position on another genome: wrong
+    cutoffs, exit 0. GATK refuses it at start-up; so does filter, in one line naming both."""
+    scored, _ = small
+    contigs, sites, message = OTHER_REFERENCE[case]
+    resource = resource_with_contigs(tmp_path / "other.vcf.gz", contigs, sites)
+    output = tmp_path / "out.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", resource, "-O", output)
+    assert message in assert_error(result, output, resource, scored)
+
+
+SAME_REFERENCE = {  # where GATK has no length, or no dictionary, to compare
+    "no lengths": ["##contig=<ID=chr1>", "##contig=<ID=chr2,length=0>"],
+    "no ##contig lines, the index lists chr1": [],
+    "another length for chr2, which the input lacks": [
+        "##contig=<ID=chr1,length=10000>",
+        "##contig=<ID=chr2,length=99999>",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", SAME_REFERENCE)
+def test_resource_dictionary_without_lengths_is_accepted(small, tmp_path, case):
+    scored, _ = small
+    resource = resource_with_contigs(tmp_path / "truth2.vcf.gz", SAME_REFERENCE[case])
+    output = tmp_path / "filtered.vcf"
+    run_cli("filter", "-V", scored, "--resource", resource, *TRANCHE_ARGS, "-O", output,
+            check=True)  # fmt: skip
+    assert filters(output) == [record[6] for record in RECORDS]
+
+
+def test_input_without_a_dictionary_is_not_checked(tmp_path):
+    """An unindexed input with no ##contig lines has no dictionary for GATK: nothing to check."""
+    header = [line for line in HEADER if not line.startswith("##contig")]
+    scored = write_vcf(tmp_path / "scored.vcf", header, [record_line(*r[:6]) for r in RECORDS])
+    resource = resource_with_contigs(tmp_path / "short.vcf.gz", ["##contig=<ID=chr1,length=500>"])
+    output = tmp_path / "filtered.vcf"
+    run_cli("filter", "-V", scored, "--resource", resource, *TRANCHE_ARGS, "-O", output,
+            check=True)  # fmt: skip
+    assert filters(output) == [record[6] for record in RECORDS]
+    # indexed, it has one: the contigs its index lists (chr1, chr3)
+    indexed = write_vcf(tmp_path / "scored.vcf.gz", header, data_lines(scored))
+    b37 = resource_with_contigs(tmp_path / "b37.vcf.gz", ["##contig=<ID=1>"], B37_SITES)
+    output = tmp_path / "out.vcf"
+    result = run_cli("filter", "-V", indexed, "--resource", b37, "-O", output)
+    assert "no contig in common with" in assert_error(result, output, b37, indexed)
+
+
 RESOURCE_PROBLEMS = {
     "missing": ("nope.vcf.gz", "does not exist"),
     "unindexed": ("noindex.vcf.gz", "has no index"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pysam
@@ -207,6 +207,18 @@ class VcfReader:
                 return self.path + suffix
         return None
 
+    def index_contigs(self) -> list[str]:
+        """The contigs a bgzip VCF's index lists; none for another file, or one with no index
+        or one that cannot be opened (reading records by it reports that)."""
+        index = self._index_path()
+        if not self.compressed or self.is_bcf or index is None:
+            return []
+        try:
+            with pysam.TabixFile(self.path, index=index) as tabix:
+                return list(tabix.contigs)
+        except (OSError, ValueError, NotImplementedError):
+            return []
+
     def _indexed_lines(self, intervals: IntervalFilter) -> Iterator[tuple[str, str]]:
         """Lines overlapping the intervals, fetched by the tabix index, each once, in file order."""
         check_vcf_index_kind(self.path, self._index_path())
@@ -311,6 +323,17 @@ def _structured_fields(body: str) -> dict[str, str]:
         else:
             value += char
     return fields
+
+
+def header_contigs(header_lines: Sequence[str]) -> dict[str, str | None]:
+    """The ``##contig`` lines' IDs, in header order, each with its length text (None without)."""
+    contigs: dict[str, str | None] = {}
+    for line in header_lines:
+        if line.startswith("##contig=<"):
+            fields = _structured_fields(line[len("##contig=<") : -1])
+            if "ID" in fields:
+                contigs[fields["ID"]] = fields.get("length")
+    return contigs
 
 
 def header_info_ids(header_lines: list[str]) -> set[str]:

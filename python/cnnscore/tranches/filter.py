@@ -30,6 +30,7 @@ from .. import __version__
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
 from ..io.locations import split_indexes
+from ..io.sequence_dictionary import check_same_reference, vcf_dictionary
 from ..io.vcf_output import AtomicVcfWriter, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from .java_double import parse_java_double
@@ -157,19 +158,27 @@ def _score_of(record: VcfRecord, key: str, path: str) -> float | None:
         ) from None
 
 
-def _collect_truth(vcf: VcfReader, options: FilterOptions) -> TruthScores:
-    """Pass 1, with every resource open. Every scored record's value is checked here (GATK
-    parses them all only in pass 2), so a bad score fails before any record is written."""
-    with contextlib.ExitStack() as stack:
-        cursors = []
-        for path in options.resources:
-            cursor = ResourceCursor(path)
-            stack.callback(cursor.close)
-            cursors.append(cursor)
-        return _truth_scores(vcf, options.info_key, cursors)
+def _open_resources(options: FilterOptions, stack: contextlib.ExitStack) -> list[ResourceCursor]:
+    cursors = []
+    for path in options.resources:
+        cursor = ResourceCursor(path)
+        stack.callback(cursor.close)
+        cursors.append(cursor)
+    return cursors
+
+
+def _check_dictionaries(vcf: VcfReader, cursors: list[ResourceCursor]) -> None:
+    """GATK's start-up check that each resource is on the input's reference: their sequence
+    dictionaries must share a contig, and no shared contig may have two lengths. A wrong-build
+    resource would otherwise confirm variants by position on another genome."""
+    best = vcf_dictionary(vcf.header_lines, vcf.index_contigs, vcf.path)
+    for cursor in cursors:
+        check_same_reference(cursor.sequence_dictionary(), cursor.path, best, vcf.path)
 
 
 def _truth_scores(vcf: VcfReader, key: str, cursors: list[ResourceCursor]) -> TruthScores:
+    """Pass 1. Every scored record's value is checked here (GATK parses them all only in pass
+    2), so a bad score fails before any record is written."""
     truth = TruthScores()
     for record in vcf.records():
         score = _score_of(record, key, vcf.path)
@@ -321,20 +330,31 @@ def _tranche_filter_of(record: VcfRecord, result: FilterResult, path: str) -> st
 
 
 def run_filter(options: FilterOptions) -> FilterResult:
-    """Both passes. GATK's argument and header checks come first; the output appears only when
-    complete, and never after an error."""
+    """Both passes. GATK's argument, start-up (resources readable and on the input's reference)
+    and header checks come first; the output appears only when complete, and never after an
+    error."""
     options = _validated(options)
     vcf = VcfReader(options.variants)
-    if options.info_key not in header_info_ids(vcf.header_lines):
-        raise InputError(
-            f"the header has no ##INFO line for the info key {options.info_key}",
-            path=vcf.path,
-        )
+    with contextlib.ExitStack() as stack:
+        cursors = _open_resources(options, stack)
+        _check_dictionaries(vcf, cursors)
+        if options.info_key not in header_info_ids(vcf.header_lines):
+            raise InputError(
+                f"the header has no ##INFO line for the info key {options.info_key}",
+                path=vcf.path,
+            )
+        return _two_passes(vcf, cursors, options)
+
+
+def _two_passes(
+    vcf: VcfReader, cursors: list[ResourceCursor], options: FilterOptions
+) -> FilterResult:
+    """Pass 1, the cutoffs, pass 2, into an output that appears only when complete."""
     writer = AtomicVcfWriter(
         options.output, index=options.create_index, source=vcf.path, header=vcf.header_lines
     )
     try:
-        truth = _collect_truth(vcf, options)
+        truth = _truth_scores(vcf, options.info_key, cursors)
         _check_truth(truth, options)
         result = FilterResult(
             options=options,

@@ -21,6 +21,7 @@ from ..encode.variant_type import is_symbolic_allele
 from ..errors import InputError
 from ..io.index_checks import check_vcf_index_kind, tabix_index_problem
 from ..io.locations import INDEX_DELIMITER, local_file_and_index
+from ..io.sequence_dictionary import vcf_dictionary
 from ..io.vcf_text import VcfRecord
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
@@ -119,6 +120,11 @@ class ResourceCursor:
 
     def close(self) -> None:
         self._tabix.close()
+
+    def sequence_dictionary(self) -> dict[str, int | None] | None:
+        """The resource's dictionary as GATK reads it: its ##contig lines, else the contigs its
+        index lists (``io.sequence_dictionary``)."""
+        return vcf_dictionary(list(self._tabix.header), lambda: self._tabix.contigs, self.path)
 
     def at(self, chrom: str, pos: int) -> list[ResourceSite]:
         """Resource records whose POS is ``pos`` on ``chrom``, in file order."""
