@@ -640,6 +640,70 @@ def test_error_leaves_an_existing_output_alone(small, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# GATK's engine arguments: -L and its kin, -R, progress
+
+# chr1:150-400 holds the truth SNPs 150-200 only: scores 5 5 5 3 2 1, n-1 = 5, so the SNP cutoffs
+# are 50 -> index 2 -> 5, 80 -> int(4.0) = 4 -> 2, 90 -> int(4.5) = 4 -> 2 (whole file: 5, 3, 2).
+SAME_AS_CHR1_150_400 = {
+    "-L": ["-L", "chr1:150-400"],
+    "-L -ip": ["-L", "chr1:160-390", "--interval-padding", "10"],
+    "-XL": ["-XL", "chr1:1-149", "-XL", "chr1:401-10000", "-XL", "chr3"],
+    "-isr INTERSECTION": ["-L", "chr1:1-400", "-L", "chr1:150-10000", "-isr", "INTERSECTION"],
+}
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "plain"])
+@pytest.mark.parametrize("case", SAME_AS_CHR1_150_400)
+def test_intervals_filter_as_the_input_cut_to_them(small, tmp_path, case, indexed):
+    """GATK's VariantWalker traverses only the records overlapping the intervals, in both passes:
+    the cutoffs come from them and only they are written. So filter -L X is filter on the input
+    cut to X (by htslib here), read through the index or, unindexed, by a scan."""
+    scored, truth = small
+    with pysam.TabixFile(str(scored)) as tabix:
+        cut_lines = list(tabix.fetch("chr1", 149, 400))
+    cut = write_vcf(tmp_path / "cut.vcf.gz", HEADER, cut_lines)
+    expected = tmp_path / "expected.vcf"
+    cut_run = run_cli("filter", "-V", cut, "--resource", truth, *TRANCHE_ARGS, "-O", expected,
+                      check=True)  # fmt: skip
+    given = scored if indexed else write_vcf(tmp_path / "scored.vcf", HEADER, data_lines(scored))
+    output = tmp_path / "filtered.vcf"
+    result = run_cli("filter", "-V", given, "--resource", truth, *TRANCHE_ARGS, "-O", output,
+                     *SAME_AS_CHR1_150_400[case], check=True)  # fmt: skip
+    assert output.read_text() == expected.read_text()
+    assert len(data_lines(output)) == len(cut_lines) == 23
+    assert "SNP cutoffs 50.00 -> 5, 80.00 -> 2, 90.00 -> 2" in result.stderr
+    assert result.stderr.splitlines()[-1] == cut_run.stderr.splitlines()[-1].replace(
+        str(expected), str(output)
+    )
+    whole = run_cli("filter", "-V", scored, "--resource", truth, *TRANCHE_ARGS, "-O",
+                    tmp_path / "whole.vcf", check=True)  # fmt: skip
+    assert "SNP cutoffs 50.00 -> 5, 80.00 -> 3, 90.00 -> 2" in whole.stderr
+
+
+def test_intervals_need_contig_lengths(tmp_path):
+    header = [line for line in HEADER if not line.startswith("##contig")]
+    scored = write_vcf(tmp_path / "scored.vcf", header, [record_line(*r[:6]) for r in RECORDS])
+    truth = write_resource(tmp_path / "truth.vcf.gz", RESOURCE)
+    output = tmp_path / "out.vcf"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-L", "chr1", "-O", output)
+    assert "no ##contig lines with lengths" in assert_error(result, output, scored)
+
+
+def test_reference_and_progress_of_gatk_command_lines(small, tmp_path):
+    """-R is taken and not read (FilterVariantTranches needs no reference); progress lines come
+    as often as --seconds-between-progress-updates asks, over both passes."""
+    scored, truth = small
+    output = tmp_path / "filtered.vcf"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output, *TRANCHE_ARGS,
+                     "-R", tmp_path / "absent.fasta", "--seconds-between-progress-updates", "0",
+                     check=True)  # fmt: skip
+    assert "-R has no effect here: filter reads no reference" in result.stderr
+    progress = [line for line in result.stderr.splitlines() if "chr1:100 " in line]
+    assert len(progress) == 2  # one line a record, each pass
+    assert filters(output) == [record[6] for record in RECORDS]
+
+
+# --------------------------------------------------------------------------------------------
 # the real smoke set, scored with small_2d, against GIAB truth
 
 

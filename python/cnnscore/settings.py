@@ -204,7 +204,7 @@ def interval_merging_rule_setting() -> Any:
         "-imr",
         "--interval-merging-rule",
         choices=("ALL", "OVERLAPPING_ONLY"),
-        ignored="each record overlapping the intervals is scored once, whichever rule",
+        ignored="each record overlapping the intervals is read once, whichever rule",
         help="GATK's rule for merging abutting intervals: accepted, no effect on the records",
     )
 

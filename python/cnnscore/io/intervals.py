@@ -256,15 +256,15 @@ def resolve_intervals(
         combined = {c: [Interval(c, 1, length)] for c, length in contig_lengths.items()}
     if specs and not _flatten(combined):  # as GATK: nothing to run over is an error
         raise InputError(
-            "the intervals have no base in common (--interval-set-rule INTERSECTION): nothing "
-            "would be scored",
+            "the intervals have no base in common (--interval-set-rule INTERSECTION): no record "
+            "would be read",
             setting="intervals",
         )
     runs = [run for run in _flatten(_subtract(combined, excluded)) if run.end >= run.start]
     if not runs and (specs or excluded):
         chosen = "the -L intervals chose" if specs else "of the reference"
         raise InputError(
-            f"removes every base {chosen}: nothing would be scored", setting="exclude_intervals"
+            f"removes every base {chosen}: no record would be read", setting="exclude_intervals"
         )
     return runs
 

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -29,10 +29,12 @@ import numpy as np
 from .. import __version__
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
+from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import split_indexes
 from ..io.sequence_dictionary import check_same_reference, vcf_dictionary
 from ..io.vcf_output import AtomicVcfWriter, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from ..scoring.progress import ProgressMeter
 from .java_double import parse_java_double
 from .options import FilterOptions
 from .truth_resources import ResourceCursor, matches_truth
@@ -176,11 +178,53 @@ def _check_dictionaries(vcf: VcfReader, cursors: list[ResourceCursor]) -> None:
         check_same_reference(cursor.sequence_dictionary(), cursor.path, best, vcf.path)
 
 
-def _truth_scores(vcf: VcfReader, key: str, cursors: list[ResourceCursor]) -> TruthScores:
+@dataclass
+class _Traversal:
+    """What both passes read: the input's records, only those overlapping the intervals when
+    -L/-XL are given (GATK's VariantWalker traverses just those, in both passes), and the
+    progress meter they share."""
+
+    vcf: VcfReader
+    intervals: IntervalFilter | None
+    meter: ProgressMeter
+    count: int = 0
+
+    def records(self) -> Iterator[VcfRecord]:
+        for record in self.vcf.records(self.intervals):
+            self.count += 1
+            self.meter.update(self.count, f"{record.chrom}:{record.pos}")
+            yield record
+
+
+def _intervals(options: FilterOptions, vcf: VcfReader) -> IntervalFilter | None:
+    """The -L/-XL intervals, read against the input's ##contig lengths (GATK reads them against
+    the driving VCF's sequence dictionary when there is no reference)."""
+    if not options.intervals and not options.exclude_intervals:
+        return None
+    if not vcf.contig_lengths:
+        raise InputError(
+            "the header has no ##contig lines with lengths, which -L and -XL are read against "
+            "(GATK too needs a sequence dictionary for intervals)",
+            path=vcf.path,
+        )
+    return IntervalFilter(
+        resolve_intervals(
+            options.intervals,
+            vcf.contig_lengths,
+            padding=options.interval_padding,
+            exclude=options.exclude_intervals,
+            rule=options.interval_set_rule,
+            exclusion_padding=options.interval_exclusion_padding,
+        )
+    )
+
+
+def _truth_scores(traversal: _Traversal, key: str, cursors: list[ResourceCursor]) -> TruthScores:
     """Pass 1. Every scored record's value is checked here (GATK parses them all only in pass
     2), so a bad score fails before any record is written."""
     truth = TruthScores()
-    for record in vcf.records():
+    vcf = traversal.vcf
+    for record in traversal.records():
         score = _score_of(record, key, vcf.path)
         if score is None:
             continue
@@ -289,13 +333,13 @@ def _provenance(options: FilterOptions) -> str:
     )
 
 
-def _write_filtered(vcf: VcfReader, result: FilterResult, writer: AtomicVcfWriter) -> None:
-    """Pass 2: every record, FILTER rewritten, everything else as read."""
-    options = result.options
+def _write_filtered(traversal: _Traversal, result: FilterResult, writer: AtomicVcfWriter) -> None:
+    """Pass 2: every record (within the intervals), FILTER rewritten, everything else as read."""
+    options, vcf = result.options, traversal.vcf
     provenance = _provenance(options) if options.command_line_header else None
     writer.write_lines(filtered_header(vcf.header_lines, options, provenance))
     lines: list[str] = []
-    for record in vcf.records():
+    for record in traversal.records():
         added = _tranche_filter_of(record, result, vcf.path)
         existing = record.line.split("\t", 7)[6]
         new_filter = filter_column(existing, added, options.invalidate_previous_filters)
@@ -343,18 +387,22 @@ def run_filter(options: FilterOptions) -> FilterResult:
                 f"the header has no ##INFO line for the info key {options.info_key}",
                 path=vcf.path,
             )
-        return _two_passes(vcf, cursors, options)
+        traversal = _Traversal(
+            vcf, _intervals(options, vcf), ProgressMeter(options.progress_seconds)
+        )
+        return _two_passes(traversal, cursors, options)
 
 
 def _two_passes(
-    vcf: VcfReader, cursors: list[ResourceCursor], options: FilterOptions
+    traversal: _Traversal, cursors: list[ResourceCursor], options: FilterOptions
 ) -> FilterResult:
     """Pass 1, the cutoffs, pass 2, into an output that appears only when complete."""
+    vcf = traversal.vcf
     writer = AtomicVcfWriter(
         options.output, index=options.create_index, source=vcf.path, header=vcf.header_lines
     )
     try:
-        truth = _truth_scores(vcf, options.info_key, cursors)
+        truth = _truth_scores(traversal, options.info_key, cursors)
         _check_truth(truth, options)
         result = FilterResult(
             options=options,
@@ -362,7 +410,7 @@ def _two_passes(
             snp_cutoffs=tranche_cutoffs(truth.snp_scores, options.snp_tranches),
             indel_cutoffs=tranche_cutoffs(truth.indel_scores, options.indel_tranches),
         )
-        _write_filtered(vcf, result, writer)
+        _write_filtered(traversal, result, writer)
         writer.commit()
     except BaseException:
         writer.abort()

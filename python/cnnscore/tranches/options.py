@@ -3,12 +3,21 @@ FilterVariantTranches' arguments under their names and GATK's single-dash spelli
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+from ..scoring.options import ScoreOptions
 from ..settings import (
     OUTPUT,
     VCF,
     command_line_header_setting,
+    exclude_intervals_setting,
+    interval_exclusion_padding_setting,
+    interval_merging_rule_setting,
+    interval_padding_setting,
+    interval_set_rule_setting,
+    intervals_setting,
     output_index_setting,
     setting,
     tmp_dir_setting,
@@ -21,6 +30,13 @@ DEFAULT_INFO_KEY = "CNN_2D"
 DEFAULT_SNP_TRANCHES = (99.95,)
 DEFAULT_INDEL_TRANCHES = (99.4,)
 _VERBOSITY, _QUIET = verbosity_settings()
+
+
+def _score_setting(name: str) -> Any:
+    """One of ``score``'s settings, taken as declared there (flags, GATK's spelling, parser,
+    default, help), so the two subcommands cannot drift apart."""
+    declared = next(f for f in dataclasses.fields(ScoreOptions) if f.name == name)
+    return dataclasses.field(default=declared.default, metadata=declared.metadata)
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,23 @@ class FilterOptions:
         default=False,
         help="drop the input's FILTER values and ##FILTER lines first",
     )
+    intervals: tuple[str, ...] = intervals_setting(
+        "only the records overlapping these run through both passes, so the cutoffs come from "
+        "them, and only they are written, as GATK's -L: chr:start-end, BED, .interval_list or "
+        "VCF; repeatable (combined by --interval-set-rule; the ##contig lengths bound them)"
+    )
+    exclude_intervals: tuple[str, ...] = exclude_intervals_setting()
+    interval_padding: int = interval_padding_setting()
+    interval_set_rule: str = interval_set_rule_setting()
+    interval_exclusion_padding: int = interval_exclusion_padding_setting()
+    interval_merging_rule: str | None = interval_merging_rule_setting()
+    reference: str | None = setting(
+        "-R",
+        "--reference",
+        ignored="filter reads no reference (GATK's FilterVariantTranches needs none either)",
+        help="GATK's reference: accepted, not read",
+    )
+    progress_seconds: float = _score_setting("progress_seconds")
     command_line_header: bool = command_line_header_setting()
     create_index: bool = output_index_setting()
     tmp_dir: str | None = tmp_dir_setting()
