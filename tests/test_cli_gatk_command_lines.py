@@ -430,3 +430,26 @@ def test_gatks_engine_interval_arguments_are_honoured(tmp_path, engine_args, can
     assert gatk.returncode == 0
     same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
     assert len(data_lines(tmp_path / "canonical.vcf")) > 3
+
+
+@pytest.mark.parametrize(
+    ("tensor_type", "sizes"),
+    [("reference", ("512", "256")), ("read_tensor", ("48", "8"))],
+    ids=["1D 512/256 (both 1024 in GATK)", "2D 48/8 (both 64 in GATK)"],
+)
+def test_batch_sizes_gatk_raises_to_its_floors_run(tmp_path, tensor_type, sizes):
+    """GATK raises both batch sizes to 1024 (1D) or 64 (2D) and only then refuses an inference
+    batch larger than the transfer batch; cnnscore refused 512/256 and 48/8, which GATK runs."""
+    common = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--tensor-type", tensor_type,
+              "-L", "chr20:10000000-10010000", "--threads", "1"]  # fmt: skip
+    common += ["--model", "cnnscore_compact_1d"] if tensor_type == "reference" else [
+        "-I", SMOKE_BAM]  # fmt: skip
+    given = run_cli(*common, "--inference-batch-size", sizes[0], "--transfer-batch-size",
+                    sizes[1], "-O", tmp_path / "given.vcf")  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    run_cli(*common, "-O", tmp_path / "default.vcf", check=True)
+    same_output(tmp_path / "given.vcf", tmp_path / "default.vcf")
+    refused = run_cli(*common, "--inference-batch-size", "2048" if tensor_type == "reference"
+                      else "512", "--transfer-batch-size", "1500" if tensor_type == "reference"
+                      else "256", "-O", tmp_path / "refused.vcf")  # fmt: skip
+    assert refused.returncode == 1 and "exceeds transfer batch" in refused.stderr

@@ -128,9 +128,10 @@ def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
         raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", setting="inference_batch_size")
     if not 1 <= transfer <= MAX_TRANSFER_BATCH:
         raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", setting="transfer_batch_size")
-    if inference > transfer:
+    floor = {REFERENCE: 1024, READ_TENSOR: 64}[tensor_type]  # GATK raises both to it first,
+    if max(inference, floor) > max(transfer, floor):  # then refuses; a larger chunk is fine here
         raise InputError(
-            f"inference batch {inference} exceeds transfer batch {transfer}",
+            f"inference batch {inference} exceeds transfer batch {transfer} (GATK refuses it too)",
             setting="inference_batch_size",
         )
     return inference, transfer
