@@ -453,3 +453,13 @@ def test_batch_sizes_gatk_raises_to_its_floors_run(tmp_path, tensor_type, sizes)
                       else "512", "--transfer-batch-size", "1500" if tensor_type == "reference"
                       else "256", "-O", tmp_path / "refused.vcf")  # fmt: skip
     assert refused.returncode == 1 and "exceeds transfer batch" in refused.stderr
+
+
+@pytest.mark.parametrize("folder", ["", "no/such/folder"], ids=["empty", "missing"])
+def test_an_output_tensor_dir_that_does_not_exist_is_noted(tmp_path, folder):
+    """GATK's Python writes tensors only into a folder that exists, so `--output-tensor-dir ""`
+    (its default) and a missing folder do nothing there; they were refused."""
+    result = run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "x.vcf",
+                                      "--output-tensor-dir", folder), check=True)  # fmt: skip
+    assert "cnnscore: note: --output-tensor-dir has no effect here" in result.stderr
+    assert "nothing is written" in result.stderr

@@ -4,6 +4,7 @@ WDLs and tests pass with them, and cnnscore's backend and precision choices."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -239,9 +240,10 @@ class ScoreOptions:
     tmp_dir: str | None = tmp_dir_setting()
     output_tensor_dir: str | None = setting(
         "--output-tensor-dir",
-        refused="score saves no tensors: cnnscore write-tensors writes them, labelled, for "
-        "training",
-        help="GATK's debugging tensor folder: refused (see cnnscore write-tensors)",
+        ignored="GATK writes tensors only into a folder that exists, and this one does not: "
+        "nothing is written",  # an existing folder is refused (__post_init__)
+        help="GATK's debugging tensor folder: refused if it exists (see cnnscore write-tensors),"
+        " else noted (GATK writes nothing either)",
     )
     disable_avx_check: bool = setting(
         "--disable-avx-check",
@@ -275,6 +277,12 @@ class ScoreOptions:
     def __post_init__(self) -> None:
         """GATK's --read-index gives each -I its index, in order: attached here as htslib's
         ``FILE##idx##INDEX``, the form every later stage (and the gs:// layer) reads."""
+        if self.output_tensor_dir and os.path.isdir(self.output_tensor_dir):
+            raise InputError(
+                "score saves no tensors: cnnscore write-tensors writes them, labelled, for "
+                "training",
+                setting="output_tensor_dir",
+            )
         if not self.read_indexes:
             return
         if len(self.read_indexes) != len(self.reads):
