@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from cnnscore.cli.parser import build_parser, command_of, options_from
 from conftest import (
     GATK_1D,
     GOLDEN_2D,
@@ -430,6 +431,69 @@ def test_gatks_engine_interval_arguments_are_honoured(tmp_path, engine_args, can
     assert gatk.returncode == 0
     same_output(tmp_path / "gatk.vcf", tmp_path / "canonical.vcf")
     assert len(data_lines(tmp_path / "canonical.vcf")) > 3
+
+
+# ------------------------------------------------- GATK's parser (Barclay 5.0.0) word by word
+
+
+def _parse(*argv) -> tuple:
+    """What the command line fills, in process: the options and every note the run prints."""
+    args = build_parser().parse_args([str(a) for a in argv])
+    command = command_of(args)
+    return options_from(command.options, args)
+
+
+def _refused(capsys, *argv) -> str:
+    """The one usage line a command line stops with (exit status 2)."""
+    with pytest.raises(SystemExit) as exit_:
+        _parse(*argv)
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    return line
+
+
+_FILTER = ("filter", "-V", "in.vcf.gz", "--resource", "truth.vcf.gz", "-O", "out.vcf.gz")
+_SCORE = ("score", "-V", "in.vcf.gz", "-R", "ref.fa", "-O", "out.vcf.gz")
+
+
+def test_every_short_name_is_taken_with_two_dashes(capsys):
+    """jopt-simple looks `--X` up among all of an argument's names, short ones too: `--V`,
+    `--OVI false` and `--ip 100` are GATK; `--V x` was refused as "-V is required"."""
+    one, _ = _parse("score", "-V", "v.vcf", "-R", "r.fa", "-O", "o.vcf.gz", "-I", "a.bam",
+                    "-L", "chr20", "-XL", "chr20:1-5", "-ip", "100", "-ixp", "3", "-isr",
+                    "INTERSECTION", "-OVI", "false")  # fmt: skip
+    two, _ = _parse("score", "--V", "v.vcf", "--R", "r.fa", "--O", "o.vcf.gz", "--I", "a.bam",
+                    "--L", "chr20", "--XL", "chr20:1-5", "--ip", "100", "--ixp", "3", "--isr",
+                    "INTERSECTION", "--OVI", "false")  # fmt: skip
+    assert one == two and two.create_index is False and two.interval_padding == 100
+    assert _parse("filter", "--V", "v.vcf", "--resource", "r.vcf", "--O", "o.vcf")[0].variants
+    # an unknown word is the mistake to name, not the required setting it hid
+    line = _refused(capsys, "filter", "--varaint", "v.vcf", "--resource", "r.vcf", "-O", "o.vcf")
+    assert "unrecognized arguments: --varaint v.vcf" in line
+    line = _refused(capsys, "filter", "--resource", "r.vcf", "-O", "o.vcf")
+    assert "the following arguments are required: -V/--variant" in line
+
+
+def test_null_is_read_as_gatks_parser_reads_it(capsys):
+    """Barclay's `null`: an optional path or string unset (its default), a repeated setting
+    cleared of what came before (and its default), refused for a required setting and for a
+    number, true/false or choice ("not a nullable argument"). It was read as a file or interval
+    named "null"."""
+    options, notes = _parse(*_SCORE, "-L", "null", "--architecture", "null", "--read-index",
+                            "null", "--tmp-dir", "null", "--python-profile", "null",
+                            "-I", "a.bam", "-I", "null", "-I", "b.bam")  # fmt: skip
+    assert options.intervals == () and options.architecture is None and options.reads == (
+        "b.bam",)  # fmt: skip
+    assert options.tmp_dir is None and notes == []  # null: not given, so no note either
+    tranches, _ = _parse(*_FILTER, "--snp-tranche", "90", "--snp-tranche", "null",
+                         "--snp-tranche", "99.9", "--indel-tranche", "null")  # fmt: skip
+    assert (tranches.snp_tranches, tranches.indel_tranches) == ((99.9,), ())
+    assert "--resource/-resource: null: a value is required" in _refused(
+        capsys, "filter", "-V", "v", "--resource", "null", "-O", "o")  # fmt: skip
+    assert "-V/--variant" in _refused(capsys, "filter", "-V", "null", "--resource", "r", "-O", "o")
+    for flag, value in (("--threads", "null"), ("--tensor-type", "null"), ("--QUIET", "null"),
+                        ("-ip", "null"), ("--add-output-vcf-command-line", "null")):  # fmt: skip
+        assert "null: not a nullable argument" in _refused(capsys, *_SCORE, flag, value), flag
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,12 @@ class Flag:
     list_files: bool = True
 
     @property
+    def nullable(self) -> bool:
+        """The value ``null`` unsets it, as GATK's parser reads ``null`` for a non-primitive
+        argument (a path or a string); a number, boolean or choice takes no ``null``."""
+        return self.repeated or not (self.switch or self.choices is not None or self.parse)
+
+    @property
     def flag(self) -> str:
         """The flag an error about this setting names: the one declared first (``-I``)."""
         return self.names[0]

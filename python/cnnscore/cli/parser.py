@@ -57,8 +57,8 @@ class Command:
     help: str
     description: str | None = None
     remote: bool = True  # takes gs:// paths (and so --requester-pays-project)
-    #: takes GATK's command lines: every long name also with one dash, as GATK's parser
-    #: (Barclay) takes any argument name after one or two dashes (GATK's WDL writes -resource)
+    #: takes GATK's command lines: every name after one dash or two, as GATK's parser
+    #: (Barclay) takes any argument name (GATK's WDL writes -resource), and ``null``
     gatk: bool = False
 
 
@@ -134,6 +134,52 @@ COMMANDS = (
 BY_NAME = {command.name: command for command in COMMANDS}
 #: the group GATK-only settings are listed under in --help
 GATK_ONLY_GROUP = "accepted for GATK's command lines"
+
+
+class _Null:
+    """What Barclay's ``null`` stands for: the setting unset (its default), for an optional
+    setting that holds a path or a string."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL, NULL_WORD = _Null(), "null"
+
+
+def _null_aware(convert: Callable[[str], Any], flag: Any) -> Callable[[str], Any]:
+    """``convert``, but the word ``null`` read as GATK's parser reads it (Barclay's
+    NamedArgumentDefinition): :data:`NULL` where the setting may be unset, refused for a
+    required setting and for a number, boolean or choice (a Java primitive there)."""
+
+    def read(text: str) -> Any:
+        if text != NULL_WORD:
+            return convert(text)
+        if flag.required:
+            raise argparse.ArgumentTypeError("null: a value is required (GATK refuses null here)")
+        if not flag.nullable:
+            raise argparse.ArgumentTypeError(
+                "null: not a nullable argument (a number, true/false or a choice; GATK refuses "
+                "null here too)"
+            )
+        return NULL
+
+    read.__name__ = getattr(convert, "__name__", "value")
+    return read
+
+
+class _Repeated(argparse.Action):
+    """A repeated setting: each value added in order; ``null`` drops those before it (and the
+    default), as in GATK."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        for value in values:
+            if value is NULL:
+                items = []
+            else:
+                items.append(value)
+        setattr(namespace, self.dest, items)
 
 
 class _GivenOnce(argparse.Action):
@@ -216,7 +262,7 @@ def _add_settings(
         else:
             kwargs["type"] = flag.parse or str
             if flag.repeated:
-                kwargs.update(action="extend", nargs="+")
+                kwargs.update(action=_Repeated, nargs="+")
                 if flag.list_files:
                     kwargs["type"] = _expanding(kwargs["type"])
             if flag.choices is not None:
@@ -226,7 +272,9 @@ def _add_settings(
         names = [field.name] if positional else [*flag.names, *flag.gatk]
         if one_dash and not positional:
             names += [name[1:] for name in names if name.startswith("--")]
-        target.add_argument(*names, **kwargs)
+            names += [f"-{name}" for name in names if not name.startswith("--")]  # --V, --OVI
+            kwargs["type"] = _null_aware(kwargs["type"], flag)
+        target.add_argument(*dict.fromkeys(names), **kwargs)
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -240,10 +288,24 @@ class _OneLineErrors(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         """A subcommand's parser refuses a word it does not know itself, so the line names the
         subcommand and the help that lists its flags (argparse would hand the word up to the
-        top-level parser, whose line names ``cnnscore`` and ``cnnscore --help``)."""
-        namespace, extras = super().parse_known_args(args, namespace)
-        if extras and self._subparsers is None:
+        top-level parser, whose line names ``cnnscore`` and ``cnnscore --help``). Such a word is
+        named before any required setting found missing: ``--V x`` or a misspelt ``--varaint
+        x`` is the mistake, not the missing ``-V``."""
+        leaf = self._subparsers is None
+        required = [a for a in self._actions if a.required and a.option_strings] if leaf else []
+        for action in required:
+            action.required = False
+        try:
+            namespace, extras = super().parse_known_args(args, namespace)
+        finally:
+            for action in required:
+                action.required = True
+        if extras and leaf:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
+        missing = [a for a in required if getattr(namespace, a.dest, None) is None]
+        if missing:
+            names = ", ".join(argparse._get_action_name(a) or a.dest for a in missing)
+            self.error(f"the following arguments are required: {names}")
         return namespace, extras
 
     def _get_option_tuples(self, option_string: str) -> list:
@@ -305,7 +367,7 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
     values, notes = {}, []
     for field, flag in declared(options_class):
         value = getattr(args, field.name, None)
-        if value is None:
+        if value is None or value is NULL:  # null: unset, as GATK's parser reads it
             value = field.default
         else:
             if flag.refused:
