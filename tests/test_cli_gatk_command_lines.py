@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from cnnscore.cli.parser import build_parser, command_of, options_from
+from cnnscore.cli.parser import build_parser, command_of, options_from, parse_notes
 from conftest import (
     GATK_1D,
     GOLDEN_2D,
@@ -440,7 +440,9 @@ def _parse(*argv) -> tuple:
     """What the command line fills, in process: the options and every note the run prints."""
     args = build_parser().parse_args([str(a) for a in argv])
     command = command_of(args)
-    return options_from(command.options, args)
+    notes = parse_notes(args)
+    options, option_notes = options_from(command.options, args)
+    return options, notes + option_notes
 
 
 def _refused(capsys, *argv) -> str:
@@ -454,6 +456,37 @@ def _refused(capsys, *argv) -> str:
 
 _FILTER = ("filter", "-V", "in.vcf.gz", "--resource", "truth.vcf.gz", "-O", "out.vcf.gz")
 _SCORE = ("score", "-V", "in.vcf.gz", "-R", "ref.fa", "-O", "out.vcf.gz")
+
+
+def test_tagged_arguments_are_read_without_their_tags(tmp_path, capsys):
+    """Barclay takes `--NAME:tag,key=value VALUE` on path arguments (GATKPath, FeatureInput),
+    and these tools ignore the tags: the VQSR habit `--resource:hapmap,...,prior=15.0 FILE` was
+    refused as "the following arguments are required: --resource", `-I:normal` as unrecognized."""
+    tagged, notes = _parse("filter", "--variant:scored", "in.vcf.gz",
+                           "--resource:hapmap,known=false,training=true,truth=true,prior=15.0",
+                           "hapmap.vcf.gz", "-resource:mills", "mills.vcf.gz", "-O:out",
+                           "out.vcf.gz")  # fmt: skip
+    assert (tagged.variants, tagged.resources, tagged.output) == (
+        "in.vcf.gz", ("hapmap.vcf.gz", "mills.vcf.gz"), "out.vcf.gz")  # fmt: skip
+    (note,) = notes
+    assert note.startswith("cnnscore: note: the tags of --variant:scored, --resource:hapmap")
+    assert note.endswith("are ignored, as FilterVariantTranches ignores them")
+    score, notes = _parse("score", "-V:x", "in.vcf.gz", "-R:ref", "r.fa", "-O", "o.vcf",
+                          "-I:normal", "a.bam", "--input:tumour", "b.bam", "--read-index:n",
+                          "a.bai", "--read-index", "b.bai")  # fmt: skip
+    assert score.reads == ("a.bam##idx##a.bai", "b.bam##idx##b.bai") and len(notes) == 1
+    # a flag GATK takes no tags on (a String, a number) is refused, naming the tagged word
+    line = _refused(capsys, *_SCORE, "--architecture:x", "a.json")
+    assert "--architecture:x: --architecture takes no tags" in line
+    assert "-L:x: -L takes no tags" in _refused(capsys, *_SCORE, "-L:x", "chr20")
+    assert "needs a tag and then a value" in _refused(capsys, *_FILTER, "--resource:x")
+    # and the tagged line writes what the plain one writes
+    truth = SMOKE / "giab_truth.vcf.gz"
+    run_cli("filter", "-V:scored", GOLDEN_2D, "--resource:giab,known=false,training=true,"
+            "truth=true,prior=15.0", truth, "-O", tmp_path / "tagged.vcf", check=True)  # fmt: skip
+    run_cli("filter", "-V", GOLDEN_2D, "--resource", truth, "-O", tmp_path / "plain.vcf",
+            check=True)  # fmt: skip
+    same_output(tmp_path / "tagged.vcf", tmp_path / "plain.vcf")
 
 
 def test_every_short_name_is_taken_with_two_dashes(capsys):
@@ -472,6 +505,24 @@ def test_every_short_name_is_taken_with_two_dashes(capsys):
     assert "unrecognized arguments: --varaint v.vcf" in line
     line = _refused(capsys, "filter", "--resource", "r.vcf", "-O", "o.vcf")
     assert "the following arguments are required: -V/--variant" in line
+
+
+def test_arguments_files_are_read_into_the_command_line(tmp_path, capsys):
+    """Barclay's --arguments_file: each line not blank and not starting with # split on
+    whitespace, put before the words given, each file read once, repeatable; it was refused as
+    "the following arguments are required" (what the file held)."""
+    first, second = tmp_path / "first.args", tmp_path / "second.args"
+    first.write_text(f"-V in.vcf.gz\n# a comment\n\n --resource  a.vcf.gz\n"
+                     f"--arguments_file {second}\n")  # fmt: skip
+    second.write_text("--snp-tranche 99.0\t95.0\n-resource b.vcf.gz\n")
+    options, _ = _parse("filter", "--arguments_file", first, "-O", "out.vcf", "--arguments_file",
+                        first, f"--arguments_file={second}")  # fmt: skip
+    inline, _ = _parse("filter", "-V", "in.vcf.gz", "--resource", "a.vcf.gz", "--snp-tranche",
+                       "99.0", "95.0", "--resource", "b.vcf.gz", "-O", "out.vcf")  # fmt: skip
+    assert options == inline
+    line = _refused(capsys, "score", "--arguments_file", tmp_path / "none.args")
+    assert line.startswith(f"cnnscore: error: cnnscore score: --arguments_file {tmp_path}/none")
+    assert "cannot read it (No such file or directory)" in line
 
 
 def test_null_is_read_as_gatks_parser_reads_it(capsys):
@@ -494,6 +545,41 @@ def test_null_is_read_as_gatks_parser_reads_it(capsys):
     for flag, value in (("--threads", "null"), ("--tensor-type", "null"), ("--QUIET", "null"),
                         ("-ip", "null"), ("--add-output-vcf-command-line", "null")):  # fmt: skip
         assert "null: not a nullable argument" in _refused(capsys, *_SCORE, flag, value), flag
+
+
+@pytest.mark.parametrize("command", ["score", "filter"])
+def test_gatks_version_and_show_hidden_arguments(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([command, "--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("cnnscore ")
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([command, "--showHidden"])
+    assert exit_.value.code == 0 and f"usage: cnnscore {command}" in capsys.readouterr().out
+
+
+def test_gatks_tool_names_and_java_options_are_taken(tmp_path):
+    """`gatk --java-options "-Xmx4g" CNNScoreVariants ARGS` runs as `cnnscore ...` with the
+    same words: the tool names are the subcommands' other names, and --java-options (the
+    launcher's, before or after the tool's name) is dropped with a note."""
+    gatk = run_cli("--java-options", "-Xmx4g", "CNNScoreVariants",
+                   *_one_d("-L", "20:60000-100000", "-O", tmp_path / "gatk.vcf",
+                           "--java-options", "-Xmx4g -XX:+UseSerialGC"))  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    assert gatk.stderr.count("cnnscore: note: --java-options has no effect here") == 1
+    run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "plain.vcf"), check=True)
+    same_output(tmp_path / "gatk.vcf", tmp_path / "plain.vcf")
+    # GATK's WDL command block with nothing in between: `gatk` is `cnnscore`
+    values = {"command_mem": 4000, "input_vcf": GOLDEN_2D, "output_vcf": "gatk.vcf.gz",
+              "resources": [SMOKE / "giab_truth.vcf.gz"], "info_key": "CNN_2D",
+              "snp_tranches": "", "indel_tranches": "", "extra_args": None}  # fmt: skip
+    shim = f'gatk() {{ "{sys.executable}" -m cnnscore "$@"; }}\n'
+    script = shim + render_draft2(GATK_FILTER_TASK, values)
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=900)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_cli("filter", "-V", GOLDEN_2D, "--resource", SMOKE / "giab_truth.vcf.gz", "-O",
+            tmp_path / "canonical.vcf.gz", check=True)  # fmt: skip
+    same_output(tmp_path / "gatk.vcf.gz", tmp_path / "canonical.vcf.gz")
 
 
 @pytest.mark.parametrize(

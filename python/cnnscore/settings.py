@@ -45,6 +45,10 @@ class Flag:
     setting's value naming a ``.list`` or ``.args`` file stands for the file's lines, as GATK's
     parser expands them for every collection argument (``-I bams.list``), unless
     ``list_files`` is False (``-L``, ``-XL``: there a ``.list`` is an interval file).
+    ``tags``: whether GATK's parser takes a tagged form of the flag (``--resource:hapmap,
+    prior=15.0 FILE``), which it does on the arguments whose values are paths (GATKPath,
+    FeatureInput); by default those of a VCF, FASTA, reads or output path. The tags are dropped
+    with a note (cli.gatk_words).
     """
 
     names: tuple[str, ...]
@@ -63,6 +67,14 @@ class Flag:
     refused: str | None = None
     writes: tuple[str, ...] = ()
     list_files: bool = True
+    tags: bool | None = None
+
+    @property
+    def takes_tags(self) -> bool:
+        """GATK's parser takes ``--name:tag,key=value`` on this flag (see ``tags``)."""
+        if self.tags is not None:
+            return self.tags
+        return self.path in (VCF, FASTA, READS, OUTPUT)
 
     @property
     def nullable(self) -> bool:
@@ -258,6 +270,7 @@ def tmp_dir_setting() -> Any:
     return setting(
         "--tmp-dir",
         path=None,
+        tags=True,  # GATK's GATKPath
         help="folder for temporary files (GATK's --tmp-dir; default the system's); outputs are "
         "still written beside themselves and renamed when complete",
     )

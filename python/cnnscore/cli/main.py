@@ -22,7 +22,7 @@ from ..gcs.remote_files import RemoteFiles
 from ..io.locations import shown_as, user_facing
 from ..settings import flag_of
 from .library_output import library_logs_wanted, only_cnnscore_lines
-from .parser import Command, CommonOptions, build_parser, command_of, options_from
+from .parser import Command, CommonOptions, build_parser, command_of, options_from, parse_notes
 from .path_clashes import check_paths_apart
 
 
@@ -298,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         common, _ = options_from(CommonOptions, args)
         with only_cnnscore_lines(not library_logs_wanted(common.verbose)) as results:
             try:
-                options, notes = options_from(command.options, args)
-                for note in notes:
+                notes = parse_notes(args)
+                options, option_notes = options_from(command.options, args)
+                for note in notes + option_notes:
                     print(note, file=sys.stderr)
                 _use_tmp_dir(getattr(options, "tmp_dir", None))
                 return _run(command, options, common, results)

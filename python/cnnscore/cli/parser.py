@@ -9,6 +9,7 @@ subcommand shares (:class:`CommonOptions`).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from ..shards.options import GatherOptions, SplitOptions
 from ..training.options import TrainOptions, WriteTensorsOptions
 from ..tranches.options import FilterOptions
 from ..validate.options import CompareOptions
+from .gatk_words import WordError, drop_java_options, drop_tags, expand_argument_files
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,10 @@ class Command:
     description: str | None = None
     remote: bool = True  # takes gs:// paths (and so --requester-pays-project)
     #: takes GATK's command lines: every name after one dash or two, as GATK's parser
-    #: (Barclay) takes any argument name (GATK's WDL writes -resource), and ``null``
+    #: (Barclay) takes any argument name (GATK's WDL writes -resource), GATK's engine
+    #: arguments, ``null`` and the words gatk_words reads (tags, --arguments_file)
     gatk: bool = False
+    aliases: tuple[str, ...] = ()  # GATK's tool name first (cnnscore CNNScoreVariants ...)
 
 
 COMMANDS = (
@@ -70,6 +74,7 @@ COMMANDS = (
         "Score every record of a VCF with a GATK CNN model and write it with INFO CNN_1D "
         "(reference model) or CNN_2D (read-tensor model).",
         gatk=True,
+        aliases=("CNNScoreVariants",),
     ),
     Command(
         "split-intervals",
@@ -88,6 +93,7 @@ COMMANDS = (
         "Filter SNPs and indels whose score is at or below the score that keeps the given "
         "sensitivity to the resource-confirmed variants, as GATK FilterVariantTranches.",
         gatk=True,
+        aliases=("FilterVariantTranches",),
     ),
     Command(
         "compare",
@@ -131,7 +137,7 @@ COMMANDS = (
         remote=False,
     ),
 )
-BY_NAME = {command.name: command for command in COMMANDS}
+BY_NAME = {name: c for c in COMMANDS for name in (c.name, *c.aliases)}
 #: the group GATK-only settings are listed under in --help
 GATK_ONLY_GROUP = "accepted for GATK's command lines"
 
@@ -274,13 +280,17 @@ def _add_settings(
             names += [name[1:] for name in names if name.startswith("--")]
             names += [f"-{name}" for name in names if not name.startswith("--")]  # --V, --OVI
             kwargs["type"] = _null_aware(kwargs["type"], flag)
-        target.add_argument(*dict.fromkeys(names), **kwargs)
+        action = target.add_argument(*dict.fromkeys(names), **kwargs)
+        action.setting = flag  # for the tags gatk_words drops
 
 
 class _OneLineErrors(argparse.ArgumentParser):
     """A command-line mistake is one ``cnnscore: error:`` line, as every other error is, not the
     whole usage text (``--help`` gives that); exit status 2, argparse's, as before. Subcommand
     parsers are made of the same class (argparse's ``add_subparsers`` default)."""
+
+    #: the GATK tool a subcommand's parser reads the command lines of (gatk_words), if any
+    gatk_tool: str | None = None
 
     def error(self, message: str):
         self.exit(2, f"cnnscore: error: {self.prog}: {message} (see {self.prog} --help)\n")
@@ -291,12 +301,17 @@ class _OneLineErrors(argparse.ArgumentParser):
         top-level parser, whose line names ``cnnscore`` and ``cnnscore --help``). Such a word is
         named before any required setting found missing: ``--V x`` or a misspelt ``--varaint
         x`` is the mistake, not the missing ``-V``."""
+        words = list(sys.argv[1:] if args is None else args)
+        try:
+            words, notes = self._gatk_words(words)
+        except WordError as err:
+            self.error(str(err))
         leaf = self._subparsers is None
         required = [a for a in self._actions if a.required and a.option_strings] if leaf else []
         for action in required:
             action.required = False
         try:
-            namespace, extras = super().parse_known_args(args, namespace)
+            namespace, extras = super().parse_known_args(words, namespace)
         finally:
             for action in required:
                 action.required = True
@@ -306,7 +321,26 @@ class _OneLineErrors(argparse.ArgumentParser):
         if missing:
             names = ", ".join(argparse._get_action_name(a) or a.dest for a in missing)
             self.error(f"the following arguments are required: {names}")
+        namespace._notes = list(dict.fromkeys(notes + getattr(namespace, "_notes", [])))
         return namespace, extras
+
+    def _gatk_words(self, words: list[str]) -> tuple[list[str], list[str]]:
+        """The words GATK's parser would read, and the notes on what was dropped
+        (gatk_words): at the top, a leading --java-options; in a GATK subcommand, its
+        --java-options, --arguments_file files and tags."""
+        if self.prog == "cnnscore":
+            return drop_java_options(words, leading_only=True)
+        if self.gatk_tool is None:
+            return words, []
+        words, notes = drop_java_options(words)
+        words = expand_argument_files(words)
+        words, tag_notes = drop_tags(words, self._takes_tags, self.gatk_tool)
+        return words, notes + tag_notes
+
+    def _takes_tags(self, name: str) -> bool | None:
+        action = self._option_string_actions.get(name)
+        setting = getattr(action, "setting", None)
+        return None if action is None else bool(setting and setting.takes_tags)
 
     def _get_option_tuples(self, option_string: str) -> list:
         """A single-dash word is one name, as GATK's parser (Barclay) reads it: argparse would
@@ -337,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
             where = nested[head]
         sub = where.add_parser(
             tail or head,
+            aliases=list(command.aliases),
             help=command.help,
             description=command.description or command.help,
             allow_abbrev=False,
@@ -344,7 +379,28 @@ def build_parser() -> argparse.ArgumentParser:
         _add_settings(sub, command.options, one_dash=command.gatk)
         # a subcommand with no gs:// paths takes no requester-pays project
         _add_settings(sub, CommonOptions, None if command.remote else ("verbose",), command.gatk)
+        if command.gatk:
+            _add_gatk_arguments(sub, command)
     return parser
+
+
+def _add_gatk_arguments(sub: _OneLineErrors, command: Command) -> None:
+    """GATK's parser's special arguments: --version, --showHidden (the help here: every
+    argument is shown) and --arguments_file (read before argparse, gatk_words)."""
+    sub.gatk_tool = command.aliases[0]
+    special = sub.add_argument_group("GATK's special arguments")
+    special.add_argument("--version", "-version", action="version",
+                         version=f"cnnscore {__version__}")  # fmt: skip
+    special.add_argument("--showHidden", "-showHidden", action="help",
+                         help="the help, as -h (nothing is hidden)")  # fmt: skip
+    special.add_argument("--arguments_file", "-arguments_file", metavar="FILE", action="append",
+                         help="a file of more arguments, read into the command line (lines "
+                         "starting with # skipped); repeatable")  # fmt: skip
+
+
+def parse_notes(args: argparse.Namespace) -> list[str]:
+    """The notes on words the parser dropped (--java-options, tags)."""
+    return list(getattr(args, "_notes", []))
 
 
 def command_of(args: argparse.Namespace) -> Command:

@@ -74,6 +74,7 @@ class ScoreOptions:
         "--read-index",
         repeated=True,
         path=FILE,
+        tags=True,  # GATK's List<GATKPath>
         help="the index of each -I, in the same order (GATK's --read-index); default: beside it",
     )
     tensor_type: str | None = setting(
