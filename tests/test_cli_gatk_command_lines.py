@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from cnnscore.cli.parser import build_parser, command_of, options_from, parse_notes
+from cnnscore.settings import GatkEngineOptions
 from conftest import (
     GATK_1D,
     GOLDEN_2D,
@@ -440,7 +441,7 @@ def _parse(*argv) -> tuple:
     """What the command line fills, in process: the options and every note the run prints."""
     args = build_parser().parse_args([str(a) for a in argv])
     command = command_of(args)
-    notes = parse_notes(args)
+    notes = parse_notes(args) + options_from(GatkEngineOptions, args)[1]
     options, option_notes = options_from(command.options, args)
     return options, notes + option_notes
 
@@ -580,6 +581,55 @@ def test_gatks_tool_names_and_java_options_are_taken(tmp_path):
     run_cli("filter", "-V", GOLDEN_2D, "--resource", SMOKE / "giab_truth.vcf.gz", "-O",
             tmp_path / "canonical.vcf.gz", check=True)  # fmt: skip
     same_output(tmp_path / "gatk.vcf.gz", tmp_path / "canonical.vcf.gz")
+
+
+_NO_EFFECT = [
+    ("--use-jdk-deflater",), ("-jdk-inflater", "true"), ("-CPB", "0"), ("-CIPB", "1"),
+    ("-DBIC",), ("-OBI", "false"), ("--create-output-bam-md5",),
+    ("--add-output-sam-program-record", "false"), ("--disable-sequence-dictionary-validation",),
+    ("--gatk-config-file", "gatk.properties"), ("--max-variants-per-shard", "0"),
+]  # fmt: skip
+
+
+def test_gatks_engine_arguments_without_an_effect_are_noted(tmp_path):
+    """GATK's engine arguments that do not change these tools' output (Broad WDLs pass -DBIC,
+    -CPB 0, the JDK deflater) run with one note each; they were unrecognized arguments."""
+    engine = [word for words in _NO_EFFECT for word in words]
+    gatk = run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "gatk.vcf",
+                                    *engine))  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    notes = [line for line in gatk.stderr.splitlines() if line.startswith("cnnscore: note:")]
+    assert len(notes) == len(_NO_EFFECT), notes
+    for flag in ("--use-jdk-deflater", "--use-jdk-inflater", "--cloud-prefetch-buffer",
+                 "--disable-bam-index-caching", "--max-variants-per-shard"):  # fmt: skip
+        assert f"cnnscore: note: {flag} has no effect here: " in gatk.stderr, flag
+    assert "score still refuses a VCF contig" in gatk.stderr  # the check stays on, and says so
+    run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "plain.vcf"), check=True)
+    same_output(tmp_path / "gatk.vcf", tmp_path / "plain.vcf")
+    _, notes = _parse(*_FILTER, *engine)  # and filter takes them alike
+    assert len(notes) == len(_NO_EFFECT)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [("--sites-only-vcf-output",), ("-OVM", "true"), ("-RF", "MappingQualityReadFilter"),
+     ("-DF", "WellformedReadFilter"), ("--disable-tool-default-read-filters",),
+     ("-VS", "LENIENT"), ("-LE",), ("--sequence-dictionary", "ref.dict")],
+    ids=lambda words: words[0],
+)  # fmt: skip
+def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, words):
+    result = run_cli("score", *_one_d("-O", tmp_path / "x.vcf", *words))
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    pattern = r"cnnscore: error: --[a-z0-9-]+: a GATK engine argument cnnscore does not implement: "
+    assert re.match(pattern, error), error
+    assert list(tmp_path.iterdir()) == []
+    assert _parse(*_FILTER, "--lenient", "false", "-OVM", "false")[1] == []  # GATK's defaults
+
+
+def test_output_sharding_is_refused(capsys):
+    line = _refused(capsys, *_FILTER, "--max-variants-per-shard", "5")
+    assert "a nonzero value makes GATK write the output in shards" in line
 
 
 @pytest.mark.parametrize(

@@ -294,3 +294,126 @@ def verbosity_settings() -> tuple[Any, Any]:
             help="GATK's --QUIET: accepted, no effect",
         ),
     )
+
+
+# ------------------------------------------------------------- GATK's engine arguments
+
+
+def zero_only(text: str) -> int:
+    """GATK's --max-variants-per-shard: 0 (its default) writes one output, as cnnscore does."""
+    if int(text) != 0:
+        raise argparse.ArgumentTypeError(
+            "a nonzero value makes GATK write the output in shards of that many variants; "
+            "cnnscore writes one output (cnnscore split-intervals and gather-vcfs shard a run)"
+        )
+    return 0
+
+
+_NO_BAM = "these tools write no BAM"
+_GS_READS = (
+    "cnnscore reads gs:// paths through its own cache and range reads, not GATK's prefetcher"
+)
+_NOT_IMPLEMENTED = "a GATK engine argument cnnscore does not implement:"
+_READ_FILTERS = "which reads reach the 2D tensors, and so the CNN_2D scores"
+
+
+@dataclass(frozen=True)
+class GatkEngineOptions:
+    """The arguments every GATK tool inherits (CommandLineProgram, GATKTool) that are not in
+    the stages' own options: taken by ``score`` and ``filter`` alike (cli.parser). Those without
+    an effect on these tools' output are noted; those that change it are refused, each with the
+    reason, rather than left to a bare "unrecognized arguments"."""
+
+    use_jdk_deflater: bool = setting(
+        "--use-jdk-deflater", "-jdk-deflater", switch=True, default=False,
+        ignored="cnnscore runs no JVM: htslib compresses the output",
+        help="GATK's JDK deflater switch: accepted, no effect",
+    )  # fmt: skip
+    use_jdk_inflater: bool = setting(
+        "--use-jdk-inflater", "-jdk-inflater", switch=True, default=False,
+        ignored="cnnscore runs no JVM: htslib decompresses the inputs",
+        help="GATK's JDK inflater switch: accepted, no effect",
+    )  # fmt: skip
+    cloud_prefetch_buffer: int | None = setting(
+        "--cloud-prefetch-buffer", "-CPB", parse=int, ignored=_GS_READS,
+        help="GATK's gs:// prefetch buffer (MB): accepted, no effect",
+    )  # fmt: skip
+    cloud_index_prefetch_buffer: int | None = setting(
+        "--cloud-index-prefetch-buffer", "-CIPB", parse=int, ignored=_GS_READS,
+        help="GATK's gs:// index prefetch buffer (MB): accepted, no effect",
+    )  # fmt: skip
+    disable_bam_index_caching: bool = setting(
+        "--disable-bam-index-caching", "-DBIC", switch=True, default=False,
+        ignored="cnnscore keeps no BAM index cache to disable; the reads are the same",
+        help="GATK's BAM index caching switch: accepted, no effect",
+    )  # fmt: skip
+    create_output_bam_index: bool = setting(
+        "--create-output-bam-index", "-OBI", switch=True, default=True, ignored=_NO_BAM,
+        help="GATK's BAM index switch: accepted, no effect",
+    )  # fmt: skip
+    create_output_bam_md5: bool = setting(
+        "--create-output-bam-md5", "-OBM", switch=True, default=False, ignored=_NO_BAM,
+        help="GATK's BAM MD5 switch: accepted, no effect",
+    )  # fmt: skip
+    add_output_sam_program_record: bool = setting(
+        "--add-output-sam-program-record", switch=True, default=True, ignored=_NO_BAM,
+        help="GATK's @PG record switch: accepted, no effect",
+    )  # fmt: skip
+    disable_sequence_dictionary_validation: bool = setting(
+        "--disable-sequence-dictionary-validation", switch=True, default=False,
+        ignored="cnnscore's own contig check stays on (score still refuses a VCF contig whose "
+        "length differs from the reference's); it makes no other dictionary comparison",
+        help="GATK's dictionary validation switch: accepted, cnnscore's contig check stays on",
+    )  # fmt: skip
+    gatk_config_file: str | None = setting(
+        "--gatk-config-file", ignored="cnnscore reads no GATK configuration file",
+        help="GATK's configuration file: accepted, not read",
+    )  # fmt: skip
+    max_variants_per_shard: int = setting(
+        "--max-variants-per-shard", parse=zero_only, default=0,
+        ignored="0, GATK's default, writes one output, as cnnscore does",
+        help="GATK's output sharding: 0 accepted (no effect), any other value refused",
+    )  # fmt: skip
+    sites_only_vcf_output: bool = setting(
+        "--sites-only-vcf-output", switch=True, default=False,
+        refused=f"{_NOT_IMPLEMENTED} GATK would leave the samples' columns out of the output",
+        help="GATK's sites-only output: refused",
+    )  # fmt: skip
+    create_output_variant_md5: bool = setting(
+        "--create-output-variant-md5", "-OVM", switch=True, default=False,
+        refused=f"{_NOT_IMPLEMENTED} GATK would also write OUTPUT.md5 (run md5sum on the output)",
+        help="GATK's output MD5 file: refused",
+    )  # fmt: skip
+    read_filters: tuple[str, ...] = setting(
+        "--read-filter", "-RF", repeated=True, list_files=False,
+        refused=f"{_NOT_IMPLEMENTED} a read filter would change {_READ_FILTERS}",
+        help="GATK's read filters: refused",
+    )  # fmt: skip
+    disable_read_filters: tuple[str, ...] = setting(
+        "--disable-read-filter", "-DF", repeated=True, list_files=False,
+        refused=f"{_NOT_IMPLEMENTED} disabling a read filter would change {_READ_FILTERS}",
+        help="GATK's read filters disabled by name: refused",
+    )  # fmt: skip
+    disable_tool_default_read_filters: bool = setting(
+        "--disable-tool-default-read-filters", switch=True, default=False,
+        refused=f"{_NOT_IMPLEMENTED} dropping GATK's read filters would change {_READ_FILTERS}",
+        help="GATK's switch disabling its default read filters: refused",
+    )  # fmt: skip
+    read_validation_stringency: str | None = setting(
+        "--read-validation-stringency", "-VS", choices=("STRICT", "LENIENT", "SILENT"),
+        refused=f"{_NOT_IMPLEMENTED} htsjdk's read validation decides which malformed reads "
+        "stop GATK; cnnscore reads through htslib and stops on a read it cannot encode",
+        help="GATK's read validation stringency: refused",
+    )  # fmt: skip
+    lenient: bool = setting(
+        "--lenient", "-LE", switch=True, default=False,
+        refused=f"{_NOT_IMPLEMENTED} GATK would read malformed VCF records leniently; cnnscore "
+        "stops on one with a line naming it",
+        help="GATK's lenient VCF reading: refused",
+    )  # fmt: skip
+    sequence_dictionary: str | None = setting(
+        "--sequence-dictionary", tags=True,
+        refused=f"{_NOT_IMPLEMENTED} GATK would take the contigs' order and lengths from this "
+        ".dict instead of the inputs'",
+        help="GATK's master sequence dictionary: refused",
+    )  # fmt: skip

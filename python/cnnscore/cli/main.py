@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..gcs.remote_args import localize, uses_gcs
 from ..gcs.remote_files import RemoteFiles
 from ..io.locations import shown_as, user_facing
-from ..settings import flag_of
+from ..settings import GatkEngineOptions, flag_of
 from .library_output import library_logs_wanted, only_cnnscore_lines
 from .parser import Command, CommonOptions, build_parser, command_of, options_from, parse_notes
 from .path_clashes import check_paths_apart
@@ -277,7 +277,8 @@ def _out_of_memory_line(command: Command) -> str:
 def _error_line(err: InputError, command: Command) -> str:
     """The error as the user reads it: a setting at fault named by the flag that sets it."""
     if err.setting:
-        flag = flag_of(command.options, err.setting) or flag_of(CommonOptions, err.setting)
+        flag = next(filter(None, (flag_of(options, err.setting) for options in (
+            command.options, CommonOptions, GatkEngineOptions))), None)  # fmt: skip
         return err.shown_with(flag or "--" + err.setting.replace("_", "-"))
     return str(err)
 
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         with only_cnnscore_lines(not library_logs_wanted(common.verbose)) as results:
             try:
                 notes = parse_notes(args)
+                if command.gatk:  # GATK's engine arguments: notes, or a refusal
+                    notes += options_from(GatkEngineOptions, args)[1]
                 options, option_notes = options_from(command.options, args)
                 for note in notes + option_notes:
                     print(note, file=sys.stderr)

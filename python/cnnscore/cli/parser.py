@@ -19,7 +19,14 @@ from ..errors import InputError
 from ..gcs.client import DEFAULT_MAX_RETRIES
 from ..models.options import ModelsFetchOptions, ModelsListOptions
 from ..scoring.options import ScoreOptions
-from ..settings import declared, non_negative_int, requester_pays_setting, setting, true_or_false
+from ..settings import (
+    GatkEngineOptions,
+    declared,
+    non_negative_int,
+    requester_pays_setting,
+    setting,
+    true_or_false,
+)
 from ..shards.options import GatherOptions, SplitOptions
 from ..training.options import TrainOptions, WriteTensorsOptions
 from ..tranches.options import FilterOptions
@@ -385,9 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_gatk_arguments(sub: _OneLineErrors, command: Command) -> None:
-    """GATK's parser's special arguments: --version, --showHidden (the help here: every
-    argument is shown) and --arguments_file (read before argparse, gatk_words)."""
+    """GATK's engine arguments (settings.GatkEngineOptions) and its parser's special ones:
+    --version, --showHidden (the help here: every argument is shown) and --arguments_file
+    (read before argparse, gatk_words)."""
     sub.gatk_tool = command.aliases[0]
+    _add_settings(sub, GatkEngineOptions, one_dash=True)
     special = sub.add_argument_group("GATK's special arguments")
     special.add_argument("--version", "-version", action="version",
                          version=f"cnnscore {__version__}")  # fmt: skip
@@ -426,13 +435,13 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
         if value is None or value is NULL:  # null: unset, as GATK's parser reads it
             value = field.default
         else:
-            if flag.refused:
-                raise InputError(flag.refused, setting=field.name)
-            if flag.ignored:
-                notes.append(f"cnnscore: note: {flag.flag} has no effect here: {flag.ignored}")
             if flag.switch and flag.inverted:
                 value = not value
             if flag.repeated:  # a .list file's values in its place
                 value = tuple(v for item in value for v in _as_list(item))
+            if flag.refused and value != field.default:  # `--lenient false` changes nothing
+                raise InputError(flag.refused, setting=field.name)
+            if flag.ignored:
+                notes.append(f"cnnscore: note: {flag.flag} has no effect here: {flag.ignored}")
         values[field.name] = value
     return options_class(**values), notes
