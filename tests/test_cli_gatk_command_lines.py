@@ -603,7 +603,7 @@ def test_gatks_engine_arguments_without_an_effect_are_noted(tmp_path):
     for flag in ("--use-jdk-deflater", "--use-jdk-inflater", "--cloud-prefetch-buffer",
                  "--disable-bam-index-caching", "--max-variants-per-shard"):  # fmt: skip
         assert f"cnnscore: note: {flag} has no effect here: " in gatk.stderr, flag
-    assert "score still refuses a VCF contig" in gatk.stderr  # the check stays on, and says so
+    assert "score refuses a VCF contig" in gatk.stderr  # the checks stay on, and say so
     run_cli("score", *_one_d("-L", "20:60000-100000", "-O", tmp_path / "plain.vcf"), check=True)
     same_output(tmp_path / "gatk.vcf", tmp_path / "plain.vcf")
     _, notes = _parse(*_FILTER, *engine)  # and filter takes them alike

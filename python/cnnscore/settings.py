@@ -361,9 +361,9 @@ class GatkEngineOptions:
     )  # fmt: skip
     disable_sequence_dictionary_validation: bool = setting(
         "--disable-sequence-dictionary-validation", switch=True, default=False,
-        ignored="cnnscore's own contig check stays on (score still refuses a VCF contig whose "
-        "length differs from the reference's); it makes no other dictionary comparison",
-        help="GATK's dictionary validation switch: accepted, cnnscore's contig check stays on",
+        ignored="cnnscore's own contig checks stay on (score refuses a VCF contig whose length "
+        "differs from the reference's, filter a resource on another reference than the input)",
+        help="GATK's dictionary validation switch: accepted, cnnscore's contig checks stay on",
     )  # fmt: skip
     gatk_config_file: str | None = setting(
         "--gatk-config-file", ignored="cnnscore reads no GATK configuration file",
