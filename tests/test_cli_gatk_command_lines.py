@@ -16,7 +16,14 @@ import sys
 
 import pytest
 
-from cnnscore.cli.parser import build_parser, command_of, options_from, parse_notes
+from cnnscore.cli.parser import (
+    GATK_ONLY_GROUP,
+    build_parser,
+    command_of,
+    options_from,
+    parse_notes,
+)
+from cnnscore.errors import InputError
 from cnnscore.settings import GatkEngineOptions
 from conftest import (
     GATK_1D,
@@ -546,6 +553,9 @@ def test_null_is_read_as_gatks_parser_reads_it(capsys):
     for flag, value in (("--threads", "null"), ("--tensor-type", "null"), ("--QUIET", "null"),
                         ("-ip", "null"), ("--add-output-vcf-command-line", "null")):  # fmt: skip
         assert "null: not a nullable argument" in _refused(capsys, *_SCORE, flag, value), flag
+    # GATK sets a string with a default of its own to null, then stops on it: not the default
+    with pytest.raises(InputError, match="null: GATK would run with no value for it"):
+        _parse(*_FILTER, "--info-key", "null")
 
 
 @pytest.mark.parametrize("command", ["score", "filter"])
@@ -553,9 +563,17 @@ def test_gatks_version_and_show_hidden_arguments(capsys, command):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("cnnscore ")
+    # --showHidden changes only what GATK's help lists: the tool still runs
+    words = _FILTER[1:] if command == "filter" else _SCORE[1:]
+    for switch in (["--showHidden"], ["--showHidden", "false"]):
+        assert _parse(command, *words, *switch)[1] == []
+    # the help shows the required settings as required (they are unmarked while parsing), and
+    # the GATK-only settings under one heading
     with pytest.raises(SystemExit) as exit_:
-        build_parser().parse_args([command, "--showHidden"])
-    assert exit_.value.code == 0 and f"usage: cnnscore {command}" in capsys.readouterr().out
+        build_parser().parse_args([command, "-h"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0 and f"usage: cnnscore {command} [-h] -V V " in text
+    assert text.count(GATK_ONLY_GROUP + ":") == 1
 
 
 def test_gatks_tool_names_and_java_options_are_taken(tmp_path):
@@ -624,7 +642,8 @@ def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, wor
     pattern = r"cnnscore: error: --[a-z0-9-]+: a GATK engine argument cnnscore does not implement: "
     assert re.match(pattern, error), error
     assert list(tmp_path.iterdir()) == []
-    assert _parse(*_FILTER, "--lenient", "false", "-OVM", "false")[1] == []  # GATK's defaults
+    assert _parse(*_FILTER, "--lenient", "false", "-OVM", "false", "-VS", "SILENT")[1] == []
+    # GATK's defaults: given as such, they change nothing
 
 
 def test_output_sharding_is_refused(capsys):

@@ -125,7 +125,7 @@ def test_errors_name_the_flag_the_command_declares():
 def test_path_kinds_come_from_the_declarations():
     assert path_kinds(FilterOptions) == {
         "variants": "vcf", "resources": "vcf", "output": "output",
-        "intervals": "file", "exclude_intervals": "file",
+        "intervals": "file", "exclude_intervals": "file", "reference": "fasta",
     }  # fmt: skip
     kinds = path_kinds(TrainOptions)
     for name in ("teacher_architecture", "teacher_weights", "initial_weights", "architecture"):

@@ -687,17 +687,26 @@ def test_intervals_need_contig_lengths(tmp_path):
     output = tmp_path / "out.vcf"
     result = run_cli("filter", "-V", scored, "--resource", truth, "-L", "chr1", "-O", output)
     assert "no ##contig lines with lengths" in assert_error(result, output, scored)
+    # as GATK, the reference's dictionary serves instead (-R): read only then
+    reference = tmp_path / "ref.fa"
+    reference.write_text("".join(f">{c}\n" + "A" * 10000 + "\n" for c in ("chr1", "chr3")))
+    pysam.faidx(str(reference))
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-L", "chr1:100-130",
+                     "-R", reference, "-O", output, "--snp-tranche", "50", check=True)  # fmt: skip
+    assert "-R is not read" not in result.stderr
+    assert [line.split("\t")[1] for line in data_lines(output)] == ["100", "110", "120", "130"]
 
 
 def test_reference_and_progress_of_gatk_command_lines(small, tmp_path):
-    """-R is taken and not read (FilterVariantTranches needs no reference); progress lines come
-    as often as --seconds-between-progress-updates asks, over both passes."""
+    """-R is taken and not read where the input's header gives -L/-XL their contig lengths or
+    no interval is given (FilterVariantTranches needs no reference); progress lines come as
+    often as --seconds-between-progress-updates asks, over both passes."""
     scored, truth = small
     output = tmp_path / "filtered.vcf"
     result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output, *TRANCHE_ARGS,
                      "-R", tmp_path / "absent.fasta", "--seconds-between-progress-updates", "0",
                      check=True)  # fmt: skip
-    assert "-R has no effect here: filter reads no reference" in result.stderr
+    assert "cnnscore: note: -R is not read" in result.stderr
     progress = [line for line in result.stderr.splitlines() if "chr1:100 " in line]
     assert len(progress) == 2  # one line a record, each pass
     assert filters(output) == [record[6] for record in RECORDS]

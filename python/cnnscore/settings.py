@@ -399,8 +399,9 @@ class GatkEngineOptions:
         refused=f"{_NOT_IMPLEMENTED} dropping GATK's read filters would change {_READ_FILTERS}",
         help="GATK's switch disabling its default read filters: refused",
     )  # fmt: skip
-    read_validation_stringency: str | None = setting(
+    read_validation_stringency: str = setting(
         "--read-validation-stringency", "-VS", choices=("STRICT", "LENIENT", "SILENT"),
+        default="SILENT",  # GATK's (ReadConstants): given as such, it changes nothing
         refused=f"{_NOT_IMPLEMENTED} htsjdk's read validation decides which malformed reads "
         "stop GATK; cnnscore reads through htslib and stops on a read it cannot encode",
         help="GATK's read validation stringency: refused",

@@ -247,7 +247,8 @@ def _add_settings(
     one_dash: bool = False,
 ) -> None:
     groups: dict[str, argparse._ActionsContainer] = {}
-    gatk_only = parser.add_argument_group(GATK_ONLY_GROUP)
+    gatk_only = next((group for group in parser._action_groups if group.title == GATK_ONLY_GROUP),
+                     None) or parser.add_argument_group(GATK_ONLY_GROUP)  # fmt: skip
     settings = [(f, flag) for f, flag in declared(options_class) if only is None or f.name in only]
     members: dict[str, list] = {}
     for _, flag in settings:
@@ -315,6 +316,7 @@ class _OneLineErrors(argparse.ArgumentParser):
             self.error(str(err))
         leaf = self._subparsers is None
         required = [a for a in self._actions if a.required and a.option_strings] if leaf else []
+        self._unmarked = required  # still shown as required by -h meanwhile (format_help)
         for action in required:
             action.required = False
         try:
@@ -322,6 +324,7 @@ class _OneLineErrors(argparse.ArgumentParser):
         finally:
             for action in required:
                 action.required = True
+            self._unmarked = []
         if extras and leaf:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         missing = [a for a in required if getattr(namespace, a.dest, None) is None]
@@ -330,6 +333,19 @@ class _OneLineErrors(argparse.ArgumentParser):
             self.error(f"the following arguments are required: {names}")
         namespace._notes = list(dict.fromkeys(notes + getattr(namespace, "_notes", [])))
         return namespace, extras
+
+    _unmarked: list = []
+
+    def format_help(self) -> str:
+        """The help, -h given amid parsing included, with the required settings shown as such
+        (parse_known_args unmarks them while it reads)."""
+        for action in self._unmarked:
+            action.required = True
+        try:
+            return super().format_help()
+        finally:
+            for action in self._unmarked:
+                action.required = False
 
     def _gatk_words(self, words: list[str]) -> tuple[list[str], list[str]]:
         """The words GATK's parser would read, and the notes on what was dropped
@@ -393,15 +409,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_gatk_arguments(sub: _OneLineErrors, command: Command) -> None:
     """GATK's engine arguments (settings.GatkEngineOptions) and its parser's special ones:
-    --version, --showHidden (the help here: every argument is shown) and --arguments_file
+    --version, --showHidden (a switch of what GATK's help shows: no effect here, and as in GATK
+    the tool still runs) and --arguments_file
     (read before argparse, gatk_words)."""
     sub.gatk_tool = command.aliases[0]
     _add_settings(sub, GatkEngineOptions, one_dash=True)
     special = sub.add_argument_group("GATK's special arguments")
     special.add_argument("--version", "-version", action="version",
                          version=f"cnnscore {__version__}")  # fmt: skip
-    special.add_argument("--showHidden", "-showHidden", action="help",
-                         help="the help, as -h (nothing is hidden)")  # fmt: skip
+    special.add_argument("--showHidden", "-showHidden", dest="show_hidden", nargs="?",
+                         const=True, type=true_or_false, metavar="true|false",
+                         help="GATK's switch showing hidden arguments in its help: accepted, no "
+                         "effect (nothing is hidden in -h)")  # fmt: skip
     special.add_argument("--arguments_file", "-arguments_file", metavar="FILE", action="append",
                          help="a file of more arguments, read into the command line (lines "
                          "starting with # skipped); repeatable")  # fmt: skip
@@ -432,6 +451,12 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
     values, notes = {}, []
     for field, flag in declared(options_class):
         value = getattr(args, field.name, None)
+        if value is NULL and field.default is not None and not flag.repeated:
+            raise InputError(  # GATK sets the field to null, and the tool stops on it
+                f"null: GATK would run with no value for it (its default is {field.default}) "
+                "and stop; leave the flag out for the default",
+                setting=field.name,
+            )
         if value is None or value is NULL:  # null: unset, as GATK's parser reads it
             value = field.default
         else:

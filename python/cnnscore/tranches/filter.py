@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 import re
+import sys
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
 from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import split_indexes
+from ..io.reference import reference_lengths
 from ..io.sequence_dictionary import check_same_reference, vcf_dictionary
 from ..io.vcf_output import AtomicVcfWriter, provenance_line
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
@@ -197,20 +199,28 @@ class _Traversal:
 
 
 def _intervals(options: FilterOptions, vcf: VcfReader) -> IntervalFilter | None:
-    """The -L/-XL intervals, read against the input's ##contig lengths (GATK reads them against
-    the driving VCF's sequence dictionary when there is no reference)."""
-    if not options.intervals and not options.exclude_intervals:
+    """The -L/-XL intervals, read against the input's ##contig lengths, or where the header has
+    none, the reference's (-R): GATK reads them against the best sequence dictionary it has, the
+    reference's if given, else the driving VCF's. A reference not needed here is not read."""
+    needed = bool(options.intervals or options.exclude_intervals)
+    if options.reference and not (needed and not vcf.contig_lengths):
+        print("cnnscore: note: -R is not read: filter reads a reference only for the contig "
+              "lengths of -L/-XL where the input's header has none", file=sys.stderr)  # fmt: skip
+    if not needed:
         return None
-    if not vcf.contig_lengths:
+    lengths = vcf.contig_lengths
+    if not lengths and options.reference:
+        lengths = reference_lengths(options.reference)
+    if not lengths:
         raise InputError(
-            "the header has no ##contig lines with lengths, which -L and -XL are read against "
-            "(GATK too needs a sequence dictionary for intervals)",
+            "the header has no ##contig lines with lengths, which -L and -XL are read against: "
+            "give the reference with -R (GATK too needs a sequence dictionary for intervals)",
             path=vcf.path,
         )
     return IntervalFilter(
         resolve_intervals(
             options.intervals,
-            vcf.contig_lengths,
+            lengths,
             padding=options.interval_padding,
             exclude=options.exclude_intervals,
             rule=options.interval_set_rule,

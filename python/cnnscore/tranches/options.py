@@ -9,6 +9,7 @@ from typing import Any
 
 from ..scoring.options import ScoreOptions
 from ..settings import (
+    FASTA,
     OUTPUT,
     VCF,
     command_line_header_setting,
@@ -106,8 +107,9 @@ class FilterOptions:
     reference: str | None = setting(
         "-R",
         "--reference",
-        ignored="filter reads no reference (GATK's FilterVariantTranches needs none either)",
-        help="GATK's reference: accepted, not read",
+        path=FASTA,
+        help="GATK's reference: read only for the contig lengths -L/-XL are read against where "
+        "the input's header has none (as GATK does); otherwise not read",
     )
     progress_seconds: float = _score_setting("progress_seconds")
     command_line_header: bool = command_line_header_setting()
