@@ -194,14 +194,15 @@ class OpenVinoBackend(InferenceBackend):
 
     @classmethod
     def auto_convolution(cls, precision: str) -> str:
-        """The DFT (a third of the multiply-adds, the same fp32 scores), except bf16 on a CPU
-        with AMX, whose tile units run the direct convolutions' bf16 matrix products so fast that
-        the DFT's extra steps cost more than its saved arithmetic: small_2d on a 2-core Intel
-        Xeon with AMX ran 756.5 variants/s direct against 280.0 through the DFT (fp32, the
-        default: 315.8), same run (bench/RESULTS.md, session 19). With avx512_bf16 alone bf16
-        through the DFT was as fast as fp32 (an AMD EPYC, 2026-12-01); direct is not measured
-        there, so the DFT stays."""
-        if precision == "bf16" and "amx_bf16" in cpu.instruction_sets():
+        """The DFT (a third of the multiply-adds, the same fp32 scores), except bf16, which runs
+        only on a CPU with bf16 instructions, and whose bf16 matrix products make the direct
+        convolutions cheaper than the DFT's extra steps: small_2d on a 2-core Intel Xeon with
+        AMX ran 756.5 variants/s direct against 280.0 through the DFT (bench/RESULTS.md, session
+        19), on a 2-core AMD EPYC with avx512_bf16 and no AMX (Zen 4's flags) 226.8 against
+        211.1 (session 24), same runs. The EPYC with Zen 5's flags measured bf16 through the
+        DFT only (as fast as fp32 there); direct is expected to gain at least as much there as
+        on Zen 4, whose bf16 units are half as wide, and is not measured."""
+        if precision == "bf16" and cpu.has_bf16():
             return "direct"
         return "dft"
 

@@ -225,8 +225,7 @@ class ScoreOptions:
         choices=("auto", "direct", "dft"),
         help="long one-axis convolutions evaluated directly or as DFT matrix products (~3x fewer "
         "multiply-adds, the same scores up to float summation order); auto: the backend's "
-        "measured faster way (dft on openvino, but direct for bf16 on a CPU with AMX; direct "
-        "elsewhere)",
+        "measured faster way (dft on openvino, but direct for bf16; direct elsewhere)",
     )
     compiled_cache: str | None = setting(
         "--compiled-cache",
