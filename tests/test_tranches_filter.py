@@ -491,7 +491,27 @@ SAME_REFERENCE = {  # where GATK has no length, or no dictionary, to compare
         "##contig=<ID=chr1,length=10000>",
         "##contig=<ID=chr2,length=99999>",
     ],
+    "a header in UTF-8 beyond ASCII": [
+        "##contig=<ID=chr1,length=10000>",
+        "##comment=Résumé des sites vérifiés",
+    ],
 }
+
+
+def test_error_resource_header_not_utf8(small, tmp_path):
+    """A header byte that is not UTF-8 (the fuzz battery's flip of a resource's header) is one
+    line naming the resource: reading the dictionary raised a traceback."""
+    scored, _ = small
+    text = "\n".join([*RESOURCE_HEADER[:2], "##comment=caf\udcee", *RESOURCE_HEADER[2:],
+                      "chr1\t100\t.\tA\tG\t.\tPASS\t."]) + "\n"  # fmt: skip
+    plain = tmp_path / "bad.vcf"
+    plain.write_bytes(text.encode("utf-8", "surrogateescape"))
+    resource = tmp_path / "bad.vcf.gz"
+    pysam.tabix_compress(str(plain), str(resource))
+    pysam.tabix_index(str(resource), preset="vcf")
+    output = tmp_path / "out.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", resource, "-O", output)
+    assert "the header is not UTF-8 text" in assert_error(result, output, resource)
 
 
 @pytest.mark.parametrize("case", SAME_REFERENCE)

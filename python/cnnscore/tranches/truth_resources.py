@@ -99,7 +99,7 @@ class ResourceCursor:
             )
         check_vcf_index_kind(path, index)
         try:
-            self._tabix = pysam.TabixFile(path, index=index)
+            self._tabix = pysam.TabixFile(path, index=index, encoding="utf-8")  # VCF 4.3's text
         except NotImplementedError:  # htslib cannot seek in plain gzip
             raise InputError(
                 "resource is gzip- but not bgzip-compressed: recompress it with bgzip", path=path
@@ -124,7 +124,14 @@ class ResourceCursor:
     def sequence_dictionary(self) -> dict[str, int | None] | None:
         """The resource's dictionary as GATK reads it: its ##contig lines, else the contigs its
         index lists (``io.sequence_dictionary``)."""
-        return vcf_dictionary(list(self._tabix.header), lambda: self._tabix.contigs, self.path)
+        try:
+            header = list(self._tabix.header)
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"the header is not UTF-8 text ({err.reason} at byte {err.start} of a line)",
+                path=self.path,
+            ) from None
+        return vcf_dictionary(header, lambda: self._tabix.contigs, self.path)
 
     def at(self, chrom: str, pos: int) -> list[ResourceSite]:
         """Resource records whose POS is ``pos`` on ``chrom``, in file order."""
