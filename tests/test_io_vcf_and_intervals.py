@@ -107,9 +107,14 @@ def test_atomic_writer_publishes_only_on_commit(tmp_path):
         assert handle.read().endswith("chr1\t5\t.\tA\tC\t.\t.\t.\n")
 
 
-def test_output_name_must_have_a_vcf_extension(tmp_path):
-    with pytest.raises(InputError, match="must end in .vcf, .vcf.gz or .bcf"):
-        AtomicVcfWriter(str(tmp_path / "out.txt"))
+def test_output_name_of_no_vcf_extension_is_plain_vcf(tmp_path, capsys):
+    """As GATK: htsjdk cannot tell the type, and GATK writes plain VCF (it was refused)."""
+    writer = AtomicVcfWriter(str(tmp_path / "out.txt"))
+    writer.write_lines(["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"])
+    writer.commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no index, as a plain .vcf
+    assert (tmp_path / "out.txt").read_text().startswith("##fileformat=VCFv4.2\n")
+    assert "does not end in .vcf, .vcf.gz or .bcf: written as plain VCF" in capsys.readouterr().err
 
 
 def write_vcf(path, records, header_extra=()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 
 import pysam
 import pysam.bcftools
@@ -29,10 +30,16 @@ INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi"}
 
 
 def output_format(path: str) -> str:
+    """The format the name asks for; any other name is plain VCF, as GATK writes it (htsjdk
+    cannot tell the type, and GATK falls back to VCF with a warning: the writer notes it)."""
     for suffix in (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf"):
         if path.endswith(suffix):
             return {".vcf.bgz": ".vcf.gz"}.get(suffix, suffix)
-    raise InputError("output name must end in .vcf, .vcf.gz or .bcf", path=path)
+    return ".vcf"
+
+
+def _named_for_its_format(path: str) -> bool:
+    return path.endswith((".vcf.gz", ".vcf.bgz", ".bcf", ".vcf"))
 
 
 def annotated_header(
@@ -267,6 +274,9 @@ class AtomicVcfWriter:
         what the output format needs."""
         self.path = path
         self.format = output_format(path)
+        if not _named_for_its_format(path):
+            print(f"cnnscore: note: {path}: the name does not end in .vcf, .vcf.gz or .bcf: "
+                  "written as plain VCF, as GATK does", file=sys.stderr)  # fmt: skip
         self.index = index  # GATK's --create-output-variant-index
         self.source = source or path
         self._order = SortOrder(self.source) if index and self.format != ".vcf" else None
