@@ -274,9 +274,6 @@ class AtomicVcfWriter:
         what the output format needs."""
         self.path = path
         self.format = output_format(path)
-        if not _named_for_its_format(path):
-            print(f"cnnscore: note: {path}: the name does not end in .vcf, .vcf.gz or .bcf: "
-                  "written as plain VCF, as GATK does", file=sys.stderr)  # fmt: skip
         self.index = index  # GATK's --create-output-variant-index
         self.source = source or path
         self._order = SortOrder(self.source) if index and self.format != ".vcf" else None
@@ -297,6 +294,9 @@ class AtomicVcfWriter:
         except OSError as err:
             raise InputError(f"cannot write the output ({err.strerror})", path=path) from None
         self._closed = False
+        if not _named_for_its_format(path):  # said once the output could be opened
+            print(f"cnnscore: note: {path}: the name does not end in .vcf, .vcf.gz or .bcf: "
+                  "written as plain VCF, as GATK does", file=sys.stderr)  # fmt: skip
 
     def _open_text(self):
         """The text VCF is always written first; .vcf.gz and .bcf are made from it at the end
