@@ -350,15 +350,21 @@ def test_split_refuses_an_unsorted_vcf(tmp_path):
     unsorted = tmp_path / "unsorted.vcf"
     unsorted.write_text("\n".join([*header_lines(SMOKE_VCF), *reversed(records)]) + "\n")
     second, first = (line.split("\t")[:2] for line in records[18:20])
+    _assert_split_refused(
+        tmp_path, unsorted, 4,
+        f"{unsorted}: record {':'.join(second)} comes after {':'.join(first)}: the records are "
+        "not sorted, so it cannot be cut into shards (sort it, e.g. bcftools sort)",
+    )  # fmt: skip
+
+
+def _assert_split_refused(tmp_path, variants, scatter_count: int, error: str) -> None:
+    """split-intervals stops with this one error line, exit 1, and writes no shard."""
     result = run_cli(
-        "split-intervals", "-V", unsorted, "-R", SMOKE_REF, "--scatter-count", "4",
+        "split-intervals", "-V", variants, "-R", SMOKE_REF, "--scatter-count", scatter_count,
         "-O", tmp_path / "shards",
     )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"cnnscore: error: {unsorted}: record {':'.join(second)} comes after {':'.join(first)}: "
-        "the records are not sorted, so it cannot be cut into shards (sort it, e.g. bcftools sort)"
-    ]
+    assert result.stderr.splitlines() == [f"cnnscore: error: {error}"]
     assert not (tmp_path / "shards").exists()
 
 
@@ -376,16 +382,10 @@ def test_split_refuses_a_contig_not_in_the_reference(tmp_path):
     variants = tmp_path / "in.vcf"
     variants.write_text("\n".join([*header, *records[:6], *other]) + "\n")
     chrom, pos, _id, ref, alt = other[0].split("\t")[:5]
-    result = run_cli(
-        "split-intervals", "-V", variants, "-R", SMOKE_REF, "--scatter-count", "3",
-        "-O", tmp_path / "shards",
+    _assert_split_refused(
+        tmp_path, variants, 3,
+        f"{variants}: record {chrom}:{pos} {ref}>{alt}: contig 'chrZ' is not in the reference",
     )  # fmt: skip
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"cnnscore: error: {variants}: record {chrom}:{pos} {ref}>{alt}: contig 'chrZ' is not in "
-        "the reference"
-    ]
-    assert not (tmp_path / "shards").exists()
 
 
 def test_shard_names_sort_in_shard_order_past_ten_thousand():
