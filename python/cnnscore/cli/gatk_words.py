@@ -49,33 +49,26 @@ def drop_java_options(words: list[str], leading_only: bool = False) -> tuple[lis
     return kept, [JAVA_OPTIONS_NOTE] if found else []
 
 
-def _argument_files(words: list[str]) -> list[str]:
-    """The files ``--arguments_file`` names in ``words`` (any of GATK's dash forms, ``=`` too)."""
-    files = []
-    for index, word in enumerate(words):
+def _split_argument_files(words: list[str]) -> tuple[list[str], list[str]]:
+    """The files ``--arguments_file`` names in ``words`` (any of GATK's dash forms, ``=`` too),
+    and the other words."""
+    files: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
         name, equals, value = word.partition("=")
-        if name.lstrip("-") != ARGUMENTS_FILE or not name.startswith("-"):
-            continue
-        if equals:
+        index += 1
+        if not name.startswith("-") or name.lstrip("-") != ARGUMENTS_FILE:
+            kept.append(word)
+        elif equals:
             files.append(value)
-        elif index + 1 < len(words):
-            files.append(words[index + 1])
+        elif index < len(words):
+            files.append(words[index])
+            index += 1
         else:
             raise WordError(f"{word}: expected one file")
-    return files
-
-
-def _without_argument_files(words: list[str]) -> list[str]:
-    kept, skip = [], False
-    for word in words:
-        name, equals, _ = word.partition("=")
-        if skip:
-            skip = False
-        elif name.startswith("-") and name.lstrip("-") == ARGUMENTS_FILE:
-            skip = not equals
-        else:
-            kept.append(word)
-    return kept
+    return files, kept
 
 
 def read_arguments_file(path: str) -> list[str]:
@@ -97,10 +90,10 @@ def expand_argument_files(words: list[str]) -> list[str]:
     files they name in turn too."""
     loaded: set[str] = set()
     while True:
-        files = _argument_files(words)
+        files, others = _split_argument_files(words)
         new = [path for path in dict.fromkeys(files) if path not in loaded]
         if not new:
-            return _without_argument_files(words)
+            return others
         words = [word for path in new for word in read_arguments_file(path)] + words
         loaded.update(files)
 
