@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..errors import InputError
-from .vcf_text import header_contigs
+from .vcf_text import contig_length, header_contigs
 
 
 def vcf_dictionary(
@@ -28,15 +28,10 @@ def vcf_dictionary(
     contigs = header_contigs(header_lines)
     if not contigs:
         return {name: None for name in index_contigs()} or None
-    dictionary: dict[str, int | None] = {}
-    for name, length in contigs.items():
-        try:
-            dictionary[name] = None if length is None else int(length)
-        except ValueError:
-            raise InputError(
-                f"##contig {name} has length '{length}', not a number", path=path
-            ) from None
-    return dictionary
+    return {
+        name: None if length is None else contig_length(name, length, path)
+        for name, length in contigs.items()
+    }
 
 
 def check_same_reference(

@@ -278,21 +278,21 @@ def listed_before(rank: dict[str, int], contig: str, previous: str) -> bool:
 
 
 def _contig_lengths(header_lines: list[str], path: str) -> dict[str, int]:
-    """The ##contig lengths; a length that is not a number is refused, as htsjdk refuses it
-    (its sequence dictionary parses it as an integer) and htslib cannot write it as BCF."""
-    lengths: dict[str, int] = {}
-    for line in header_lines:
-        if line.startswith("##contig=<"):
-            fields = _structured_fields(line[len("##contig=<") : -1])
-            if "ID" in fields and "length" in fields:
-                try:
-                    lengths[fields["ID"]] = int(fields["length"])
-                except ValueError:
-                    raise InputError(
-                        f"##contig {fields['ID']} has length '{fields['length']}', not a number",
-                        path=path,
-                    ) from None
-    return lengths
+    """The ##contig lengths, of the lines that give one."""
+    return {
+        name: contig_length(name, length, path)
+        for name, length in header_contigs(header_lines).items()
+        if length is not None
+    }
+
+
+def contig_length(name: str, text: str, path: str) -> int:
+    """A ##contig length; one that is not a number is refused, as htsjdk refuses it (its
+    sequence dictionary parses it as an integer) and htslib cannot write it as BCF."""
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"##contig {name} has length '{text}', not a number", path=path) from None
 
 
 def _check_samples(samples: list[str], path: str) -> None:
