@@ -59,11 +59,14 @@ image:
 	docker/podman-build.sh cnnscore-ovtf:local docker/Dockerfile.ovtf
 
 ## Everything: lint, the image, then all tests (unit, end-to-end, the WDL runs under miniwdl);
-## shellcheck checks the WDL commands and headless Chromium renders the compare report.
+## shellcheck checks the WDL commands, headless Chromium renders the compare report, and Debian's
+## htsjdk (with a JDK) reads the plain-VCF outputs' .idx as GATK does.
 test: lint image
 	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	command -v docker-registry >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-registry)
+	(test -f /usr/share/java/htsjdk.jar && command -v javac >/dev/null) \
+	  || (apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless libhtsjdk-java)
 	$(BIN)/python -m pytest
 
 ## The fuzzed-input battery at length (make test runs 240 cases of it): FUZZ_CASES mutated inputs

@@ -645,7 +645,7 @@ def test_an_output_that_only_the_last_step_could_not_write(tmp_path, where):
                     else []), left  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["out.vcf.gz", "out.bcf"])
+@pytest.mark.parametrize("name", ["out.vcf.gz", "out.bcf", "out.vcf"])
 def test_unsorted_records_for_an_indexed_output(tmp_path, name):
     """An index needs sorted records: found at the first one out of order, naming it (htslib
     found it only after the whole run, a traceback); without an index the same VCF scores."""

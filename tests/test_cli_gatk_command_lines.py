@@ -78,6 +78,17 @@ GATK_FILTER_TASK = r"""
         ${indel_tranches} \
         ${extra_args}
 """
+# broadinstitute/warp, tasks/broad/GermlineVariantDiscovery.wdl (GATK 4.6.1.0's image): the
+# command of task CNNScoreVariants (WDL 1.0), whose outputs are the scored VCF and
+# "~{output_vcf_index}", the name plus .tbi for a .vcf.gz input and .idx for a plain .vcf.
+WARP_SCORE_TASK = r"""
+     gatk --java-options "-Xmx10000m" CNNScoreVariants \
+       -V ~{input_vcf} \
+       -R ~{ref_fasta} \
+       -O ~{output_vcf} \
+       ~{bamout_param} \
+       -tensor-type ~{tensor_type}
+"""
 #: ``gatk TOOL ARGS`` run as ``cnnscore SUBCOMMAND ARGS`` (the JVM's options dropped)
 GATK_SHIM = f"""
 gatk() {{
@@ -159,6 +170,24 @@ def test_gatks_wdl_score_task_runs_unchanged(tmp_path, interval_list):
             "--inference-batch-size", "16", "--transfer-batch-size", "32", "--threads", "2",
             check=True)  # fmt: skip
     same_output(tmp_path / "gatk_cnn_annotated.vcf.gz", canonical)
+
+
+def test_warps_score_task_leaves_the_outputs_it_lists(tmp_path):
+    """warp's task run on an uncompressed VCF, as Cromwell would: both outputs it lists exist
+    (the .idx was missing, so Cromwell would fail the task after the work), and the records
+    are those of a plain cnnscore command line."""
+    plain = tmp_path / "calls.vcf"
+    plain.write_text("\n".join([*header_lines(SMOKE_VCF), *data_lines(SMOKE_VCF)]) + "\n")
+    values = {"input_vcf": plain, "ref_fasta": SMOKE_REF, "output_vcf": "calls.vcf.scored.vcf",
+              "bamout_param": "", "tensor_type": "reference"}  # fmt: skip
+    command = re.sub(r"~\{(\w+)\}", lambda m: str(values[m.group(1)]), WARP_SCORE_TASK)
+    result = run_gatk_block(command, {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    outputs = [tmp_path / "calls.vcf.scored.vcf", tmp_path / "calls.vcf.scored.vcf.idx"]
+    assert all(path.is_file() for path in outputs), sorted(p.name for p in tmp_path.iterdir())
+    assert outputs[1].read_bytes()[:4] == b"TIDX"  # htsjdk's queries: test_io_tribble_index.py
+    run_cli("score", "-V", plain, "-R", SMOKE_REF, "-O", tmp_path / "canonical.vcf", check=True)
+    same_output(outputs[0], tmp_path / "canonical.vcf")
 
 
 @pytest.mark.parametrize(

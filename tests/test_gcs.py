@@ -143,6 +143,31 @@ def test_filter_and_compare_read_and_write_gcs(gcs_emulator, smoke_2d_output, tm
     assert gcs_emulator.bucket(BUCKET).blob("reports/self.html").exists()
 
 
+def test_a_plain_vcf_output_on_gcs_keeps_its_idx(gcs_emulator, smoke_2d_output, tmp_path):
+    """A plain .vcf written to gs:// is uploaded with the Tribble .idx beside it, whose bins
+    are those of the same output written locally (the .idx records the staging path, which
+    htsjdk's readers do not use: they find the index by the VCF's name)."""
+    from test_io_tribble_index import contig_sections, index_header
+
+    gcs_emulator.bucket(BUCKET).blob("plain/smoke.vcf.gz").upload_from_filename(
+        str(smoke_2d_output)
+    )
+    result = run_cli("filter", "-V", gs("plain/smoke.vcf.gz"), "--resource",
+                     gs("smoke/giab_truth.vcf.gz"), "-O", gs("plain/filtered.vcf"),
+                     "--add-output-vcf-command-line", "false")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = {blob.name for blob in gcs_emulator.list_blobs(BUCKET, prefix="plain/filtered")}
+    assert names == {"plain/filtered.vcf", "plain/filtered.vcf.idx"}
+    remote = _download(gcs_emulator, "plain/filtered.vcf", tmp_path / "remote.vcf")
+    index = _download(gcs_emulator, "plain/filtered.vcf.idx", tmp_path / "remote.vcf.idx")
+    local = tmp_path / "local.vcf"
+    run_cli("filter", "-V", smoke_2d_output, "--resource", SMOKE / "giab_truth.vcf.gz",
+            "-O", local, "--add-output-vcf-command-line", "false", check=True)  # fmt: skip
+    assert remote.read_bytes() == local.read_bytes()
+    assert index_header(index)[1] == remote.stat().st_size
+    assert contig_sections(index) == contig_sections(Path(f"{local}.idx"))
+
+
 class _FailingReader(io.RawIOBase):
     """A file that breaks after ``limit`` bytes, like a connection dropped mid-upload."""
 

@@ -262,7 +262,7 @@ def output_index_setting() -> Any:
         "-OVI",
         default=True,
         switch=True,
-        help="index a bgzip or BCF output (.tbi/.csi; default true, as GATK)",
+        help="index the output (.tbi, .csi, or .idx for plain VCF; default true, as GATK)",
     )
 
 

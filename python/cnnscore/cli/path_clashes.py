@@ -28,7 +28,7 @@ from ..settings import (
 
 #: Indexes written beside an output VCF (``io.vcf_output``): writing another output there
 #: would be overwritten by, or overwrite, the index.
-_INDEX_BESIDE = {".vcf.gz": ".tbi", ".vcf.bgz": ".tbi", ".bcf": ".csi"}
+_INDEX_BESIDE = {".vcf.gz": ".tbi", ".vcf.bgz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
 
 
 #: The files read with an input of each kind, found beside it: htslib's index names (it takes

@@ -16,6 +16,7 @@ import pysam.bcftools
 
 from ..errors import InputError
 from .files import check_name_fits, check_output_folder, complete_or_nothing
+from .tribble_index import LinearIndexBuilder, record_span
 
 INFO_HEADER_LINES = {
     "CNN_1D": '##INFO=<ID=CNN_1D,Number=1,Type=Float,Description="Log odds of being a true variant '
@@ -25,8 +26,9 @@ INFO_HEADER_LINES = {
 }
 
 OUTPUT_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
-#: The index written beside each format's output (a plain .vcf gets none)
-INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi"}
+#: The index written beside each format's output, as GATK writes them (a plain .vcf gets htsjdk's
+#: Tribble index, which htslib does not read: io/tribble_index.py)
+INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
 
 
 def output_format(path: str) -> str:
@@ -186,6 +188,7 @@ _DEFINED_BY = {
 
 
 _ID = re.compile(r"[<,]ID=([^,>]+)")
+_CONTIG_FIELD = re.compile(r"[<,](ID|length)=([^,>]+)")
 
 
 def _defined_id(line: str) -> tuple[str, str] | None:
@@ -276,13 +279,15 @@ class AtomicVcfWriter:
         self.format = output_format(path)
         self.index = index  # GATK's --create-output-variant-index
         self.source = source or path
-        self._order = SortOrder(self.source) if index and self.format != ".vcf" else None
+        self._order = SortOrder(self.source) if index else None
+        self._tribble = LinearIndexBuilder() if index and self.format == ".vcf" else None
+        self._offset = 0  # bytes of text written so far: where the next record starts
         self._bcf_names = _BcfNames() if self.format == ".bcf" else None
         if self._bcf_names is not None and header is not None and not _has_contigs(header):
             raise _no_contig_lines(self.source)  # found before the work
         # a folder at ``path`` itself is refused by complete_or_nothing, as for every output
         check_output_folder(path, companions=(".tbi", ".csi", ".idx"))
-        if index and self.format in INDEX_SUFFIX:  # a name that fits may leave no room for .tbi
+        if index:  # a name that fits may leave no room for .tbi
             check_name_fits(path + INDEX_SUFFIX[self.format], path)
         try:
             self._output = complete_or_nothing(path, suffix=self.format)
@@ -316,7 +321,25 @@ class AtomicVcfWriter:
                 self._order.check(lines, source)
             if self._bcf_names is not None:
                 self._bcf_names.check(lines, source or self.source)
+            if self._tribble is not None:
+                self._index_lines(lines)
             self._handle.write(("\n".join(lines) + "\n").encode())
+
+    def _index_lines(self, lines: list[str]) -> None:
+        """Each record's span and offset to the Tribble index, and the header's contigs."""
+        offset = self._offset
+        for line in lines:
+            if line.startswith("##contig=<"):
+                fields = dict(_CONTIG_FIELD.findall(line))
+                if "ID" in fields and "length" in fields:
+                    self._tribble.add_contig_line(fields["ID"], fields["length"])
+            elif not line.startswith("#"):
+                columns = line.split("\t", 8)
+                with contextlib.suppress(ValueError, IndexError):  # the order check named it
+                    start, end = record_span(columns)
+                    self._tribble.add_record(columns[0], start, end, offset)
+            offset += (len(line) if line.isascii() else len(line.encode())) + 1
+        self._offset = offset
 
     def _close_handle(self) -> None:
         if not self._closed:
@@ -336,13 +359,15 @@ class AtomicVcfWriter:
             if self.index:
                 self._output.beside(".csi")
                 pysam.bcftools.index(final)
+        elif self._tribble is not None:
+            self._tribble.write(self._output.beside(".idx"), self.path, final)
         self._output.commit()
 
     def _retire_stale_indexes(self) -> None:
         """An earlier output's index that this one does not replace goes when this one is
         published (kept if it never is): htslib prefers a .csi to a .tbi, so an old .csi beside
         a new .vcf.gz would answer every region query from the old file's offsets."""
-        written = {".vcf.gz": ".tbi", ".bcf": ".csi"}.get(self.format) if self.index else None
+        written = INDEX_SUFFIX[self.format] if self.index else None
         for suffix in (".tbi", ".csi", ".idx"):
             if suffix != written:
                 self._output.retire(suffix)

@@ -60,7 +60,7 @@ class ScoreOptions:
         "--output",
         required=True,
         path=OUTPUT,
-        help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
+        help="output .vcf (+.idx), .vcf.gz (+.tbi) or .bcf (+.csi)",
     )
     reads: tuple[str, ...] = setting(
         "-I",

@@ -65,7 +65,7 @@ class FilterOptions:
         "--output",
         required=True,
         path=OUTPUT,
-        help="output .vcf, .vcf.gz (+.tbi) or .bcf (+.csi)",
+        help="output .vcf (+.idx), .vcf.gz (+.tbi) or .bcf (+.csi)",
     )
     info_key: str = setting(
         "--info-key",
