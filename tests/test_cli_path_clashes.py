@@ -68,6 +68,16 @@ CASES = {
         lambda f: _score(f["vcf"], "-O", f["out"], "--metrics-json", f"{f['out']}.tbi"),
         "-O", "(--metrics-json)",
     ),
+    "metrics on a plain VCF output's .idx": (
+        lambda f: _score(f["vcf"], "-O", f"{f['out']}.vcf", "--metrics-json",
+                         f"{f['out']}.vcf.idx"),
+        "-O", "(--metrics-json)",
+    ),
+    "metrics on the .idx of an output named .VCF.GZ, which is plain VCF": (
+        lambda f: _score(f["vcf"], "-O", f"{f['out']}.VCF.GZ", "--metrics-json",
+                         f"{f['out']}.VCF.GZ.idx"),
+        "-O", "(--metrics-json)",
+    ),
     "metrics on the BAM's index": (
         lambda f: _score_copies(f, f"{f['bam']}.bai"),
         "--metrics-json", "(-I)",

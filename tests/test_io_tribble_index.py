@@ -27,7 +27,10 @@ def htsjdk_reads(vcf: Path, intervals: list[str]) -> tuple[dict[str, str], dict[
     """What htsjdk says of the index (``current``, ``contigs``, ``indexed``, properties as
     ``property:KEY``) and, for each interval, the records (``contig:pos``) its query returns."""
     if not HTSJDK.is_file() or shutil.which("java") is None:
-        pytest.skip("needs Java and htsjdk: apt-get install openjdk-17-jdk-headless libhtsjdk-java")
+        pytest.fail(
+            "Java and htsjdk are needed: apt-get install openjdk-17-jdk-headless "
+            "libhtsjdk-java (make test installs them)"
+        )
     result = subprocess.run(
         ["java", "-cp", str(HTSJDK), str(QUERY), str(vcf), f"{vcf}.htsjdk", *intervals],
         capture_output=True, text=True, timeout=600,
@@ -125,8 +128,9 @@ def test_a_scored_vcf_is_indexed_as_gatk_reads_it(tmp_path):
 
 def test_contigs_long_records_and_sparse_bins(tmp_path):
     """Three contigs; a dense cluster and records megabases apart (bins merged as htsjdk merges
-    them); a deletion given by END that covers 30 kb, found by a query far from its start; a
-    contig with one record and one absent from the records. Written through the writer every
+    them); a deletion given by END that covers 30 kb, found by a query far from its start, and
+    one whose END is given twice (the last counts); a contig with one record and one absent from
+    the records. Written through the writer every
     command uses."""
     from cnnscore.io.vcf_output import AtomicVcfWriter
 
@@ -142,7 +146,9 @@ def test_contigs_long_records_and_sparse_bins(tmp_path):
     records = [("chr1", p, "A", ".") for p in range(1000, 1300, 3)]
     records += [("chr1", 50_000, "C", "END=80000"), ("chr1", 50_010, "ACGTACGT", ".")]
     records += [("chr1", p, "G", ".") for p in (90_000, 1_500_000, 1_500_000, 4_999_999)]
-    records += [("chr2", 2_000_000, "T", "."), ("chr3", 1, "ACGTACGTAC", ".")]
+    # END given twice: htsjdk (and the reader) keep the last one
+    records += [("chr2", 100, "A", "END=110;END=40000"), ("chr2", 2_000_000, "T", ".")]
+    records += [("chr3", 1, "ACGTACGTAC", ".")]
     output = tmp_path / "made.vcf"
     writer = AtomicVcfWriter(str(output))
     try:
@@ -154,7 +160,8 @@ def test_contigs_long_records_and_sparse_bins(tmp_path):
         raise
     intervals = ["chr1:70000-70000", "chr1:79990-85000", "chr1:1-999", "chr1:1299-1299",
                  "chr1:1-5000000", "chr1:1499999-1500000", "chr1:4999999-5000000",
-                 "chr2:1-1999999", "chr2:2000000-2000000", "chr3:5-5", "chr3:11-100"]  # fmt: skip
+                 "chr2:1-1999999", "chr2:30000-30000", "chr2:2000000-2000000", "chr3:5-5",
+                 "chr3:11-100"]  # fmt: skip
     rng = random.Random(11)
     for _ in range(200):
         start = rng.randint(1, 5_000_000)
@@ -175,3 +182,23 @@ def test_no_index_when_gatk_writes_none(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path)) == ["scored.vcf"]
     assert header_lines(output)[0].startswith("##fileformat")
+
+
+@pytest.mark.parametrize(("pos", "info", "said"), [
+    ("200", "END=3000000000", "END 3000000000 is outside 0..2,147,483,647"),
+    ("100000000000000", ".", "POS 100000000000000, outside 0..2,147,483,647"),
+])  # fmt: skip
+def test_positions_beyond_a_java_int_are_refused_where_read(tmp_path, pos, info, said):
+    """htsjdk reads POS and END as Java ints, so no .idx (nor GATK) can hold more: one line
+    naming the record (an END beyond it was a traceback, a POS a loop filling memory)."""
+    shard = tmp_path / "shard.vcf"
+    shard.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=5000>\n"
+                     "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                     f"chr1\t{pos}\t.\tA\t<DEL>\t.\t.\t{info}\n")  # fmt: skip
+    output = tmp_path / "out" / "gathered.vcf"
+    output.parent.mkdir()
+    result = run_cli("gather-vcfs", "-I", shard, "-O", output, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr
+    assert str(shard) in errors[0] and said in errors[0], errors[0]
+    assert not list(output.parent.iterdir())

@@ -112,7 +112,8 @@ def test_output_name_of_no_vcf_extension_is_plain_vcf(tmp_path, capsys):
     writer = AtomicVcfWriter(str(tmp_path / "out.txt"))
     writer.write_lines(["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"])
     writer.commit()
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no index, as a plain .vcf
+    # indexed as a plain .vcf, the index named as GATK names it (Tribble.indexPath: name + .idx)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "out.txt.idx"]
     assert (tmp_path / "out.txt").read_text().startswith("##fileformat=VCFv4.2\n")
     assert "does not end in .vcf, .vcf.gz or .bcf: written as plain VCF" in capsys.readouterr().err
 

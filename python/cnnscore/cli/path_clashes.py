@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..io.locations import same_file, split_indexes
+from ..io.vcf_output import INDEX_SUFFIX, output_format
 from ..models.spec import companion_path
 from ..settings import (
     FASTA,
@@ -26,9 +27,10 @@ from ..settings import (
     prefix_suffixes,
 )
 
-#: Indexes written beside an output VCF (``io.vcf_output``): writing another output there
-#: would be overwritten by, or overwrite, the index.
-_INDEX_BESIDE = {".vcf.gz": ".tbi", ".vcf.bgz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
+#: Names of output VCFs, in any case: the index the writer puts beside one (``io.vcf_output``:
+#: by the exact suffix, so ``out.VCF.GZ`` is plain VCF with an ``.idx``, as in GATK) would be
+#: overwritten by, or overwrite, another output there.
+_VCF_NAMES = (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf")
 
 
 #: The files read with an input of each kind, found beside it: htslib's index names (it takes
@@ -80,9 +82,8 @@ def _written(path: str, writes: tuple[str, ...] = ()) -> list[str]:
     if writes:
         stem = next((path[: -len(s)] for s in writes if path.endswith(s)), path)
         return [stem + suffix for suffix in writes]
-    for suffix, index in _INDEX_BESIDE.items():
-        if path.lower().endswith(suffix):
-            return [path, path + index]
+    if path.lower().endswith(_VCF_NAMES):
+        return [path, path + INDEX_SUFFIX[output_format(path)]]
     return [path]
 
 

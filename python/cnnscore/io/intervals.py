@@ -262,7 +262,7 @@ def resolve_intervals(
         )
     runs = [run for run in _flatten(_subtract(combined, excluded)) if run.end >= run.start]
     if not runs and (specs or excluded):
-        chosen = "the -L intervals chose" if specs else "of the reference"
+        chosen = "the -L intervals chose" if specs else "of every contig"
         raise InputError(
             f"removes every base {chosen}: no record would be read", setting="exclude_intervals"
         )

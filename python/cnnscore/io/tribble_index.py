@@ -8,10 +8,11 @@ size and modification time, then for each contig the file offset at which each b
 ``BIN_WIDTH`` bases starts, with the longest record so that a query looks far enough back.
 
 htsjdk's writer builds a linear index and an interval tree and keeps the one it expects to
-seek faster: the linear one unless records come more often than one every ~27 bases (as in a
-gVCF), which a VCF of calls does not. htsjdk's readers take either, so the linear one is always
-written here; the bin width (2,000 bases) and the merging of sparse bins are htsjdk's, so the
-file is the size GATK's would be.
+seek faster: the linear one unless records are dense or long (2,000 x records per base x
+ceil(longest record / 2,000) above 75: a gVCF, or a VCF of calls holding a deletion of tens of
+kilobases). htsjdk's readers take either and return the same records, so the linear one is
+always written here; the bin width (2,000 bases) and the merging of sparse bins are htsjdk's,
+so its bins are byte for byte those of htsjdk's linear index of the same file.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class LinearIndexBuilder:
         self._dictionary: dict[str, str] = {}
 
     def add_contig_line(self, name: str, length: str) -> None:
-        """A header ##contig line: htsjdk stores the dictionary as ``DICT:name`` properties,
-        which GATK reads as the file's dictionary when the VCF header has none."""
+        """A header ##contig line: htsjdk's writer records the dictionary as ``DICT:name``
+        properties (kept for fidelity: neither htsjdk's readers nor GATK use them)."""
         self._dictionary[name] = length
 
     def add_record(self, contig: str, start: int, end: int, offset: int) -> None:
@@ -132,13 +133,18 @@ class LinearIndexBuilder:
 
 
 def record_span(columns: list[str]) -> tuple[int, int]:
-    """A record's start and end as htsjdk reads them: POS, and END from INFO where given, else
-    the last base of REF."""
+    """A record's start and end as htsjdk reads them: POS, and INFO's END where given (the last
+    one, as htsjdk's map of INFO keeps it, and the reader), else the last base of REF. The
+    reader (io.vcf_text.parse_record) has refused a record whose END is not a number, or whose
+    POS or END is beyond a Java int, which the index could not hold."""
     start = int(columns[1])
-    for item in columns[7].split(";"):
-        if item.startswith("END="):
-            try:
-                return start, int(item[4:])
-            except ValueError:
-                break
+    info = columns[7]
+    if "END=" in info:  # most records have none: skip splitting their INFO
+        end_text = None
+        for item in info.split(";"):
+            key, sep, value = item.partition("=")
+            if key == "END":
+                end_text = value if sep else None
+        if end_text:
+            return start, int(end_text)
     return start, start + len(columns[3]) - 1

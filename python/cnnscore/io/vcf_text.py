@@ -66,6 +66,8 @@ def parse_record(line: str, path: str, where: str, columns_expected: int = 0) ->
         pos = int(pos_text)
     except ValueError:
         raise InputError(f"{where} has a non-numeric POS '{pos_text}'", path=path) from None
+    if not 0 <= pos <= LARGEST_POSITION:
+        raise InputError(f"{where} has POS {pos}, {_OUT_OF_RANGE}", path=path)
     if not ref or ref == ".":
         raise InputError(f"{where} has no REF allele", path=path)
     alts = [] if alt == "." else alt.split(",")
@@ -82,6 +84,11 @@ def parse_record(line: str, path: str, where: str, columns_expected: int = 0) ->
     return record
 
 
+#: htsjdk reads POS and END as Java ints; beyond them GATK stops on the record
+LARGEST_POSITION = 2**31 - 1
+_OUT_OF_RANGE = f"outside 0..{LARGEST_POSITION:,}, the positions htsjdk (GATK) reads"
+
+
 def _check_end(record: VcfRecord, path: str) -> None:
     """END before POS is a reversed span: GATK refuses it (its SimpleInterval of the record needs
     end >= start), and every use of the span here (the -L overlap, split-intervals' cuts, a VCF
@@ -90,6 +97,8 @@ def _check_end(record: VcfRecord, path: str) -> None:
         raise InputError(
             f"END {record.end} is before POS {record.pos}", path=path, record=record.label
         )
+    if record.end > LARGEST_POSITION:
+        raise InputError(f"END {record.end} is {_OUT_OF_RANGE}", path=path, record=record.label)
 
 
 def _check_columns(line: str, columns: list[str], expected: int, path: str, where: str) -> None:
