@@ -20,11 +20,11 @@ from cnnscore.cli.parser import (
     GATK_ONLY_GROUP,
     build_parser,
     command_of,
+    gatk_engine_notes,
     options_from,
     parse_notes,
 )
 from cnnscore.errors import InputError
-from cnnscore.settings import GatkEngineOptions
 from conftest import (
     GATK_1D,
     GOLDEN_2D,
@@ -477,7 +477,7 @@ def _parse(*argv) -> tuple:
     """What the command line fills, in process: the options and every note the run prints."""
     args = build_parser().parse_args([str(a) for a in argv])
     command = command_of(args)
-    notes = parse_notes(args) + options_from(GatkEngineOptions, args)[1]
+    notes = parse_notes(args) + gatk_engine_notes(command, args)
     options, option_notes = options_from(command.options, args)
     return options, notes + option_notes
 
@@ -673,6 +673,28 @@ def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, wor
     assert list(tmp_path.iterdir()) == []
     assert _parse(*_FILTER, "--lenient", "false", "-OVM", "false", "-VS", "SILENT")[1] == []
     # GATK's defaults: given as such, they change nothing
+
+
+def test_read_arguments_are_noted_where_no_reads_are_read(tmp_path):
+    """FilterVariantTranches takes GATK's read filters and read validation, as every GATK tool
+    does, and they change nothing there: noted, the output the same (they were refused as if
+    they changed scores); score still refuses them."""
+    words = ["-RF", "MappingQualityReadFilter", "-DF", "NotDuplicateReadFilter",
+             "--disable-tool-default-read-filters", "-VS", "STRICT"]  # fmt: skip
+    truth = SMOKE / "giab_truth.vcf.gz"
+    gatk = run_cli("FilterVariantTranches", "-V", GOLDEN_2D, "--resource", truth,
+                   "-O", tmp_path / "gatk.vcf.gz", *words)  # fmt: skip
+    assert gatk.returncode == 0, gatk.stderr
+    for flag in ("--read-filter", "--disable-read-filter", "--disable-tool-default-read-filters",
+                 "--read-validation-stringency"):  # fmt: skip
+        assert f"cnnscore: note: {flag} has no effect here: this command reads no reads" in (
+            gatk.stderr
+        ), gatk.stderr
+    run_cli("filter", "-V", GOLDEN_2D, "--resource", truth, "-O", tmp_path / "plain.vcf.gz",
+            check=True)  # fmt: skip
+    same_output(tmp_path / "gatk.vcf.gz", tmp_path / "plain.vcf.gz")
+    with pytest.raises(InputError, match="a read filter would change"):
+        _parse(*_SCORE, "-RF", "MappingQualityReadFilter")
 
 
 def test_output_sharding_is_refused(capsys):

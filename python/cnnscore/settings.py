@@ -45,6 +45,9 @@ class Flag:
     setting's value naming a ``.list`` or ``.args`` file stands for the file's lines, as GATK's
     parser expands them for every collection argument (``-I bams.list``), unless
     ``list_files`` is False (``-L``, ``-XL``: there a ``.list`` is an interval file).
+    ``without_reads``: for a GATK engine argument refused because it changes which reads are
+    used, the note it gets instead on a command that reads none (filter), where GATK accepts it
+    and it changes nothing.
     ``tags``: whether GATK's parser takes a tagged form of the flag (``--resource:hapmap,
     prior=15.0 FILE``), which it does on the arguments whose values are paths (GATKPath,
     FeatureInput); by default those of a VCF, FASTA, reads or output path. The tags are dropped
@@ -66,6 +69,7 @@ class Flag:
     ignored: str | None = None
     refused: str | None = None
     writes: tuple[str, ...] = ()
+    without_reads: str | None = None
     list_files: bool = True
     tags: bool | None = None
 
@@ -315,6 +319,7 @@ _GS_READS = (
 )
 _NOT_IMPLEMENTED = "a GATK engine argument cnnscore does not implement:"
 _READ_FILTERS = "which reads reach the 2D tensors, and so the CNN_2D scores"
+_NO_READS = "this command reads no reads, so GATK's read filters and validation act on none"
 
 
 @dataclass(frozen=True)
@@ -387,24 +392,29 @@ class GatkEngineOptions:
     read_filters: tuple[str, ...] = setting(
         "--read-filter", "-RF", repeated=True, list_files=False,
         refused=f"{_NOT_IMPLEMENTED} a read filter would change {_READ_FILTERS}",
-        help="GATK's read filters: refused",
+        without_reads=_NO_READS,
+        help="GATK's read filters: refused (a note where no reads are read)",
     )  # fmt: skip
     disable_read_filters: tuple[str, ...] = setting(
         "--disable-read-filter", "-DF", repeated=True, list_files=False,
         refused=f"{_NOT_IMPLEMENTED} disabling a read filter would change {_READ_FILTERS}",
-        help="GATK's read filters disabled by name: refused",
+        without_reads=_NO_READS,
+        help="GATK's read filters disabled by name: refused (a note where no reads are read)",
     )  # fmt: skip
     disable_tool_default_read_filters: bool = setting(
         "--disable-tool-default-read-filters", switch=True, default=False,
         refused=f"{_NOT_IMPLEMENTED} dropping GATK's read filters would change {_READ_FILTERS}",
-        help="GATK's switch disabling its default read filters: refused",
+        without_reads=_NO_READS,
+        help="GATK's switch disabling its default read filters: refused (a note where no reads "
+        "are read)",
     )  # fmt: skip
     read_validation_stringency: str = setting(
         "--read-validation-stringency", "-VS", choices=("STRICT", "LENIENT", "SILENT"),
         default="SILENT",  # GATK's (ReadConstants): given as such, it changes nothing
         refused=f"{_NOT_IMPLEMENTED} htsjdk's read validation decides which malformed reads "
         "stop GATK; cnnscore reads through htslib and stops on a read it cannot encode",
-        help="GATK's read validation stringency: refused",
+        without_reads=_NO_READS,
+        help="GATK's read validation stringency: refused (a note where no reads are read)",
     )  # fmt: skip
     lenient: bool = setting(
         "--lenient", "-LE", switch=True, default=False,

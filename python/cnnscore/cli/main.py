@@ -22,7 +22,15 @@ from ..gcs.remote_files import RemoteFiles
 from ..io.locations import shown_as, user_facing
 from ..settings import GatkEngineOptions, flag_of
 from .library_output import library_logs_wanted, only_cnnscore_lines
-from .parser import Command, CommonOptions, build_parser, command_of, options_from, parse_notes
+from .parser import (
+    Command,
+    CommonOptions,
+    build_parser,
+    command_of,
+    gatk_engine_notes,
+    options_from,
+    parse_notes,
+)
 from .path_clashes import check_paths_apart
 
 
@@ -301,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 notes = parse_notes(args)
                 if command.gatk:  # GATK's engine arguments: notes, or a refusal
-                    notes += options_from(GatkEngineOptions, args)[1]
+                    notes += gatk_engine_notes(command, args)
                 options, option_notes = options_from(command.options, args)
                 for note in notes + option_notes:
                     print(note, file=sys.stderr)

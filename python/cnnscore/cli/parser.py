@@ -20,9 +20,11 @@ from ..gcs.client import DEFAULT_MAX_RETRIES
 from ..models.options import ModelsFetchOptions, ModelsListOptions
 from ..scoring.options import ScoreOptions
 from ..settings import (
+    READS,
     GatkEngineOptions,
     declared,
     non_negative_int,
+    path_kinds,
     requester_pays_setting,
     setting,
     true_or_false,
@@ -445,9 +447,12 @@ def _as_list(item: Any) -> list:
     return item if isinstance(item, list) else [item]
 
 
-def options_from(options_class: type, args: argparse.Namespace) -> tuple[object, list[str]]:
+def options_from(
+    options_class: type, args: argparse.Namespace, *, reads: bool = True
+) -> tuple[object, list[str]]:
     """The options object the stage receives, from what argparse parsed, and the notes to print
-    for GATK settings given that have no effect here; a refused one stops with its line."""
+    for GATK settings given that have no effect here; a refused one stops with its line.
+    ``reads``: whether the command reads reads (else a read-only refusal is a note instead)."""
     values, notes = {}, []
     for field, flag in declared(options_class):
         value = getattr(args, field.name, None)
@@ -464,9 +469,19 @@ def options_from(options_class: type, args: argparse.Namespace) -> tuple[object,
                 value = not value
             if flag.repeated:  # a .list file's values in its place
                 value = tuple(v for item in value for v in _as_list(item))
-            if flag.refused and value != field.default:  # `--lenient false` changes nothing
-                raise InputError(flag.refused, setting=field.name)
-            if flag.ignored:
-                notes.append(f"cnnscore: note: {flag.flag} has no effect here: {flag.ignored}")
+            refused, ignored = flag.refused, flag.ignored
+            if not reads and flag.without_reads:  # as refused: GATK's default says nothing
+                refused, ignored = None, flag.without_reads if value != field.default else None
+            if refused and value != field.default:  # `--lenient false` changes nothing
+                raise InputError(refused, setting=field.name)
+            if ignored:
+                notes.append(f"cnnscore: note: {flag.flag} has no effect here: {ignored}")
         values[field.name] = value
     return options_class(**values), notes
+
+
+def gatk_engine_notes(command: Command, args: argparse.Namespace) -> list[str]:
+    """The notes for GATK's engine arguments given, or an InputError for one that would change
+    the output; on a command that reads no reads (filter) the read arguments are notes too."""
+    reads = READS in path_kinds(command.options).values()
+    return options_from(GatkEngineOptions, args, reads=reads)[1]

@@ -17,6 +17,7 @@ import pysam.bcftools
 from ..errors import InputError
 from .files import check_name_fits, check_output_folder, complete_or_nothing
 from .tribble_index import LinearIndexBuilder, record_span
+from .vcf_text import header_contigs
 
 INFO_HEADER_LINES = {
     "CNN_1D": '##INFO=<ID=CNN_1D,Number=1,Type=Float,Description="Log odds of being a true variant '
@@ -188,7 +189,6 @@ _DEFINED_BY = {
 
 
 _ID = re.compile(r"[<,]ID=([^,>]+)")
-_CONTIG_FIELD = re.compile(r"[<,](ID|length)=([^,>]+)")
 
 
 def _defined_id(line: str) -> tuple[str, str] | None:
@@ -330,9 +330,9 @@ class AtomicVcfWriter:
         offset = self._offset
         for line in lines:
             if line.startswith("##contig=<"):
-                fields = dict(_CONTIG_FIELD.findall(line))
-                if "ID" in fields and "length" in fields:
-                    self._tribble.add_contig_line(fields["ID"], fields["length"])
+                for name, length in header_contigs([line]).items():
+                    if length is not None:
+                        self._tribble.add_contig_line(name, length)
             elif not line.startswith("#"):
                 columns = line.split("\t", 8)
                 with contextlib.suppress(ValueError, IndexError):  # the order check named it
