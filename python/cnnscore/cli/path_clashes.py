@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..io.locations import same_file, split_indexes
-from ..io.vcf_output import INDEX_SUFFIX, output_format
+from ..io.vcf_output import INDEX_SUFFIX, OUTPUT_NAMES, output_format
 from ..models.spec import companion_path
 from ..settings import (
     FASTA,
@@ -26,12 +26,6 @@ from ..settings import (
     path_kinds,
     prefix_suffixes,
 )
-
-#: Names of output VCFs, in any case: the index the writer puts beside one (``io.vcf_output``:
-#: by the exact suffix, so ``out.VCF.GZ`` is plain VCF with an ``.idx``, as in GATK) would be
-#: overwritten by, or overwrite, another output there.
-_VCF_NAMES = (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf")
-
 
 #: The files read with an input of each kind, found beside it: htslib's index names (it takes
 #: whichever exists, so a new file at any of them is read next time) and a FASTA's .fai/.gzi
@@ -82,7 +76,8 @@ def _written(path: str, writes: tuple[str, ...] = ()) -> list[str]:
     if writes:
         stem = next((path[: -len(s)] for s in writes if path.endswith(s)), path)
         return [stem + suffix for suffix in writes]
-    if path.lower().endswith(_VCF_NAMES):
+    if path.lower().endswith(OUTPUT_NAMES):  # an output VCF, and the index the writer puts
+        # beside it, named by the exact suffix (out.VCF.GZ is plain VCF with an .idx, as in GATK)
         return [path, path + INDEX_SUFFIX[output_format(path)]]
     return [path]
 

@@ -26,7 +26,8 @@ INFO_HEADER_LINES = {
     'versus being false under the trained 2D Convolutional Neural Network">',
 }
 
-OUTPUT_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
+#: The name endings that say an output's format (longest first: .vcf.gz before .vcf)
+OUTPUT_NAMES = (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf")
 #: The index written beside each format's output, as GATK writes them (a plain .vcf gets htsjdk's
 #: Tribble index, which htslib does not read: io/tribble_index.py)
 INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
@@ -35,14 +36,14 @@ INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
 def output_format(path: str) -> str:
     """The format the name asks for; any other name is plain VCF, as GATK writes it (htsjdk
     cannot tell the type, and GATK falls back to VCF with a warning: the writer notes it)."""
-    for suffix in (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf"):
+    for suffix in OUTPUT_NAMES:
         if path.endswith(suffix):
             return {".vcf.bgz": ".vcf.gz"}.get(suffix, suffix)
     return ".vcf"
 
 
 def _named_for_its_format(path: str) -> bool:
-    return path.endswith((".vcf.gz", ".vcf.bgz", ".bcf", ".vcf"))
+    return path.endswith(OUTPUT_NAMES)
 
 
 def annotated_header(
@@ -335,7 +336,8 @@ class AtomicVcfWriter:
                         self._tribble.add_contig_line(name, length)
             elif not line.startswith("#"):
                 columns = line.split("\t", 8)
-                with contextlib.suppress(ValueError, IndexError):  # the order check named it
+                with contextlib.suppress(ValueError, IndexError):  # no record: skipped, as by
+                    # the order check (every writer's lines are records the reader parsed)
                     start, end = record_span(columns)
                     self._tribble.add_record(columns[0], start, end, offset)
             offset += (len(line) if line.isascii() else len(line.encode())) + 1
