@@ -739,6 +739,67 @@ def test_records_that_do_not_fit_the_header(tmp_path, edit, expected):
     assert expected in error, error
 
 
+def _bgzf_block_starts(data: bytes) -> list[int]:
+    """Where each BGZF block of ``data`` starts (BSIZE, bytes 16-17 of a block, is its size - 1)."""
+    starts, at = [], 0
+    while at < len(data):
+        starts.append(at)
+        at += int.from_bytes(data[at + 16 : at + 18], "little") + 1
+    return starts
+
+
+def _smoke_calls_in_blocks(tmp_path: Path) -> bytes:
+    """The smoke calls, each record eight times (sorted), bgzipped: several 64 KiB blocks."""
+    plain = in_dir(tmp_path) / "many.vcf"
+    records = [line for line in data_lines(SMOKE_VCF) for _ in range(8)]
+    plain.write_text("\n".join([*header_lines(SMOKE_VCF), *records]) + "\n")
+    pysam.tabix_compress(str(plain), f"{plain}.gz")
+    plain.unlink()
+    data = Path(f"{plain}.gz").read_bytes()
+    Path(f"{plain}.gz").unlink()
+    return data
+
+
+@pytest.mark.parametrize("cut", ["after the second block", "only the end-of-file block"])
+@pytest.mark.parametrize("command", ["score", "compare"])
+def test_a_bgzip_vcf_cut_between_blocks(tmp_path, cut, command):
+    """Cut where a block ends (a copy or a write that stopped), every block left is whole: gzip
+    read the records before the cut as the whole file, its last line part of a record, and
+    score and compare went on with exit 0 (the missing-newline check was for plain files)."""
+    data = _smoke_calls_in_blocks(tmp_path)
+    starts = _bgzf_block_starts(data)
+    assert len(starts) > 4, "the test needs several blocks"
+    kept = data[: starts[2]] if cut == "after the second block" else data[: starts[-1]]
+    vcf = in_dir(tmp_path) / "cut.vcf.gz"
+    vcf.write_bytes(kept)
+    output = out_path(tmp_path)
+    if command == "score":
+        result = score_2d(output, vcf=vcf)
+    else:
+        output = output.with_name("report")
+        full = in_dir(tmp_path) / "full.vcf.gz"
+        full.write_bytes(data)
+        args = ("compare", "--baseline", full, "--candidate", vcf, "--info-key", "MQ")
+        result = run_cli(*args, "-O", output)
+    error = assert_input_error(result, output, vcf)
+    assert error.endswith("the bgzip file ends without its end-of-file block: it was cut short "
+                          "(a copy or a write that stopped), so records may be missing; copy or "
+                          "write it again"), error  # fmt: skip
+
+
+def test_a_gzip_vcf_whose_last_line_stops_short(tmp_path):
+    """Plain gzip (not bgzip) has no end-of-file block to miss: a record cut in the middle,
+    compressed whole, is told by its missing newline, as in a plain VCF."""
+    headers, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)[:3]
+    records[-1] = records[-1][: records[-1].index("AN=") + 3]
+    vcf = in_dir(tmp_path) / "cut.vcf.gz"
+    vcf.write_bytes(gzip.compress("\n".join([*headers, *records]).encode()))
+    output = out_path(tmp_path)
+    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
+    line = len(headers) + 3
+    assert f"line {line} has no newline at its end: the file stops in the middle" in error
+
+
 # --------------------------------------------------------------------------------------------
 # a record whose END lies before its POS (GATK: SimpleInterval refuses end < start)
 

@@ -119,19 +119,21 @@ def test_cutoff_concordance_follows_filter_variant_tranches_rule(pair, tmp_path)
     # SNP filtered iff score <= 2.0, indel iff <= 0.0, MNP never.
     _, report = _compare(pair, tmp_path / "r", "--snp-cutoff", "2.0", "--indel-cutoff", "0")
     cut = report["classification"]["cutoffs"]
-    # discordant: chr1:20 (2.000 filtered vs 2.0005 pass), chr1:40 (0.05 pass vs -0.1 filtered)
+    # discordant: chr1:20 (2.000 filtered vs 2.0005 pass), chr1:40 (0.05 pass vs -0.1 filtered),
+    # chr1:80 (unscored in the baseline, which FilterVariantTranches never filters, vs 1.000
+    # filtered); chr1:90, unscored on both sides, is not classified
     assert cut == {
-        "classified": 9,
+        "classified": 10,
         "concordant": 7,
-        "discordant": 2,
+        "discordant": 3,
         "baseline_filtered": 4,  # chr1:10, chr1:20, chr1:100, chr2:15 A>AT
-        "candidate_filtered": 4,  # chr1:10, chr1:40, chr1:100, chr2:15 A>AT
-        "concordance": pytest.approx(7 / 9),
+        "candidate_filtered": 5,  # chr1:10, chr1:40, chr1:80, chr1:100, chr2:15 A>AT
+        "concordance": pytest.approx(7 / 10),
     }
-    assert report["summary"]["concordance"] == pytest.approx(7 / 9)
-    # With only a SNP cutoff, the two indels are left unclassified.
+    assert report["summary"]["concordance"] == pytest.approx(7 / 10)
+    # With only a SNP cutoff, the two indels are left unclassified (the MNP is classified: pass).
     _, report = _compare(pair, tmp_path / "snp", "--snp-cutoff", "2.0")
-    assert report["classification"]["cutoffs"]["classified"] == 7
+    assert report["classification"]["cutoffs"]["classified"] == 8
 
 
 @pytest.mark.parametrize("flag", ["--snp-cutoff", "--indel-cutoff"])
@@ -220,8 +222,15 @@ def test_bad_inputs_name_the_file_and_record(pair, tmp_path):
     assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
 
 
-@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e400"])
-def test_an_infinite_score_is_refused_naming_the_file_and_record(smoke_2d_output, tmp_path, value):
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("-Infinity", "is infinite: no score difference can be measured from it"),
+     ("1e400", "is infinite: no score difference can be measured from it"),
+     ("inf", "is not a number")],  # Java's Double.parseDouble, as filter reads a score
+)  # fmt: skip
+def test_an_infinite_score_is_refused_naming_the_file_and_record(
+    smoke_2d_output, tmp_path, value, why
+):
     """An infinite score (on one side it was a numpy traceback after the whole comparison; on
     both, a NaN mean difference that --fail-if passed as "ok (nan)" and a JSON with NaN in it):
     one line naming the file and record, exit 1, no report."""
@@ -237,8 +246,7 @@ def test_an_infinite_score_is_refused_naming_the_file_and_record(smoke_2d_output
         assert result.returncode == 1 and report is None, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1] == (
-            f"cnnscore: error: {infinite}: record {chrom}:{pos} {ref}>{alt}: "
-            f"CNN_2D={value} is infinite: no score difference can be measured from it"
+            f"cnnscore: error: {infinite}: record {chrom}:{pos} {ref}>{alt}: CNN_2D={value} {why}"
         )
         assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob(".partial-*"))
 
@@ -393,3 +401,205 @@ def test_throughput_measured_on_two_cpu_models_is_warned_of(smoke_2d_output, tmp
     assert f"cnnscore: warning: {warning}" in result.stderr.splitlines()
     assert "2 CPU models" in warning and OTHER_CPU in warning and model_here in warning
     assert html.escape(warning) in (tmp_path / "two.html").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# what a comparison leaves out, and inputs that only looked comparable (review of session 26)
+
+
+def _one_error(result) -> str:
+    """The bad-input contract: exit 1, one error line (warnings aside)."""
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "cnnscore: error:" in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        [("chr1", 10, "A", "G", "PASS", "CNN_2D=5.000")],  # another site only
+        [],  # no record at all: a scoring run that wrote none
+        [(c, p, r, a, f, "DP=3") for c, p, r, a, f, _ in _BASELINE],
+    ],  # every score missing
+    ids=["other sites", "no records", "no scores"],
+)
+def test_nothing_compared_is_an_error_not_a_pass(tmp_path, candidate):
+    """With no record scored on both sides every count was 0, so 'over_0_01>0' and the other
+    count gates passed with exit 0 (the Terra example's gate among them)."""
+    baseline = _write_vcf(tmp_path / "a.vcf", [row for row in _BASELINE if row[1] != 10])
+    cand = _write_vcf(tmp_path / "b.vcf", candidate)
+    result, report = _compare((baseline, cand), tmp_path / "r", "--fail-if", "over_0_01>0")
+    error = _one_error(result)
+    assert error.startswith(
+        f"cnnscore: error: {cand}: no record was compared: none has a "
+        "CNN_2D score in both files at the same CHROM, POS, REF and ALT ("
+    ), error
+    assert report is None and not list(tmp_path.glob("r.*"))
+
+
+def test_records_left_out_of_the_deltas_are_warned_of(tmp_path):
+    """A candidate that lost 99 of 100 records had deltas of 0 and concordance 1, silently:
+    the counts were in the report, but no gate or line said so."""
+    rows = [("chr1", 10 * i, "A", "C", "PASS", f"CNN_2D={i / 10:.3f}") for i in range(1, 101)]
+    baseline = _write_vcf(tmp_path / "a.vcf", rows)
+    cand = _write_vcf(tmp_path / "b.vcf", rows[:1])
+    gates = ["--fail-if", "max_abs_delta>0.001", "--fail-if", "missing_in_candidate>0"]
+    result, report = _compare((baseline, cand), tmp_path / "r", *gates)
+    assert result.returncode == 3
+    warning = (
+        "records not in the deltas: 99 (baseline 100 records, candidate 1; 99 missing "
+        "in the candidate, 0 in the baseline; 0 unscored in the baseline, 0 in the "
+        "candidate); gate on missing_in_candidate, unscored_in_candidate (and the "
+        "baseline's) to fail on them"
+    )
+    assert f"cnnscore: warning: {warning}" in result.stderr.splitlines()
+    assert report["warnings"] == [warning]
+    assert [gate["failed"] for gate in report["fail_if"]] == [False, True]
+
+
+def test_contig_order_and_build_come_from_both_headers(tmp_path):
+    """##contig lines without a length were left out of the order (a sorted file was 'in no
+    ##contig line' or 'not sorted'); headers in two orders were called unsorted, with bcftools
+    sort as the remedy, which keeps each header's order; another build went unnoticed."""
+    rows = [
+        ("chr1", 10, "A", "G", "PASS", "CNN_2D=1.000"),
+        ("chr2", 10, "A", "G", "PASS", "CNN_2D=2.000"),
+    ]
+    plain = _write_vcf(tmp_path / "a.vcf", rows)
+    no_lengths = tmp_path / "no_lengths.vcf"
+    no_lengths.write_text(plain.read_text().replace(",length=1000", ""))
+    result, report = _compare((no_lengths, no_lengths), tmp_path / "r1")
+    assert result.returncode == 0, result.stderr
+    assert report["summary"]["records_compared"] == 2
+
+    swapped = tmp_path / "swapped.vcf"
+    head, body = plain.read_text().split("#CHROM")
+    chr1_line = "##contig=<ID=chr1,length=1000>\n"
+    head = head.replace(chr1_line, "") + chr1_line
+    rows_swapped = body.replace("chr1\t10", "X").replace("chr2\t10", "chr1\t10")
+    swapped.write_text(head + "#CHROM" + rows_swapped.replace("X", "chr2\t10"))
+    error = _one_error(_compare((plain, swapped), tmp_path / "r2")[0])
+    assert error == (
+        f"cnnscore: error: {swapped}: its header lists contig chr2 before chr1, {plain}'s the "
+        "other way round, and each file is sorted in its own header's order: give one file the "
+        "other's ##contig lines (bcftools reheader) and sort it again (bcftools sort)"
+    )
+
+    other_build = tmp_path / "other_build.vcf"
+    other_build.write_text(plain.read_text().replace("ID=chr2,length=1000", "ID=chr2,length=999"))
+    error = _one_error(_compare((plain, other_build), tmp_path / "r3")[0])
+    assert error == (
+        f"cnnscore: error: {other_build}: ##contig chr2 has length 999 here but 1000 in {plain}: "
+        "the two files are on different reference builds"
+    )
+
+
+def test_compare_filters_needs_a_tranche_filtered_file(tmp_path):
+    """Unfiltered files are all 'pass' on both sides: concordance 1.0 with sign flips."""
+    baseline = _write_vcf(tmp_path / "a.vcf", [("chr1", 10, "A", "G", ".", "CNN_2D=5.000")])
+    cand = _write_vcf(tmp_path / "b.vcf", [("chr1", 10, "A", "G", ".", "CNN_2D=-5.000")])
+    result, report = _compare((baseline, cand), tmp_path / "r", "--compare-filters")
+    error = _one_error(result)
+    assert error.startswith(
+        "cnnscore: error: --compare-filters: neither file was "
+        "tranche-filtered: no CNN_2D tranche in a ##FILTER line"
+    ), error
+    assert report is None
+    declared = tmp_path / "declared.vcf"  # every record passed, but the tranches were applied
+    tranche_line = '##FILTER=<ID=CNN_2D_SNP_Tranche_99.95_100.00,Description="x">\n'
+    declared.write_text(cand.read_text().replace("#CHROM", tranche_line + "#CHROM"))
+    result, report = _compare((baseline, declared), tmp_path / "r2", "--compare-filters")
+    assert result.returncode == 0 and report["summary"]["concordance"] == 1.0
+
+
+def test_labels_and_values_that_broke_the_html(tmp_path):
+    """A label with two $ was read as mathematics (a parser's traceback); one delta repeated
+    far from 0 had no room for histogram bins; scores near a double's limit overflowed their
+    difference and matplotlib's ticks: a score must lie in float32's range, as GATK's do."""
+    rows = [("chr1", 10, "A", "G", ".", "CNN_2D=3e38"), ("chr1", 20, "A", "G", ".", "CNN_2D=3e38")]
+    baseline = _write_vcf(tmp_path / "a.vcf", rows)
+    cand = _write_vcf(tmp_path / "b.vcf", [row[:5] + ("CNN_2D=-3e38",) for row in rows])
+    label = "ov $\\bad$ fp16"
+    result, report = _compare((baseline, cand), tmp_path / "r", "--candidate-label", label)
+    assert result.returncode == 0, result.stderr
+    assert report["candidate"]["label"] == label and report["summary"]["max_abs_delta"] == 6e38
+
+    far = _write_vcf(tmp_path / "c.vcf", [("chr1", 10, "A", "G", ".", "CNN_2D=-1.7e308")])
+    error = _one_error(_compare((baseline, far), tmp_path / "r2")[0])
+    assert error == (
+        f"cnnscore: error: {far}: record chr1:10 A>G: CNN_2D=-1.7e308 is beyond float32's "
+        "range, where GATK's scores lie"
+    )
+
+
+@pytest.mark.parametrize(
+    ("metrics", "says"),
+    [
+        ({"variants_scored": 99.9, "wall_seconds": 10}, "variants_scored 99.9 is not a count"),
+        ({"variants_scored": True, "wall_seconds": 10}, "variants_scored True is not a count"),
+        ({"variants_scored": -100, "wall_seconds": 10}, "variants_scored -100 is not a count"),
+        ({"variants_scored": 100, "wall_seconds": 0}, "wall_seconds 0 is not a run's time"),
+        ({"variants_scored": 100, "wall_seconds": 1e-320}, "100 variants in 1e-320 s is no speed"),
+    ],
+    ids=["fraction", "boolean", "negative", "no time", "no speed"],
+)
+def test_metrics_files_must_hold_a_count_and_a_time(pair, tmp_path, metrics, says):
+    """Truncated, taken as 1, a speed below zero or of infinity (written as Infinity, which is
+    no JSON), or 'throughput needs both files' when both were given."""
+    good = _write_metrics(tmp_path / "good.json", 100, 10)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(metrics))
+    args = ("--baseline-metrics", good, "--candidate-metrics", bad, "--fail-if", "speedup<0.5")
+    result, report = _compare(pair, tmp_path / "r", *args)
+    assert f"bad.json: {says}" in _one_error(result) and report is None
+
+
+def test_alleles_in_either_case_and_scores_as_java_reads_them(tmp_path):
+    """ALT was matched as written (REF upper-cased): htsjdk's upper-cased output against
+    lower-case input was 'missing' both ways. Scores were read by Python's float, which takes
+    1_0 and non-ASCII digits that filter (Java's rule) refuses. Duplicates paired silently."""
+    baseline = _write_vcf(
+        tmp_path / "a.vcf",
+        [
+            ("chr1", 10, "a", "g", ".", "CNN_2D=1.000"),
+            ("chr1", 20, "A", "G", ".", "CNN_2D=1.000"),
+            ("chr1", 20, "A", "G", ".", "CNN_2D=2.000"),
+        ],
+    )
+    cand = _write_vcf(
+        tmp_path / "b.vcf",
+        [
+            ("chr1", 10, "A", "G", ".", "CNN_2D=1.000"),
+            ("chr1", 20, "A", "G", ".", "CNN_2D=1.000"),
+            ("chr1", 20, "A", "G", ".", "CNN_2D=2.000"),
+        ],
+    )
+    result, report = _compare((baseline, cand), tmp_path / "r")
+    assert report["summary"]["records_compared"] == 3, result.stderr
+    assert report["summary"]["max_abs_delta"] == 0
+    assert (
+        "cnnscore: warning: records sharing CHROM, POS, REF and ALT with another of their file: "
+        "2 (overlapping shards?); they were paired in file order"
+    ) in result.stderr
+    for text in ("1_0", "\u0661"):
+        odd = _write_vcf(tmp_path / "odd.vcf", [("chr1", 10, "A", "G", ".", f"CNN_2D={text}")])
+        error = _one_error(_compare((baseline, odd), tmp_path / "r2")[0])
+        assert error.endswith(f"record chr1:10 A>G: CNN_2D={text} is not a number"), error
+
+
+@pytest.mark.parametrize(
+    ("gate", "says"),
+    [
+        ("max_abs_delta>1e400", "'1e400' is not a finite number"),
+        ("MAX_ABS_DELTA>0.1", "unknown metric 'MAX_ABS_DELTA'"),
+    ],
+)
+def test_gates_that_could_never_hold_or_were_misread(pair, tmp_path, gate, says):
+    result, report = _compare(pair, tmp_path / "r", "--fail-if", gate)
+    assert says in _one_error(result) and report is None
+
+
+def test_a_gate_is_reported_with_every_digit_given(pair, tmp_path):
+    _, report = _compare(pair, tmp_path / "r", "--fail-if", "max_abs_delta>0.00123456789")
+    assert report["fail_if"][0]["gate"] == "max_abs_delta>0.00123456789"

@@ -394,8 +394,10 @@ def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, vcf_ind
     ("counts", "message"),
     [({"reads_count": 1, "reads_indexes_count": 0}, "reads_indexes: 0 indexes for 1 reads files"),
      ({"resources_count": 2, "resources_indexes_count": 1},
-      "resources_indexes: 1 indexes for 2 resources")],
-    ids=["reads", "resources"],
+      "resources_indexes: 1 indexes for 2 resources"),
+     ({"configurations_count": 1},  # ValidateBackends with nothing to compare the first with
+      "configurations: 1 given: each is compared with the first, so give at least two")],
+    ids=["reads", "resources", "configurations"],
 )  # fmt: skip
 def test_index_lists_are_compared_in_the_first_task(podman_env, tmp_path, counts, message):
     """A task gets only the files its inputs name (Cromwell and miniwdl alike), so an index list

@@ -174,7 +174,12 @@ def test_validation_workflow_reports_openvino_against_tensorflow(validation_outp
         assert report[side]["variants_per_minute"] == s[key] == pytest.approx(rate, rel=1e-9)
     ratio = s["candidate_variants_per_minute"] / s["baseline_variants_per_minute"]
     assert s["speedup"] == pytest.approx(ratio, rel=1e-9)
-    assert [g["gate"] for g in report["fail_if"]] == ["max_abs_delta>0.001", "concordance<1"]
+    assert [g["gate"] for g in report["fail_if"]] == [
+        "max_abs_delta>0.001",
+        "concordance<1",
+        "missing_in_candidate>0",
+        "unscored_in_candidate>0",
+    ]
     assert Path(html_path).read_text().count("data:image/png;base64,") == 3
     # the scored VCFs, one per configuration, each hold every record
     assert [len(data_lines(p)) for p in validation_output["ValidateBackends.scored_vcfs"]] == [

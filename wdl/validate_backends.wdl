@@ -79,6 +79,7 @@ workflow ValidateBackends {
       reads_indexes_count = length(reads_indexes),
       resources_count = length(resources),
       resources_indexes_count = length(resources_indexes),
+      configurations_count = length(configurations),
       runtime_settings = light
   }
 

@@ -19,6 +19,9 @@ task SplitIntervals {
     Int reads_indexes_count = 0
     Int resources_count = 0
     Int resources_indexes_count = 0
+    # ValidateBackends' configurations: each is compared with the first, so one alone would end
+    # "successfully" with no comparison at all
+    Int configurations_count = 2
     RuntimeSettings runtime_settings
   }
 
@@ -33,6 +36,10 @@ task SplitIntervals {
     fi
     if [ ~{resources_indexes_count} -ne ~{resources_count} ]; then
       echo "cnnscore: error: resources_indexes: ~{resources_indexes_count} indexes for ~{resources_count} resources: give one per resource, in the same order" >&2
+      exit 1
+    fi
+    if [ ~{configurations_count} -lt 2 ]; then
+      echo "cnnscore: error: configurations: ~{configurations_count} given: each is compared with the first, so give at least two" >&2
       exit 1
     fi
     # cached indexes of gs:// inputs in the working folder, whatever HOME (docs/CROMWELL.md)
@@ -87,6 +94,7 @@ task SplitIntervals {
     reads_indexes_count: "the workflow's reads indexes: another count than reads_count stops the run here"
     resources_count: "the workflow's truth resources, compared with resources_indexes_count"
     resources_indexes_count: "the workflow's resource indexes: another count than resources_count stops the run here"
+    configurations_count: "ValidateBackends' configurations: fewer than two stops the run here (nothing to compare)"
     runtime_settings: "docker image, preemptible, retries, boot disk and CPU platform"
   }
 }

@@ -21,6 +21,9 @@ from .intervals import IntervalFilter
 from .locations import local_file_and_index
 
 _BGZF_MAGIC = b"\x1f\x8b"
+#: the empty block that ends every file bgzip, htslib and htsjdk write (the SAM spec's "EOF
+#: marker"): without it the file was cut short between two blocks, where gzip sees no damage
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
 @dataclass
@@ -122,6 +125,18 @@ def _check_columns(line: str, columns: list[str], expected: int, path: str, wher
                 )
 
 
+def _cut_between_blocks(path: str) -> bool:
+    """Whether a BGZF file (its first block has BGZF's ``BC`` field) lacks the end-of-file
+    block. Cut between two blocks, every block left is whole, so gzip reads the records before
+    the cut as the whole file and nothing else would say so (htslib only warns, unseen)."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+        if len(head) < 18 or head[:4] != b"\x1f\x8b\x08\x04" or head[12:14] != b"BC":
+            return False  # plain gzip: a cut shows as an unfinished stream or an unended line
+        handle.seek(max(0, os.path.getsize(path) - len(_BGZF_EOF)))
+        return handle.read() != _BGZF_EOF
+
+
 class VcfReader:
     """A VCF (plain, bgzip or gzip) or BCF file: header lines plus an iterator over records.
 
@@ -144,6 +159,12 @@ class VcfReader:
                 raise InputError(f"not a readable VCF ({err})", path=path) from None
         elif magic[:3] == b"BCF":
             self.is_bcf = True
+        if self.compressed and _cut_between_blocks(path):
+            raise InputError(
+                "the bgzip file ends without its end-of-file block: it was cut short (a copy or "
+                "a write that stopped), so records may be missing; copy or write it again",
+                path=path,
+            )
         self.header_lines: list[str] = []
         self._data_offset_lines = 0
         self._read_header()
@@ -196,7 +217,7 @@ class VcfReader:
                 for number, line in enumerate(handle, 1):
                     if number <= self._data_offset_lines:
                         continue
-                    if not line.endswith("\n") and not self.compressed:
+                    if not line.endswith("\n"):
                         raise InputError(
                             f"line {number} has no newline at its end: the file stops in the "
                             "middle of a record (cut short?)",

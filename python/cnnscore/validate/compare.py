@@ -2,8 +2,8 @@
 
 Switching backend or precision is only safe if the answers stay the same, so this measures it the
 way the seed did ("3 of 15,870 sites differed in the third significant digit, classification
-identical") on the user's own data. Records are matched by CHROM, POS, REF and the ALT column as
-written, in one streaming pass over both coordinate-sorted files, so memory grows with the number
+identical") on the user's own data. Records are matched by CHROM, POS, REF and the ALT column (bases
+in either case), in one streaming pass over both coordinate-sorted files, so memory grows with the number
 of compared scores (16 bytes each, kept for the plots), not with the records' text.
 """
 
@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
-from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from ..io.vcf_text import VcfReader, VcfRecord, header_contigs, header_info_ids
+from ..tranches.java_double import parse_java_double
 
 DELTA_THRESHOLDS = (0.001, 0.01, 0.1)
 LARGEST_DELTAS_KEPT = 20
 _DELTA_DECIMALS = 9
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class Cutoffs:
     snp: float | None = None
     indel: float | None = None
 
-    def classify(self, ref: str, alts: list[str], score: float) -> str | None:
-        """'filtered' or 'pass'; None when the record's type has no cutoff given."""
+    def classify(self, ref: str, alts: list[str], score: float | None) -> str | None:
+        """'filtered' or 'pass'; None when the record's type has no cutoff given. A record
+        without a score is never filtered by FilterVariantTranches: 'pass'."""
         kind = site_type(ref, alts)
         if kind is SiteType.SNP:
             cutoff = self.snp
@@ -43,7 +46,7 @@ class Cutoffs:
             return "pass"  # MIXED, MNP and the rest are never filtered by tranches
         if cutoff is None:
             return None
-        return "filtered" if score <= cutoff else "pass"
+        return "filtered" if score is not None and score <= cutoff else "pass"
 
 
 @dataclass
@@ -103,6 +106,10 @@ class Comparison:
     largest: list[tuple[float, str, float, float]] = field(default_factory=list)
     cutoff_agreement: Agreement | None = None
     filter_agreement: Agreement | None = None
+    #: records sharing CHROM/POS/REF/ALT with an earlier one of their file
+    duplicates: int = 0
+    #: whether a compared record carries a tranche filter of the key (--compare-filters)
+    tranche_filters_seen: bool = False
 
     @property
     def compared(self) -> int:
@@ -113,7 +120,7 @@ class Comparison:
         return self.sum_abs_delta / self.compared if self.compared else None
 
     def add_pair(self, label: str, baseline_text: str, candidate_text: str) -> None:
-        baseline, candidate = float(baseline_text), float(candidate_text)
+        baseline, candidate = parse_java_double(baseline_text), parse_java_double(candidate_text)
         # Scores are decimal text (float32 underneath): drop the binary noise of the subtraction
         # so that 2.346 vs 2.345 is a delta of exactly 0.001, not 0.0010000000000001.
         delta = round(abs(candidate - baseline), _DELTA_DECIMALS)
@@ -139,12 +146,13 @@ def _three_significant(value: float) -> float:
 
 
 def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
-    """The key's INFO text, None when absent or '.'; anything else must parse as a number."""
+    """The key's INFO text, None when absent or '.'; anything else must parse as a number, as
+    Java parses it (filter's rule: ``1_0`` or non-ASCII digits are no number to GATK)."""
     text = record.info_values().get(key)
     if text is None or text == ".":
         return None
     try:
-        value = float(text)
+        value = parse_java_double(text)
     except ValueError:
         raise InputError(f"{key}={text} is not a number", path=path, record=record.label) from None
     if math.isnan(value):
@@ -152,6 +160,12 @@ def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
     if math.isinf(value):
         raise InputError(
             f"{key}={text} is infinite: no score difference can be measured from it",
+            path=path,
+            record=record.label,
+        )
+    if abs(value) > _FLOAT32_MAX:  # their differences overflow, their plots stop matplotlib
+        raise InputError(
+            f"{key}={text} is beyond float32's range, where GATK's scores lie",
             path=path,
             record=record.label,
         )
@@ -216,24 +230,72 @@ class _SortedRecords:
 
 
 def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> dict[str, int]:
-    order = list(baseline.contig_lengths)
-    order += [name for name in candidate.contig_lengths if name not in baseline.contig_lengths]
+    """One contig order for the single pass: the baseline header's ``##contig`` lines (with a
+    length or not), then the candidate's others. The two headers must agree on the contigs they
+    share: in order, since each file is sorted in its own header's order and two orders cannot
+    be walked together, and in length, since another length is another reference build, whose
+    positions hold other bases (filter refuses a resource on another build likewise)."""
+    ours, theirs = header_contigs(baseline.header_lines), header_contigs(candidate.header_lines)
+    for name, length in candidate.contig_lengths.items():
+        other = baseline.contig_lengths.get(name)
+        if other is not None and other != length:
+            raise InputError(
+                f"##contig {name} has length {length} here but {other} in {baseline.path}: "
+                "the two files are on different reference builds",
+                path=candidate.path,
+            )
+    shared_ours = [name for name in ours if name in theirs]
+    shared_theirs = [name for name in theirs if name in ours]
+    for first, second in zip(shared_theirs, shared_ours, strict=True):
+        if first != second:
+            raise InputError(
+                f"its header lists contig {first} before {second}, {baseline.path}'s the other "
+                "way round, and each file is sorted in its own header's order: give one file "
+                "the other's ##contig lines (bcftools reheader) and sort it again (bcftools sort)",
+                path=candidate.path,
+            )
+    order = list(ours) + [name for name in theirs if name not in ours]
     return {name: rank for rank, name in enumerate(order)}
 
 
+def _allele_key(record: VcfRecord) -> tuple[str, str]:
+    """REF and ALT as matched: bases in either case are the same bases (REF is upper-cased
+    where read; htsjdk writes every allele upper-cased), other alleles (symbolic, breakends)
+    as written."""
+    alts = ",".join(alt.upper() if alt.isalpha() else alt for alt in record.alts)
+    return record.ref, alts
+
+
 def _pair_groups(
-    baseline: list[VcfRecord], candidate: list[VcfRecord]
+    baseline: list[VcfRecord], candidate: list[VcfRecord], result: Comparison
 ) -> Iterator[tuple[VcfRecord | None, VcfRecord | None]]:
-    """Records of one position paired by REF and ALT text (duplicates pair in file order)."""
+    """Records of one position paired by REF and ALT (duplicates pair in file order, and are
+    counted: two records of one site in one file are a scatter-gather slip, not a second call)."""
     waiting: dict[tuple[str, str], list[VcfRecord]] = {}
     for record in candidate:
-        waiting.setdefault((record.ref, ",".join(record.alts)), []).append(record)
+        waiting.setdefault(_allele_key(record), []).append(record)
+    result.duplicates += sum(len(same) - 1 for same in waiting.values())
+    seen: set[tuple[str, str]] = set()
     for record in baseline:
-        same = waiting.get((record.ref, ",".join(record.alts)))
+        key = _allele_key(record)
+        result.duplicates += key in seen
+        seen.add(key)
+        same = waiting.get(key)
         yield record, (same.pop(0) if same else None)
     for rest in waiting.values():
         for record in rest:
             yield None, record
+
+
+def _tranche_filter_prefixes(info_key: str) -> tuple[str, str]:
+    """How the IDs of a key's tranche filters begin (tranches.filter.tranche_filter_id, GATK's)."""
+    return f"{info_key}_SNP_Tranche_", f"{info_key}_INDEL_Tranche_"
+
+
+def _declares(reader: VcfReader, filter_prefixes: tuple[str, ...]) -> bool:
+    """Whether the header has a ##FILTER line whose ID starts with one of the prefixes."""
+    lines = tuple(f"##FILTER=<ID={prefix}" for prefix in filter_prefixes)
+    return any(line.startswith(lines) for line in reader.header_lines)
 
 
 def compare_vcfs(
@@ -265,10 +327,56 @@ def compare_vcfs(
         take_c = here_b is None or (here_c is not None and here_c <= here_b)
         group_b = baseline.take_position() if take_b else []
         group_c = candidate.take_position() if take_c else []
-        for left, right in _pair_groups(group_b, group_c):
+        for left, right in _pair_groups(group_b, group_c, result):
             _count_pair(result, left, right, cutoffs)
     result.baseline_records, result.candidate_records = baseline.count, candidate.count
+    tranche = _tranche_filter_prefixes(info_key)
+    if result.filter_agreement is not None and not (
+        result.tranche_filters_seen
+        or any(_declares(reader, tranche) for reader in (baseline_reader, candidate_reader))
+    ):  # else every record is 'pass' on both sides: concordance 1 whatever the scores
+        raise InputError(
+            f"neither file was tranche-filtered: no {info_key} tranche in "
+            f"a ##FILTER line or a record of {baseline_path} or {candidate_path} (filter them "
+            "with cnnscore filter, or leave --compare-filters out)",
+            setting="compare_filters",
+        )
+    if not result.compared:  # else every count is 0 and a gate on one passes
+        raise InputError(
+            f"no record was compared: none has a {info_key} score in both files at the same "
+            f"CHROM, POS, REF and ALT ({_counts(result)}); were both scored from the same calls, "
+            "with the same contig names?",
+            path=candidate_path,
+        )
     return result
+
+
+def _counts(result: Comparison) -> str:
+    return (
+        f"baseline {result.baseline_records:,} records, candidate {result.candidate_records:,}; "
+        f"{result.missing_in_candidate:,} missing in the candidate, "
+        f"{result.missing_in_baseline:,} in the baseline; {result.unscored_in_baseline:,} "
+        f"unscored in the baseline, {result.unscored_in_candidate:,} in the candidate"
+    )
+
+
+def coverage_warnings(result: Comparison) -> list[str]:
+    """What the deltas and concordance leave out, said aloud: they cover only the records
+    scored in both files, so a candidate that lost records would otherwise look the same."""
+    warnings = []
+    left_out = (result.missing_in_candidate + result.missing_in_baseline
+                + result.matched - result.compared)  # fmt: skip
+    if left_out:
+        warnings.append(
+            f"records not in the deltas: {left_out:,} ({_counts(result)}); gate on "
+            "missing_in_candidate, unscored_in_candidate (and the baseline's) to fail on them"
+        )
+    if result.duplicates:
+        warnings.append(
+            f"records sharing CHROM, POS, REF and ALT with another of their file: "
+            f"{result.duplicates:,} (overlapping shards?); they were paired in file order"
+        )
+    return warnings
 
 
 def _count_pair(
@@ -290,15 +398,24 @@ def _count_pair(
     result.unscored_in_baseline += baseline_text is None
     result.unscored_in_candidate += candidate_text is None
     if result.filter_agreement is not None:
-        result.filter_agreement.add(_filter_class(baseline), _filter_class(candidate))
-    if baseline_text is None or candidate_text is None:
+        classes = _filter_class(baseline), _filter_class(candidate)
+        result.filter_agreement.add(*classes)
+        if not result.tranche_filters_seen:
+            prefixes = _tranche_filter_prefixes(key)
+            result.tranche_filters_seen = any(p in c for p in prefixes for c in classes)
+    if baseline_text is None and candidate_text is None:
         return
-    result.add_pair(baseline.label, baseline_text, candidate_text)
-    if cutoffs is not None and result.cutoff_agreement is not None:
-        left = cutoffs.classify(baseline.ref, baseline.alts, float(baseline_text))
-        right = cutoffs.classify(candidate.ref, candidate.alts, float(candidate_text))
+    if cutoffs is not None and result.cutoff_agreement is not None:  # unscored: never filtered
+        left = cutoffs.classify(baseline.ref, baseline.alts, _number(baseline_text))
+        right = cutoffs.classify(candidate.ref, candidate.alts, _number(candidate_text))
         if left is not None and right is not None:
             result.cutoff_agreement.add(left, right)
+    if baseline_text is not None and candidate_text is not None:
+        result.add_pair(baseline.label, baseline_text, candidate_text)
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else parse_java_double(text)
 
 
 @dataclass(frozen=True)
@@ -317,7 +434,9 @@ class Throughput:
 
 
 def read_throughput(paths: list[str]) -> Throughput | None:
-    """Sum ``--metrics-json`` files (one per shard); None when none are given."""
+    """Sum ``--metrics-json`` files (one per shard); None when none are given. Each must hold a
+    whole, non-negative count and a positive, finite wall time (a hand-edited or foreign file
+    would otherwise make a speed of infinity or below zero, and a gate pass on it)."""
     if not paths:
         return None
     variants, seconds, backends, models = 0, 0.0, set(), set()
@@ -325,18 +444,28 @@ def read_throughput(paths: list[str]) -> Throughput | None:
         try:
             with open(path) as handle:
                 metrics = json.load(handle)
-            variants += int(metrics["variants_scored"])
-            seconds += float(metrics["wall_seconds"])
+            count, wall = metrics["variants_scored"], metrics["wall_seconds"]
             backends.add(f"{metrics.get('backend', '?')} {metrics.get('precision', '?')}")
             if metrics.get("cpu_model"):
                 models.add(str(metrics["cpu_model"]))
         except FileNotFoundError:
             raise InputError("metrics file does not exist", path=path) from None
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise InputError(
                 f"not a cnnscore --metrics-json file ({type(err).__name__}: {err})", path=path
             ) from None
-    return Throughput(variants, seconds, sorted(backends), sorted(models))
+        if type(count) is not int or count < 0:
+            raise InputError(f"variants_scored {count!r} is not a count of variants", path=path)
+        if type(wall) not in (int, float) or not 0 < wall < math.inf:
+            raise InputError(f"wall_seconds {wall!r} is not a run's time in seconds", path=path)
+        variants += count
+        seconds += wall
+    throughput = Throughput(variants, seconds, sorted(backends), sorted(models))
+    if not math.isfinite(throughput.variants_per_minute or 0.0):
+        raise InputError(
+            f"{variants:,} variants in {seconds!r} s is no speed", path=", ".join(paths)
+        )
+    return throughput
 
 
 def cpu_model_warning(throughputs: tuple[Throughput | None, Throughput | None]) -> str | None:

@@ -7,6 +7,7 @@ a second instead of after a long comparison.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -14,7 +15,16 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 _OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
-_GATE = re.compile(r"^\s*([a-z0-9_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+_GATE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+_THROUGHPUT = "it needs both --baseline-metrics and --candidate-metrics"
+#: why a metric can be missing from a comparison (the deltas are there whenever it succeeds)
+_UNMEASURED = {
+    "concordance": "it needs --snp-cutoff/--indel-cutoff, and a record of a type given one in "
+    "both files, or --compare-filters",
+    "baseline_variants_per_minute": _THROUGHPUT,
+    "candidate_variants_per_minute": _THROUGHPUT,
+    "speedup": _THROUGHPUT,
+}
 
 
 @dataclass(frozen=True)
@@ -25,7 +35,8 @@ class Gate:
 
     @property
     def text(self) -> str:
-        return f"{self.metric}{self.op}{self.threshold:g}"
+        number = repr(self.threshold)  # every digit given (":g" kept six)
+        return f"{self.metric}{self.op}{number.removesuffix('.0')}"
 
     def fails(self, value: float) -> bool:
         return _OPERATORS[self.op](value, self.threshold)
@@ -48,6 +59,8 @@ def parse_gates(texts: list[str], known_metrics: tuple[str, ...]) -> list[Gate]:
             threshold = float(number)
         except ValueError:
             raise InputError(f"'{number}' is not a number in '{text}'", setting="fail_if") from None
+        if not math.isfinite(threshold):  # 1e400: a gate that could never hold
+            raise InputError(f"'{number}' is not a finite number in '{text}'", setting="fail_if")
         gates.append(Gate(metric, op, threshold))
     return gates
 
@@ -58,10 +71,9 @@ def evaluate_gates(gates: list[Gate], summary: dict[str, float | int | None]) ->
     for gate in gates:
         value = summary.get(gate.metric)
         if value is None:
+            why = _UNMEASURED.get(gate.metric, "nothing was compared")
             raise InputError(
-                f"{gate.text}: {gate.metric} was not measured in this comparison "
-                "(concordance needs --snp-cutoff/--indel-cutoff or --compare-filters; "
-                "throughput needs both --baseline-metrics and --candidate-metrics)",
+                f"{gate.text}: {gate.metric} was not measured in this comparison ({why})",
                 setting="fail_if",
             )
         results.append({"gate": gate.text, "value": value, "failed": gate.fails(float(value))})

@@ -15,7 +15,13 @@ from typing import Any
 from ..io.files import check_output_folder, write_all_or_none
 from ..io.locations import user_facing
 from ..io.report_html import figures, page, png_base64
-from .compare import DELTA_THRESHOLDS, Comparison, Throughput, cpu_model_warning
+from .compare import (
+    DELTA_THRESHOLDS,
+    Comparison,
+    Throughput,
+    coverage_warnings,
+    cpu_model_warning,
+)
 
 SCHEMA = "cnnscore.compare/1"
 SUMMARY_METRICS = (
@@ -93,10 +99,11 @@ def build_report(
     assert tuple(summary) == SUMMARY_METRICS
     largest = sorted(c.largest, reverse=True)
     warning = cpu_model_warning(throughputs)
+    warnings = coverage_warnings(c) + ([warning] if warning else [])
     return {
         "schema": SCHEMA,
         "info_key": c.info_key,
-        "warnings": [warning] if warning else [],
+        "warnings": warnings,
         "baseline": baseline,
         "candidate": candidate,
         "matching": {
@@ -135,8 +142,8 @@ def write_reports(report: dict[str, Any], comparison: Comparison, prefix: str) -
     """Write report.json and report.html, each complete or not at all."""
     json_path, html_path = report_paths(prefix)
     page = render_html(report, comparison)
-    write_all_or_none([(json_path, (json.dumps(report, indent=2) + "\n").encode()),
-                       (html_path, page.encode())])  # fmt: skip
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no Infinity
+    write_all_or_none([(json_path, text.encode()), (html_path, page.encode())])
     return json_path, html_path
 
 
@@ -148,12 +155,16 @@ def _number(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _records(count: int) -> str:
+    return f"{count:,} record" + ("" if count == 1 else "s")
+
+
 def summary_table(report: dict[str, Any]) -> str:
     """A short fixed-width table for the terminal and CI logs."""
     s, b, c = report["summary"], report["baseline"], report["candidate"]
     rows = [
-        ("baseline", f"{b['label']}  ({_number(b['records'])} records)"),
-        ("candidate", f"{c['label']}  ({_number(c['records'])} records)"),
+        ("baseline", f"{b['label']}  ({_records(b['records'])})"),
+        ("candidate", f"{c['label']}  ({_records(c['records'])})"),
         ("compared", _number(s["records_compared"])),
         ("missing base/cand", f"{s['missing_in_baseline']} / {s['missing_in_candidate']}"),
         ("unscored base/cand", f"{s['unscored_in_baseline']} / {s['unscored_in_candidate']}"),
@@ -189,8 +200,10 @@ def _plots(report: dict[str, Any], comparison: Comparison) -> dict[str, str]:
     import numpy as np
     from matplotlib.figure import Figure
 
-    key = report["info_key"]
-    names = (report["baseline"]["label"], report["candidate"]["label"])
+    # matplotlib reads $...$ in a text as mathematics (a configuration's name with two $ stopped
+    # the report with a parser's traceback): every $ given is shown as written
+    key = report["info_key"].replace("$", r"\$")
+    names = tuple(report[side]["label"].replace("$", r"\$") for side in ("baseline", "candidate"))
     baseline = np.frombuffer(comparison.baseline_scores, dtype=np.float64)
     candidate = np.frombuffer(comparison.candidate_scores, dtype=np.float64)
     step = max(1, len(baseline) // _PLOT_POINTS)
@@ -211,7 +224,11 @@ def _plots(report: dict[str, Any], comparison: Comparison) -> dict[str, str]:
     axes = histogram.subplots()
     deltas = candidate - baseline
     if len(deltas):
-        axes.hist(deltas, bins=60, color="#2e8b57", log=True)
+        low, high = float(deltas.min()), float(deltas.max())
+        if not high > low:  # one value: matplotlib's +-0.5 has no room between edges far out
+            pad = max(0.5, abs(low) / 100)
+            low, high = low - pad, high + pad
+        axes.hist(deltas, bins=60, range=(low, high), color="#2e8b57", log=True)
     axes.set_xlabel(f"{key} {names[1]} - {names[0]}")
     axes.set_ylabel("records (log scale)")
     axes.set_title("Score differences")
