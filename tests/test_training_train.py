@@ -31,6 +31,7 @@ from conftest import (
     SMOKE_VCF,
     data_lines,
     gs,
+    header_lines,
     info_scores,
     run_cli,
 )
@@ -203,6 +204,8 @@ def test_labels_of_the_giab_bed_match_an_independent_labelling(tmp_path):
         "outside_truth_bed": 203,
         "not_snp_or_indel": 0,
         "downsampled": 0,
+        "no_annotations": 0,
+        "no_reads": 0,
     }
     assert "wrote 49 tensors" in result.stderr and "203 outside the truth BED" in result.stderr
 
@@ -366,6 +369,29 @@ def test_trained_1d_model_is_scored_end_to_end(trained_1d, tmp_path):
     assert {layer["class_name"] for layer in config["layers"]} >= {"Conv1D", "Dropout", "Dense"}
 
 
+def test_a_model_is_scored_with_its_own_keys_or_a_warning(trained_1d, tmp_path):
+    """A model trained on other annotation keys was scored with GATK's default keys (GATK's
+    rule) without a word, while giving the model's own keys drew a warning that they differ
+    from GATK's default: the warning now compares with the model's input_annotations."""
+    _, prefix, _ = trained_1d
+    architecture = json.loads(Path(f"{prefix}.json").read_text())
+    own = ["DP", "MQ", "SOR", "FS", "QD", "MQRankSum", "ReadPosRankSum"]
+    architecture["input_annotations"] = own
+    retrained = tmp_path / "own_keys.json"  # its weights: own_keys.hd5 beside it
+    retrained.write_text(json.dumps(architecture))
+    (tmp_path / "own_keys.hd5").write_bytes(Path(f"{prefix}.hd5").read_bytes())
+    base = ["score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--architecture", retrained]
+    warned = run_cli(*base, "-O", tmp_path / "a.vcf", check=True)
+    assert (
+        "cnnscore: warning: --info-annotation-keys MQ DP SOR FS QD MQRankSum ReadPosRankSum "
+        "differ from the model's own (DP MQ SOR FS QD MQRankSum ReadPosRankSum, its JSON's "
+        "input_annotations): scores come from the keys given, in their order; give the model's "
+        "to score as it was trained"
+    ) in warned.stderr.splitlines()
+    quiet = run_cli(*base, "--info-annotation-keys", *own, "-O", tmp_path / "b.vcf", check=True)
+    assert "warning" not in quiet.stderr
+
+
 def test_training_report(trained_1d):
     store, prefix, _ = trained_1d
     report = json.loads(Path(f"{prefix}.report.json").read_text())
@@ -459,12 +485,12 @@ def test_initial_weights_continue_a_run(trained_1d, tmp_path):
 
 
 def test_small_2d_is_trained_and_scored(tmp_path, whole_bed):
-    """2D: train GATK's small_2d JSON on a few read tensors, score with the exported .hd5."""
+    """2D: train GATK's small_2d JSON on a few read tensors, score with the exported .hd5. A
+    few of every label (train refuses tensors without one): ~8 SNPs, 4 indels, half the false."""
     store = tmp_path / "t2d.zip"
-    write_tensors(
-        store, "-I", SMOKE_BAM, "--tensor-type", "read_tensor", "--max-tensors", "12",
-        *KEEP_ALL, bed=whole_bed,
-    )  # fmt: skip
+    few = ["--downsample-snps", "0.03", "--downsample-indels", "0.1",
+           "--downsample-not-snps", "0.5", "--downsample-not-indels", "0.5"]  # fmt: skip
+    write_tensors(store, "-I", SMOKE_BAM, "--tensor-type", "read_tensor", *few, bed=whole_bed)
     prefix = tmp_path / "small"
     run_cli(
         "train", "--tensors", store, "--architecture", SMALL_2D_JSON, "--epochs", "1",
@@ -579,3 +605,177 @@ def test_train_refuses_a_store_given_twice(tmp_path, store_1d):
             "trained on twice, with copies on both sides of the validation split"
         )
         assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# what write-tensors and train accepted without a word (review of session 26)
+
+
+B37_CHR20, HG38_CHR20 = "ID=chr20,length=63025520", "ID=chr20,length=64444167"
+
+
+def _retitled(source: Path, target: Path, old: str, new: str) -> Path:
+    """A bgzip VCF with one header line changed, indexed."""
+    with gzip.open(source, "rt") as handle:
+        text = handle.read()
+    assert old in text
+    plain = target.with_suffix("")
+    plain.write_text(text.replace(old, new, 1))
+    pysam.tabix_index(str(plain), preset="vcf", force=True)
+    return target
+
+
+@pytest.mark.parametrize("which", ["candidates", "truth"])
+def test_write_tensors_refuses_inputs_of_another_build(tmp_path, whole_bed, which):
+    """score and filter refused these files; write-tensors encoded every candidate against the
+    wrong windows or labelled by position on another genome, and wrote the store."""
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    out.mkdir()
+    vcf, truth = SMOKE_VCF, TRUTH_VCF
+    if which == "candidates":
+        vcf = _retitled(SMOKE_VCF, inputs / "calls.vcf.gz", B37_CHR20, HG38_CHR20)
+        says = f"{vcf}: contig chr20 has length 64444167 in the VCF header but 63025520"
+    else:
+        truth = _retitled(TRUTH_VCF, inputs / "truth.vcf.gz", B37_CHR20, HG38_CHR20)
+        says = f"{truth}: contig chr20 has length 64444167 in this file but 63025520 in {vcf}"
+    result = run_cli(
+        "write-tensors", "-V", vcf, "-R", SMOKE_REF, "--truth-vcf", truth,
+        "--truth-bed", whole_bed, "-O", out / "t", *KEEP_ALL,
+    )  # fmt: skip
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert says in error, error
+    assert list(out.iterdir()) == []
+
+
+def test_a_store_without_every_label_is_warned_of_and_not_trained_on(tmp_path):
+    """GIAB's smoke BED holds 49 true calls and no false one: the store was written without a
+    word and trained into a model whose AUCs were n/a, published with exit 0."""
+    store = tmp_path / "true_only"
+    result = write_tensors(store, *KEEP_ALL)
+    assert (
+        "cnnscore: warning: the store holds no NOT_SNP, NOT_INDEL tensor: train needs every "
+        "label, from this store or others given with it"
+    ) in result.stderr.splitlines()
+    one_epoch = ("--model-kind", "compact-1d", "--epochs", "1")
+    result = run_cli("train", "--tensors", store, *one_epoch, "-O", tmp_path / "m")
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "the training tensors hold no NOT_SNP, NOT_INDEL (NOT_SNP 0, NOT_INDEL 0, SNP 41, "
+        "INDEL 3): a model that never saw a label cannot score it; label more candidates (a "
+        "wider truth BED, more calls, or more stores)"
+    ), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["true_only"]
+
+
+_FAIL_IN_THE_REPORT = """
+import errno
+import cnnscore.training.report as report
+def render_html(report_data):
+    raise {error}
+report.render_html = render_html
+"""
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "says"),
+    [
+        ("KeyboardInterrupt()", 130, "cnnscore: interrupted; no output written"),
+        (
+            "OSError(errno.EFBIG, 'File too large')",
+            1,
+            "cnnscore: error: {prefix}: cannot write the model (File too large)",
+        ),
+    ],
+    ids=["interrupt", "a file too large"],
+)
+def test_train_publishes_its_files_together_or_none(tmp_path, store_1d, error, code, says):
+    """The .hd5 and .json were published before the report was rendered: an interrupt or a
+    write error then left a model that score loads from a run that said it wrote nothing (and
+    a write error other than a full disk was a traceback)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    prefix = out / "m"
+    prelude = _FAIL_IN_THE_REPORT.format(error=error)
+    one_epoch = ("--model-kind", "compact-1d", "--epochs", "1")
+    result = run_cli("train", "--tensors", store_1d, *one_epoch, "-O", prefix, prelude=prelude)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == says.format(prefix=prefix)
+    assert list(out.iterdir()) == []
+
+
+def test_sites_without_annotations_or_reads_are_skipped_as_gatk_skips_them(tmp_path):
+    """Stored as confident labels before: a record with none of the annotation keys in INFO or
+    FORMAT (all-zero annotations) and a site no read covers (the reference alone)."""
+    records = data_lines(SMOKE_VCF)[:20]
+    no_annotation = "chr20\t20000100\t.\tA\tG\t50\t.\t.\tGT\t0/1"
+    no_read = "chr20\t20000200\t.\tA\tG\t50\t.\tMQ=60.00\tGT\t0/1"  # the BAM ends at 10.1 Mb
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("\n".join([*header_lines(SMOKE_VCF), *records, no_annotation, no_read]) + "\n")
+    bed = write_bed(tmp_path / "two.bed", WHOLE_REGION, ("chr20", 20_000_000, 20_001_000))
+    store = tmp_path / "t"
+    result = run_cli(
+        "write-tensors", "-V", vcf, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+        "read_tensor", "--truth-vcf", TRUTH_VCF, "--truth-bed", bed, "-O", store, *KEEP_ALL,
+        check=True,
+    )  # fmt: skip
+    manifest, arrays = read_store(store)
+    assert manifest["skipped"]["no_annotations"] == 1 and manifest["skipped"]["no_reads"] == 1
+    assert manifest["total"] == 20
+    assert not any(str(v).startswith("chr20:2000") for v in arrays["variants"])
+    assert "1 with none of the annotation keys, 1 without a read" in result.stderr
+
+
+def test_a_misspelt_annotation_key_is_warned_of_by_write_tensors(tmp_path):
+    """score warned of it; write-tensors stored a column of zeros for the model to learn."""
+    keys = ["MQ", "DP", "SOR", "FS", "QDD", "MQRankSum", "ReadPosRankSum"]
+    result = write_tensors(tmp_path / "t", "--info-annotation-keys", *keys)
+    assert (
+        f"cnnscore: warning: QDD: no ##INFO line in {SMOKE_VCF}, so 0.0 wherever a record "
+        "lacks the key (GATK's rule); check --info-annotation-keys"
+    ) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "says"),
+    [
+        (["-O", "{folder}/"], 1, "{folder}/: names a folder: -O is the model's prefix"),
+        (["-O", "{folder}"], 1, "{folder}: names a folder: -O is the model's prefix"),
+        (["-O", "{folder}/m", "--seed", "-1"], 2, "--seed: must be between 0 and 4294967295"),
+        (["-O", "{folder}/m", "--seed", "4294967296"], 2, "must be between 0 and 4294967295"),
+    ],
+    ids=["folder/", "folder", "seed -1", "seed 2**32"],
+)
+def test_train_refuses_a_folder_as_prefix_and_a_seed_numpy_refuses(
+    tmp_path, store_1d, extra, code, says
+):
+    """-O folder/ wrote hidden .hd5/.json files that score could not load; a seed outside
+    numpy's range stopped training with a traceback."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    args = [word.format(folder=folder) for word in extra]
+    result = run_cli("train", "--tensors", store_1d, "--model-kind", "compact-1d", *args)
+    assert result.returncode == code
+    assert says.format(folder=folder) in result.stderr and "Traceback" not in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_a_label_outside_the_channels_is_refused_naming_the_shard(tmp_path, store_1d):
+    """A damaged or hand-made shard: an IndexError traceback from the batch reader before."""
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(store_1d) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith(".npz"):
+                with np.load(io.BytesIO(data)) as npz:
+                    arrays = {key: npz[key] for key in npz.files}
+                arrays["labels"][0] = 7
+                buffer = io.BytesIO()
+                np.savez_compressed(buffer, **arrays)
+                data = buffer.getvalue()
+            target.writestr(item, data)
+    one_epoch = ("--model-kind", "compact-1d", "--epochs", "1")
+    result = run_cli("train", "--tensors", damaged, *one_epoch, "-O", tmp_path / "m")
+    assert result.returncode == 1
+    assert "shard-00000.npz: a label is 7, not one of the 4 output channels" in result.stderr

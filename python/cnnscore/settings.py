@@ -153,6 +153,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """A random generator's seed: numpy's take 0 to 2**32 - 1 (others stopped training with a
+    traceback)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError("must be between 0 and 4294967295")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):

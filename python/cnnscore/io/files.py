@@ -330,12 +330,35 @@ def write_all_or_none(contents: Sequence[tuple[str, bytes]]) -> None:
     """Several files that make one output (a report's .json and .html): each written complete,
     then all published, or none of them (one already published is taken back)."""
     outputs: list[PartialOutput] = []
-    published: list[str] = []
     try:
         for path, data in contents:
-            outputs.append(complete_or_nothing(path))
-            with open(outputs[-1].temp, "wb") as out:
-                out.write(data)
+            outputs.append(written(path, data))
+    except BaseException:
+        for output in outputs:
+            output.abort()
+        raise
+    publish_together(outputs)
+
+
+def written(path: str, data: bytes) -> PartialOutput:
+    """The output ``path`` with ``data`` written at its temporary, not yet published (for
+    :func:`publish_together`); removed again if the write fails."""
+    output = complete_or_nothing(path)
+    try:
+        with open(output.temp, "wb") as out:
+            out.write(data)
+    except BaseException:
+        output.abort()
+        raise
+    return output
+
+
+def publish_together(outputs: Sequence[PartialOutput]) -> None:
+    """Commit outputs that make one result (a model's weights, its description, its report),
+    in the order given, or none of them: when one fails, those already published are taken
+    back and the rest aborted, so no reader finds part of the set."""
+    published: list[str] = []
+    try:
         for output in outputs:
             output.commit()
             published.append(output.path)

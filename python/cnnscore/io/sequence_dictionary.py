@@ -66,3 +66,18 @@ def check_same_reference(
 def _names(dictionary: dict[str, int | None]) -> str:
     names = list(dictionary)
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def check_header_on_reference(
+    contig_lengths: dict[str, int], path: str, reference: dict[str, int], reference_path: str
+) -> None:
+    """A VCF header's ``##contig`` lengths against the reference's: a contig of another length
+    is another build, whose records would be read against the wrong bases (GATK's dictionary
+    check refuses it). Contigs the reference lacks are left to the records that use them."""
+    for contig, length in contig_lengths.items():
+        if contig in reference and reference[contig] != length:
+            raise InputError(
+                f"contig {contig} has length {length} in the VCF header but "
+                f"{reference[contig]} in the reference {reference_path}",
+                path=path,
+            )

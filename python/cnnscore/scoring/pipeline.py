@@ -34,7 +34,7 @@ from ..encode.reference_tensor import annotation_vector, reference_tensor
 from ..encode.variant_type import site_type, tensor_type_label
 from ..errors import InputError
 from ..io.reference import Reference
-from ..io.vcf_text import VcfRecord
+from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
 from ..models.spec import REFERENCE
 from ..read_ahead import ReadAhead
 
@@ -261,3 +261,17 @@ def _encoded_here_or_in_workers(
         while in_flight:
             done_records, result = in_flight.popleft()
             yield done_records, result.get()
+
+
+def warn_of_undeclared_keys(keys: tuple[str, ...], vcf: VcfReader) -> None:
+    """Annotation keys the VCF header does not declare, said on stderr (score and write-tensors
+    alike): GATK encodes them as 0.0 without a word, and a misspelt key is one, a dead input
+    for every record (of a trained model, for good)."""
+    declared = header_info_ids(vcf.header_lines)
+    undeclared = [key for key in keys if key not in declared]
+    if undeclared:
+        print(
+            f"cnnscore: warning: {', '.join(undeclared)}: no ##INFO line in {vcf.path}, so 0.0 "
+            "wherever a record lacks the key (GATK's rule); check --info-annotation-keys",
+            file=sys.stderr,
+        )

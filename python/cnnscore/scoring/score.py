@@ -29,11 +29,11 @@ from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import is_url, split_indexes
 from ..io.reference import reference_lengths
+from ..io.sequence_dictionary import check_header_on_reference
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header, provenance_line
-from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
+from ..io.vcf_text import VcfReader, VcfRecord
 from ..models.registry import choose_model
 from ..models.spec import (
-    DEFAULT_ANNOTATION_KEYS,
     READ_TENSOR,
     REFERENCE,
     ModelSpec,
@@ -41,7 +41,7 @@ from ..models.spec import (
 )
 from .inference import ChunkInference, in_place_heights
 from .options import ScoreOptions
-from .pipeline import EncoderConfig, encoded_chunks, encoder_processes
+from .pipeline import EncoderConfig, encoded_chunks, encoder_processes, warn_of_undeclared_keys
 from .progress import ProgressMeter
 from .scores import format_score, refuse_non_finite, site_scores
 from .stall import StallGuard
@@ -163,21 +163,19 @@ def _check_options(options: ScoreOptions, spec: ModelSpec) -> str:
             f"the model takes {len(spec.annotations)}",
             path=spec.path,
         )
-    if tuple(options.annotation_keys) != DEFAULT_ANNOTATION_KEYS:
-        print("cnnscore: warning: annotation keys differ from GATK's default", file=sys.stderr)
+    if tuple(options.annotation_keys) != spec.annotations:
+        # GATK takes the keys given (its default unless --info-annotation-keys) whatever the
+        # model learnt from; a model trained on others scores every record from other inputs
+        print(
+            f"cnnscore: warning: --info-annotation-keys {' '.join(options.annotation_keys)} "
+            f"differ from the model's own ({' '.join(spec.annotations)}, its JSON's "
+            "input_annotations): scores come from the keys given, in their order; give the "
+            "model's to score as it was trained",
+            file=sys.stderr,
+        )
     if os.path.abspath(options.output) == os.path.abspath(split_indexes(options.variants)[0]):
         raise InputError("output would overwrite the input VCF", path=options.output)
     return tensor_type
-
-
-def _check_contigs(vcf: VcfReader, lengths: dict[str, int], reference_path: str) -> None:
-    for contig, length in vcf.contig_lengths.items():
-        if contig in lengths and lengths[contig] != length:
-            raise InputError(
-                f"contig {contig} has length {length} in the VCF header but "
-                f"{lengths[contig]} in the reference {reference_path}",
-                path=vcf.path,
-            )
 
 
 def _batches(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord]]:
@@ -250,15 +248,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
 
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
-    _check_contigs(vcf, contig_lengths, options.reference)
-    declared = header_info_ids(vcf.header_lines)
-    undeclared = [key for key in options.annotation_keys if key not in declared]
-    if undeclared:  # GATK scores them as 0.0 without a word; a misspelt key would be one
-        print(
-            f"cnnscore: warning: {', '.join(undeclared)}: no ##INFO line in {vcf.path}, so 0.0 "
-            "wherever a record lacks the key (GATK's rule); check --info-annotation-keys",
-            file=sys.stderr,
-        )
+    check_header_on_reference(vcf.contig_lengths, vcf.path, contig_lengths, options.reference)
+    warn_of_undeclared_keys(options.annotation_keys, vcf)
     if len(vcf.samples) > 1:
         print(
             "cnnscore: warning: the VCF has several samples; GATK's CNN expects one",

@@ -38,6 +38,7 @@ def labelled_scores(
     true_labels = set(TRUE_LABELS.values())
     scores, truths, kinds = [], [], []
     try:
+        labeler.check_reference(reader)
         for record in reader.records():
             label = labeler.label(record)
             if isinstance(label, Skip):

@@ -18,7 +18,8 @@ from enum import Enum
 from ..encode.variant_type import SiteType, site_type
 from ..errors import InputError
 from ..io.intervals import IntervalFilter, parse_intervals
-from ..io.vcf_text import VcfRecord
+from ..io.sequence_dictionary import check_same_reference, vcf_dictionary
+from ..io.vcf_text import VcfReader, VcfRecord
 from ..models.spec import OUTPUT_LABELS
 from ..tranches.truth_resources import ResourceCursor, matches_truth
 
@@ -65,6 +66,14 @@ class TruthLabeler:
 
     def close(self) -> None:
         self.truth.close()
+
+    def check_reference(self, candidates: VcfReader) -> None:
+        """The truth VCF must be on the candidates' reference (filter's check of a resource,
+        GATK's of any feature file): on another build it would label by position on another
+        genome, and only a store without a true label would say so, after all the encoding."""
+        own = vcf_dictionary(candidates.header_lines, candidates.index_contigs, candidates.path)
+        check_same_reference(self.truth.sequence_dictionary(), self.truth.path, own,
+                             candidates.path)  # fmt: skip
 
     def label(self, record: VcfRecord) -> str | Skip:
         """The record's label name, or why it has none."""

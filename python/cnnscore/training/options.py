@@ -18,6 +18,7 @@ from ..settings import (
     intervals_setting,
     non_negative_int,
     positive_int,
+    seed_int,
     setting,
 )
 
@@ -197,7 +198,9 @@ class TrainOptions:
         help="train without the architecture's dropout layers (for distillation: the teacher's "
         "soft targets need no such noise, and a small student needs all of its width)",
     )
-    seed: int = setting("--seed", default=0, parse=int, help="split, shuffle and weights seed")
+    seed: int = setting(
+        "--seed", default=0, parse=seed_int, help="split, shuffle and weights seed (0 to 2**32-1)"
+    )
     threads: int = setting(
         "--threads",
         default=0,

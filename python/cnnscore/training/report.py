@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io.files import write_atomically
+from ..io.files import PartialOutput, publish_together, written
 from ..io.report_html import figures, page, png_base64
 from ..scoring.scores import log_odds
 from .labels import LABELS
@@ -109,11 +109,27 @@ def report_paths(prefix: str) -> tuple[str, str]:
     return prefix + ".report.json", prefix + ".report.html"
 
 
-def write_train_report(report: dict[str, Any], prefix: str) -> tuple[str, str]:
-    json_path, html_path = report_paths(prefix)
-    write_atomically(json_path, (json.dumps(report, indent=2) + "\n").encode())
-    write_atomically(html_path, render_html(report).encode())
-    return json_path, html_path
+def publish_model(
+    weights: PartialOutput, json_path: str, description: bytes, report: dict[str, Any], prefix: str
+) -> tuple[str, str]:
+    """Every file of a trained model published together, or none: the two reports, the weights
+    (written at ``weights``' temporary), then the description ``score`` loads, last. Published
+    one by one, a full disk or an interrupt while the report rendered left a loadable
+    ``.hd5`` + ``.json`` from a run that said it wrote nothing."""
+    json_report, html_report = report_paths(prefix)
+    page = render_html(report).encode()
+    outputs: list[PartialOutput] = []
+    try:
+        outputs.append(written(json_report, (json.dumps(report, indent=2) + "\n").encode()))
+        outputs.append(written(html_report, page))
+        outputs.append(weights)
+        outputs.append(written(json_path, description))
+    except BaseException:
+        for output in outputs:
+            output.abort()
+        raise
+    publish_together(outputs)
+    return json_report, html_report
 
 
 def _curve_plot(history: dict[str, list[float]], key: str, title: str) -> str:

@@ -286,4 +286,12 @@ class TensorStore:
                 raise InputError(
                     f"{key} has shape {array.shape}, the manifest says {expected[key]}", path=where
                 )
+        labels = loaded.get("labels")
+        channels = len(self.labels)
+        outside = [] if labels is None else labels[(labels < 0) | (labels >= channels)]
+        if len(outside):  # a damaged or hand-made shard: an IndexError deep in training otherwise
+            raise InputError(
+                f"a label is {int(outside[0])}, not one of the {channels} output channels",
+                path=where,
+            )
         return Shard(**{key: loaded.get(key) for key in ARRAYS})

@@ -10,12 +10,15 @@ scoring graph; the report (:mod:`cnnscore.training.report`) says how good it is.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,14 +27,14 @@ import numpy as np
 from .. import __version__
 from ..backends.cpu import usable_cores
 from ..errors import InputError
-from ..io.files import check_output_folder, sha256_file, write_atomically
+from ..io.files import PartialOutput, check_output_folder, complete_or_nothing, sha256_file
 from ..io.locations import first_repeat, user_facing
 from ..models.gatk_json import MODEL_KINDS, architecture_json
 from ..models.network import Weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json
 from .labels import LABELS
 from .options import TrainOptions
-from .report import SCHEMA, report_paths, validation_metrics, write_train_report
+from .report import SCHEMA, publish_model, report_paths, validation_metrics
 from .tensor_store import TensorStore
 from .weights import export_weights, initial_weights, start_normalisation
 
@@ -94,6 +97,12 @@ def _check_options(options: TrainOptions) -> None:
             path=path,
         )
     prefix = output_prefix(options.output)
+    if not os.path.basename(prefix) or os.path.isdir(prefix):  # GATK's train takes a folder
+        raise InputError(
+            "names a folder: -O is the model's prefix, such as FOLDER/my_model (which writes "
+            "my_model.hd5, my_model.json and its reports there)",
+            path=options.output,
+        )
     folder = os.path.dirname(os.path.abspath(prefix))
     if not os.path.isdir(folder):
         raise InputError("output folder does not exist", path=options.output)
@@ -251,6 +260,16 @@ def _train(
         index.labels, options.validation_fraction, options.seed
     )
     training, validation = index.subset(training_positions), index.subset(validation_positions)
+    counts = _label_counts(training.labels)
+    if not all(counts.values()):  # the report's AUCs were n/a, and the model published anyway
+        missing = ", ".join(name for name, count in counts.items() if not count)
+        held = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+        raise InputError(
+            f"the training tensors hold no {missing} ({held}): a model that never saw a label "
+            "cannot score it; label more candidates (a wider truth BED, more calls, or more "
+            "stores)",
+            path=options.tensors[0],
+        )
     if len(validation) == 0:
         raise InputError(
             f"--validation-fraction {options.validation_fraction} of {len(index)} tensors holds "
@@ -354,71 +373,97 @@ def _train(
             probabilities, teacher_validation, validation_labels
         )
 
-    export_weights(model, spec, weights_path, validation_batches[0][0])
-    data["cnnscore_training"] = {
-        "cnnscore_version": __version__,
-        "tensors": user_facing(list(options.tensors)),
-        "seed": options.seed,
-        "epochs_run": epochs_run,
-        "best_epoch": best_epoch,
-        "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
-        "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
-    }
-    if initial_sha256 is not None:
-        data["cnnscore_training"]["initial_weights_sha256"] = initial_sha256
-    if distillation is not None:
-        data["cnnscore_training"]["distilled_from"] = {
-            "model_id": distillation["teacher"]["model_id"],
-            "weights_sha256": distillation["teacher"]["weights_sha256"],
-            "validation_pearson_r": distillation["validation_agreement"]["pearson_r"],
-        }
-    write_atomically(json_path, (json.dumps(data, indent=2) + "\n").encode())
-
-    report = {
-        "schema": SCHEMA,
-        "cnnscore_version": __version__,
-        "model": {
-            "id": spec.model_id,
-            "architecture": architecture.name,
-            "tensor_type": spec.tensor_type,
-            "annotations": list(spec.annotations),
-            "parameters": int(model.count_params()),
-        },
-        "options": {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in asdict(options).items()
-        },
-        "data": {
-            "stores": [
-                {"path": store.path, "tensors": len(store), "counts": store.manifest.get("counts")}
-                for store in stores
-            ],
-            "training_counts": _label_counts(training.labels),
-            "validation_counts": _label_counts(validation.labels),
-        },
-        "training": {
-            "tensors": len(training),
-            "fed_per_epoch": len(fed),
+    prefix = output_prefix(options.output)
+    with _publishing(weights_path, prefix) as weights_output:
+        export_weights(model, spec, weights_output.temp, validation_batches[0][0])
+        data["cnnscore_training"] = {
+            "cnnscore_version": __version__,
+            "tensors": user_facing(list(options.tensors)),
+            "seed": options.seed,
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
-            "stopped_early": epochs_run < options.epochs,
-            "initial_weights": None
-            if initial_sha256 is None
-            else {"path": options.initial_weights, "sha256": initial_sha256},
-            "seconds": round(fit_seconds, 3),
-        },
-        "history": curves,
-        "validation": metrics,
-        "distillation": distillation,
-        "outputs": {
-            "weights": {"path": weights_path, "sha256": sha256_file(weights_path)},
-            "architecture": {"path": json_path, "sha256": sha256_file(json_path)},
-        },
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    report = user_facing(report)
-    report_json, report_html = write_train_report(report, output_prefix(options.output))
+            "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
+            "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
+        }
+        if initial_sha256 is not None:
+            data["cnnscore_training"]["initial_weights_sha256"] = initial_sha256
+        if distillation is not None:
+            data["cnnscore_training"]["distilled_from"] = {
+                "model_id": distillation["teacher"]["model_id"],
+                "weights_sha256": distillation["teacher"]["weights_sha256"],
+                "validation_pearson_r": distillation["validation_agreement"]["pearson_r"],
+            }
+        description = (json.dumps(data, indent=2) + "\n").encode()
+
+        report = {
+            "schema": SCHEMA,
+            "cnnscore_version": __version__,
+            "model": {
+                "id": spec.model_id,
+                "architecture": architecture.name,
+                "tensor_type": spec.tensor_type,
+                "annotations": list(spec.annotations),
+                "parameters": int(model.count_params()),
+            },
+            "options": {
+                key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(options).items()
+            },
+            "data": {
+                "stores": [_store_entry(store) for store in stores],
+                "training_counts": _label_counts(training.labels),
+                "validation_counts": _label_counts(validation.labels),
+            },
+            "training": {
+                "tensors": len(training),
+                "fed_per_epoch": len(fed),
+                "epochs_run": epochs_run,
+                "best_epoch": best_epoch,
+                "stopped_early": epochs_run < options.epochs,
+                "initial_weights": None
+                if initial_sha256 is None
+                else {"path": options.initial_weights, "sha256": initial_sha256},
+                "seconds": round(fit_seconds, 3),
+            },
+            "history": curves,
+            "validation": metrics,
+            "distillation": distillation,
+            "outputs": {
+                "weights": {"path": weights_path, "sha256": sha256_file(weights_output.temp)},
+                "architecture": {"path": json_path, "sha256": _sha256(description)},
+            },
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        report = user_facing(report)
+        report_json, report_html = publish_model(weights_output, json_path, description, report,
+                                                 prefix)  # fmt: skip
     return TrainResult(weights_path, json_path, report_json, report_html, report)
+
+
+@contextlib.contextmanager
+def _publishing(weights_path: str, prefix: str) -> Iterator[PartialOutput]:
+    """The weights' output, taken back with everything unpublished if the block fails: a
+    full disk is main's to say; another write failure (a file too large, an I/O error) is one
+    line here, not a traceback."""
+    output = complete_or_nothing(weights_path)
+    try:
+        yield output
+    except OSError as err:
+        output.abort()
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise InputError(f"cannot write the model ({err.strerror})", path=prefix) from None
+    except BaseException:
+        output.abort()
+        raise
+
+
+def _store_entry(store: TensorStore) -> dict[str, Any]:
+    return {"path": store.path, "tensors": len(store), "counts": store.manifest.get("counts")}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _label_counts(labels: np.ndarray) -> dict[str, int]:

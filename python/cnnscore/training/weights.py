@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..io.files import complete_or_nothing
 from ..models.network import Network, Weights, bind_weights
 from ..models.spec import ModelSpec
 
@@ -46,18 +45,18 @@ def initial_weights(path: str | None, network: Network) -> Weights | None:
 
 
 def export_weights(model, spec: ModelSpec, path: str, check_inputs: Sequence[np.ndarray]) -> None:
-    """Write the Keras-2 .hd5, then load it into the scoring graph and check that it predicts
-    what the trained model predicts, before it takes its final name."""
+    """Write the Keras-2 .hd5 at ``path`` (a temporary, published with the model's other files
+    by the caller), then load it into the scoring graph and check that it predicts what the
+    trained model predicts."""
     from ..models.architectures import network_for
     from ..models.keras2_config import write_gatk_model
     from ..models.keras2_weights import read_keras2_weights
     from ..models.keras_builder import build_model, model_weights
 
-    with complete_or_nothing(path) as temporary:
-        write_gatk_model(temporary, network_for(spec), model_weights(model))
-        scoring = build_model(spec, read_keras2_weights(temporary), temporary)
-        expected = np.asarray(model(check_inputs, training=False))
-        loaded = np.asarray(scoring(check_inputs, training=False))
-        difference = float(np.max(np.abs(expected - loaded)))
-        if difference > _EXPORT_TOLERANCE:
-            raise RuntimeError(f"exported weights predict differently (max |diff| {difference})")
+    write_gatk_model(path, network_for(spec), model_weights(model))
+    scoring = build_model(spec, read_keras2_weights(path), path)
+    expected = np.asarray(model(check_inputs, training=False))
+    loaded = np.asarray(scoring(check_inputs, training=False))
+    difference = float(np.max(np.abs(expected - loaded)))
+    if difference > _EXPORT_TOLERANCE:
+        raise RuntimeError(f"exported weights predict differently (max |diff| {difference})")

@@ -16,6 +16,7 @@ other records were written:
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -30,9 +31,15 @@ from ..errors import InputError
 from ..io.intervals import IntervalFilter, parse_intervals
 from ..io.locations import user_facing
 from ..io.reference import REFERENCE_WINDOW, reference_lengths
+from ..io.sequence_dictionary import check_header_on_reference
 from ..io.vcf_text import VcfReader, VcfRecord
 from ..models.spec import READ_TENSOR, REFERENCE
-from ..scoring.pipeline import EncoderConfig, encoded_chunks, encoder_processes
+from ..scoring.pipeline import (
+    EncoderConfig,
+    encoded_chunks,
+    encoder_processes,
+    warn_of_undeclared_keys,
+)
 from .labels import LABELS, Skip, TruthLabeler
 from .options import WriteTensorsOptions
 from .tensor_store import TensorStoreWriter, check_destination
@@ -56,6 +63,23 @@ class WriteTensorsResult:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+#: GATK's writer skips these too (after labelling and downsampling): the manifest's keys
+NO_ANNOTATIONS = "no_annotations"
+NO_READS = "no_reads"
+
+
+def _has_an_annotation(record: VcfRecord, keys: tuple[str, ...]) -> bool:
+    """GATK's writer needs one of the annotation keys in the record's INFO or FORMAT (or QUAL
+    named as one): a record with none is skipped ("Missing ALL annotations"), its annotation
+    input all zeros."""
+    if "QUAL" in keys:
+        return True
+    info = record.info_values()
+    columns = record.line.split("\t", 9)
+    form = set(columns[8].split(":")) if len(columns) > 8 else set()
+    return any(key in info or key in form for key in keys)
 
 
 def kept_by_downsampling(record: VcfRecord, fraction: float, seed: int) -> bool:
@@ -88,6 +112,8 @@ class _Selection:
         self.options = options
         self.skipped = {skip.value: 0 for skip in Skip}
         self.skipped["downsampled"] = 0
+        self.skipped[NO_ANNOTATIONS] = 0
+        self.skipped[NO_READS] = 0
         self.in_bed = 0
         self.true = 0
         self.selected = 0
@@ -113,6 +139,9 @@ class _Selection:
                 record, self.options.downsampling[label], self.options.seed
             ):
                 self.skipped["downsampled"] += 1
+                continue
+            if not _has_an_annotation(record, self.options.annotation_keys):
+                self.skipped[NO_ANNOTATIONS] += 1
                 continue
             self.selected += 1
             chunk.append(record)
@@ -166,6 +195,8 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
     _check(options)
     lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
+    check_header_on_reference(vcf.contig_lengths, vcf.path, lengths, options.reference)
+    warn_of_undeclared_keys(options.annotation_keys, vcf)
     intervals = None
     if options.intervals:
         intervals = IntervalFilter(parse_intervals(list(options.intervals), lengths))
@@ -173,6 +204,11 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
         ReadSource(list(options.reads), options.reference, lengths).close()
     check_destination(options.output)
     labeler = TruthLabeler(options.truth_vcf, options.truth_bed, lengths)
+    try:
+        labeler.check_reference(vcf)
+    except BaseException:
+        labeler.close()
+        raise
     shard_size = options.shard_size or DEFAULT_SHARD_SIZE[options.tensor_type]
     config = EncoderConfig(
         vcf_path=vcf.path, reference_path=options.reference, reads_paths=tuple(options.reads),
@@ -188,17 +224,24 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
             chunks = selection.chunks(vcf.records(intervals), labels)
             workers = encoder_processes(options.encode_workers)
             for records, encoded in encoded_chunks(chunks, config, workers):
-                tensors = encoded.tensors
+                tensors, annotations = encoded.tensors, encoded.annotations
+                chunk_labels = np.array(labels.popleft(), dtype=np.uint8)
+                names = [record.label for record in records]
                 if options.tensor_type == READ_TENSOR:
                     tensors = tensors.at_height(READ_LIMIT)
-                writer.add(
-                    tensors,
-                    encoded.annotations,
-                    np.array(labels.popleft(), dtype=np.uint8),
-                    [record.label for record in records],
-                )
+                    # GATK's writer skips a site without a read ("No reads aligned"): its tensor
+                    # is the reference alone, a label with nothing to learn it from
+                    read = encoded.read_rows > 0
+                    selection.skipped[NO_READS] += int(np.sum(~read))
+                    if not read.all():
+                        tensors, annotations = tensors[read], annotations[read]
+                        chunk_labels = chunk_labels[read]
+                        names = [name for name, kept in zip(names, read, strict=True) if kept]
+                if len(names):
+                    writer.add(tensors, annotations, chunk_labels, names)
             _check_selection(selection, options)
             writer.commit({"skipped": selection.skipped, "stopped_at": selection.stopped_at})
+            _warn_of_missing_labels(writer.counts)
         except BaseException:
             writer.abort()
             raise
@@ -225,8 +268,10 @@ def _check_selection(selection: _Selection, options: WriteTensorsOptions) -> Non
         )
     if selection.true == 0:
         raise InputError(
-            f"none of the {selection.in_bed} candidates in the truth BED matches a truth record "
-            "(another build or contig naming?)",
+            f"none of the {selection.in_bed} candidates in the truth BED matches a truth record, "
+            "so every label would be false: is the truth set for these calls (positions, "
+            "normalisation)? A small -L region or --max-tensors may hold only false calls: "
+            "widen it",
             path=options.truth_vcf,
         )
     if selection.selected == 0:
@@ -236,10 +281,25 @@ def _check_selection(selection: _Selection, options: WriteTensorsOptions) -> Non
         )
 
 
+def _warn_of_missing_labels(counts: dict[str, int]) -> None:
+    """A store without some label (no false call in a well-called region) trains nothing on its
+    own: ``train`` refuses tensors that lack a label, so say it now, not after the encoding of
+    more stores."""
+    missing = [name for name in LABELS if not counts.get(name)]
+    if missing:
+        print(
+            f"cnnscore: warning: the store holds no {', '.join(missing)} tensor: train needs "
+            "every label, from this store or others given with it",
+            file=sys.stderr,
+        )
+
+
 _SKIP_WORDING = {
     Skip.OUTSIDE_BED.value: "outside the truth BED",
     Skip.OTHER_TYPE.value: "neither SNP nor indel (MNP, mixed, symbolic, no ALT)",
     "downsampled": "downsampled",
+    NO_ANNOTATIONS: "with none of the annotation keys",
+    NO_READS: "without a read",
 }
 
 

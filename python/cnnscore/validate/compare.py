@@ -2,10 +2,10 @@
 
 Switching backend or precision is only safe if the answers stay the same, so this measures it the
 way the seed did ("3 of 15,870 sites differed in the third significant digit, classification
-identical") on the user's own data. Records are matched by CHROM, POS, REF and the ALT column (bases
-in either case), in one streaming pass over both coordinate-sorted files, so memory grows with the number
-of compared scores (16 bytes each, kept for the plots), not with the records' text.
-"""
+identical") on the user's own data. Records are matched by CHROM, POS, REF and the ALT column
+(bases in either case), in one streaming pass over both coordinate-sorted files, so memory grows
+with the number of compared scores (16 bytes each, kept for the plots), not with the records'
+text."""
 
 from __future__ import annotations
 
