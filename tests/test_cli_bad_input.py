@@ -787,17 +787,26 @@ def test_a_bgzip_vcf_cut_between_blocks(tmp_path, cut, command):
                           "write it again"), error  # fmt: skip
 
 
-def test_a_gzip_vcf_whose_last_line_stops_short(tmp_path):
-    """Plain gzip (not bgzip) has no end-of-file block to miss: a record cut in the middle,
-    compressed whole, is told by its missing newline, as in a plain VCF."""
-    headers, records = header_lines(SMOKE_VCF), data_lines(SMOKE_VCF)[:3]
-    records[-1] = records[-1][: records[-1].index("AN=") + 3]
-    vcf = in_dir(tmp_path) / "cut.vcf.gz"
-    vcf.write_bytes(gzip.compress("\n".join([*headers, *records]).encode()))
-    output = out_path(tmp_path)
-    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf)
-    line = len(headers) + 3
-    assert f"line {line} has no newline at its end: the file stops in the middle" in error
+@pytest.mark.parametrize("command", ["filter", "write-tensors"])
+def test_a_resource_or_truth_vcf_cut_between_blocks(tmp_path, command):
+    """Truth sets are read by their index, not as the input is: cut between blocks, the index
+    still answered, with the sites after the cut missing (cutoffs moved, labels turned false)."""
+    truth = in_dir(tmp_path) / "truth.vcf.gz"
+    data = (SMOKE_VCF.parent / "giab_truth.vcf.gz").read_bytes()
+    truth.write_bytes(data[: _bgzf_block_starts(data)[-1]])  # the end-of-file block lost
+    shutil.copyfile(SMOKE_VCF.parent / "giab_truth.vcf.gz.tbi", f"{truth}.tbi")
+    output = out_path(tmp_path, "out.vcf.gz" if command == "filter" else "store")
+    if command == "filter":
+        scored = SMOKE_VCF.parent / "gatk460_oracle.cnn_2d.vcf.gz"
+        result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output)
+    else:
+        bed = SMOKE_VCF.parent / "giab_truth.bed"
+        result = run_cli("write-tensors", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--truth-vcf", truth,
+                         "--truth-bed", bed, "-O", output)  # fmt: skip
+    error = assert_input_error(result, output, truth)
+    assert error.endswith("the bgzip file ends without its end-of-file block: it was cut short "
+                          "(a copy or a write that stopped), so records may be missing; copy or "
+                          "write it again"), error  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

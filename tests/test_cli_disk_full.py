@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_training_train import KEEP_ALL, write_tensors
+from test_training_train import KEEP_ALL, WHOLE_REGION, write_bed, write_tensors
 
 from conftest import (
     GOLDEN_2D,
@@ -43,9 +43,11 @@ def full_disk(tmp_path):
 
 @pytest.fixture(scope="module")
 def tensor_store(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("store") / "store"
-    write_tensors(store, *KEEP_ALL)
-    return store
+    """Every labelled candidate of the smoke region (train needs each label; GIAB's smoke BED
+    holds true calls only)."""
+    folder = tmp_path_factory.mktemp("store")
+    write_tensors(folder / "store", *KEEP_ALL, bed=write_bed(folder / "whole.bed", WHOLE_REGION))
+    return folder / "store"
 
 
 def _commands(folder: Path, store: Path) -> dict[str, tuple[list, str]]:

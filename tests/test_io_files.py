@@ -257,3 +257,29 @@ def test_a_retired_file_goes_with_the_publish_and_comes_back_if_it_fails(tmp_pat
         output.commit()
     assert names(tmp_path) == ["out.vcf.gz", "out.vcf.gz.csi"]
     assert Path(f"{out}.csi").read_text() == "old csi" and out.read_text() == "new vcf"
+
+
+def test_outputs_published_together_put_back_what_they_replaced(tmp_path, monkeypatch):
+    """A model's files replace an earlier run's: when one fails to publish, the ones already
+    published are taken back and the earlier run's files are put back, whole (the earlier
+    .json was left naming weights that were gone)."""
+    from cnnscore.io import files
+
+    first, second, third = (tmp_path / name for name in ("m.report.json", "m.hd5", "m.json"))
+    for path in (first, second, third):
+        path.write_text(f"earlier {path.name}")
+    outputs = [files.written(str(path), f"new {path.name}".encode())
+               for path in (first, second, third)]  # fmt: skip
+    real_commit = files.PartialOutput.commit
+
+    def commit(self):
+        if self.path == str(third):
+            raise OSError(5, "Input/output error")
+        real_commit(self)
+
+    monkeypatch.setattr(files.PartialOutput, "commit", commit)
+    with pytest.raises(OSError):
+        files.publish_together(outputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.hd5", "m.json", "m.report.json"]
+    for path in (first, second, third):
+        assert path.read_text() == f"earlier {path.name}"

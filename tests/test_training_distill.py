@@ -203,3 +203,20 @@ def test_a_teacher_for_other_tensors_is_refused(store_2d, tmp_path):
     assert result.returncode == 1
     assert "the teacher takes reference tensors, the store holds read_tensor" in result.stderr
     assert not (tmp_path / "x.hd5").exists()
+
+
+def test_a_store_of_true_calls_only_is_distilled(tmp_path):
+    """train refuses tensors without every label, but not when a teacher's outputs are the
+    targets: models/distill_compact_2d.sh labels every candidate true (no truth needed)."""
+    store = tmp_path / "true_only.zip"
+    run_cli(
+        "write-tensors", "-V", SMOKE_VCF, "-R", SMOKE_REF, "-I", SMOKE_BAM,
+        "--truth-vcf", SMOKE / "giab_truth.vcf.gz", "--truth-bed", SMOKE / "giab_truth.bed",
+        "--tensor-type", "read_tensor", "--downsample-snps", "1", "--downsample-indels", "1",
+        "--max-tensors", "16", "-O", store, check=True,
+    )  # fmt: skip
+    common = ("train", "--tensors", store, "--model-kind", "compact-2d", "--epochs", "1")
+    refused = run_cli(*common, "-O", tmp_path / "plain")
+    assert refused.returncode == 1 and "the training tensors hold no NOT_SNP" in refused.stderr
+    run_cli(*common, "--teacher-architecture", SMALL_2D_JSON, "-O", tmp_path / "s", check=True)
+    assert Path(f"{tmp_path / 's'}.hd5").is_file()

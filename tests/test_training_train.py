@@ -625,7 +625,7 @@ def _retitled(source: Path, target: Path, old: str, new: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize("which", ["candidates", "truth"])
+@pytest.mark.parametrize("which", ["candidates", "truth", "truth, candidates without ##contig"])
 def test_write_tensors_refuses_inputs_of_another_build(tmp_path, whole_bed, which):
     """score and filter refused these files; write-tensors encoded every candidate against the
     wrong windows or labelled by position on another genome, and wrote the store."""
@@ -636,9 +636,19 @@ def test_write_tensors_refuses_inputs_of_another_build(tmp_path, whole_bed, whic
     if which == "candidates":
         vcf = _retitled(SMOKE_VCF, inputs / "calls.vcf.gz", B37_CHR20, HG38_CHR20)
         says = f"{vcf}: contig chr20 has length 64444167 in the VCF header but 63025520"
-    else:
+    else:  # checked against the reference, which the candidates' header may not describe
         truth = _retitled(TRUTH_VCF, inputs / "truth.vcf.gz", B37_CHR20, HG38_CHR20)
-        says = f"{truth}: contig chr20 has length 64444167 in this file but 63025520 in {vcf}"
+        says = f"{truth}: contig chr20 has length 64444167 in this file but 63025520 in {SMOKE_REF}"
+        if which == "truth, candidates without ##contig":
+            vcf = inputs / "calls.vcf"
+            vcf.write_text(
+                "\n".join(
+                    line
+                    for line in [*header_lines(SMOKE_VCF), *data_lines(SMOKE_VCF)]
+                    if not line.startswith("##contig")
+                )
+                + "\n"
+            )
     result = run_cli(
         "write-tensors", "-V", vcf, "-R", SMOKE_REF, "--truth-vcf", truth,
         "--truth-bed", whole_bed, "-O", out / "t", *KEEP_ALL,
@@ -656,7 +666,7 @@ def test_a_store_without_every_label_is_warned_of_and_not_trained_on(tmp_path):
     result = write_tensors(store, *KEEP_ALL)
     assert (
         "cnnscore: warning: the store holds no NOT_SNP, NOT_INDEL tensor: train needs every "
-        "label, from this store or others given with it"
+        "label, from this store or others given with it (distillation aside)"
     ) in result.stderr.splitlines()
     one_epoch = ("--model-kind", "compact-1d", "--epochs", "1")
     result = run_cli("train", "--tensors", store, *one_epoch, "-O", tmp_path / "m")
@@ -779,3 +789,36 @@ def test_a_label_outside_the_channels_is_refused_naming_the_shard(tmp_path, stor
     result = run_cli("train", "--tensors", damaged, *one_epoch, "-O", tmp_path / "m")
     assert result.returncode == 1
     assert "shard-00000.npz: a label is 7, not one of the 4 output channels" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("info", "says"),
+    [("MQ=60.00", "none of the 2 candidates chosen has a read in the BAM/CRAM: are these the "
+                  "reads of these calls?"),
+     (".", "none of the candidates kept has any of the annotation keys (MQ DP SOR FS QD "
+           "MQRankSum ReadPosRankSum) in its INFO or FORMAT: check --info-annotation-keys")],
+    ids=["no read anywhere", "no annotation anywhere"],
+)  # fmt: skip
+def test_a_store_that_would_be_empty_is_refused(tmp_path, info, says):
+    """When every candidate chosen was then skipped (no read, no annotation), write-tensors
+    wrote an empty store with exit 0, or blamed the downsampling."""
+    records = [f"chr20\t{pos}\t.\tA\tG\t50\t.\t{info}\tGT\t0/1" for pos in (20000100, 20000200)]
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("\n".join([*header_lines(SMOKE_VCF), *records]) + "\n")
+    bed = write_bed(tmp_path / "far.bed", ("chr20", 20_000_000, 20_001_000))
+    truth = tmp_path / "truth.vcf"  # both true, so that the truth check passes
+    with gzip.open(TRUTH_VCF, "rt") as handle:
+        truth_header = [line.rstrip("\n") for line in handle if line.startswith("#")]
+    truth_records = [line.replace(f"\t{info}\t", "\t.\t") for line in records]
+    truth.write_text("\n".join([*truth_header, *truth_records]) + "\n")
+    pysam.tabix_index(str(truth), preset="vcf", force=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(
+        "write-tensors", "-V", vcf, "-R", SMOKE_REF, "-I", SMOKE_BAM, "--tensor-type",
+        "read_tensor", "--truth-vcf", f"{truth}.gz", "--truth-bed", bed, "-O", out / "t",
+        *KEEP_ALL,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(says), result.stderr
+    assert list(out.iterdir()) == []

@@ -467,6 +467,7 @@ def test_contig_order_and_build_come_from_both_headers(tmp_path):
         ("chr2", 10, "A", "G", "PASS", "CNN_2D=2.000"),
     ]
     plain = _write_vcf(tmp_path / "a.vcf", rows)
+    _write_vcf(tmp_path / "a1.vcf", [rows[0], ("chr1", 20, "A", "G", "PASS", "CNN_2D=2.000")])
     no_lengths = tmp_path / "no_lengths.vcf"
     no_lengths.write_text(plain.read_text().replace(",length=1000", ""))
     result, report = _compare((no_lengths, no_lengths), tmp_path / "r1")
@@ -481,10 +482,15 @@ def test_contig_order_and_build_come_from_both_headers(tmp_path):
     swapped.write_text(head + "#CHROM" + rows_swapped.replace("X", "chr2\t10"))
     error = _one_error(_compare((plain, swapped), tmp_path / "r2")[0])
     assert error == (
-        f"cnnscore: error: {swapped}: its header lists contig chr2 before chr1, {plain}'s the "
+        f"cnnscore: error: {swapped}: record chr1:10 A>G: records are not coordinate-sorted in "
+        f"the headers' contig order (its header lists contig chr2 before chr1, {plain}'s the "
         "other way round, and each file is sorted in its own header's order: give one file the "
-        "other's ##contig lines (bcftools reheader) and sort it again (bcftools sort)"
+        "other's ##contig lines (bcftools reheader) and sort it again (bcftools sort))"
     )
+    one_contig = tmp_path / "one_contig.vcf"  # the orders differ, but no record crosses them
+    one_contig.write_text(head + "#CHROM" + (tmp_path / "a1.vcf").read_text().split("#CHROM")[1])
+    result, report = _compare((plain.with_name("a1.vcf"), one_contig), tmp_path / "r4")
+    assert result.returncode == 0 and report["summary"]["records_compared"] == 2, result.stderr
 
     other_build = tmp_path / "other_build.vcf"
     other_build.write_text(plain.read_text().replace("ID=chr2,length=1000", "ID=chr2,length=999"))
@@ -603,3 +609,20 @@ def test_gates_that_could_never_hold_or_were_misread(pair, tmp_path, gate, says)
 def test_a_gate_is_reported_with_every_digit_given(pair, tmp_path):
     _, report = _compare(pair, tmp_path / "r", "--fail-if", "max_abs_delta>0.00123456789")
     assert report["fail_if"][0]["gate"] == "max_abs_delta>0.00123456789"
+
+
+def test_a_negative_cutoff_in_exponent_form_is_a_value(pair, tmp_path):
+    """argparse read -1e-3 as a flag ('expected one argument'); only -0.001 was taken."""
+    _, report = _compare(pair, tmp_path / "r", "--snp-cutoff", "-1e-3", "--indel-cutoff", "-1E+0")
+    _, same = _compare(pair, tmp_path / "s", "--snp-cutoff", "-0.001", "--indel-cutoff", "-1")
+    assert report is not None and report["classification"] == same["classification"]
+
+
+def test_two_speeds_without_a_finite_ratio_are_one_line(pair, tmp_path):
+    """Each side's speed finite, their ratio not: a traceback from the JSON writer before."""
+    slow = _write_metrics(tmp_path / "slow.json", 1, 1e300)
+    fast = _write_metrics(tmp_path / "fast.json", 10**9, 1e-290)
+    metrics = ("--baseline-metrics", slow, "--candidate-metrics", fast)
+    result, report = _compare(pair, tmp_path / "r", *metrics)
+    assert "have no finite ratio: check the metrics files' wall_seconds" in _one_error(result)
+    assert report is None and not list(tmp_path.glob("r.*"))

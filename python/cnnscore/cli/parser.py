@@ -9,6 +9,7 @@ subcommand shares (:class:`CommonOptions`).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -301,6 +302,13 @@ class _OneLineErrors(argparse.ArgumentParser):
 
     #: the GATK tool a subcommand's parser reads the command lines of (gatk_words), if any
     gatk_tool: str | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes -1 and -0.5 as values but reads -1e-3 as a flag ("expected one
+        # argument" after --snp-cutoff): numbers in exponent form are values too (no flag of
+        # cnnscore's or GATK's looks like one)
+        self._negative_number_matcher = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
     def error(self, message: str):
         self.exit(2, f"cnnscore: error: {self.prog}: {message} (see {self.prog} --help)\n")

@@ -356,10 +356,15 @@ def written(path: str, data: bytes) -> PartialOutput:
 def publish_together(outputs: Sequence[PartialOutput]) -> None:
     """Commit outputs that make one result (a model's weights, its description, its report),
     in the order given, or none of them: when one fails, those already published are taken
-    back and the rest aborted, so no reader finds part of the set."""
+    back, the files they replaced (an earlier run's at the same names) put back, and the rest
+    aborted, so no reader finds part of one set beside part of another."""
     published: list[str] = []
+    earlier: list[tuple[str, str]] = []  # (a path, where the file it held waits meanwhile)
     try:
         for output in outputs:
+            if os.path.isfile(output.path) and not os.path.islink(output.path):
+                os.replace(output.path, output.temp + ".old")
+                earlier.append((output.path, output.temp + ".old"))
             output.commit()
             published.append(output.path)
     except BaseException:
@@ -367,7 +372,12 @@ def publish_together(outputs: Sequence[PartialOutput]) -> None:
             output.abort()
         for path in published:
             _remove(path)
+        for path, waiting in earlier:
+            with contextlib.suppress(OSError):
+                os.replace(waiting, path)
         raise
+    for _, waiting in earlier:
+        _remove(waiting)
 
 
 def check_folder_to_fill(folder: str, earlier: Pattern[str]) -> list[str]:

@@ -67,13 +67,20 @@ class TruthLabeler:
     def close(self) -> None:
         self.truth.close()
 
-    def check_reference(self, candidates: VcfReader) -> None:
-        """The truth VCF must be on the candidates' reference (filter's check of a resource,
-        GATK's of any feature file): on another build it would label by position on another
-        genome, and only a store without a true label would say so, after all the encoding."""
+    def check_reference(
+        self, candidates: VcfReader, reference: tuple[dict[str, int], str] | None = None
+    ) -> None:
+        """The truth VCF must be on the candidates' reference, and on ``reference`` (its contig
+        lengths and path) where given, as filter checks a resource and GATK any feature file: on
+        another build it would label by position on another genome, and only a store without a
+        true label would say so, after all the encoding. The reference is asked separately: a
+        candidates' header without ##contig lines has no dictionary to compare."""
+        truth = self.truth.sequence_dictionary()
+        if reference is not None:
+            lengths, path = reference
+            check_same_reference(truth, self.truth.path, dict(lengths), path)
         own = vcf_dictionary(candidates.header_lines, candidates.index_contigs, candidates.path)
-        check_same_reference(self.truth.sequence_dictionary(), self.truth.path, own,
-                             candidates.path)  # fmt: skip
+        check_same_reference(truth, self.truth.path, own, candidates.path)
 
     def label(self, record: VcfRecord) -> str | Skip:
         """The record's label name, or why it has none."""

@@ -205,7 +205,7 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
     check_destination(options.output)
     labeler = TruthLabeler(options.truth_vcf, options.truth_bed, lengths)
     try:
-        labeler.check_reference(vcf)
+        labeler.check_reference(vcf, (lengths, options.reference))
     except BaseException:
         labeler.close()
         raise
@@ -240,6 +240,12 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
                 if len(names):
                     writer.add(tensors, annotations, chunk_labels, names)
             _check_selection(selection, options)
+            if not writer.total:  # every candidate chosen was dropped for want of a read
+                raise InputError(
+                    f"none of the {selection.skipped[NO_READS]:,} candidates chosen has a read "
+                    "in the BAM/CRAM: are these the reads of these calls?",
+                    path=options.reads[0],
+                )
             writer.commit({"skipped": selection.skipped, "stopped_at": selection.stopped_at})
             _warn_of_missing_labels(writer.counts)
         except BaseException:
@@ -274,6 +280,13 @@ def _check_selection(selection: _Selection, options: WriteTensorsOptions) -> Non
             "widen it",
             path=options.truth_vcf,
         )
+    if selection.selected == 0 and selection.skipped[NO_ANNOTATIONS]:
+        raise InputError(
+            f"none of the candidates kept has any of the annotation keys "
+            f"({' '.join(options.annotation_keys)}) in its INFO or FORMAT: check "
+            "--info-annotation-keys",
+            path=options.variants,
+        )
     if selection.selected == 0:
         raise InputError(
             "downsampling kept no candidate: raise the --downsample-* fractions",
@@ -289,7 +302,7 @@ def _warn_of_missing_labels(counts: dict[str, int]) -> None:
     if missing:
         print(
             f"cnnscore: warning: the store holds no {', '.join(missing)} tensor: train needs "
-            "every label, from this store or others given with it",
+            "every label, from this store or others given with it (distillation aside)",
             file=sys.stderr,
         )
 

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..io.index_checks import check_vcf_index_kind, tabix_index_problem
 from ..io.locations import INDEX_DELIMITER, local_file_and_index
 from ..io.sequence_dictionary import vcf_dictionary
-from ..io.vcf_text import VcfRecord
+from ..io.vcf_text import VcfRecord, check_bgzf_end
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
 #: queries stream the resource, sparse ones (a small VCF against dbSNP) jump.
@@ -98,6 +98,7 @@ class ResourceCursor:
                 path=path,
             )
         check_vcf_index_kind(path, index)
+        check_bgzf_end(path)  # cut between blocks: its index still answers, with sites missing
         try:
             self._tabix = pysam.TabixFile(path, index=index, encoding="utf-8")  # VCF 4.3's text
         except NotImplementedError:  # htslib cannot seek in plain gzip

@@ -183,8 +183,9 @@ def _filter_class(record: VcfRecord) -> str:
 class _SortedRecords:
     """One file's records grouped by position, checked to be sorted in the shared contig order."""
 
-    def __init__(self, reader: VcfReader, contig_rank: dict[str, int]):
+    def __init__(self, reader: VcfReader, contig_rank: dict[str, int], remedy: str):
         self.path = reader.path
+        self._remedy = remedy
         self.count = 0
         self._rank = contig_rank
         self._records = reader.records()
@@ -205,8 +206,8 @@ class _SortedRecords:
             place = (self._rank[record.chrom], record.pos)
             if place < self._last:
                 raise InputError(
-                    "records are not coordinate-sorted in the headers' contig order "
-                    "(sort both files, e.g. bcftools sort)",
+                    f"records are not coordinate-sorted in the headers' contig order "
+                    f"({self._remedy})",
                     path=self.path,
                     record=record.label,
                 )
@@ -229,12 +230,14 @@ class _SortedRecords:
         return group
 
 
-def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> dict[str, int]:
+def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> tuple[dict[str, int], str]:
     """One contig order for the single pass: the baseline header's ``##contig`` lines (with a
-    length or not), then the candidate's others. The two headers must agree on the contigs they
-    share: in order, since each file is sorted in its own header's order and two orders cannot
-    be walked together, and in length, since another length is another reference build, whose
-    positions hold other bases (filter refuses a resource on another build likewise)."""
+    length or not), then the candidate's others; and what to say if the candidate's records
+    come out of that order. Two headers that order their shared contigs differently are
+    refused only there, when records on both contigs occur (each file is sorted in its own
+    header's order, and two orders cannot be walked together). A shared contig of two lengths
+    is refused at once: another length is another reference build, whose positions hold other
+    bases (filter refuses a resource on another build likewise)."""
     ours, theirs = header_contigs(baseline.header_lines), header_contigs(candidate.header_lines)
     for name, length in candidate.contig_lengths.items():
         other = baseline.contig_lengths.get(name)
@@ -246,16 +249,17 @@ def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> dict[str, int]:
             )
     shared_ours = [name for name in ours if name in theirs]
     shared_theirs = [name for name in theirs if name in ours]
+    remedy = "sort both files, e.g. bcftools sort"
     for first, second in zip(shared_theirs, shared_ours, strict=True):
         if first != second:
-            raise InputError(
+            remedy = (
                 f"its header lists contig {first} before {second}, {baseline.path}'s the other "
                 "way round, and each file is sorted in its own header's order: give one file "
-                "the other's ##contig lines (bcftools reheader) and sort it again (bcftools sort)",
-                path=candidate.path,
+                "the other's ##contig lines (bcftools reheader) and sort it again (bcftools sort)"
             )
+            break
     order = list(ours) + [name for name in theirs if name not in ours]
-    return {name: rank for rank, name in enumerate(order)}
+    return {name: rank for rank, name in enumerate(order)}, remedy
 
 
 def _allele_key(record: VcfRecord) -> tuple[str, str]:
@@ -313,9 +317,9 @@ def compare_vcfs(
                 f"no ##INFO line for {info_key}: not scored with that key (--info-key)",
                 path=reader.path,
             )
-    rank = _contig_rank(baseline_reader, candidate_reader)
-    baseline = _SortedRecords(baseline_reader, rank)
-    candidate = _SortedRecords(candidate_reader, rank)
+    rank, remedy = _contig_rank(baseline_reader, candidate_reader)
+    baseline = _SortedRecords(baseline_reader, rank, "sort both files, e.g. bcftools sort")
+    candidate = _SortedRecords(candidate_reader, rank, remedy)
     result = Comparison(info_key, baseline_path, candidate_path)
     if cutoffs is not None:
         result.cutoff_agreement = Agreement()

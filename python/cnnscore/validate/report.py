@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from typing import Any
 
+from ..errors import InputError
 from ..io.files import check_output_folder, write_all_or_none
 from ..io.locations import user_facing
 from ..io.report_html import figures, page, png_base64
@@ -74,6 +76,12 @@ def build_report(
     candidate = _side(c.candidate_path, labels[1], c.candidate_records, throughputs[1])
     speeds = (baseline["variants_per_minute"], candidate["variants_per_minute"])
     speedup = speeds[1] / speeds[0] if speeds[0] and speeds[1] else None
+    if speedup is not None and not 0 < speedup < math.inf:  # each speed finite, not their ratio
+        raise InputError(
+            f"the two speeds ({speeds[0]!r} and {speeds[1]!r} variants/min) have no finite "
+            "ratio: check the metrics files' wall_seconds",
+            setting="candidate_metrics",
+        )
     agreements = {
         "cutoffs": c.cutoff_agreement.as_dict() if c.cutoff_agreement else None,
         "filters": c.filter_agreement.as_dict() if c.filter_agreement else None,
