@@ -47,7 +47,8 @@ demo: setup
 	$(BIN)/cnnscore compare \
 	  --baseline $(SMOKE)/gatk460_oracle.cnn_2d.vcf.gz --baseline-label "GATK 4.6.0" \
 	  --candidate demo-out/smoke.cnn_2d.vcf.gz --candidate-label cnnscore \
-	  --fail-if "max_abs_delta>0.001" -O demo-out/vs_gatk
+	  --fail-if "max_abs_delta>0.001" --fail-if "missing_in_candidate>0" \
+	  --fail-if "unscored_in_candidate>0" -O demo-out/vs_gatk
 
 lint: setup
 	$(BIN)/ruff check python tests tools bench models notebooks

@@ -326,16 +326,19 @@ def write_atomically(path: str, data: bytes) -> None:
         out.write(data)
 
 
-def write_all_or_none(contents: Sequence[tuple[str, bytes]]) -> None:
-    """Several files that make one output (a report's .json and .html): each written complete,
-    then all published, or none of them (one already published is taken back)."""
+def write_all_or_none(contents: Sequence[tuple[str, bytes] | PartialOutput]) -> None:
+    """Several files that make one output (a report's .json and .html; a model's weights,
+    description and reports): each written complete, then all published in the order given, or
+    none of them (:func:`publish_together`). An entry is a path and its bytes, or an output
+    the caller has already written at its temporary."""
     outputs: list[PartialOutput] = []
     try:
-        for path, data in contents:
-            outputs.append(written(path, data))
+        for entry in contents:
+            outputs.append(entry if isinstance(entry, PartialOutput) else written(*entry))
     except BaseException:
-        for output in outputs:
-            output.abort()
+        for entry in [*outputs, *contents]:
+            if isinstance(entry, PartialOutput):
+                entry.abort()
         raise
     publish_together(outputs)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io.files import PartialOutput, publish_together, written
+from ..io.files import PartialOutput, write_all_or_none
 from ..io.report_html import figures, page, png_base64
 from ..scoring.scores import log_odds
 from .labels import LABELS
@@ -118,17 +118,8 @@ def publish_model(
     ``.hd5`` + ``.json`` from a run that said it wrote nothing."""
     json_report, html_report = report_paths(prefix)
     page = render_html(report).encode()
-    outputs: list[PartialOutput] = []
-    try:
-        outputs.append(written(json_report, (json.dumps(report, indent=2) + "\n").encode()))
-        outputs.append(written(html_report, page))
-        outputs.append(weights)
-        outputs.append(written(json_path, description))
-    except BaseException:
-        for output in outputs:
-            output.abort()
-        raise
-    publish_together(outputs)
+    text = (json.dumps(report, indent=2) + "\n").encode()
+    write_all_or_none([(json_report, text), (html_report, page), weights, (json_path, description)])
     return json_report, html_report
 
 
