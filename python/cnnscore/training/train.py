@@ -385,7 +385,7 @@ def _train(
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
             "validation_auc": {kind: entry["auc"] for kind, entry in metrics["roc"].items()},
-            "report": os.path.basename(report_paths(output_prefix(options.output))[0]),
+            "report": os.path.basename(report_paths(prefix)[0]),
         }
         if initial_sha256 is not None:
             data["cnnscore_training"]["initial_weights_sha256"] = initial_sha256
@@ -413,7 +413,7 @@ def _train(
             },
             "data": {
                 "stores": [_store_entry(store) for store in stores],
-                "training_counts": _label_counts(training.labels),
+                "training_counts": counts,
                 "validation_counts": _label_counts(validation.labels),
             },
             "training": {
