@@ -175,7 +175,11 @@ def main() -> None:
     args = parser.parse_args()
     codes = {"": "this tree"}
     if args.compare_with:
-        codes[str(Path(args.compare_with).resolve() / "python")] = f"{args.compare_with}"
+        other = Path(args.compare_with).resolve() / "python"
+        if not (other / "cnnscore" / "__init__.py").is_file():  # else this tree, measured twice
+            raise SystemExit(f"--compare-with {args.compare_with}: no python/cnnscore/ in it "
+                             "(give the checkout's root)")  # fmt: skip
+        codes[str(other)] = f"{args.compare_with}"
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
     n = len(cores)
     configs: list[Config] = []

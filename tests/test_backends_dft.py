@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from cnnscore.backends import backend_class
-from cnnscore.backends.axis_dft import axis_dft, branch_macs, correlate, dft_macs, direct_macs
+from cnnscore.backends.axis_dft import (
+    axis_dft,
+    branch_macs,
+    correlate,
+    correlate_blocks,
+    dft_blocks,
+    dft_macs,
+    direct_macs,
+    window_plan,
+)
 from cnnscore.models.architectures import load_network, network_for
 from cnnscore.models.depth_adaptive import bucket_networks
 from cnnscore.models.keras2_weights import read_keras2_weights
@@ -28,20 +37,26 @@ from conftest import (
 )
 
 
+def _direct(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    taps = kernel.shape[0]
+    return np.stack(
+        [
+            np.einsum("nct,tcd->nd", x[..., j : j + taps].astype(np.float64), kernel)
+            for j in range(x.shape[-1] - taps + 1)
+        ],
+        axis=-1,
+    )
+
+
 @pytest.mark.parametrize("length, taps, channels, filters", [(128, 25, 64, 48), (104, 25, 48, 32),
                                                               (49, 25, 15, 64), (25, 25, 3, 2),
                                                               (37, 16, 5, 7)])  # fmt: skip
 def test_dft_correlation_equals_direct(length, taps, channels, filters):
+    """Odd lengths and even ones, whose bins 0 and length / 2 share one packed bin."""
     rng = np.random.default_rng(length)
     kernel = rng.normal(size=(taps, channels, filters)).astype(np.float32)
     x = rng.normal(size=(3, channels, length)).astype(np.float32)
-    direct = np.stack(
-        [
-            np.einsum("nct,tcd->nd", x[..., j : j + taps].astype(np.float64), kernel)
-            for j in range(length - taps + 1)
-        ],
-        axis=-1,
-    )
+    direct = _direct(x, kernel)
     got = correlate(x, axis_dft(kernel, length))
     assert got.shape == direct.shape
     assert np.abs(got - direct).max() <= 2e-6 * np.abs(direct).max()
@@ -61,6 +76,40 @@ def test_copied_positions_fold_into_the_transform(length, kept):
     assert dft_macs(length, 25, 15, 8, kept) < dft_macs(length, 25, 15, 8)
 
 
+@pytest.mark.parametrize("length, kept, blocks", [(128, 128, 2), (128, 128, 4), (104, 104, 2),
+                                                  (72, 48, 2), (72, 48, 3), (72, 20, 4),
+                                                  (40, 16, 2), (88, 64, 2)])  # fmt: skip
+def test_overlap_save_blocks_equal_direct(length, kept, blocks):
+    """Blocks of an axis, each transformed alone and re-reading the 24 positions before it, give
+    the direct correlation's outputs one after another; where the input holds fewer positions
+    (copied rows), each block folds the copies it covers, and a block of copies only (72, 20, 4:
+    the last block starts at 36) reads the last kept row."""
+    rng = np.random.default_rng(length + kept + blocks)
+    kernel = rng.normal(size=(25, 6, 5)).astype(np.float32)
+    x = rng.normal(size=(2, 6, kept)).astype(np.float32)
+    extended = np.concatenate([x, np.repeat(x[..., -1:], length - kept, axis=-1)], axis=-1)
+    direct = _direct(extended, kernel)
+    got = correlate_blocks(x, kernel, length, blocks, kept)
+    assert got.shape == direct.shape
+    assert np.abs(got - direct).max() <= 2e-6 * np.abs(direct).max()
+    plan = window_plan(length, 25, blocks, kept)
+    assert [start for start, _, _ in plan] == sorted(start for start, _, _ in plan)
+    assert all(start + read <= kept for start, _, read in plan)
+
+
+def test_blocks_are_chosen_where_they_need_fewer_multiply_adds():
+    """small_2d's window-axis layers (128 and 104 positions) run in two blocks (1.2x fewer); a
+    48-row bucket's first layer (72 rows, 48 kept) stays one transform (two blocks: 1.07x, under
+    BLOCK_GAIN); the dense model's first layer (128 rows, 15 -> 64 channels) runs in four."""
+    assert dft_blocks(128, 25, 64, 48) == 2
+    assert dft_blocks(104, 25, 32, 24) == 2
+    assert dft_blocks(72, 25, 15, 64, 48) == 1
+    assert dft_blocks(128, 25, 15, 64) == 4
+    assert dft_macs(128, 25, 64, 48, blocks=2) * 1.2 < dft_macs(128, 25, 64, 48)
+    with pytest.raises(ValueError, match="104 outputs in 3 blocks"):
+        window_plan(128, 25, 3)
+
+
 def test_every_bucket_model_shares_the_window_axis_transforms():
     """The graph builder computes each transform once (openvino_graph._transform): the depth
     buckets' models reuse the window axis's, and what they reuse equals a fresh computation."""
@@ -76,14 +125,19 @@ def test_every_bucket_model_shares_the_window_axis_transforms():
     kernel = weights["conv_2"]["kernel"]
     taps, channels, filters = kernel.shape[1:]
     kernel = kernel.reshape(taps, channels, filters)
-    shared, fresh = _transform(kernel, 128, None), axis_dft(kernel, 128)
+    _, size, read = window_plan(128, taps, dft_blocks(128, taps, channels, filters))[0]
+    shared, fresh = _transform(kernel, size, read), axis_dft(kernel, size, read)
     for name in ("forward", "mix", "inverse"):
         assert np.array_equal(getattr(shared, name), getattr(fresh, name))
 
 
 def test_multiply_add_counts():
     assert direct_macs(128, 25, 64, 48) == 104 * 25 * 64 * 48
-    assert dft_macs(128, 25, 64, 48) == 2 * 65 * 128 * 64 + 4 * 65 * 64 * 48 + 104 * 130 * 48
+    # 64 bins: bin 64's real part packed into bin 0's imaginary slot
+    assert dft_macs(128, 25, 64, 48) == 2 * 64 * 128 * 64 + 4 * 64 * 64 * 48 + 104 * 128 * 48
+    assert dft_macs(49, 25, 5, 3) == 2 * 25 * 49 * 5 + 4 * 25 * 5 * 3 + 25 * 50 * 3
+    two_blocks = 2 * (2 * 38 * 76 * 64 + 4 * 38 * 64 * 48 + 52 * 76 * 48)
+    assert dft_macs(128, 25, 64, 48, blocks=2) == two_blocks
     network = network_for(load_model_spec(str(SMALL_2D_JSON)))
     dense_direct = branch_macs(network, dft=False)
     assert round(2 * dense_direct / 1e9, 2) == 3.02  # small_2d's 3.02 GFLOP per variant

@@ -36,7 +36,7 @@ def test_scaling_benchmark_runs_a_shipped_model_as_the_many_core_stand_in():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     model = next(line for line in result.stdout.splitlines() if line.startswith("model: "))
-    # what the runs computed: compact_2d's arithmetic, not small_2d's ~0.57 GFLOP per variant
+    # what the runs computed: compact_2d's arithmetic, not small_2d's ~0.49 GFLOP per variant
     assert model.startswith("model: cnnscore_compact_2d, ")
     assert 0 < float(model.split(", ")[1].split()[0]) < 0.2, model
     rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]

@@ -25,7 +25,7 @@ from ..models.network import (
     channels_first_kernel,
     folded_batch_norm,
 )
-from .axis_dft import axis_dft, use_dft
+from .axis_dft import axis_dft, dft_blocks, use_dft, window_plan
 
 
 def build_openvino_model(network: Network, weights: Weights, batch_size: int, dft: bool = False):
@@ -115,11 +115,15 @@ def _branch_2d(ops, tensor, network: Network, weights: Weights, batch: int, dft:
             kept = None
             if axis == "H":
                 length, kept = length + copies, length
-            if dft and use_dft(length, taps, x.sizes["C"], filters, kept):
+            args = (length, taps, x.sizes["C"], filters)
+            if dft and use_dft(*args, kept):
                 kernel = arrays["kernel"].reshape(taps, x.sizes["C"], filters)
                 if axis != "H":  # only a transform along the rows folds the copies in
                     x = _append_rows(ops, x, copies)
-                x = _dft_conv(ops, x, axis, _transform(kernel, length, kept))
+                plan = window_plan(length, taps, dft_blocks(*args, kept), kept)
+                windows = [(start, read, _transform(kernel, size, read))
+                           for start, size, read in plan]  # fmt: skip
+                x = _dft_conv(ops, x, axis, windows)
             else:
                 x = _append_rows(ops, x, copies).to("NCHW")
                 filters_first = channels_first_kernel(arrays["kernel"])
@@ -162,29 +166,64 @@ def _append_rows(ops, x: _Tensor, count: int) -> _Tensor:
     return _Tensor(ops, node, x.axes, {**x.sizes, "H": x.sizes["H"] + count})
 
 
-def _dft_conv(ops, x: _Tensor, axis: str, dft) -> _Tensor:
-    """A valid one-axis convolution (before bias) as forward DFT, per-bin channel mix, inverse.
+def _dft_conv(ops, x: _Tensor, axis: str, windows: list) -> _Tensor:
+    """A valid one-axis convolution (before bias) as forward DFT, per-bin channel mix, inverse,
+    in one or more overlap-save blocks (``windows``: (first position, positions read, AxisDft)).
 
     The input is laid out channels first and the convolved axis innermost, (C, rest, L), so that
     the forward product (2F, L) x (C * rest, L)^T gives (F, 2C, rest): per bin, the mix's operand
     as it lies in memory. The mix gives (F, 2D, rest), which read as (2F, D * rest) is the
     inverse's operand, and the output (L', D, rest) puts the axis first, where the next step
     along it wants it (the next convolution along it, or a row pool); three matrix products and
-    no copy between them, the only layout change the one into (C, rest, L)."""
+    no copy between them, the only layout change the one into (C, rest, L).
+
+    Blocks read their positions as slices of the last axis (strided copies). Consecutive blocks
+    with the same transform are stacked, (g, C * rest, N), and run as one batch of the same three
+    products, whose output (g, L'_j, D * rest) is already the blocks' outputs in order (on a
+    2-core AVX-512 EPYC a 48-row bucket's batched mix took 1.27 ms against 2 x 0.73 ms as two
+    chains, and one Gather of every block's window 0.3 ms against 0.1 ms for the slices). Groups
+    with different transforms (a depth bucket's copied rows fold differently into each block)
+    are concatenated along the leading axis."""
     others = "".join(a for a in x.axes if a not in (axis, "C"))
     x = x.to("C" + others + axis)
     rest = int(np.prod([x.sizes[a] for a in others]))
-    bins, filters = dft.bins, dft.filters
-    flat = ops.reshape(x.node, _i64(ops, -1, dft.kept), False)  # (C * rest, L)
-    spectrum = ops.matmul(ops.constant(dft.forward), flat, False, True)  # (2F, C * rest)
-    operand = ops.reshape(spectrum, _i64(ops, bins, 2 * x.sizes["C"], rest), False)
-    mixed = ops.matmul(ops.constant(dft.mix), operand, False, False)  # (F, 2D, rest)
-    stacked = ops.reshape(mixed, _i64(ops, 2 * bins, filters * rest), False)
-    values = ops.matmul(ops.constant(dft.inverse), stacked, False, False)  # (L', D * rest)
-    sizes = {**x.sizes, "C": filters, axis: dft.outputs}
+    flat = ops.reshape(x.node, _i64(ops, -1, x.sizes[axis]), False)  # (C * rest, L)
+    groups: list[tuple[object, list]] = []  # (transform, its blocks' inputs)
+    one = _i64(ops, 1)
+    for start, read, dft in windows:
+        if (start, read) == (0, x.sizes[axis]):
+            window = flat
+        else:
+            window = ops.slice(flat, _i64(ops, start), _i64(ops, start + read), one, one)
+        if groups and groups[-1][0] is dft:
+            groups[-1][1].append(window)
+        else:
+            groups.append((dft, [window]))
+    values = [_dft_products(ops, dft, blocks, x.sizes["C"], rest) for dft, blocks in groups]
+    outputs = sum(dft.outputs * len(blocks) for dft, blocks in groups)
+    node = values[0] if len(values) == 1 else ops.concat(values, axis=0)
+    sizes = {**x.sizes, "C": windows[0][2].filters, axis: outputs}
     axes = axis + "C" + others
-    node = ops.reshape(values, _i64(ops, *[sizes[a] for a in axes]), False)
+    node = ops.reshape(node, _i64(ops, *[sizes[a] for a in axes]), False)
     return _Tensor(ops, node, axes, sizes)
+
+
+def _dft_products(ops, dft, blocks: list, channels: int, rest: int):
+    """The three products for g blocks of (C * rest, N) with one transform: (g L', D * rest).
+    More than one block runs as a batch (a leading axis of g; the constants broadcast)."""
+    count, bins, filters = len(blocks), dft.bins, dft.filters
+    lead = [count] if count > 1 else []
+    window = blocks[0]
+    if count > 1:
+        window = ops.reshape(ops.concat(blocks, axis=0), _i64(ops, count, -1, dft.kept), False)
+    spectrum = ops.matmul(ops.constant(dft.forward), window, False, True)  # (g, 2F, C * rest)
+    operand = ops.reshape(spectrum, _i64(ops, *lead, bins, 2 * channels, rest), False)
+    mixed = ops.matmul(ops.constant(dft.mix), operand, False, False)  # (g, F, 2D, rest)
+    stacked = ops.reshape(mixed, _i64(ops, *lead, 2 * bins, filters * rest), False)
+    values = ops.matmul(ops.constant(dft.inverse), stacked, False, False)  # (g, L', D * rest)
+    if count > 1:
+        values = ops.reshape(values, _i64(ops, count * dft.outputs, filters * rest), False)
+    return values
 
 
 def _pool_rows(ops, x: _Tensor, rows: int) -> _Tensor:
