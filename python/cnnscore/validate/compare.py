@@ -25,6 +25,11 @@ DELTA_THRESHOLDS = (0.001, 0.01, 0.1)
 LARGEST_DELTAS_KEPT = 20
 _DELTA_DECIMALS = 9
 _FLOAT32_MAX = 3.4028234663852886e38
+#: what to do about records out of order when the two headers agree on the contigs' order
+_SORT_BOTH = "sort both files, e.g. bcftools sort"
+
+#: a score as written (for the identical-text count) and its value, parsed once
+Score = tuple[str, float]
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,8 @@ class Comparison:
     def mean_abs_delta(self) -> float | None:
         return self.sum_abs_delta / self.compared if self.compared else None
 
-    def add_pair(self, label: str, baseline_text: str, candidate_text: str) -> None:
-        baseline, candidate = parse_java_double(baseline_text), parse_java_double(candidate_text)
+    def add_pair(self, label: str, baseline_score: Score, candidate_score: Score) -> None:
+        (baseline_text, baseline), (candidate_text, candidate) = baseline_score, candidate_score
         # Scores are decimal text (float32 underneath): drop the binary noise of the subtraction
         # so that 2.346 vs 2.345 is a delta of exactly 0.001, not 0.0010000000000001.
         delta = round(abs(candidate - baseline), _DELTA_DECIMALS)
@@ -145,9 +150,10 @@ def _three_significant(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
-    """The key's INFO text, None when absent or '.'; anything else must parse as a number, as
-    Java parses it (filter's rule: ``1_0`` or non-ASCII digits are no number to GATK)."""
+def _score(record: VcfRecord, key: str, path: str) -> Score | None:
+    """The key's INFO text and its value, None when absent or '.'; anything else must parse as a
+    number, as Java parses it (filter's rule: ``1_0`` or non-ASCII digits are no number to
+    GATK)."""
     text = record.info_values().get(key)
     if text is None or text == ".":
         return None
@@ -169,7 +175,7 @@ def _score_text(record: VcfRecord, key: str, path: str) -> str | None:
             path=path,
             record=record.label,
         )
-    return text
+    return text, value
 
 
 def _filter_class(record: VcfRecord) -> str:
@@ -249,7 +255,7 @@ def _contig_rank(baseline: VcfReader, candidate: VcfReader) -> tuple[dict[str, i
             )
     shared_ours = [name for name in ours if name in theirs]
     shared_theirs = [name for name in theirs if name in ours]
-    remedy = "sort both files, e.g. bcftools sort"
+    remedy = _SORT_BOTH
     for first, second in zip(shared_theirs, shared_ours, strict=True):
         if first != second:
             remedy = (
@@ -318,7 +324,7 @@ def compare_vcfs(
                 path=reader.path,
             )
     rank, remedy = _contig_rank(baseline_reader, candidate_reader)
-    baseline = _SortedRecords(baseline_reader, rank, "sort both files, e.g. bcftools sort")
+    baseline = _SortedRecords(baseline_reader, rank, _SORT_BOTH)
     candidate = _SortedRecords(candidate_reader, rank, remedy)
     result = Comparison(info_key, baseline_path, candidate_path)
     if cutoffs is not None:
@@ -397,29 +403,29 @@ def _count_pair(
         return
     result.matched += 1
     key = result.info_key
-    baseline_text = _score_text(baseline, key, result.baseline_path)
-    candidate_text = _score_text(candidate, key, result.candidate_path)
-    result.unscored_in_baseline += baseline_text is None
-    result.unscored_in_candidate += candidate_text is None
+    baseline_score = _score(baseline, key, result.baseline_path)
+    candidate_score = _score(candidate, key, result.candidate_path)
+    result.unscored_in_baseline += baseline_score is None
+    result.unscored_in_candidate += candidate_score is None
     if result.filter_agreement is not None:
         classes = _filter_class(baseline), _filter_class(candidate)
         result.filter_agreement.add(*classes)
         if not result.tranche_filters_seen:
             prefixes = _tranche_filter_prefixes(key)
             result.tranche_filters_seen = any(p in c for p in prefixes for c in classes)
-    if baseline_text is None and candidate_text is None:
+    if baseline_score is None and candidate_score is None:
         return
     if cutoffs is not None and result.cutoff_agreement is not None:  # unscored: never filtered
-        left = cutoffs.classify(baseline.ref, baseline.alts, _number(baseline_text))
-        right = cutoffs.classify(candidate.ref, candidate.alts, _number(candidate_text))
+        left = cutoffs.classify(baseline.ref, baseline.alts, _value(baseline_score))
+        right = cutoffs.classify(candidate.ref, candidate.alts, _value(candidate_score))
         if left is not None and right is not None:
             result.cutoff_agreement.add(left, right)
-    if baseline_text is not None and candidate_text is not None:
-        result.add_pair(baseline.label, baseline_text, candidate_text)
+    if baseline_score is not None and candidate_score is not None:
+        result.add_pair(baseline.label, baseline_score, candidate_score)
 
 
-def _number(text: str | None) -> float | None:
-    return None if text is None else parse_java_double(text)
+def _value(score: Score | None) -> float | None:
+    return None if score is None else score[1]
 
 
 @dataclass(frozen=True)
