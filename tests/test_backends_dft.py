@@ -82,8 +82,8 @@ def test_copied_positions_fold_into_the_transform(length, kept):
 def test_overlap_save_blocks_equal_direct(length, kept, blocks):
     """Blocks of an axis, each transformed alone and re-reading the 24 positions before it, give
     the direct correlation's outputs one after another; where the input holds fewer positions
-    (copied rows), each block folds the copies it covers, and a block of copies only (72, 20, 4:
-    the last block starts at 36) reads the last kept row."""
+    (copied rows), each block folds the copies it covers, and blocks of copies only (72, 20, 4:
+    the blocks starting at 24 and 36) read the last kept row."""
     rng = np.random.default_rng(length + kept + blocks)
     kernel = rng.normal(size=(25, 6, 5)).astype(np.float32)
     x = rng.normal(size=(2, 6, kept)).astype(np.float32)
@@ -110,18 +110,28 @@ def test_blocks_are_chosen_where_they_need_fewer_multiply_adds():
         window_plan(128, 25, 3)
 
 
-def test_every_bucket_model_shares_the_window_axis_transforms():
+def test_every_transform_is_computed_once_per_run(monkeypatch):
     """The graph builder computes each transform once (openvino_graph._transform): the depth
-    buckets' models reuse the window axis's, and what they reuse equals a fresh computation."""
+    buckets' models reuse the window axis's, a layer's blocks reuse their first one's, and what
+    they reuse equals a fresh computation. Without the sharing the window-axis transforms alone
+    would be computed once per model and block."""
     from cnnscore.backends import openvino_graph
     from cnnscore.backends.openvino_graph import _transform, build_openvino_model
 
+    computed: list[tuple] = []
+
+    def counting_axis_dft(kernel, length, kept=None):
+        computed.append((kernel.tobytes(), length, kept))
+        return axis_dft(kernel, length, kept)
+
+    monkeypatch.setattr(openvino_graph, "axis_dft", counting_axis_dft)
     network, weights = small_2d_network()
-    buckets = bucket_networks(network)
     openvino_graph._transform_of.cache_clear()
-    for each in [network, *buckets.values()]:
+    for each in [network, *bucket_networks(network).values()]:
         build_openvino_model(each, weights, 1, dft=True)
-    assert openvino_graph._transform_of.cache_info().hits >= len(buckets)  # each reused one
+    assert len(computed) == len(set(computed))
+    windows = [entry for entry in computed if entry[0] == weights["conv_2"]["kernel"].tobytes()]
+    assert len(windows) == 1  # 2 blocks in each of 7 models without the sharing
     kernel = weights["conv_2"]["kernel"]
     taps, channels, filters = kernel.shape[1:]
     kernel = kernel.reshape(taps, channels, filters)
@@ -129,6 +139,37 @@ def test_every_bucket_model_shares_the_window_axis_transforms():
     shared, fresh = _transform(kernel, size, read), axis_dft(kernel, size, read)
     for name in ("forward", "mix", "inverse"):
         assert np.array_equal(getattr(shared, name), getattr(fresh, name))
+
+
+def _graph_macs(model) -> int:
+    """Multiply-adds of a built graph's matrix products and convolutions."""
+    total = 0
+    for op in model.get_ordered_ops():
+        kind = op.get_type_name()
+        outputs = int(np.prod(list(op.output(0).get_shape())))
+        if kind == "MatMul":
+            left = list(op.input(0).get_shape())
+            inner = left[-2] if op.get_attributes()["transpose_a"] else left[-1]
+            total += outputs * inner
+        elif kind == "Convolution":
+            total += outputs * int(np.prod(list(op.input(1).get_shape())[1:]))
+    return total
+
+
+@pytest.mark.parametrize("name", ["small_2d.json", "2d_cnn_mix_train.json"])
+def test_reported_multiply_adds_are_what_the_graph_computes(name):
+    """gflop_per_variant comes from branch_macs: it must count what build_openvino_model builds
+    (blocks, packed bins, folded copies, direct layers and the dense head), per variant."""
+    from cnnscore.backends.openvino_graph import build_openvino_model
+    from cnnscore.models.network import DENSE_ANNOTATIONS
+
+    networks, weights = _networks(name)
+    annotation_macs = int(np.prod(weights[DENSE_ANNOTATIONS]["kernel"].shape))
+    for label, network in networks.items():
+        for dft in (False, True):
+            model = build_openvino_model(network, weights, 2, dft=dft)
+            counted = _graph_macs(model) // 2 - annotation_macs
+            assert counted == branch_macs(network, dft), (label, dft)
 
 
 def test_multiply_add_counts():

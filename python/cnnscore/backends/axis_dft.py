@@ -4,10 +4,11 @@ GATK's 2D networks are chains of 25-tap convolutions along one axis ((1, 25) alo
 (25, 1) along the reads). A valid correlation of a length-L signal with a T-tap kernel gives the
 same L - T + 1 outputs as the circular correlation of length L, and a circular correlation is a
 product per frequency bin. So each such convolution becomes three matrix products: a real DFT of
-every input channel (L -> 2F values, F = L // 2 + 1), one complex C -> D channel mix per bin, and
-an inverse real DFT straight to the L - T + 1 valid outputs. For small_2d's (1, 25) layer that is
-~3x fewer multiply-adds than direct evaluation, all of it in dense matrix products that run at the
-CPU's fp32 rate; the results differ from direct evaluation only by float summation order.
+every input channel (L -> 2F values, F = L // 2 + 1 bins, one fewer for an even L: below), one
+complex C -> D channel mix per bin, and an inverse real DFT straight to the L - T + 1 valid
+outputs. For small_2d's (1, 25) layer that is ~3x fewer multiply-adds than direct evaluation,
+all of it in dense matrix products that run at the CPU's fp32 rate; the results differ from
+direct evaluation only by float summation order.
 
 The channel mix of a bin is one real (2D, 2C) block matrix: for Y = X * conj(K) with A = Re K^T
 and B = Im K^T, ``[Yr; Yi] = [[A, B], [-B, A]] [Xr; Xi]``. Gauss's three-product form (the
@@ -23,9 +24,10 @@ they share one bin (one real in each slot): L / 2 bins instead of L / 2 + 1. And
 transforms are dense matrices, their cost grows with the square of the length while the mix's
 grows with it: an axis can run as overlap-save blocks, each block a shorter transform of its own
 positions and the taps - 1 before the next block's, the blocks' outputs one after another
-(:func:`window_plan`, :func:`dft_blocks`). small_2d's window-axis layers in two blocks of 76
-need 1.2x fewer multiply-adds than one transform of 128; on a 2-core AVX-512 EPYC the depth
-buckets ran 6-10% faster and the dense model 14% (bench/RESULTS.md, 2026-12-06 session 27).
+(:func:`window_plan`, :func:`dft_blocks`). small_2d's window-axis layers, two blocks of 76
+positions for 128 and of 64 for 104, need 1.2x fewer multiply-adds than one transform each; on a
+2-core AVX-512 EPYC the depth buckets' models ran up to 1.13x faster, the dense model 1.16x
+(bench/RESULTS.md, 2026-12-06 session 27).
 Everything here is numpy (float64 to build, float32 to run), framework-free: the graph builders
 use it.
 """
