@@ -980,8 +980,8 @@ INTERVALS_OFF_THE_CONTIG = {
         "x.bed", f"chr20\t10000000\t{CHR20_LENGTH + 1}\n", "line 1: the interval ends past"
     ),
     "interval list end past the contig": (
-        "x.interval_list", f"chr20\t10000000\t{CHR20_LENGTH + 1}\t+\t.\n",
-        "line 1: the interval ends past",
+        "x.interval_list", f"@HD\tVN:1.6\nchr20\t10000000\t{CHR20_LENGTH + 1}\t+\t.\n",
+        "line 2: the interval ends past",
     ),
     "GATK interval file": ("x.list", "chr20:10000000-10000300\nchr20:0-10\n", "line 2: interval"),
     "-L chr:a-b past the contig": (

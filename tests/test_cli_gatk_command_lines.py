@@ -676,17 +676,20 @@ def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, wor
 
 
 def test_read_arguments_are_noted_where_no_reads_are_read(tmp_path):
-    """FilterVariantTranches takes GATK's read filters and read validation, as every GATK tool
-    does, and they change nothing there: noted, the output the same (they were refused as if
-    they changed scores); score still refuses them."""
+    """FilterVariantTranches takes GATK's reads, read filters and read validation, as every GATK
+    tool does, and they change nothing there: noted, the output the same (they were refused as
+    if they changed scores; -I and --read-index as unknown arguments); score still refuses the
+    filters."""
+    bam = SMOKE / "NA12878.chr20_10M_10.1M.bam"
     words = ["-RF", "MappingQualityReadFilter", "-DF", "NotDuplicateReadFilter",
-             "--disable-tool-default-read-filters", "-VS", "STRICT"]  # fmt: skip
+             "--disable-tool-default-read-filters", "-VS", "STRICT", "-I", bam,
+             "--read-index", f"{bam}.bai"]  # fmt: skip
     truth = SMOKE / "giab_truth.vcf.gz"
     gatk = run_cli("FilterVariantTranches", "-V", GOLDEN_2D, "--resource", truth,
                    "-O", tmp_path / "gatk.vcf.gz", *words)  # fmt: skip
     assert gatk.returncode == 0, gatk.stderr
     for flag in ("--read-filter", "--disable-read-filter", "--disable-tool-default-read-filters",
-                 "--read-validation-stringency"):  # fmt: skip
+                 "--read-validation-stringency", "-I", "--read-index"):  # fmt: skip
         assert f"cnnscore: note: {flag} has no effect here: this command reads no reads" in (
             gatk.stderr
         ), gatk.stderr

@@ -86,3 +86,16 @@ def test_a_damaged_bgzip_fasta_or_gzi_is_named_for_what_it_is(tmp_path):
     ))  # fmt: skip
     with pytest.raises(InputError, match="gzi index cannot be read .*out of order"):
         Reference(str(fasta))
+
+
+def test_a_bgzip_fasta_without_its_gzi_is_refused_and_its_folder_left_alone(tmp_path):
+    """htslib builds a missing .gzi into the reference's folder, and pysam crashed (a
+    segmentation fault) where that folder was read-only; GATK refuses such a reference. Also in
+    the WDL's form, the .fai attached by name and no .gzi given."""
+    fasta = indexed(write_fasta(tmp_path / "ref.fa", 60), bgzip=True)
+    Path(f"{fasta}.gzi").unlink()
+    before = sorted(tmp_path.iterdir())
+    for given in (str(fasta), f"{fasta}##idx##{fasta}.fai"):
+        with pytest.raises(InputError, match=r"bgzip-compressed but has no \.gzi index"):
+            Reference(given)
+    assert sorted(tmp_path.iterdir()) == before

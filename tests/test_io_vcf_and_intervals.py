@@ -59,6 +59,8 @@ def test_annotate_info_inserts_sorted_replaces_and_handles_empty():
     assert annotate_info("DP=3;CNN_2D=9.9;X=1", "CNN_2D", "-0.000") == "DP=3;CNN_2D=-0.000;X=1"
     assert annotate_info(".", "CNN_2D", "1.500") == "CNN_2D=1.500"
     assert annotate_info("zz=1", "CNN_2D", "1.500") == "CNN_2D=1.500;zz=1"
+    # a key given twice (malformed input) is written once, with the new score
+    assert annotate_info("CNN_1D=1;DP=3;CNN_1D=2", "CNN_1D", "-4.962") == "CNN_1D=-4.962;DP=3"
 
 
 def test_annotated_header_places_and_replaces_info_line():
@@ -225,6 +227,30 @@ def test_interval_files_and_merging(tmp_path):
         Interval("chr1", 50, 60),
         Interval("chr1", 999, 1000),
     ]
+
+
+def test_a_bed_is_told_by_its_name_in_any_case_and_split_as_htsjdk_splits_it(tmp_path):
+    """htsjdk's BEDCodec takes x.BED or x.bed.bgz as BED (0-based) and splits a line at a tab or
+    a run of spaces: an upper-case .BED was read 1-based (each interval one base early, exit 0)
+    and a space-separated BED refused. A headerless tab-separated file under another name is
+    neither a BED nor a Picard interval list to GATK: refused, rather than guessed 1-based."""
+    line = "chr1\t99\t110\n"
+    for name, text in (("upper.BED", line), ("mixed.Bed", line), ("spaced.bed", "chr1 99   110\n")):
+        path = tmp_path / name
+        path.write_text(text)
+        assert parse_intervals([str(path)], LENGTHS) == [Interval("chr1", 100, 110)], name
+    compressed = tmp_path / "x.bed.bgz"
+    pysam.tabix_compress(str(tmp_path / "upper.BED"), str(compressed))
+    assert parse_intervals([str(compressed)], LENGTHS) == [Interval("chr1", 100, 110)]
+    for name in ("x.list", "x.intervals", "x.txt", "x.interval_list"):
+        path = tmp_path / name
+        path.write_text(line)
+        with pytest.raises(InputError, match="line 1 has tab-separated columns, but the file is "
+                           "neither named as a BED"):  # fmt: skip
+            parse_intervals([str(path)], LENGTHS)
+    headed = tmp_path / "headed.list"  # a Picard interval list under another name: 1-based
+    headed.write_text("@HD\tVN:1.6\n" + line)
+    assert parse_intervals([str(headed)], LENGTHS) == [Interval("chr1", 99, 110)]
 
 
 def test_an_unsorted_list_intersected_is_intersected_whole_with_a_warning(tmp_path, capsys):

@@ -194,7 +194,7 @@ def test_progress_and_summary_on_stderr(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("cnnscore:")]
     assert any("variants/min" in line and "position" in line for line in lines)
     summary = re.search(
-        r"scored ([\d,]+) variants with CNN_2D in [\d.]+ s \([\d,]+ variants/min", lines[-1]
+        r"scored ([\d,]+) variants? with CNN_2D in [\d.]+ s \([\d,]+ variants/min", lines[-1]
     )
     assert summary, lines[-1]
     written = len(data_lines(tmp_path / "p.vcf"))

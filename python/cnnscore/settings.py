@@ -192,8 +192,8 @@ def fraction(text: str) -> float:
 
 
 def intervals_setting(
-    help: str = "chr:start-end, BED, .interval_list or VCF; repeatable (combined by "  # noqa: A002
-    "--interval-set-rule)",
+    help: str = "chr, chr:start-end, chr:start+, a BED, .interval_list, .list/.intervals of "  # noqa: A002
+    "those strings, or a VCF; repeatable (combined by --interval-set-rule)",
 ) -> Any:
     return setting("-L", "--intervals", repeated=True, path=FILE, list_files=False, help=help)
 

@@ -43,8 +43,9 @@ def _score(options, results: TextIO) -> None:
     from ..scoring.score import run_score
 
     metrics = run_score(options)
+    noun = "variant" if metrics.variants_scored == 1 else "variants"
     _tell(
-        f"cnnscore: scored {metrics.variants_scored:,} variants with {metrics.info_key} in "
+        f"cnnscore: scored {metrics.variants_scored:,} {noun} with {metrics.info_key} in "
         f"{metrics.wall_seconds:.1f} s ({metrics.variants_per_minute:,.0f} variants/min; "
         f"encoding {metrics.encode_seconds:.1f} s, inference {metrics.inference_seconds:.1f} s, "
         f"backend {metrics.backend} {metrics.precision}) -> {options.output}"

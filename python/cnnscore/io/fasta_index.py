@@ -164,7 +164,9 @@ def offsets_problem(fasta: str, entries: list[Entry], gzi: str | None) -> str | 
     """Why the index's offsets do not fit this FASTA, or None: for each sampled contig the bytes
     before its offset must end with its header line, ``>name`` (and an optional description),
     its first line must end where the index's line sizes say, and so must its last base.
-    A local bgzip FASTA without a .gzi is not checked here: htslib reports what it cannot read.
+    A local bgzip FASTA without a .gzi is refused, as GATK (htsjdk) refuses it: htslib would
+    build one and write it into the reference's folder, and where it cannot, pysam crashed
+    (a segmentation fault, found by a first-user review).
     A URL (a gs:// reference, through the range server) is checked on fewer contigs, each a few
     range requests, once per process (:func:`_url_offsets_problem`)."""
     if not entries:
@@ -197,7 +199,10 @@ def _sample_problem(fasta: str, gzi: str | None, sample: list[Entry]) -> str | N
         return None  # the .gzi comes with a URL reference (gcs.remote_files); none: htslib's say
     gzi = gzi or fasta + ".gzi"
     if bgzip and not os.path.isfile(gzi):
-        return None
+        return (
+            f"is bgzip-compressed but has no .gzi index ({os.path.basename(gzi)}): samtools "
+            "faidx makes it with the .fai"
+        )
     try:
         read = _bgzip_reader(stored, gzi) if bgzip else stored
     except (OSError, struct.error, ValueError) as err:

@@ -74,11 +74,25 @@ def _check_sequence_line(line: str, contig_lengths: dict[str, int], where: str, 
         )
 
 
+#: A BED by its name, as htsjdk's BEDCodec tells one (any case, block-compressed or not): GATK
+#: reads such a file 0-based, any other as a Picard interval list or GATK's chr:start-end lines.
+_BED_NAME = re.compile(r"\.bed(\.(gz|gzip|bgz|bgzf))?$", re.IGNORECASE)
+_COMPRESSED = (".gz", ".gzip", ".bgz", ".bgzf")
+#: BEDCodec splits a line at a tab or at a run of spaces
+_BED_FIELDS = re.compile(r"\t| +")
+
+
+def is_bed_name(path: str) -> bool:
+    return _BED_NAME.search(path) is not None
+
+
 def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Interval]:
-    is_bed = path.endswith((".bed", ".bed.gz"))
+    is_bed = is_bed_name(path)
     intervals = []
+    headed = False  # a Picard interval list's @HD/@SQ lines come first
     try:
-        with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as handle:
+        compressed = path.lower().endswith(_COMPRESSED)
+        with gzip.open(path) if compressed else open(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 try:
                     line = raw.decode()
@@ -86,9 +100,17 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                     raise InputError(f"line {number} is not text (not UTF-8)", path=path) from None
                 if line.startswith("@SQ"):
                     _check_sequence_line(line, contig_lengths, f"line {number}", path)
+                headed = headed or line.startswith("@")
                 if not line.strip() or line.startswith(("@", "#", "track", "browser")):
                     continue
                 where = f"line {number}"
+                if not is_bed and not headed and "\t" in line.strip():
+                    raise InputError(
+                        f"{where} has tab-separated columns, but the file is neither named as a "
+                        "BED (.bed: 0-based starts) nor headed as a Picard interval list (@HD/@SQ "
+                        "lines: 1-based): GATK reads neither, so which one is meant is unknown",
+                        path=path,
+                    )
                 interval = _line_interval(line, is_bed, contig_lengths, where, path)
                 if interval is not None:
                     intervals.append(interval)
@@ -106,7 +128,8 @@ def _line_interval(
     start == end is refused (htsjdk's BEDCodec makes it end one base before its start, which
     GenomeLocParser refuses); an interval-list line ending one base before its start is skipped
     with a warning (IntervalUtils tolerates it for an off-by-one exome list, GATK issue 2089)."""
-    fields = line.rstrip("\n").split("\t")
+    text = line.rstrip("\r\n")
+    fields = _BED_FIELDS.split(text) if is_bed else text.split("\t")
     try:
         contig = fields[0]
         if is_bed:
@@ -188,7 +211,9 @@ def parse_intervals(
     intervals: list[Interval] = []
     for spec in specs:
         is_vcf = spec.lower().endswith(_VCF_SUFFIXES)
-        listed = spec.endswith((".bed", ".interval_list", ".intervals", ".list"))
+        listed = is_bed_name(spec) or spec.lower().endswith(
+            (".interval_list", ".intervals", ".list")
+        )
         if os.path.exists(spec) or listed or is_vcf:
             reader = _vcf_intervals if is_vcf else _read_interval_file
             found = reader(spec, contig_lengths)

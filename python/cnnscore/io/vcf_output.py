@@ -106,16 +106,18 @@ def _printable(char: str) -> str:
 
 def annotate_info(info: str, key: str, value: str) -> str:
     """INFO with ``key=value`` set: replaced in place if present, else inserted before the first key
-    that sorts after it (htsjdk writes INFO keys sorted), leaving every other key untouched."""
+    that sorts after it (htsjdk writes INFO keys sorted), leaving every other key untouched.
+    A key present more than once (a malformed input) is written once: readers that keep the last
+    copy (htsjdk, and so GATK's FilterVariantTranches; cnnscore's own) would otherwise read a
+    stale score after the new one, as GATK's decoding and re-encoding never would."""
     if info in ("", "."):
         return f"{key}={value}"
     items = info.split(";")
     new_item = f"{key}={value}"
-    for index, item in enumerate(items):
-        name = item.partition("=")[0]
-        if name == key:
-            items[index] = new_item
-            return ";".join(items)
+    found = [index for index, item in enumerate(items) if item.partition("=")[0] == key]
+    if found:
+        items[found[0]] = new_item
+        return ";".join(item for index, item in enumerate(items) if index not in found[1:])
     for index, item in enumerate(items):
         if item.partition("=")[0] > key:
             items.insert(index, new_item)

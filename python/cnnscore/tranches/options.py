@@ -96,8 +96,9 @@ class FilterOptions:
     )
     intervals: tuple[str, ...] = intervals_setting(
         "only the records overlapping these run through both passes, so the cutoffs come from "
-        "them, and only they are written, as GATK's -L: chr:start-end, BED, .interval_list or "
-        "VCF; repeatable (combined by --interval-set-rule; the ##contig lengths bound them)"
+        "them, and only they are written, as GATK's -L: chr, chr:start-end, chr:start+, a BED, "
+        ".interval_list, .list/.intervals of those strings, or a VCF; repeatable (combined by "
+        "--interval-set-rule; the ##contig lengths bound them)"
     )
     exclude_intervals: tuple[str, ...] = exclude_intervals_setting()
     interval_padding: int = interval_padding_setting()
@@ -111,6 +112,18 @@ class FilterOptions:
         help="GATK's reference: read only for the contig lengths -L/-XL are read against where "
         "the input's header has none (as GATK does); otherwise not read",
     )
+    # Every GATK tool takes reads (GATKTool's -I), so FilterVariantTranches' command lines may
+    # carry them; it never opens them, and neither does this: no path kind, nothing checked.
+    reads: tuple[str, ...] = setting(
+        "-I", "--input", repeated=True, list_files=False, tags=True, metavar="READS",
+        ignored="this command reads no reads (GATK takes -I on every tool)",
+        help="GATK's reads: accepted with a note, not read (FilterVariantTranches reads none)",
+    )  # fmt: skip
+    read_indexes: tuple[str, ...] = setting(
+        "--read-index", repeated=True, list_files=False, tags=True, metavar="INDEX",
+        ignored="this command reads no reads, nor their indexes",
+        help="GATK's read indexes: accepted with a note, not read",
+    )  # fmt: skip
     progress_seconds: float = _score_setting("progress_seconds")
     command_line_header: bool = command_line_header_setting()
     create_index: bool = output_index_setting()
