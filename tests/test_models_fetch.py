@@ -57,7 +57,7 @@ def test_a_tampered_file_is_refused_and_not_cached(tmp_path):
     code, _, stderr = _fetch(tmp_path / "cache", "--mirror", mirror, "--model", "small_2d")
     assert code == 1
     assert f"{mirror}/small_2d.hd5: not GATK's small_2d.hd5: sha256 " in stderr
-    assert sorted(p.name for p in (tmp_path / "cache" / "gatk").iterdir()) == ["small_2d.json"]
+    assert list((tmp_path / "cache" / "gatk").iterdir()) == []  # not even the good .json
 
 
 def test_partially_pinned_weights_check_size_and_hash_ends(tmp_path):
@@ -68,9 +68,29 @@ def test_partially_pinned_weights_check_size_and_hash_ends(tmp_path):
     code, stdout, stderr = _fetch(
         tmp_path / "cache", "--mirror", mirror, "--model", "1d_cnn_mix_train_full_bn"
     )
-    assert code == 1
-    assert stdout.split() == [str(tmp_path / "cache" / "gatk" / "1d_cnn_mix_train_full_bn.json")]
+    assert code == 1 and stdout == ""
     assert "size 1,000 bytes, expected 20,227,144" in stderr
+
+
+def test_a_model_is_cached_whole_or_not_at_all(tmp_path):
+    """A mirror with only a model's .json: one error line naming the missing .hd5, no path on
+    stdout, no "fetched" line, and no lone .json in the cache (that would pass for half a model).
+    A .json already cached stays as it was."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(MODELS / "1d_cnn_mix_train_full_bn.json", mirror)
+    cache = tmp_path / "cache"
+    code, stdout, stderr = _fetch(cache, "--mirror", mirror, "--model", "1d_cnn_mix_train_full_bn")
+    assert code == 1 and stdout == ""
+    assert stderr.splitlines() == [
+        f"cnnscore: error: {mirror}/1d_cnn_mix_train_full_bn.hd5: not in the mirror folder"
+    ]
+    assert [p for p in cache.rglob("*") if not p.is_dir()] == []
+    (cache / "gatk").mkdir(parents=True, exist_ok=True)
+    shutil.copy(MODELS / "small_2d.json", cache / "gatk")
+    code, stdout, _ = _fetch(cache, "--mirror", mirror, "--model", "small_2d")
+    assert code == 1 and stdout == ""
+    assert sorted(p.name for p in (cache / "gatk").iterdir()) == ["small_2d.json"]
 
 
 def test_missing_file_and_unknown_model(tmp_path):

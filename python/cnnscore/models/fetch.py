@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import complete_or_nothing, sha256_file
+from ..io.files import PartialOutput, complete_or_nothing, sha256_file, write_all_or_none
 
 DEFAULT_GATK_TAG = "4.6.0.0"
 LFS_MEDIA_URL = (
@@ -117,25 +117,6 @@ def _copy_from(source: str, destination: str) -> None:
         raise InputError(f"download failed ({reason})", path=source) from None
 
 
-def fetch_file(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> tuple[str, bool]:
-    """(cached path, whether it was downloaded now). A cached copy is re-verified, never trusted."""
-    target = os.path.join(cache, spec.name)
-    if os.path.isfile(target) and spec.check(os.path.getsize(target), sha256_file(target)) is None:
-        return target, False
-    source = _source_of(spec.name, mirror, tag)
-    try:
-        os.makedirs(cache, exist_ok=True)
-        output = complete_or_nothing(target)
-    except OSError as err:
-        raise InputError(f"cannot write to the model cache ({err.strerror})", path=cache) from None
-    with output as partial:
-        _copy_from(source, partial)
-        problem = spec.check(os.path.getsize(partial), sha256_file(partial))
-        if problem:
-            raise InputError(f"not GATK's {spec.name}: {problem}", path=source)
-    return target, True
-
-
 @dataclass(frozen=True)
 class Fetched:
     """One file fetched or found cached (``skipped`` is None), or a model passed over because
@@ -148,25 +129,77 @@ class Fetched:
     skipped: str | None = None
 
 
+def _is_cached(spec: ModelFile, target: str) -> bool:
+    """A cached copy is re-verified, never trusted."""
+    return (
+        os.path.isfile(target) and spec.check(os.path.getsize(target), sha256_file(target)) is None
+    )
+
+
+def _download(spec: ModelFile, cache: str, mirror: str | None, tag: str) -> PartialOutput:
+    """``spec``'s bytes from the source, verified, at a temporary beside their name in the cache,
+    not yet published: a model's files are published together (:func:`_fetch_model`). Removed
+    again if the download or the check fails."""
+    target = os.path.join(cache, spec.name)
+    source = _source_of(spec.name, mirror, tag)
+    try:
+        os.makedirs(cache, exist_ok=True)
+        output = complete_or_nothing(target)
+    except OSError as err:
+        raise InputError(f"cannot write to the model cache ({err.strerror})", path=cache) from None
+    try:
+        _copy_from(source, output.temp)
+        problem = spec.check(os.path.getsize(output.temp), sha256_file(output.temp))
+        if problem:
+            raise InputError(f"not GATK's {spec.name}: {problem}", path=source)
+    except BaseException:
+        output.abort()
+        raise
+    return output
+
+
+def _fetch_model(model: str, cache: str, mirror: str | None, tag: str) -> list[Fetched]:
+    """Each of ``model``'s files, in the cache, and whether it was downloaded now. All of them
+    are downloaded and verified before any is published, then published together: one file
+    without the other is no model, and a lone .json left in the cache would pass for part of one
+    (docs/MODELS.md: a file that does not match is refused and nothing is cached)."""
+    files: list[Fetched] = []
+    pending: list[PartialOutput] = []
+    try:
+        for suffix in (".json", ".hd5"):
+            spec = GATK_FILES[model + suffix]
+            target = os.path.join(cache, spec.name)
+            if _is_cached(spec, target):
+                files.append(Fetched(model, target, False, spec.fully_pinned))
+                continue
+            pending.append(_download(spec, cache, mirror, tag))
+            files.append(Fetched(model, target, True, spec.fully_pinned))
+    except BaseException:
+        for output in pending:
+            output.abort()
+        raise
+    write_all_or_none(pending)
+    return files
+
+
 def fetch_gatk(
     models: list[str], cache_dir: str | None = None, mirror: str | None = None,
     tag: str = DEFAULT_GATK_TAG, skip_missing: bool = False,
 ) -> Iterator[Fetched]:  # fmt: skip
-    """Fetch each model's .json and .hd5, yielding each file as it lands, so a failure later in
-    the list does not hide what was already fetched. With ``skip_missing`` a model whose files
-    the source does not have is skipped (and reported); bytes that fail the check never are."""
+    """Fetch each model's .json and .hd5, yielding a model's files once both are in the cache,
+    so a failure later in the list does not hide the models already fetched. With
+    ``skip_missing`` a model whose files the source does not have is skipped (and reported), none
+    of its files cached; bytes that fail the check never are."""
     cache = os.path.join(cache_dir or default_cache_dir(), "gatk")
     unknown = [model for model in models if model not in GATK_MODELS]
     if unknown:
         raise InputError(f"unknown GATK model; known: {', '.join(GATK_MODELS)}", path=unknown[0])
     for model in models:
-        for suffix in (".json", ".hd5"):
-            spec = GATK_FILES[model + suffix]
-            try:
-                path, fetched = fetch_file(spec, cache, mirror, tag)
-            except MissingModelFile as missing:
-                if not skip_missing:
-                    raise
-                yield Fetched(model, None, skipped=str(missing))
-                break
-            yield Fetched(model, path, fetched, spec.fully_pinned)
+        try:
+            files = _fetch_model(model, cache, mirror, tag)
+        except MissingModelFile as missing:
+            if not skip_missing:
+                raise
+            yield Fetched(model, None, skipped=str(missing))
+            continue
+        yield from files
