@@ -679,6 +679,42 @@ def test_a_store_without_every_label_is_warned_of_and_not_trained_on(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["true_only"]
 
 
+def test_a_label_the_validation_split_took_whole_is_blamed_on_the_fraction(tmp_path):
+    """Two stores, the only NOT_SNP in the second, and --validation-fraction 0.99 holding it out:
+    the error named the first store and said the tensors held no NOT_SNP, to label more
+    candidates; the stores do hold it, and it is the fraction that left training none."""
+    chrom, start, end = WHOLE_REGION
+    positions = defaultdict(list)
+    for variant, label in expected_labels([WHOLE_REGION]).items():
+        positions[label].append(int(variant.split()[0].split(":")[1]))
+    # the second store: one NOT_SNP and one SNP (write-tensors refuses a store with no true
+    # label); the first: the whole region but every NOT_SNP and that SNP (a row holds (a, b])
+    not_snp, snp = min(positions["NOT_SNP"]), positions["SNP"][0]
+    taken = sorted({*positions["NOT_SNP"], snp})
+    gaps = zip([start, *taken], [*taken, end + 1], strict=True)
+    rest = [(chrom, a, b - 1) for a, b in gaps if a < b - 1]
+    two = [(chrom, pos - 1, pos) for pos in sorted((not_snp, snp))]
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_tensors(first, *KEEP_ALL, bed=write_bed(tmp_path / "rest.bed", *rest))
+    write_tensors(second, *KEEP_ALL, bed=write_bed(tmp_path / "two.bed", *two))
+    assert read_store(first)[0]["counts"]["NOT_SNP"] == 0
+    assert read_store(second)[0]["counts"]["NOT_SNP"] == 1
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("train", "--tensors", first, second, "--model-kind", "compact-1d",
+                     "--epochs", "1", "--validation-fraction", "0.99", "-O", out / "m")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error == (
+        "cnnscore: error: --validation-fraction: 0.99 left training no NOT_SNP: the stores hold "
+        "NOT_SNP 1, all held out for validation; a model that never saw a label cannot score it: "
+        "give a smaller --validation-fraction (a label's only tensor stays in training at 0.5 or "
+        "less), or label more candidates"
+    ), result.stderr
+    assert str(first) not in error and str(second) not in error
+    assert list(out.iterdir()) == []
+
+
 _FAIL_IN_THE_REPORT = """
 import errno
 import cnnscore.training.report as report

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from ..errors import InputError
 from .tensor_store import TensorStore
 
 #: shards mixed together when shuffling (more mixes better, costs memory: 2D shards are ~128 MB)
@@ -80,6 +81,33 @@ def split_validation(
         validation.append(positions[:held])
         training.append(positions[held:])
     return np.sort(np.concatenate(training)), np.sort(np.concatenate(validation))
+
+
+def missing_label_error(
+    training: dict[str, int], stored: dict[str, int], fraction: float, first_store: str
+) -> InputError:
+    """Why the training tensors lack a label (label name -> count, in training and in all the
+    stores): the stores lack it, which only more labelled candidates cure; or they hold it but
+    :func:`split_validation` held all of it out (a label's only tensor goes to validation once
+    ``fraction`` rounds it up, above 0.5), which a smaller fraction cures. The second is no one
+    store's fault, so no store is named: the flag is."""
+    missing = [name for name, count in training.items() if not count]
+    if all(stored[name] for name in missing):
+        held = ", ".join(f"{name} {stored[name]:,}" for name in missing)
+        return InputError(
+            f"{fraction} left training no {', '.join(missing)}: the stores hold {held}, all held "
+            "out for validation; a model that never saw a label cannot score it: give a smaller "
+            "--validation-fraction (a label's only tensor stays in training at 0.5 or less), or "
+            "label more candidates",
+            setting="validation_fraction",
+        )
+    counts = ", ".join(f"{name} {count:,}" for name, count in training.items())
+    return InputError(
+        f"the training tensors hold no {', '.join(missing)} ({counts}): a model that never saw a "
+        "label cannot score it; label more candidates (a wider truth BED, more calls, or more "
+        "stores)",
+        path=first_store,
+    )
 
 
 class TensorBatches(keras.utils.PyDataset):

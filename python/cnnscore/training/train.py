@@ -247,7 +247,7 @@ def _train(
     paths: tuple[str, str],
     started: float,
 ) -> TrainResult:
-    from .batches import TensorBatches, index_stores, split_validation
+    from .batches import TensorBatches, index_stores, missing_label_error, split_validation
     from .epochs import run_epochs
 
     weights_path, json_path = paths
@@ -264,14 +264,8 @@ def _train(
     # the report's AUCs were n/a, and the model published anyway; a teacher's outputs are the
     # targets of distillation, whose stores may label every candidate true (no truth needed)
     if not all(counts.values()) and not options.teacher_architecture:
-        missing = ", ".join(name for name, count in counts.items() if not count)
-        held = ", ".join(f"{name} {count:,}" for name, count in counts.items())
-        raise InputError(
-            f"the training tensors hold no {missing} ({held}): a model that never saw a label "
-            "cannot score it; label more candidates (a wider truth BED, more calls, or more "
-            "stores)",
-            path=options.tensors[0],
-        )
+        stored = _label_counts(index.labels)
+        raise missing_label_error(counts, stored, options.validation_fraction, options.tensors[0])
     if len(validation) == 0:
         raise InputError(
             f"--validation-fraction {options.validation_fraction} of {len(index)} tensors holds "
