@@ -3,6 +3,7 @@ that samtools (here pysam.faidx, the same htslib code) indexed, and on indexes o
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -99,3 +100,15 @@ def test_a_bgzip_fasta_without_its_gzi_is_refused_and_its_folder_left_alone(tmp_
         with pytest.raises(InputError, match=r"bgzip-compressed but has no \.gzi index"):
             Reference(given)
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_a_plain_gzip_fasta_is_told_from_a_bgzip_one(tmp_path):
+    """A plain gzip FASTA cannot be read by position (htslib refuses to index it): said as such,
+    not as a bgzip FASTA missing its .gzi, whose remedy (samtools faidx) would fail on it."""
+    plain = write_fasta(tmp_path / "ref.fa", 60)
+    pysam.faidx(str(plain))
+    zipped = tmp_path / "ref.fa.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    shutil.copyfile(f"{plain}.fai", f"{zipped}.fai")
+    with pytest.raises(InputError, match="compressed with plain gzip, .* recompress it with bgzip"):
+        Reference(str(zipped))

@@ -39,6 +39,9 @@ _BY_RANGE = ("http://", "https://")
 _URL_TIMEOUT = 60
 #: Bytes read before an offset to find the header line that ends there.
 _HEADER_SPAN = 4096
+#: A BGZF block's header: gzip's, with the extra field "BC" (the block's size) at bytes 12-13,
+#: which htslib and htsjdk look for; a plain gzip file has no such field and no positions.
+_BGZF_HEADER = 18
 #: A BGZF block's most compressed bytes, and the uncompressed text bgzip puts in one.
 _BGZF_BLOCK_BYTES, _BGZF_BLOCK_TEXT = 65536, 65280
 
@@ -192,9 +195,15 @@ def _sample_problem(fasta: str, gzi: str | None, sample: list[Entry]) -> str | N
     """The first sampled contig whose offsets do not fit the file, said as the error."""
     stored = _file_bytes(fasta)
     try:
-        bgzip = stored(0, 2) == b"\x1f\x8b"
+        start = stored(0, _BGZF_HEADER)
     except OSError as err:
         return f"cannot be read ({err})"
+    bgzip = start[:2] == b"\x1f\x8b"
+    if bgzip and start[12:14] != b"BC":  # a gzip member without BGZF's block-size field
+        return (
+            "is compressed with plain gzip, which cannot be read by position: recompress it "
+            "with bgzip (zcat FASTA | bgzip > FASTA), then index it with samtools faidx"
+        )
     if bgzip and not gzi and fasta.startswith(_BY_RANGE):
         return None  # the .gzi comes with a URL reference (gcs.remote_files); none: htslib's say
     gzi = gzi or fasta + ".gzi"

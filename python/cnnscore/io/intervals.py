@@ -108,7 +108,8 @@ def _read_interval_file(path: str, contig_lengths: dict[str, int]) -> list[Inter
                     raise InputError(
                         f"{where} has tab-separated columns, but the file is neither named as a "
                         "BED (.bed: 0-based starts) nor headed as a Picard interval list (@HD/@SQ "
-                        "lines: 1-based): GATK reads neither, so which one is meant is unknown",
+                        "lines: 1-based), so which one is meant is unknown (GATK refuses such a "
+                        "file, or reads no interval from it and scores everything)",
                         path=path,
                     )
                 interval = _line_interval(line, is_bed, contig_lengths, where, path)
@@ -217,7 +218,8 @@ def parse_intervals(
         if os.path.exists(spec) or listed or is_vcf:
             reader = _vcf_intervals if is_vcf else _read_interval_file
             found = reader(spec, contig_lengths)
-            if not found:  # as GATK: a run over nothing is a mistake, not an empty result
+            if not found:  # a run over nothing is a mistake, not an empty result (GATK
+                # refuses an empty .list; an empty BED it takes as no restriction at all)
                 raise InputError("the interval file holds no interval", path=spec)
             intervals.extend(found)
         else:
