@@ -63,6 +63,17 @@ def workflow_inputs(path: Path = WORKFLOW) -> tuple[dict[str, WDL.Type.Base], se
     return available, required
 
 
+@pytest.mark.parametrize("workflow", ["cnn_score_variants.wdl", "validate_backends.wdl"])
+def test_no_task_input_is_left_for_the_user(workflow):
+    """A task input with a default that a call leaves unset is a workflow input to Cromwell
+    (``CallNode``), shown on Terra's inputs tab under the call's name: SplitIntervals'
+    ``configurations_count`` was, where a value below 2 stopped a scoring run for a check that
+    is ValidateBackends'. Every call sets what it means to; the user sets workflow inputs."""
+    document = WDL.load(str(WORKFLOWS / workflow))
+    left = [b.name for b in document.workflow.available_inputs if "." in b.name]
+    assert left == []
+
+
 def _holds_files(kind: WDL.Type.Base) -> bool:
     return "File" in str(kind)
 

@@ -164,6 +164,11 @@ def test_validation_workflow_reports_openvino_against_tensorflow(validation_outp
     assert filters["classified"] == 252 and filters["baseline_filtered"] > 0
     assert s["concordance"] == 1.0  # gated at 1 in local.validate.json
     assert len(validation_output["ValidateBackends.filtered_vcfs"]) == 2
+    # each kept VCF with its index (Terra deletes the files that are no workflow output)
+    for kind in ("scored", "filtered"):
+        vcfs = validation_output[f"ValidateBackends.{kind}_vcfs"]
+        indexes = validation_output[f"ValidateBackends.{kind}_vcf_indexes"]
+        assert [f"{Path(v).name}.tbi" for v in vcfs] == [Path(i).name for i in indexes]
     # throughput from the shards' metrics: every record counted once per side, the rate the
     # count over the summed scoring time, the speedup the ratio of the two rates
     for side, key in (("baseline", "baseline_variants_per_minute"),

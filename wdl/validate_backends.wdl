@@ -158,7 +158,11 @@ workflow ValidateBackends {
 
   output {
     Array[File] scored_vcfs = GatherVcfs.output_vcf
+    # the indexes are outputs too: Terra's "delete intermediate outputs" removes every file that
+    # is not one, which left the kept VCFs unreadable by region
+    Array[File] scored_vcf_indexes = GatherVcfs.output_vcf_index
     Array[File] filtered_vcfs = select_all(FilterVariantTranches.filtered_vcf)
+    Array[File] filtered_vcf_indexes = select_all(FilterVariantTranches.filtered_vcf_index)
     Array[File] reports_json = select_all(CompareScores.report_json)
     Array[File] reports_html = select_all(CompareScores.report_html)
     Array[Boolean] gates_passed = select_all(CompareScores.gates_passed)
