@@ -83,11 +83,14 @@ def test_recipe_builds_trains_and_evaluates(tmp_path):
 
     # the distillation recipe on the same tiny data: simulated and HG002 tensors, annotation
     # draws, the teacher's targets, one epoch, both models scored, the gates measured and judged
+    # the paralog stage's data stands in as the same files under another name: the same folder
+    # twice would make two identical stores, which train refuses (same_tensors)
+    (tmp_path / "paralogs").symlink_to(tmp_path / "train")
     distill_env = dict(
         env, DISTILL_DATA=str(tmp_path / "train"), DISTILL_READS="reads.bam",
         DISTILL_OUT=str(tmp_path / "distill"), MAX_TENSORS="60", ANNOTATION_DRAWS="1",
         COSINE_DECAY="1", DROPOUT="0", STAGE2_EPOCHS="1", STAGE3_EPOCHS="1", STAGE4_EPOCHS="1",
-        DISTILL_PARALOG_DATA=str(tmp_path / "train"),
+        DISTILL_PARALOG_DATA=str(tmp_path / "paralogs"),
     )  # fmt: skip
     done = subprocess.run(
         [str(REPO / "models" / "distill_compact_2d.sh")], env=distill_env, capture_output=True,

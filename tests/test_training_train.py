@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import math
+import shutil
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -605,6 +606,24 @@ def test_train_refuses_a_store_given_twice(tmp_path, store_1d):
             "trained on twice, with copies on both sides of the validation split"
         )
         assert list(out.iterdir()) == []
+
+
+def test_train_refuses_a_copy_of_a_store_under_another_name(tmp_path, store_1d):
+    """A copy of a store (or write-tensors run again on the same inputs) passed the given-twice
+    check, which compares files, and its tensors counted twice (found by a report-only review).
+    Stores that differ are not read beyond their manifests (the two-store tests train)."""
+    copy = tmp_path / "copy.zip"
+    shutil.copyfile(store_1d, copy)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("train", "--tensors", store_1d, copy, "--model-kind", "1d", "--epochs", "1",
+                     "-O", out / "model")  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"cnnscore: error: {copy}: holds the same tensors as {store_1d} (a copy, or the same "
+        "write-tensors run): each would count twice"
+    )
+    assert list(out.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -295,3 +295,18 @@ class TensorStore:
                 path=where,
             )
         return Shard(**{key: loaded.get(key) for key in ARRAYS})
+
+
+def same_tensors(one: TensorStore, other: TensorStore) -> bool:
+    """Whether two stores hold the same tensors: a copy under another name, or write-tensors run
+    again on the same inputs (its encoding is seeded, so the same manifest and the same variants
+    in each shard are the same tensors). Given together to train, each tensor would count twice,
+    copies on both sides of the validation split. Distinct stores differ in their manifests
+    (sources, counts, shards) almost always, so the shards are read only where those agree."""
+    if json.dumps(one.manifest, sort_keys=True) != json.dumps(other.manifest, sort_keys=True):
+        return False
+    return all(
+        np.array_equal(one.load(index, ("variants",)).variants,
+                       other.load(index, ("variants",)).variants)
+        for index in range(len(one.shard_counts))
+    )  # fmt: skip

@@ -35,7 +35,7 @@ from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_archite
 from .labels import LABELS
 from .options import TrainOptions
 from .report import SCHEMA, publish_model, report_paths, validation_metrics
-from .tensor_store import TensorStore
+from .tensor_store import TensorStore, same_tensors
 from .weights import export_weights, initial_weights, start_normalisation
 
 
@@ -113,9 +113,15 @@ def _check_options(options: TrainOptions) -> None:
 
 
 def _check_stores(stores: Sequence[TensorStore]) -> TensorStore:
-    """All stores must hold the same kind of tensor, with GATK's label channels."""
+    """All stores must hold the same kind of tensor, with GATK's label channels, and no store
+    the tensors of another (:func:`same_tensors`)."""
     first = stores[0]
-    for store in stores:
+    for number, store in enumerate(stores):
+        copied = next((other for other in stores[:number] if same_tensors(other, store)), None)
+        if copied is not None:  # as a store given twice (_check_options)
+            raise InputError(f"holds the same tensors as {copied.path} (a copy, or the same "
+                             "write-tensors run): each would count twice",
+                             path=store.path)  # fmt: skip
         if store.labels != LABELS:
             raise InputError(
                 f"labels {store.labels} differ from the model's output channels {LABELS}",
