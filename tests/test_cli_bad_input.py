@@ -528,7 +528,9 @@ def _reads_with_one_changed(tmp_path: Path, vcf: Path, name: str, count: int, wh
     return bam, record
 
 
-def test_read_without_base_qualities(tmp_path):
+def test_a_read_without_base_qualities_is_dropped_as_gatk_drops_it(tmp_path):
+    """GATK's WellformedReadFilter (MatchingBasesAndQuals) drops a read with QUAL '*' and scores
+    the site from the others; the run stopped on it (a report-only review found it)."""
     vcf = small_vcf(tmp_path, count=1)
 
     def no_qualities(read) -> None:
@@ -537,12 +539,22 @@ def test_read_without_base_qualities(tmp_path):
 
     bam, record = _reads_with_one_changed(tmp_path, vcf, "no_quals.bam", 6, 3, no_qualities)
     chrom, pos = record.split("\t")[0], int(record.split("\t")[1])
+    removed = in_dir(tmp_path) / "removed.bam"
     with pysam.AlignmentFile(bam) as check:
         stored = list(check.fetch(chrom, pos - 1, pos))
         assert len(stored) == 6 and sum(r.query_qualities is None for r in stored) == 1
-    output = out_path(tmp_path)
-    result = score_2d(output, vcf=vcf, bam=bam)
-    assert_input_error(result, output, bam, f"record {label(record)}")
+        with pysam.AlignmentFile(removed, "wb", header=check.header) as sink:
+            for read in stored:
+                if read.query_qualities is not None:
+                    sink.write(read)
+    pysam.index(str(removed))
+    outputs = {}
+    for name, reads in (("dropped", bam), ("removed", removed)):
+        outputs[name] = tmp_path / f"{name}.vcf"
+        result = score_2d(outputs[name], vcf=vcf, bam=reads)
+        assert result.returncode == 0, result.stderr
+    assert data_lines(outputs["dropped"]) == data_lines(outputs["removed"])
+    assert data_lines(outputs["dropped"]) != data_lines(vcf)  # scored
 
 
 # --------------------------------------------------------------------------------------------

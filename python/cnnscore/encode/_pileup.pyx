@@ -63,10 +63,6 @@ class TooManyPads(Exception):
     """A pileup with more distinct insertion keys than the compiled encoder holds."""
 
 
-class MissingQualities(Exception):
-    """A kept read has no base qualities (QUAL '*'); carries the read name."""
-
-
 # ------------------------------------------------------------------------------------------------
 # java.util.Random
 
@@ -290,6 +286,8 @@ cdef class ReadSelector:
             return False
         if b.core.l_qseq == 0:
             return False
+        if (<uint8_t *>bam_get_qual(b))[0] == 0xff:  # QUAL '*': GATK's WellformedReadFilter
+            return False  # (MatchingBasesAndQuals) drops the read
         if b.core.flag & FLAG_UNMAPPED:
             return True
         return _passes_cigar(b)
@@ -504,10 +502,8 @@ def read_tensor(list reads, int64_t pos, str type_label, bytes reference_window,
     if rows == NULL:
         raise MemoryError()
     try:
-        for r in range(count):  # GATK fails on the first kept read without qualities
+        for r in range(count):  # kept reads all have qualities (ReadSelector._keep)
             b = (<AlignedSegment>reads[r])._delegate
-            if b.core.l_qseq > 0 and (<uint8_t *>bam_get_qual(b))[0] == 0xff:
-                raise MissingQualities(reads[r].query_name)
             rows[r].b = b
             rows[r].index = r
         if window > 4096 or text_length > 4096:

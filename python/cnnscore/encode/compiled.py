@@ -85,7 +85,6 @@ class CompiledReadTensors:
     ) -> tuple[np.ndarray, int]:
         """(compact tensor, reads kept), as ReadSource.reads_for_variant + read_tensor give
         (``heights``: read_tensor.stored_height)."""
-        paths = ",".join(self._source.paths)
         try:
             reads = self._selector.select(contig, pos, end, read_limit, rng)
         except (OSError, ValueError) as err:
@@ -108,10 +107,4 @@ class CompiledReadTensors:
                 rows, pos, type_label, reference_window, window, read_limit, compact=True,
                 heights=heights,
             )  # fmt: skip
-        except self._pileup.MissingQualities as err:
-            raise InputError(
-                f"read {err.args[0]} has no base qualities (QUAL '*'); the 2D model needs them",
-                path=paths,
-                record=record,
-            ) from None
         return tensor, kept

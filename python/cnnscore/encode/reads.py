@@ -178,6 +178,8 @@ class ReadSource:
             return False
         if not read.query_sequence:
             return False
+        if read.query_qualities is None:  # QUAL '*': MatchingBasesAndQualsReadFilter drops it
+            return False
         if read.is_unmapped:
             return True
         cigar = read.cigartuples or ()
@@ -221,13 +223,7 @@ class ReadSource:
         )
 
     def read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
-        qualities = read.query_qualities
-        if qualities is None:
-            raise InputError(
-                f"read {read.query_name} has no base qualities (QUAL '*'); the 2D model needs them",
-                path=",".join(self.paths),
-                record=record,
-            )
+        qualities = read.query_qualities  # present: _passes_filters dropped reads without
         cigar = tuple(read.cigartuples or ())
         leading_clip = 0
         for op, length in cigar:
