@@ -102,7 +102,7 @@ class CompiledReadTensors:
         except (self._pileup.TooManyPads, ValueError):
             # more insertion keys than it holds (never seen), or a read it cannot encode: the
             # Python encoder builds the same tensor, or says which fault (ReadSymbolError)
-            rows = [self._source.read_data(read, record) for read in reads]
+            rows = [self._source.read_data(read) for read in reads]
             tensor = read_tensor(
                 rows, pos, type_label, reference_window, window, read_limit, compact=True,
                 heights=heights,

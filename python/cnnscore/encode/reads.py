@@ -207,7 +207,7 @@ class ReadSource:
             kept = reservoir_sample(candidates, limit, rng)
         except (OSError, ValueError) as err:
             raise self.read_failure(contig, start, err, record) from None
-        return [self.read_data(read, record) for read in kept]
+        return [self.read_data(read) for read in kept]
 
     def read_failure(self, contig: str, start: int, err: Exception, record: str) -> InputError:
         """The error for reads that would not come at ``contig:start``: a CRAM read with another
@@ -222,7 +222,7 @@ class ReadSource:
             record=record,
         )
 
-    def read_data(self, read: pysam.AlignedSegment, record: str) -> ReadData:
+    def read_data(self, read: pysam.AlignedSegment) -> ReadData:
         qualities = read.query_qualities  # present: _passes_filters dropped reads without
         cigar = tuple(read.cigartuples or ())
         leading_clip = 0
