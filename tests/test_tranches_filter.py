@@ -361,6 +361,20 @@ def test_minus_zero_and_zero_are_two_tranches(small, tmp_path):
     assert not any("-0.00" in f for f in by_pos.values())
 
 
+def test_bands_that_print_alike_are_declared_once(small, tmp_path):
+    """99.995 and 99.996 both print 100.00, so two bands are CNN_2D_SNP_Tranche_100.00_100.00:
+    GATK collects its header lines in a set (FilterVariantTranches.writeVCFHeader), and one line
+    declares the name, as any reader needs it declared once."""
+    scored, truth = small
+    output = tmp_path / "filtered.vcf"
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output,
+                     "--snp-tranche", "99.995", "--snp-tranche", "99.996")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [line.split(",")[0] for line in header_lines(output) if SNP in line] == [
+        f"##FILTER=<ID={SNP}100.00_100.00",
+    ]
+
+
 def test_intermediate_tranche_names_with_201_truth_snps(tmp_path):
     """Truth SNP scores 0..200: 99 -> index int(0.99*200) = 198 -> 2; 99.5 -> 199 -> 1. No
     indels at all is fine (nothing to filter there)."""

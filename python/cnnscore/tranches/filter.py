@@ -103,14 +103,17 @@ def tranche_filter_id(key: str, kind: str, low: float, high: float) -> str:
 
 
 def tranche_filter_lines(key: str, kind: str, tranches: Sequence[float]) -> list[str]:
-    """The ##FILTER lines GATK declares for one kind: each adjacent pair, then (last, 100)."""
+    """The ##FILTER lines GATK declares for one kind: each adjacent pair, then (last, 100),
+    each once: two bands that print alike (99.995 and 99.996 are both 100.00) make one line, as
+    GATK's header collects its lines in a set and htsjdk's header lines are equal by their text."""
     bounds = [*zip(tranches[:-1], tranches[1:]), (tranches[-1], 100.0)]
-    return [
+    lines = [
         f'##FILTER=<ID={tranche_filter_id(key, kind, low, high)},Description="{kind} truth '
         f"resource sensitivity between {java_percent(low)} and {java_percent(high)} for info key "
         f'{key}">'
         for low, high in bounds
     ]
+    return list(dict.fromkeys(lines))
 
 
 def tranche_cutoffs(scores: Sequence[float], tranches: Sequence[float]) -> list[float]:
