@@ -73,9 +73,9 @@ CASES = {
                          f"{f['out']}.vcf.idx"),
         "-O", "(--metrics-json)",
     ),
-    "metrics on the .idx of an output named .VCF.GZ, which is plain VCF": (
+    "metrics on the .tbi of an output named .VCF.GZ, which is bgzip VCF as in GATK": (
         lambda f: _score(f["vcf"], "-O", f"{f['out']}.VCF.GZ", "--metrics-json",
-                         f"{f['out']}.VCF.GZ.idx"),
+                         f"{f['out']}.VCF.GZ.tbi"),
         "-O", "(--metrics-json)",
     ),
     "metrics on the BAM's index": (

@@ -120,6 +120,42 @@ def test_output_name_of_no_vcf_extension_is_plain_vcf(tmp_path, capsys):
     assert "does not end in .vcf, .vcf.gz or .bcf: written as plain VCF" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["out.VCF.GZ", "out.gz", "out.vcf.bgzf", "out.vcf.gzip"])
+def test_output_names_gatk_compresses_are_bgzip_with_a_tbi(tmp_path, capsys, name):
+    """GATK writes bgzip VCF for any name ending in .gz, .gzip, .bgz or .bgzf in any case (its
+    writer asks htsjdk's IOUtil.hasBlockCompressedExtension); these were written as plain text
+    under the compressed name."""
+    target = tmp_path / name
+    writer = AtomicVcfWriter(str(target))
+    writer.write_lines(
+        [
+            "##fileformat=VCFv4.2",
+            "##contig=<ID=chr1,length=1000>",
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+            "chr1\t5\t.\tA\tC\t.\t.\t.",
+        ]
+    )
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name, name + ".tbi"]
+    assert target.read_bytes()[:4] == b"\x1f\x8b\x08\x04"  # BGZF's first block
+    with pysam.TabixFile(str(target), index=str(target) + ".tbi") as tabix:
+        assert list(tabix.fetch("chr1", 0, 10)) == ["chr1\t5\t.\tA\tC\t.\t.\t."]
+    assert "note" not in capsys.readouterr().err
+
+
+def test_bcf_output_says_gatk_does_not_read_it(tmp_path, capsys):
+    writer = AtomicVcfWriter(str(tmp_path / "out.bcf"))
+    writer.write_lines(
+        ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=1000>",
+         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    )  # fmt: skip
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bcf", "out.bcf.csi"]
+    assert "written as BCF 2.2, which bcftools reads and GATK 4.6 does not" in (
+        capsys.readouterr().err
+    )
+
+
 def write_vcf(path, records, header_extra=()):
     lines = [
         "##fileformat=VCFv4.2",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..io.locations import same_file, split_indexes
-from ..io.vcf_output import INDEX_SUFFIX, OUTPUT_NAMES, output_format
+from ..io.vcf_output import INDEX_SUFFIX, names_a_variant_file, output_format
 from ..models.spec import companion_path
 from ..settings import (
     FASTA,
@@ -76,8 +76,7 @@ def _written(path: str, writes: tuple[str, ...] = ()) -> list[str]:
     if writes:
         stem = next((path[: -len(s)] for s in writes if path.endswith(s)), path)
         return [stem + suffix for suffix in writes]
-    if path.lower().endswith(OUTPUT_NAMES):  # an output VCF, and the index the writer puts
-        # beside it, named by the exact suffix (out.VCF.GZ is plain VCF with an .idx, as in GATK)
+    if names_a_variant_file(path):  # an output VCF, and the index the writer puts beside it
         return [path, path + INDEX_SUFFIX[output_format(path)]]
     return [path]
 

@@ -26,24 +26,27 @@ INFO_HEADER_LINES = {
     'versus being false under the trained 2D Convolutional Neural Network">',
 }
 
-#: The name endings that say an output's format (longest first: .vcf.gz before .vcf)
-OUTPUT_NAMES = (".vcf.gz", ".vcf.bgz", ".bcf", ".vcf")
+#: The endings GATK writes as bgzip VCF, told in any case, whatever precedes them (its writer asks
+#: htsjdk's IOUtil.hasBlockCompressedExtension): x.vcf.gz, x.VCF.GZ, x.gz, x.vcf.bgzf alike
+BLOCK_COMPRESSED = (".gz", ".gzip", ".bgz", ".bgzf")
 #: The index written beside each format's output, as GATK writes them (a plain .vcf gets htsjdk's
 #: Tribble index, which htslib does not read: io/tribble_index.py)
 INDEX_SUFFIX = {".vcf.gz": ".tbi", ".bcf": ".csi", ".vcf": ".idx"}
 
 
 def output_format(path: str) -> str:
-    """The format the name asks for; any other name is plain VCF, as GATK writes it (htsjdk
-    cannot tell the type, and GATK falls back to VCF with a warning: the writer notes it)."""
-    for suffix in OUTPUT_NAMES:
-        if path.endswith(suffix):
-            return {".vcf.bgz": ".vcf.gz"}.get(suffix, suffix)
-    return ".vcf"
+    """The format GATK gives the name, its ending told in any case: bgzip VCF for a
+    :data:`BLOCK_COMPRESSED` ending, BCF for ``.bcf``, else plain VCF (``.vcf``, and any name
+    GATK cannot type, for which it falls back to VCF with a warning: the writer notes it)."""
+    name = path.lower()
+    if name.endswith(BLOCK_COMPRESSED):
+        return ".vcf.gz"
+    return ".bcf" if name.endswith(".bcf") else ".vcf"
 
 
-def _named_for_its_format(path: str) -> bool:
-    return path.endswith(OUTPUT_NAMES)
+def names_a_variant_file(path: str) -> bool:
+    """Whether the name says a VCF format (else it is written as plain VCF with a note)."""
+    return path.lower().endswith((*BLOCK_COMPRESSED, ".vcf", ".bcf"))
 
 
 def annotated_header(
@@ -302,9 +305,13 @@ class AtomicVcfWriter:
         except OSError as err:
             raise InputError(f"cannot write the output ({err.strerror})", path=path) from None
         self._closed = False
-        if not _named_for_its_format(path):  # said once the output could be opened
+        if not names_a_variant_file(path):  # said once the output could be opened
             print(f"cnnscore: note: {path}: the name does not end in .vcf, .vcf.gz or .bcf: "
                   "written as plain VCF, as GATK does", file=sys.stderr)  # fmt: skip
+        elif self.format == ".bcf":
+            print(f"cnnscore: note: {path}: written as BCF 2.2, which bcftools reads and GATK "
+                  "4.6 does not (it reads its own BCF 2.1): write .vcf.gz for GATK",
+                  file=sys.stderr)  # fmt: skip
 
     def _open_text(self):
         """The text VCF is always written first; .vcf.gz and .bcf are made from it at the end
