@@ -210,6 +210,27 @@ def test_interval_selection_streamed_and_indexed_agree(tmp_path, indexed):
     ]
 
 
+@pytest.mark.parametrize("header_lists_contigs", [True, False])
+def test_indexed_intervals_come_in_the_dictionarys_contig_order(tmp_path, header_lists_contigs):
+    """Records of chr2 before chr1 in the file (a file sorted by name, chr10 before chr2, is the
+    real case): GATK traverses its -L intervals sorted by the VCF header's dictionary, or the
+    reference's where the header has none, so chr1's records come first (they came in the
+    file's order, and with them the reservoir's random stream)."""
+    header = ["##fileformat=VCFv4.2"]
+    if header_lists_contigs:
+        header += ["##contig=<ID=chr1,length=1000>", "##contig=<ID=chr2,length=500>"]
+    header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    path = tmp_path / "a.vcf"
+    path.write_text("\n".join(header + RECORDS[4:] + RECORDS[:1]) + "\n")
+    path = pysam.tabix_index(str(path), preset="vcf")
+    dictionary = list(LENGTHS) if not header_lists_contigs else ["chr2", "chr1"]  # header wins
+    chosen = IntervalFilter(parse_intervals(["chr2", "chr1"], LENGTHS), dictionary)
+    assert [(r.chrom, r.pos) for r in VcfReader(path).records(chosen)] == [
+        ("chr1", 10),
+        ("chr2", 50),
+    ]
+
+
 def test_an_index_attached_from_elsewhere_is_the_one_used(tmp_path):
     """``VCF##idx##INDEX``, as the workflow passes a VCF (Cromwell may localise its index in
     another folder): the records through that index; one of another VCF, or none there, refused."""

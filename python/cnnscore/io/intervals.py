@@ -357,9 +357,14 @@ def merge_intervals(intervals: Iterable[Interval]) -> dict[str, list[Interval]]:
 
 
 class IntervalFilter:
-    """Answers "does this record overlap the union of the intervals?" for records in file order."""
+    """Answers "does this record overlap the union of the intervals?" for records in file order.
 
-    def __init__(self, intervals: Iterable[Interval]):
+    ``dictionary``: the contigs in the order of the sequence dictionary they were read against
+    (the reference's): an indexed VCF is traversed interval by interval in its header's contig
+    order, as GATK sorts its intervals, and in this order where the header lists no contigs."""
+
+    def __init__(self, intervals: Iterable[Interval], dictionary: Iterable[str] = ()):
+        self.dictionary = tuple(dictionary)
         self._by_contig = merge_intervals(intervals)
         self._starts = {c: [i.start for i in runs] for c, runs in self._by_contig.items()}
 

@@ -257,7 +257,12 @@ class VcfReader:
             return []
 
     def _indexed_lines(self, intervals: IntervalFilter) -> Iterator[tuple[str, str]]:
-        """Lines overlapping the intervals, fetched by the tabix index, each once, in file order."""
+        """Lines overlapping the intervals, fetched by the tabix index, each once: contig by
+        contig in the order of the header's ``##contig`` lines, else of the dictionary the
+        intervals were read against, as GATK traverses its sorted intervals (it takes the driving
+        VCF's dictionary, or the reference's where the header has none: VariantWalkerBase's
+        getBestAvailableSequenceDictionary), so a file whose contigs run in another order than
+        its header's comes out in the header's; within a contig, in file order."""
         check_vcf_index_kind(self.path, self._index_path())
         try:
             tabix = pysam.TabixFile(self.path, index=self._index_path())
@@ -273,7 +278,11 @@ class VcfReader:
             problem = tabix_index_problem(tabix, self._index_path())
             if problem:
                 raise InputError(problem, path=self.path)
-            for contig in tabix.contigs:
+            rank = header_contig_rank(self.header_lines) or {
+                name: place for place, name in enumerate(intervals.dictionary)
+            }
+            # sorted is stable: contigs the order does not list follow, in the index's order
+            for contig in sorted(tabix.contigs, key=lambda name: rank.get(name, len(rank))):
                 previous_end = 0
                 for run in intervals.by_contig.get(contig, []):
                     try:

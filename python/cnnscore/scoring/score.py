@@ -262,7 +262,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 options.intervals, contig_lengths, padding=options.interval_padding,
                 exclude=options.exclude_intervals, rule=options.interval_set_rule,
                 exclusion_padding=options.interval_exclusion_padding,
-            )
+            ),
+            dictionary=contig_lengths,
         )  # fmt: skip
     encoder = "python"
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work

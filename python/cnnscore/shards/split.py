@@ -94,7 +94,7 @@ def split_vcf(
     chosen = None
     if user_intervals:
         parsed = parse_intervals(user_intervals, contig_lengths)
-        selection = IntervalFilter(parsed)
+        selection = IntervalFilter(parsed, contig_lengths)
         chosen = merge_intervals(parsed)
     rank = header_contig_rank(vcf.header_lines)
     total = _count_checked(vcf_path, vcf.records(selection), contig_lengths, rank)

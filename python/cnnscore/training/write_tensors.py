@@ -199,7 +199,7 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
     warn_of_undeclared_keys(options.annotation_keys, vcf)
     intervals = None
     if options.intervals:
-        intervals = IntervalFilter(parse_intervals(list(options.intervals), lengths))
+        intervals = IntervalFilter(parse_intervals(list(options.intervals), lengths), lengths)
     if options.tensor_type == READ_TENSOR:  # a bad BAM fails before any work
         ReadSource(list(options.reads), options.reference, lengths).close()
     check_destination(options.output)

@@ -228,7 +228,8 @@ def _intervals(options: FilterOptions, vcf: VcfReader) -> IntervalFilter | None:
             exclude=options.exclude_intervals,
             rule=options.interval_set_rule,
             exclusion_padding=options.interval_exclusion_padding,
-        )
+        ),
+        dictionary=lengths,
     )
 
 
