@@ -397,3 +397,21 @@ def test_the_terra_validation_example_asks_for_the_newest_n2_platform():
     newest N2 platform, is exact."""
     inputs = json.loads((REPO / "inputs" / "terra.validate.example.json").read_text())
     assert inputs["ValidateBackends.cpu_platform"] == "Intel Ice Lake"
+
+
+TASK_FILES = sorted((REPO / "wdl" / "tasks").glob("*.wdl"))
+
+
+@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: p.name)
+def test_every_task_disk_is_an_ssd(path):
+    """Cromwell's GCP Batch backend makes `HDD` a pd-standard disk, whose throughput Google gives
+    as 0.12 MiB/s per GiB with no baseline: a 22 GB scoring disk fills at ~2.6 MiB/s, minutes per
+    shard to localise a GB of VCF, and the split, gather and filter disks likewise on the
+    workflow's serial path; `SSD` (pd-ssd) has a per-disk baseline besides (docs/WDL.md)."""
+    for task in WDL.load(str(path)).tasks:
+        disks = task.runtime["disks"]
+        literal = "".join(part for part in disks.parts if isinstance(part, str))
+        assert literal.startswith('"local-disk ') and literal.endswith(' SSD"'), (
+            task.name,
+            literal,
+        )

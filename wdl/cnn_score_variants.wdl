@@ -170,6 +170,6 @@ workflow CNNScoreVariants {
     preemptible: "preemptible tries on Terra before a regular VM (Spot preemption only: a VM rebooted or recreated while a task runs is retried only through max_retries)"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input or a failed gate too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries. Terra's Retry with more memory needs 1 or more"
     boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
-    cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): e.g. Intel Ice Lake, Intel Cascade Lake or AMD Rome. None gives bf16 (Sapphire Rapids is not reachable this way). A minimum, not a pin: Intel Ice Lake, the newest N2 platform, is exact"
+    cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): Intel Ice Lake, Intel Cascade Lake or AMD Rome, the values for which Cromwell picks N2 or N2D machines (any other is sent as the minimum of an N1 VM: docs/WDL.md). None gives bf16 (Sapphire Rapids is not reachable this way). A minimum, not a pin: Intel Ice Lake, the newest N2 platform, is exact"
   }
 }

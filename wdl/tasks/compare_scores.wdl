@@ -84,7 +84,7 @@ task CompareScores {
     docker: runtime_settings.docker
     cpu: 1
     memory: "2 GiB"
-    disks: "local-disk ~{disk_gb} HDD"
+    disks: "local-disk ~{disk_gb} SSD"
     preemptible: runtime_settings.preemptible
     # a gate that holds holds again: Cromwell retries any failure, so never retry this one
     maxRetries: 0

@@ -102,7 +102,7 @@ task ScoreVariants {
     docker: runtime_settings.docker
     cpu: runtime_settings.cpu
     memory: "~{runtime_settings.memory_gb} GiB"
-    disks: "local-disk ~{disk_gb} HDD"
+    disks: "local-disk ~{disk_gb} SSD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
     bootDiskSizeGb: runtime_settings.boot_disk_gb

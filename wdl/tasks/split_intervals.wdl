@@ -74,7 +74,7 @@ task SplitIntervals {
     docker: runtime_settings.docker
     cpu: 1
     memory: "2 GiB"
-    disks: "local-disk ~{disk_gb} HDD"
+    disks: "local-disk ~{disk_gb} SSD"
     preemptible: runtime_settings.preemptible
     maxRetries: runtime_settings.max_retries
     bootDiskSizeGb: runtime_settings.boot_disk_gb
