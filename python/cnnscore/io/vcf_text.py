@@ -54,9 +54,11 @@ class VcfRecord:
 
 
 def parse_record(line: str, path: str, where: str, columns_expected: int = 0) -> VcfRecord:
-    """One data line; with ``columns_expected`` (the header's #CHROM line's count) checked as
-    htsjdk checks it: the same number of columns, no INFO key with an empty value, no sample with
-    more fields than FORMAT names. A line cut short (a download that stopped) fails here."""
+    """One data line; with ``columns_expected`` (the header's #CHROM line's count) checked: the
+    same number of columns, no INFO key with an empty value, no sample with more fields than
+    FORMAT names. A line cut short (a download that stopped) fails here. Stricter than htsjdk,
+    which reads ``KEY=`` as missing and checks the sample columns only when it decodes them
+    (neither GATK tool does): docs/GATK_BEHAVIOUR.md lists these refusals."""
     columns = line.split("\t", 8)
     if len(columns) < 8:
         raise InputError(
