@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import re
 
+import numpy as np
 import pysam
 import pytest
 
+from cnnscore.encode.reference_tensor import annotation_vector
 from cnnscore.encode.variant_type import SiteType, is_symbolic_or_sv, site_type, tensor_type_label
 from cnnscore.errors import InputError
 from cnnscore.io import vcf_output
@@ -19,6 +22,7 @@ from cnnscore.io.intervals import (
 )
 from cnnscore.io.vcf_output import AtomicVcfWriter, annotate_info, annotated_header
 from cnnscore.io.vcf_text import VcfReader
+from conftest import TESTDATA
 
 LENGTHS = {"chr1": 1000, "chr2": 500}
 
@@ -427,3 +431,42 @@ def test_a_bcf_that_htslib_refuses_at_the_end_is_one_line(tmp_path, monkeypatch)
             writer.abort()
             raise
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bcf_gives_the_models_the_annotations_of_its_vcf(tmp_path):
+    """GATK's 1D test calls with two more digits on every float annotation, as VCF and as BCF:
+    htslib prints a BCF's floats with six significant digits (QD=10.24567 came back 10.2457),
+    so the annotation vectors the models read differed from the VCF's; now they are the same
+    32-bit values."""
+    source = TESTDATA / "gatk_cnn1d_expected_chr20" / "input.hc_vqsr.vcf.gz"
+    with gzip.open(source, "rt") as handle:
+        lines = handle.read().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    longer = re.compile(r"\b(QD|FS|SOR|MQ|MQRankSum|ReadPosRankSum)=(-?\d+)(?:\.(\d+))?")
+    records = [
+        longer.sub(lambda m: f"{m[1]}={m[2]}.{m[3] or ''}4567", line)
+        for line in lines
+        if not line.startswith("#")
+    ]
+    vcf = tmp_path / "precise.vcf"
+    vcf.write_text("\n".join(header + records) + "\n")
+    bcf = tmp_path / "precise.bcf"
+    with (
+        pysam.VariantFile(str(vcf)) as text,
+        pysam.VariantFile(str(bcf), "wb", header=text.header) as sink,
+    ):
+        for record in text:
+            sink.write(record)
+    keys = ["MQ", "DP", "SOR", "FS", "QD", "MQRankSum", "ReadPosRankSum"]
+
+    def vectors(path):
+        return np.stack(
+            [
+                annotation_vector(r.info_values(), keys, path=str(path), record=r.label)
+                for r in VcfReader(str(path)).records()
+            ]
+        )
+
+    from_vcf, from_bcf = vectors(vcf), vectors(bcf)
+    assert len(from_vcf) == 472
+    assert np.array_equal(from_vcf, from_bcf)

@@ -8,11 +8,13 @@ BCF input has no text form: it is decoded by htslib (pysam) and re-serialised on
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pysam
 
 from ..errors import InputError
@@ -218,8 +220,9 @@ class VcfReader:
         """(line, where) for every data line, in file order."""
         if self.is_bcf:
             with pysam.VariantFile(self.path) as bcf:
+                floats = {key for key, line in bcf.header.info.items() if line.type == "Float"}
                 for number, record in enumerate(bcf, 1):
-                    yield str(record).rstrip("\n"), f"record {number}"
+                    yield _bcf_line(record, floats), f"record {number}"
             return
         try:
             with self._open_text() as handle:
@@ -308,6 +311,43 @@ class VcfReader:
             record = parse_record(line, self.path, where, 0 if self.is_bcf else self.columns)
             if intervals is None or intervals.overlaps(record.chrom, record.pos, record.end):
                 yield record
+
+
+def _bcf_line(record: pysam.VariantRecord, float_keys: set[str]) -> str:
+    """A BCF record as VCF text, its INFO floats written exactly: htslib prints a float with six
+    significant digits (``MQ=59.724321`` stored as a 32-bit float comes back ``59.7243``), so
+    the annotations the models read would differ from the same calls' VCF (two of 252 smoke
+    scores moved by 0.001). A float htslib's text does not give back is written as the shortest
+    text that reads back as the stored 32-bit value, which is also what that VCF's text becomes
+    in the model's float32 input; the rest (``60``, missing, non-finite) keep htslib's text."""
+    columns = str(record).rstrip("\n").split("\t", 8)
+    if columns[7] == "." or not float_keys:
+        return "\t".join(columns)
+    items = columns[7].split(";")
+    for index, item in enumerate(items):
+        key, sep, text = item.partition("=")
+        if not sep or key not in float_keys:
+            continue
+        values = record.info[key]
+        values = values if isinstance(values, tuple) else (values,)
+        shown = text.split(",")
+        if len(values) == len(shown):
+            items[index] = f"{key}=" + ",".join(map(_exact_float, values, shown))
+    columns[7] = ";".join(items)
+    return "\t".join(columns)
+
+
+def _exact_float(value: float | None, shown: str) -> str:
+    """``shown`` (htslib's text of ``value``) where it reads back as the same 32-bit float, else
+    the shortest text that does."""
+    if value is None or not math.isfinite(value):
+        return shown
+    try:
+        if np.float32(float(shown)) == np.float32(value):
+            return shown
+    except ValueError:
+        pass
+    return str(np.float32(value))
 
 
 def header_contig_rank(header_lines: list[str]) -> dict[str, int]:
