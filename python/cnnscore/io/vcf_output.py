@@ -308,10 +308,6 @@ class AtomicVcfWriter:
         if not names_a_variant_file(path):  # said once the output could be opened
             print(f"cnnscore: note: {path}: the name does not end in .vcf, .vcf.gz or .bcf: "
                   "written as plain VCF, as GATK does", file=sys.stderr)  # fmt: skip
-        elif self.format == ".bcf":
-            print(f"cnnscore: note: {path}: written as BCF 2.2, which bcftools reads and GATK "
-                  "4.6 does not (it reads its own BCF 2.1): write .vcf.gz for GATK",
-                  file=sys.stderr)  # fmt: skip
 
     def _open_text(self):
         """The text VCF is always written first; .vcf.gz and .bcf are made from it at the end
@@ -373,6 +369,10 @@ class AtomicVcfWriter:
         elif self._tribble is not None:
             self._tribble.write(self._output.beside(".idx"), self.path, final)
         self._output.commit()
+        if self.format == ".bcf":  # said of an output that exists
+            print(f"cnnscore: note: {self.path}: written as BCF 2.2, which bcftools reads and "
+                  "GATK 4.6 does not (it reads its own BCF 2.1): write .vcf.gz for GATK",
+                  file=sys.stderr)  # fmt: skip
 
     def _retire_stale_indexes(self) -> None:
         """An earlier output's index that this one does not replace goes when this one is
