@@ -91,6 +91,15 @@ def test_annotated_header_places_and_replaces_info_line():
     assert bare[1].startswith("##INFO=<ID=CNN_1D") and bare[-1] == "#CHROM"
 
 
+#: a header with one contig and one record on it
+ONE_RECORD = [
+    "##fileformat=VCFv4.2",
+    "##contig=<ID=chr1,length=1000>",
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    "chr1\t5\t.\tA\tC\t.\t.\t.",
+]
+
+
 def test_atomic_writer_publishes_only_on_commit(tmp_path):
     target = tmp_path / "out.vcf.gz"
     writer = AtomicVcfWriter(str(target))
@@ -99,14 +108,7 @@ def test_atomic_writer_publishes_only_on_commit(tmp_path):
     writer.abort()
     assert list(tmp_path.iterdir()) == []
     writer = AtomicVcfWriter(str(target))
-    writer.write_lines(
-        [
-            "##fileformat=VCFv4.2",
-            "##contig=<ID=chr1,length=1000>",
-            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
-            "chr1\t5\t.\tA\tC\t.\t.\t.",
-        ]
-    )
+    writer.write_lines(ONE_RECORD)
     writer.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.vcf.gz", "out.vcf.gz.tbi"]
     with gzip.open(target, "rt") as handle:
@@ -131,14 +133,7 @@ def test_output_names_gatk_compresses_are_bgzip_with_a_tbi(tmp_path, capsys, nam
     under the compressed name."""
     target = tmp_path / name
     writer = AtomicVcfWriter(str(target))
-    writer.write_lines(
-        [
-            "##fileformat=VCFv4.2",
-            "##contig=<ID=chr1,length=1000>",
-            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
-            "chr1\t5\t.\tA\tC\t.\t.\t.",
-        ]
-    )
+    writer.write_lines(ONE_RECORD)
     writer.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == [name, name + ".tbi"]
     assert target.read_bytes()[:4] == b"\x1f\x8b\x08\x04"  # BGZF's first block

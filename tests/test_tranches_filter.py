@@ -346,12 +346,8 @@ def test_minus_zero_and_zero_are_two_tranches(small, tmp_path):
     """Java's Double.equals tells -0.0 from 0.0 and compareTo sorts -0.0 first, so GATK keeps
     both: bands (-0.00, 0.00) and (0.00, 100.00). Both cut at index 0 (score 9); no score beats
     the second cutoff, so every filtered SNP gets the last band."""
-    scored, truth = small
     output = tmp_path / "filtered.vcf.gz"
-    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output,
-                     "--snp-tranche", "0", "--snp-tranche", "-0.0")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert [line.split(",")[0] for line in header_lines(output) if SNP in line] == [
+    assert _snp_filter_lines(small, output, "0", "-0.0") == [
         f"##FILTER=<ID={SNP}-0.00_0.00",
         f"##FILTER=<ID={SNP}0.00_100.00",
     ]
@@ -365,14 +361,18 @@ def test_bands_that_print_alike_are_declared_once(small, tmp_path):
     """99.995 and 99.996 both print 100.00, so two bands are CNN_2D_SNP_Tranche_100.00_100.00:
     GATK collects its header lines in a set (FilterVariantTranches.writeVCFHeader), and one line
     declares the name, as any reader needs it declared once."""
-    scored, truth = small
-    output = tmp_path / "filtered.vcf"
-    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output,
-                     "--snp-tranche", "99.995", "--snp-tranche", "99.996")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert [line.split(",")[0] for line in header_lines(output) if SNP in line] == [
+    assert _snp_filter_lines(small, tmp_path / "filtered.vcf", "99.995", "99.996") == [
         f"##FILTER=<ID={SNP}100.00_100.00",
     ]
+
+
+def _snp_filter_lines(small, output, *tranches: str) -> list[str]:
+    """The SNP ##FILTER lines' starts after filtering the small set at ``tranches``."""
+    scored, truth = small
+    snp_tranches = [word for tranche in tranches for word in ("--snp-tranche", tranche)]
+    result = run_cli("filter", "-V", scored, "--resource", truth, "-O", output, *snp_tranches)
+    assert result.returncode == 0, result.stderr
+    return [line.split(",")[0] for line in header_lines(output) if SNP in line]
 
 
 def test_intermediate_tranche_names_with_201_truth_snps(tmp_path):
