@@ -248,16 +248,20 @@ def test_an_index_attached_from_elsewhere_is_the_one_used(tmp_path):
         VcfReader(f"{path}##idx##{elsewhere / 'nothere'}")
 
 
-def test_bcf_input_is_read(tmp_path):
-    vcf = write_vcf(tmp_path / "a.vcf", RECORDS[:2])
-    bcf = tmp_path / "a.bcf"
+def as_bcf(vcf):
+    """The VCF written again as BCF by htslib, beside it."""
+    bcf = vcf.with_suffix(".bcf")
     with (
         pysam.VariantFile(str(vcf)) as source,
         pysam.VariantFile(str(bcf), "wb", header=source.header) as sink,
     ):
         for record in source:
             sink.write(record)
-    reader = VcfReader(str(bcf))
+    return bcf
+
+
+def test_bcf_input_is_read(tmp_path):
+    reader = VcfReader(str(as_bcf(write_vcf(tmp_path / "a.vcf", RECORDS[:2]))))
     assert [(r.chrom, r.pos, r.ref, r.alts) for r in reader.records()] == [
         ("chr1", 10, "A", ["C"]),
         ("chr1", 95, "ACGTACGTAC", ["A"]),
@@ -445,13 +449,7 @@ def test_a_bcf_gives_the_models_the_annotations_of_its_vcf(tmp_path):
     ]
     vcf = tmp_path / "precise.vcf"
     vcf.write_text("\n".join(header + records) + "\n")
-    bcf = tmp_path / "precise.bcf"
-    with (
-        pysam.VariantFile(str(vcf)) as text,
-        pysam.VariantFile(str(bcf), "wb", header=text.header) as sink,
-    ):
-        for record in text:
-            sink.write(record)
+    bcf = as_bcf(vcf)
     keys = ["MQ", "DP", "SOR", "FS", "QD", "MQRankSum", "ReadPosRankSum"]
 
     def vectors(path):
