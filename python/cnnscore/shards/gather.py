@@ -17,7 +17,6 @@ from ..io.locations import first_repeat
 from ..io.vcf_output import AtomicVcfWriter
 from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank, listed_before
 
-_WRITE_EVERY = 10_000
 _PROVENANCE = "##cnnscoreCommandLine=<ID=score,"
 _PASS = "##FILTER=<ID=PASS,"
 _DEFINITIONS = ("##INFO=", "##FORMAT=", "##FILTER=", "##ALT=", "##contig=")
@@ -73,7 +72,6 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
         done: set[str] = set()  # contigs left behind: a record on one again is out of order
         for reader in readers:
             previous = last  # the previous shards' last record
-            lines: list[str] = []
             for record in reader.records():
                 if last and record.chrom != last[0]:
                     done.add(last[0])
@@ -89,13 +87,9 @@ def gather_vcfs(inputs: list[str], output: str) -> int:
                         path=reader.path,
                         record=record.label,
                     )
-                lines.append(record.line)
+                writer.write_record(record.line, source=reader.path)
                 count += 1
                 last = (record.chrom, record.pos, reader.path)
-                if len(lines) == _WRITE_EVERY:
-                    writer.write_lines(lines, source=reader.path)
-                    lines = []
-            writer.write_lines(lines, source=reader.path)
         writer.commit()
     except BaseException:
         writer.abort()

@@ -41,7 +41,6 @@ from .java_double import parse_java_double
 from .options import FilterOptions
 from .truth_resources import ResourceCursor, matches_truth
 
-_WRITE_EVERY = 10_000
 _FILTER_ID = re.compile(r"##FILTER=<ID=([^,>]*)")
 #: ``Double.parseDouble``'s grammar after ``String.trim()``: decimal or hex, an optional
 #: f/F/d/D suffix, NaN and Infinity; Python's float() accepts more ("inf", "1_0") and less (hex).
@@ -352,17 +351,12 @@ def _write_filtered(traversal: _Traversal, result: FilterResult, writer: AtomicV
     options, vcf = result.options, traversal.vcf
     provenance = _provenance(options) if options.command_line_header else None
     writer.write_lines(filtered_header(vcf.header_lines, options, provenance))
-    lines: list[str] = []
     for record in traversal.records():
         added = _tranche_filter_of(record, result, vcf.path)
         existing = record.line.split("\t", 7)[6]
         new_filter = filter_column(existing, added, options.invalidate_previous_filters)
-        lines.append(_set_filter(record.line, new_filter))
+        writer.write_record(_set_filter(record.line, new_filter))
         result.records += 1
-        if len(lines) == _WRITE_EVERY:
-            writer.write_lines(lines)
-            lines = []
-    writer.write_lines(lines)
 
 
 def _tranche_filter_of(record: VcfRecord, result: FilterResult, path: str) -> str | None:
