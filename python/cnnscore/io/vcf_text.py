@@ -122,8 +122,9 @@ def _check_columns(line: str, columns: list[str], expected: int, path: str, wher
         raise InputError(f"{where} has an empty value for INFO {key}", path=path)
     if expected > 9:
         keys, *samples = columns[8].split("\t")
+        separators = keys.count(":")
         for sample in samples:
-            if sample.count(":") > keys.count(":"):
+            if sample.count(":") > separators:
                 raise InputError(
                     f"{where} has a sample with more fields than FORMAT {keys} names", path=path
                 )
