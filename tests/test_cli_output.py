@@ -176,6 +176,65 @@ def test_sighup_mid_run_leaves_nothing_and_exits_129(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == []
 
 
+def test_sigterm_to_the_process_group_ends_the_run_and_its_workers(tmp_path):
+    """SIGTERM to the whole process group (a scheduler or ``kill -- -PGID``) reaches the encoder
+    process too: killed outright while it waited for work, it held the pool's queue lock, and
+    the run's shutdown waited on that lock for ever. One line, exit 143, nothing left."""
+    folder = tmp_path / "out"
+    process, seen = _scoring_mid_run(folder, start_new_session=True)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        stderr = "".join(seen) + process.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    assert process.returncode == 143, stderr
+    assert_only_cnnscore_lines(stderr)
+    assert stderr.splitlines()[-1] == "cnnscore: terminated; no output written"
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+def test_a_pool_shutdown_that_hangs_is_given_up_on(monkeypatch):
+    """A worker stopped by a signal to the process group in the middle of sending a result left
+    part of a message in the pipe, and the pool's shutdown waited for the rest for ever (bench
+    data, SIGTERM to the group 2-5 s in: 6 runs of 6 hung; now exit 143 in each): the shutdown is
+    given up on after POOL_STOP_SECONDS, its threads being daemons."""
+    import time
+
+    from cnnscore.scoring import pipeline
+
+    class StuckPool:
+        def terminate(self):
+            time.sleep(60)
+
+    monkeypatch.setattr(pipeline, "POOL_STOP_SECONDS", 0.2)
+    started = time.monotonic()
+    pipeline._stop_pool(StuckPool())
+    assert time.monotonic() - started < 5
+
+
+def test_a_stop_as_the_run_closes_its_streams_is_one_line(monkeypatch, capsys):
+    """SIGTERM after the outputs were published, while the run closed its output streams, came
+    out of main as a traceback with exit 1 (the interruption review): one line, 128 + signal."""
+    import contextlib
+    import importlib
+
+    cli_main = importlib.import_module("cnnscore.cli.main")  # the module, not its main()
+
+    @contextlib.contextmanager
+    def stopped_on_the_way_out(_quiet):
+        yield None
+        raise cli_main.Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(cli_main, "only_cnnscore_lines", stopped_on_the_way_out)
+    monkeypatch.setattr(cli_main, "_run", lambda *args: 0)
+    status = cli_main.main(["compare", "--baseline", "a.vcf", "--candidate", "b.vcf", "-O", "c"])
+    assert status == 143
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "cnnscore: stopped (signal 15) while starting or finishing; each output is whole or absent"
+    )
+
+
 def test_sighup_ignored_at_start_up_stays_ignored(tmp_path):
     """``nohup cnnscore ...``: the run was asked to outlive its terminal, so a SIGHUP mid-run
     (to the whole group) changes nothing: it finishes and writes the whole output. Catching

@@ -8,6 +8,7 @@ setting at fault named by its flag, and so does running out of memory (MemoryErr
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import signal
@@ -305,44 +306,56 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = _catch_stop_signals() if in_main_thread else {}
     try:
-        common, _ = options_from(CommonOptions, args)
-        with only_cnnscore_lines(not library_logs_wanted(common.verbose)) as results:
-            try:
-                notes = parse_notes(args)
-                if command.gatk:  # GATK's engine arguments: notes, or a refusal
-                    notes += gatk_engine_notes(command, args)
-                options, option_notes = options_from(command.options, args)
-                for note in notes + option_notes:
-                    print(note, file=sys.stderr)
-                _use_tmp_dir(getattr(options, "tmp_dir", None))
-                return _run(command, options, common, results)
-            except (InputError, OSError, RuntimeError) as err:
-                full = _full_output(err)  # a library's way of saying the disk is full, or ours
-                if full is None:
-                    if isinstance(err, InputError):
-                        print(f"cnnscore: error: {_error_line(err, command)}", file=sys.stderr)
-                        return 1
-                    raise
-                folder, name = os.path.split(os.path.abspath(full))
-                print(
-                    f"cnnscore: error: {user_facing(folder)}: no space left on device while "
-                    f"writing {name}",
-                    file=sys.stderr,
-                )
-                return 1
-            except MemoryError:  # the outputs were abandoned on the way out (io.files)
-                print(_out_of_memory_line(command), file=sys.stderr)
-                return 1
-            except Terminated as stop:
-                line, status = _stopped_line(stop)
-                print(line, file=sys.stderr)
-                return status
-            except KeyboardInterrupt:
-                print("cnnscore: interrupted; no output written", file=sys.stderr)
-                return 130
+        return _main(command, args)
+    except KeyboardInterrupt as stop:
+        # arrived while the run set up or closed its output streams, outside the work, whose
+        # outputs are then whole (published) or absent either way; the status it had is lost
+        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+        print(f"cnnscore: stopped (signal {signum}) while starting or finishing; each output "
+              "is whole or absent", file=sys.stderr)  # fmt: skip
+        return 128 + signum
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _main(command: Command, args: argparse.Namespace) -> int:
+    """The command, run with only cnnscore's lines on stderr, its errors as one line each."""
+    common, _ = options_from(CommonOptions, args)
+    with only_cnnscore_lines(not library_logs_wanted(common.verbose)) as results:
+        try:
+            notes = parse_notes(args)
+            if command.gatk:  # GATK's engine arguments: notes, or a refusal
+                notes += gatk_engine_notes(command, args)
+            options, option_notes = options_from(command.options, args)
+            for note in notes + option_notes:
+                print(note, file=sys.stderr)
+            _use_tmp_dir(getattr(options, "tmp_dir", None))
+            return _run(command, options, common, results)
+        except (InputError, OSError, RuntimeError) as err:
+            full = _full_output(err)  # a library's way of saying the disk is full, or ours
+            if full is None:
+                if isinstance(err, InputError):
+                    print(f"cnnscore: error: {_error_line(err, command)}", file=sys.stderr)
+                    return 1
+                raise
+            folder, name = os.path.split(os.path.abspath(full))
+            print(
+                f"cnnscore: error: {user_facing(folder)}: no space left on device while "
+                f"writing {name}",
+                file=sys.stderr,
+            )
+            return 1
+        except MemoryError:  # the outputs were abandoned on the way out (io.files)
+            print(_out_of_memory_line(command), file=sys.stderr)
+            return 1
+        except Terminated as stop:
+            line, status = _stopped_line(stop)
+            print(line, file=sys.stderr)
+            return status
+        except KeyboardInterrupt:
+            print("cnnscore: interrupted; no output written", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

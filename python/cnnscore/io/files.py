@@ -15,9 +15,11 @@ import hashlib
 import os
 import secrets
 import shutil
+import signal
 import stat
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from re import Pattern
 
 from ..errors import InputError
@@ -156,6 +158,40 @@ def _create_temporary(path: str, folder: bool, suffix: str) -> str:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held off while renames publish an output and its companions, then
+    acted on: a stop that arrived between two renames raised between them (the handler runs at
+    the next bytecode), after the first had happened and before the rollback could know it, and
+    left an old VCF beside the new index, or part of a new shard set beside part of the old,
+    under "no output written" (the interruption review). Held, the set is published whole and
+    the stop then unwinds the run as usual. Python runs handlers in the main thread only, so
+    elsewhere there is nothing to hold."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    # a handler set outside Python (None here) could not be put back: nothing is held then
+    if threading.current_thread() is not threading.main_thread() or None in map(
+        signal.getsignal, stops
+    ):
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, _frame: caught.append(signum))
+        for signum in stops
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler != signal.SIG_IGN:  # the default action, or one set outside Python
+                os.kill(os.getpid(), caught[0])
+
+
 def _remove(path: str) -> None:
     """Remove a temporary file or folder tree; never raises (it runs while another error is on
     its way out), but says what it could not remove."""
@@ -234,6 +270,10 @@ class PartialOutput:
         would pair with an old one) and the retired files are put back."""
         if not self._open:
             raise RuntimeError(f"{self.path}: output already committed or aborted")
+        with signals_held():
+            self._commit()
+
+    def _commit(self) -> None:
         published: list[str] = []
         aside: list[str] = []
         try:
@@ -361,6 +401,11 @@ def publish_together(outputs: Sequence[PartialOutput]) -> None:
     in the order given, or none of them: when one fails, those already published are taken
     back, the files they replaced (an earlier run's at the same names) put back, and the rest
     aborted, so no reader finds part of one set beside part of another."""
+    with signals_held():
+        _publish_together(outputs)
+
+
+def _publish_together(outputs: Sequence[PartialOutput]) -> None:
     published: list[str] = []
     earlier: list[tuple[str, str]] = []  # (a path, where the file it held waits meanwhile)
     try:
@@ -414,6 +459,11 @@ def replace_in_folder(
     it, and it is removed. On any failure the new files are taken back and the earlier put back.
     """
     stale = check_folder_to_fill(folder, earlier)
+    with signals_held():
+        _replace_in_folder(folder, contents, stale)
+
+
+def _replace_in_folder(folder: str, contents: Sequence[tuple[str, bytes]], stale: list[str]):
     staging = _create_temporary(os.path.join(folder, "output"), True, "")
     moved_aside: list[str] = []
     published: list[str] = []

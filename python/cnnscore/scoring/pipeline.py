@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -175,9 +176,20 @@ def _start_worker(config: EncoderConfig) -> None:
     pysam.set_verbosity(0)
     # The parent decides how a run ends: Ctrl-C reaches the whole process group, and the parent's
     # pool shutdown stops the workers with SIGTERM; neither should print a worker's traceback.
+    # SIGTERM exits through SystemExit, not the default action: a worker killed outright while it
+    # waited for work held the pool's queue lock, and the parent's shutdown, which takes that
+    # lock, then waited for ever (a SIGTERM to the process group hung the run).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _exit_quietly)
     _worker_encoder = Encoder(config)
+
+
+def _exit_quietly(signum: int, _frame) -> None:
+    """A worker's SIGTERM: unwind (locks released on the way) and exit, with no traceback. A
+    second SIGTERM (the parent's shutdown, after the process group's) is ignored: raised again
+    while the first unwound, before the lock was let go, it left the lock held as well."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def _encode_in_worker(records: list[VcfRecord]) -> EncodedChunk:
@@ -252,7 +264,8 @@ def _encoded_here_or_in_workers(
     # spawn, not fork: the parent may already run TensorFlow or OpenVINO threads.
     context = multiprocessing.get_context("spawn")
     in_flight: deque = deque()
-    with context.Pool(workers, initializer=_start_worker, initargs=(config,)) as pool:
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(config,))
+    try:
         for records in chunks:
             in_flight.append((records, pool.apply_async(_encode_in_worker, (records,))))
             if len(in_flight) > 2 * workers:
@@ -261,6 +274,23 @@ def _encoded_here_or_in_workers(
         while in_flight:
             done_records, result = in_flight.popleft()
             yield done_records, result.get()
+    finally:
+        _stop_pool(pool)
+
+
+#: How long a pool's shutdown may take before the run goes on without it
+POOL_STOP_SECONDS = 5.0
+
+
+def _stop_pool(pool) -> None:
+    """``pool.terminate()``, given up on after :data:`POOL_STOP_SECONDS`: a worker stopped by a
+    signal to the whole process group (a scheduler's SIGTERM) in the middle of sending a result
+    leaves part of a message in the pipe, and the pool's result thread, which the shutdown
+    joins, then waits for the rest for ever (the run hung). The workers are sent SIGTERM before
+    that join, and the pool's threads are daemons, which end with the process."""
+    stopper = threading.Thread(target=pool.terminate, name="cnnscore-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(POOL_STOP_SECONDS)
 
 
 def warn_of_undeclared_keys(keys: tuple[str, ...], vcf: VcfReader) -> None:
