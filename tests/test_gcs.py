@@ -229,6 +229,45 @@ def test_interrupted_upload_leaves_the_previous_object(gcs_emulator, tmp_path, m
     assert blob.download_as_bytes() == payload
 
 
+def test_a_stop_between_the_uploads_never_pairs_a_new_index_with_the_old_vcf(
+    gcs_emulator, tmp_path, monkeypatch
+):
+    """The index went up before its VCF; a run stopped after it (preempted, interrupted, the
+    upload failing) left the new .tbi beside the earlier VCF, whose records htslib then reads
+    through the new offsets. The earlier index is removed first and the new one goes up last:
+    a stopped run leaves a VCF without an index, never beside another's."""
+    from cnnscore.errors import InputError
+    from cnnscore.gcs import client as gcs
+    from cnnscore.gcs.remote_files import RemoteFiles
+
+    bucket = gcs_emulator.bucket(BUCKET)
+    bucket.blob("stop/o.vcf.gz").upload_from_string(b"earlier vcf")
+    bucket.blob("stop/o.vcf.gz.tbi").upload_from_string(b"earlier index")
+    real_open = gcs._open_for_upload
+
+    def failing_for_the_vcf(path: str):
+        if path.endswith(".vcf.gz"):
+            raise OSError(5, "Input/output error")  # the stop, as the VCF's upload starts
+        return real_open(path)
+
+    monkeypatch.setattr(gcs, "_open_for_upload", failing_for_the_vcf)
+    with RemoteFiles() as remote, pytest.raises(InputError, match="upload interrupted"):
+        staged = remote.output(gs("stop/o.vcf.gz"))
+        Path(staged).write_bytes(b"new vcf")
+        Path(staged + ".tbi").write_bytes(b"new index")
+        remote.publish()
+    assert bucket.blob("stop/o.vcf.gz").download_as_bytes() == b"earlier vcf"
+    assert not bucket.blob("stop/o.vcf.gz.tbi").exists()
+    monkeypatch.undo()
+    with RemoteFiles() as remote:  # the same publish, undisturbed
+        staged = remote.output(gs("stop/o.vcf.gz"))
+        Path(staged).write_bytes(b"new vcf")
+        Path(staged + ".tbi").write_bytes(b"new index")
+        remote.publish()
+    assert bucket.blob("stop/o.vcf.gz").download_as_bytes() == b"new vcf"
+    assert bucket.blob("stop/o.vcf.gz.tbi").download_as_bytes() == b"new index"
+
+
 def test_a_gs_output_without_credentials_stops_before_the_work(tmp_path, monkeypatch):
     """No credentials at all: one line naming the destination, before anything is scored (it
     was a "scored ... -> gs://" line, the work, and then the error)."""

@@ -9,6 +9,7 @@ the requester-pays project and the error wording are decided in one place. ``STO
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -226,6 +227,14 @@ class GcsClient:
                 f"upload interrupted ({type(err).__name__}: {err}); no object was created",
                 path=url,
             ) from None
+
+    def delete(self, url: str) -> None:
+        """Remove the object at ``url``; none there is not an error."""
+        from google.api_core import exceptions
+
+        gcs = GcsObject.parse(url)
+        with self._explained(url), contextlib.suppress(exceptions.NotFound):
+            self._bucket(gcs).blob(gcs.name).delete(retry=self._retry(url))
 
 
 def _open_for_upload(local_path: str) -> IO[bytes]:

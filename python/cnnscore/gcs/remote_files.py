@@ -10,7 +10,8 @@ and it, so every subcommand gains ``gs://`` without its modules knowing about GC
   their indexes from the cache, joined to the URL by htslib's ``##idx##`` convention (a CRAM's
   reference too: nothing is downloaded whole);
 - outputs are written to a local staging folder and uploaded only after the command succeeded,
-  indexes first, so the appearance of the main object means its index is there too.
+  an earlier index at the destination removed first and the new one uploaded last, so a run
+  stopped between the uploads never leaves one VCF beside another's index.
 """
 
 from __future__ import annotations
@@ -207,7 +208,12 @@ class RemoteFiles:
         return local
 
     def publish(self) -> None:
-        """Upload every staged output: companions (indexes) first, then the main object."""
+        """Upload every staged output: a VCF's index (or a report's .json/.html) after the main
+        object, the earlier ones at their names removed first. A run stopped between the uploads
+        (preempted, interrupted, an upload failing for good) then leaves the earlier or the new
+        VCF without an index, which a reader notices, never beside the other's index, whose
+        offsets htslib would follow into the wrong records (indexes went up first, and such a
+        stop left the new index beside the earlier VCF: the interruption review)."""
         for staged in self._outputs:
             if os.path.isdir(staged.local_path):
                 for name in sorted(os.listdir(staged.local_path)):
@@ -215,12 +221,14 @@ class RemoteFiles:
                 continue
             folder = os.path.dirname(staged.local_path)
             base = os.path.basename(staged.local_path)
-            # companions: the index beside a VCF, or PREFIX.json/.html beside a report prefix
-            for name in sorted(os.listdir(folder)):
-                if name != base and name.startswith(base):
-                    self._client.upload(os.path.join(folder, name), staged.url + name[len(base) :])
+            companions = [name for name in sorted(os.listdir(folder))
+                          if name != base and name.startswith(base)]  # fmt: skip
+            for name in companions:
+                self._client.delete(staged.url + name[len(base) :])
             if os.path.exists(staged.local_path):
                 self._client.upload(staged.local_path, staged.url)
+            for name in companions:
+                self._client.upload(os.path.join(folder, name), staged.url + name[len(base) :])
 
     def read_failure(self) -> str | None:
         """Why a by-range read failed for good, if one did: htslib reports only an I/O error."""
