@@ -48,6 +48,7 @@ def test_full_2d_score_from_and_to_gcs(gcs_emulator, smoke_2d_output, tmp_path):
                      "--requester-pays-project", "billing-project"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "cnnscore: uploaded the outputs to gs://" in result.stderr
     names = {blob.name for blob in gcs_emulator.list_blobs(BUCKET, prefix="out/")}
     assert names == {"out/smoke.vcf.gz", "out/smoke.vcf.gz.tbi", "out/smoke.metrics.json"}
     scored = _download(gcs_emulator, "out/smoke.vcf.gz", tmp_path / "smoke.vcf.gz")
@@ -355,6 +356,7 @@ def test_cram_and_its_reference_from_gcs(gcs_emulator, smoke_2d_output, tmp_path
     result = run_cli(*gcs_score_args(str(output), reads="cram/smoke.cram"))
     assert result.returncode == 0, result.stderr
     assert data_lines(output) == data_lines(smoke_2d_output)
+    assert "uploaded the outputs" not in result.stderr  # the output is local
     # the CRAM and its reference were read by range: only their indexes are cached
     cached = {p.name for p in Path(os.environ["CNNSCORE_GCS_CACHE"]).rglob("*") if p.is_file()}
     assert {"ref.chr20.fa.gz.fai", "ref.chr20.fa.gz.gzi", "smoke.cram.crai"} <= cached

@@ -194,8 +194,9 @@ def _run(command: Command, options, common: CommonOptions, results: TextIO) -> i
     with remote, shown_as(remote.user_text):
         try:
             status = handler(localize(options, remote), results) or 0
-            if status in (0, 3):  # 3: compare's gates failed, its reports are complete
-                remote.publish()
+            # 3: compare's gates failed, its reports are complete; said only where an output
+            # is a gs:// one
+            if status in (0, 3) and remote.publish():
                 print("cnnscore: uploaded the outputs to gs://", file=sys.stderr)
         except Exception as err:
             # htslib says only "I/O error" (or the file looks unreadable) when a by-range read

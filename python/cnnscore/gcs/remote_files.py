@@ -207,13 +207,14 @@ class RemoteFiles:
         self._outputs[-1] = _StagedOutput(prefix, local)
         return local
 
-    def publish(self) -> None:
+    def publish(self) -> int:
         """Upload every staged output: a VCF's index (or a report's .json/.html) after the main
         object, the earlier ones at their names removed first. A run stopped between the uploads
         (preempted, interrupted, an upload failing for good) then leaves the earlier or the new
         VCF without an index, which a reader notices, never beside the other's index, whose
         offsets htslib would follow into the wrong records (indexes went up first, and such a
-        stop left the new index beside the earlier VCF: the interruption review)."""
+        stop left the new index beside the earlier VCF: the interruption review). Returns how
+        many outputs there were."""
         for staged in self._outputs:
             if os.path.isdir(staged.local_path):
                 for name in sorted(os.listdir(staged.local_path)):
@@ -229,6 +230,7 @@ class RemoteFiles:
                 self._client.upload(staged.local_path, staged.url)
             for name in companions:
                 self._client.upload(os.path.join(folder, name), staged.url + name[len(base) :])
+        return len(self._outputs)
 
     def read_failure(self) -> str | None:
         """Why a by-range read failed for good, if one did: htslib reports only an I/O error."""
