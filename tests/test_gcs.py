@@ -373,20 +373,22 @@ def _running(pid: int) -> bool:
 
 
 def test_range_server_stops_when_its_scorer_is_killed(tmp_path):
-    """A SIGKILLed scorer (a preempted task) must not leave its range server serving forever."""
+    """A SIGKILLed scorer (a preempted task) must not leave its range server serving forever,
+    nor the server's failures file in the temp folder (31 had piled up on one machine)."""
     program = (
         "import os, signal\n"
         "from cnnscore.gcs.range_server import RangeServer\n"
         "if __name__ == '__main__':\n"
         "    server = RangeServer()\n"
-        "    print(server._process.pid, flush=True)\n"
+        "    print(server._process.pid, server._failures, flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     pid_file = tmp_path / "server.pid"
     with open(pid_file, "w") as out:  # not a pipe: a surviving server would hold it open
         subprocess.run([sys.executable, "-c", program], stdout=out, stderr=subprocess.DEVNULL)
-    server_pid = int(pid_file.read_text().split()[0])
+    server_pid, failures = pid_file.read_text().split()[:2]
     deadline = time.monotonic() + 15
-    while _running(server_pid) and time.monotonic() < deadline:
+    while _running(int(server_pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _running(server_pid)
+    assert not _running(int(server_pid))
+    assert not Path(failures).exists()

@@ -110,14 +110,18 @@ def _serve(
     server = _QuietServer(("127.0.0.1", 0), _handler_for(client, failures))
     sender.send(server.server_address[1])
     sender.close()
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    watch = threading.Thread(target=_exit_with_parent, args=(parent_pid, failures), daemon=True)
+    watch.start()
     server.serve_forever()
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """A killed scorer (SIGKILL, a preempted task) cannot stop its server: stop on our own."""
+def _exit_with_parent(parent_pid: int, failures: str) -> None:
+    """A killed scorer (SIGKILL, a preempted task) cannot stop its server, nor remove the
+    failures file it made: stop on our own, and remove it (they piled up in the temp folder)."""
     while os.getppid() == parent_pid:
         time.sleep(_PARENT_CHECK_SECONDS)
+    with contextlib.suppress(OSError):
+        os.remove(failures)
     os._exit(0)
 
 
