@@ -35,6 +35,7 @@ from conftest import (
     header_lines,
     info_scores,
     run_cli,
+    write_random_weights,
 )
 
 TRUTH_VCF = SMOKE / "giab_truth.vcf.gz"
@@ -368,6 +369,24 @@ def test_trained_1d_model_is_scored_end_to_end(trained_1d, tmp_path):
         stored = [n.decode() for n in handle["model_weights"].attrs["layer_names"]]
     assert stored == [layer["name"] for layer in config["layers"]]
     assert {layer["class_name"] for layer in config["layers"]} >= {"Conv1D", "Dropout", "Dense"}
+
+
+def test_a_trained_json_refuses_weights_it_was_not_trained_with(trained_1d, tmp_path):
+    """The .json names the sha256 of the .hd5 written with it: a run killed between publishing
+    the two left a new .hd5 beside the earlier run's .json, which scored without a word (the
+    interruption review); other weights of the same architecture are refused, in one line."""
+    from cnnscore.io.files import sha256_file
+
+    _, prefix, _ = trained_1d
+    description = json.loads(Path(f"{prefix}.json").read_text())
+    assert description["cnnscore_training"]["weights_sha256"] == sha256_file(f"{prefix}.hd5")
+    other = write_random_weights(Path(f"{prefix}.json"), tmp_path / "other.hd5", seed=3)
+    output = tmp_path / "scored.vcf.gz"
+    result = run_cli("score", "-V", SMOKE_VCF, "-R", SMOKE_REF, "--architecture",
+                     f"{prefix}.json", "--weights", other, "-O", output)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "these are not the weights model.json was trained with" in result.stderr
+    assert not output.exists()
 
 
 def test_a_model_is_scored_with_its_own_keys_or_a_warning(trained_1d, tmp_path):

@@ -34,6 +34,8 @@ class ModelSpec:
     annotations: tuple[str, ...]
     window_size: int
     read_limit: int
+    #: the sha256 of the weights ``cnnscore train`` wrote with this JSON (None for any other)
+    weights_sha256: str | None = None
 
     @property
     def info_key(self) -> str:
@@ -86,7 +88,29 @@ def parse_model_spec(data: object, path: str) -> ModelSpec:
         annotations=tuple(annotations),
         window_size=_whole_number(data, "window_size", path),
         read_limit=_whole_number(data, "read_limit", path),
+        weights_sha256=_trained_weights_digest(data),
     )
+
+
+def _trained_weights_digest(data: dict) -> str | None:
+    training = data.get("cnnscore_training")
+    digest = training.get("weights_sha256") if isinstance(training, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def check_trained_pair(spec: ModelSpec, weights_path: str) -> None:
+    """A JSON ``cnnscore train`` wrote names the sha256 of the weights written with it: other
+    weights beside it (a run killed between publishing the two files left a new .hd5 beside the
+    earlier run's .json, the interruption review found) are refused, not scored."""
+    from ..io.files import sha256_file
+
+    if spec.weights_sha256 is not None and sha256_file(weights_path) != spec.weights_sha256:
+        raise InputError(
+            f"these are not the weights {os.path.basename(spec.path)} was trained with (its "
+            "cnnscore_training.weights_sha256 differs): give the .json and .hd5 that one train "
+            "run wrote together",
+            path=weights_path,
+        )
 
 
 def _whole_number(data: dict, key: str, path: str) -> int:

@@ -37,6 +37,7 @@ from ..models.spec import (
     READ_TENSOR,
     REFERENCE,
     ModelSpec,
+    check_trained_pair,
     load_model_spec,
 )
 from .inference import ChunkInference, in_place_heights
@@ -228,6 +229,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     architecture_for(spec)
     inference_batch, transfer_batch = _batch_sizes(options, tensor_type)
     file_layers = read_keras2_weights(weights_path)
+    check_trained_pair(spec, weights_path)
     backend_type = backend_class(options.backend)
     if options.precision not in backend_type.precisions:
         raise InputError(

@@ -378,8 +378,10 @@ def _train(
     prefix = output_prefix(options.output)
     with _publishing(weights_path, prefix) as weights_output:
         export_weights(model, spec, weights_output.temp, validation_batches[0][0])
+        weights_sha256 = sha256_file(weights_output.temp)
         data["cnnscore_training"] = {
             "cnnscore_version": __version__,
+            "weights_sha256": weights_sha256,  # checked when scored (models.spec)
             "tensors": user_facing(list(options.tensors)),
             "seed": options.seed,
             "epochs_run": epochs_run,
@@ -431,7 +433,7 @@ def _train(
             "validation": metrics,
             "distillation": distillation,
             "outputs": {
-                "weights": {"path": weights_path, "sha256": sha256_file(weights_output.temp)},
+                "weights": {"path": weights_path, "sha256": weights_sha256},
                 "architecture": {"path": json_path, "sha256": _sha256(description)},
             },
             "seconds": round(time.monotonic() - started, 3),
