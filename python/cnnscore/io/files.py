@@ -463,7 +463,9 @@ def replace_in_folder(
         _replace_in_folder(folder, contents, stale)
 
 
-def _replace_in_folder(folder: str, contents: Sequence[tuple[str, bytes]], stale: list[str]):
+def _replace_in_folder(
+    folder: str, contents: Sequence[tuple[str, bytes]], stale: list[str]
+) -> None:
     staging = _create_temporary(os.path.join(folder, "output"), True, "")
     moved_aside: list[str] = []
     published: list[str] = []

@@ -317,10 +317,11 @@ class VcfReader:
 def _bcf_line(record: pysam.VariantRecord, float_keys: set[str]) -> str:
     """A BCF record as VCF text, its INFO floats written exactly: htslib prints a float with six
     significant digits (``MQ=59.724321`` stored as a 32-bit float comes back ``59.7243``), so
-    the annotations the models read would differ from the same calls' VCF (two of 252 smoke
-    scores moved by 0.001). A float htslib's text does not give back is written as the shortest
-    text that reads back as the stored 32-bit value, which is also what that VCF's text becomes
-    in the model's float32 input; the rest (``60``, missing, non-finite) keep htslib's text."""
+    the annotations the models read would differ from the same calls' VCF (the smoke calls given
+    8-digit annotations: two of 252 scores moved by 0.001). A float htslib's text does not give
+    back is written as the shortest text that reads back as the stored 32-bit value, which is
+    also what that VCF's text becomes in the model's float32 input; the rest (``60``, missing,
+    non-finite) keep htslib's text."""
     columns = str(record).rstrip("\n").split("\t", 8)
     if columns[7] == "." or not float_keys:
         return "\t".join(columns)

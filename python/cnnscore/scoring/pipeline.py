@@ -186,8 +186,8 @@ def _start_worker(config: EncoderConfig) -> None:
 
 def _exit_quietly(signum: int, _frame) -> None:
     """A worker's SIGTERM: unwind (locks released on the way) and exit, with no traceback. A
-    second SIGTERM (the parent's shutdown, after the process group's) is ignored: raised again
-    while the first unwound, before the lock was let go, it left the lock held as well."""
+    second SIGTERM (the parent's shutdown, after the process group's) is ignored, so that it
+    cannot cut the unwinding short."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
