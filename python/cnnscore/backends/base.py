@@ -20,8 +20,6 @@ import numpy as np
 from ..models.network import Network, Weights
 from .axis_dft import branch_macs
 
-PRECISIONS = ("fp32", "bf16")
-
 
 class InferenceBackend(ABC):
     name: ClassVar[str]

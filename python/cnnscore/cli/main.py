@@ -165,7 +165,11 @@ def _models_fetch(options, results: TextIO) -> None:
         if item.skipped:
             print(f"cnnscore: skipped GATK's {item.model}: {item.skipped}", file=sys.stderr)
             continue
-        check = "sha256 verified" if item.pinned else "size and partial sha256 verified (spec §10)"
+        check = (
+            "sha256 verified"
+            if item.pinned
+            else "size and partial sha256 verified (docs/MODELS.md)"
+        )
         print(item.path, file=results)
         state = "fetched" if item.fetched else "cached"
         print(f"cnnscore: {state}, {check}: {item.path}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 Each subcommand is one stage's options class: its fields carry their flags, GATK's spellings,
 parsers and help, so this module only lays them out as argparse parsers and turns what argparse
-parsed back into that class. Nothing here names an individual option except the two every
-subcommand shares (:class:`CommonOptions`).
+parsed back into that class. Nothing here names an individual option except those of
+:class:`CommonOptions` (``--verbose`` on every subcommand; the gs:// pair on those that read
+files).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .gatk_words import WordError, drop_java_options, drop_tags, expand_argument
 
 @dataclass(frozen=True)
 class CommonOptions:
-    """What every subcommand takes, whichever stage runs it."""
+    """What every subcommand takes (``--verbose``), and every one that reads files (gs://)."""
 
     verbose: bool = setting(
         "--verbose",

@@ -21,8 +21,6 @@ from .read_tensor import P_CALLED, P_OTHER, read_tensor, stored_height
 from .reads import ReadSource
 from .reference_tensor import BASE_VECTORS, KNOWN_BASES
 
-ENCODERS = ("auto", "compiled", "python")
-
 _P_CALLED = P_CALLED.astype(np.float32)
 _P_OTHER = P_OTHER.astype(np.float32)
 _BASE_VECTORS = BASE_VECTORS.astype(np.float32)

@@ -1,11 +1,12 @@
 """The 2D ``read_tensor``: GATK's read pileup encoding, quirks included.
 
-Each step follows GATK's Python encoder (see the spec, §5): a pileup-wide insertion map keyed in
-read-cursor units, rows sorted by unclipped start then by a "sort character", each read truncated
-to the window *before* it is shifted, pads applied from the highest key down (so several indels in
-one read land where GATK puts them, not where they belong), p-hot base qualities, flags over the
-half-open range [first, last) of filled columns, and reference channels on every row. The strings
-are built exactly as GATK builds them; only filling the tensor is vectorised.
+Each step follows GATK's Python encoder (docs/GATK_BEHAVIOUR.md, "The 2D read tensor"): a
+pileup-wide insertion map keyed in read-cursor units, rows sorted by unclipped start then by a
+"sort character", each read truncated to the window *before* it is shifted, pads applied from the
+highest key down (so several indels in one read land where GATK puts them, not where they belong),
+p-hot base qualities, flags over the half-open range [first, last) of filled columns, and reference
+channels on every row. The strings are built exactly as GATK builds them; only filling the tensor
+is vectorised.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _CURSOR_OPS = frozenset((0, 1, 2, 4))
 READ_BASE_CHANNELS = slice(0, 4)
 READ_PAD_CHANNEL = 4
 REFERENCE_CHANNEL_OFFSET = 5
-FLAG_REVERSE, FLAG_MATE_REVERSE, FLAG_FIRST, FLAG_NOT_FIRST, MAPPING_QUALITY = 10, 11, 12, 13, 14
+# the read-flag channels (reverse, mate reverse, first of pair, not first) and mapping quality
+FLAG_CHANNELS_START, MAPPING_QUALITY_CHANNEL = 10, 14
 READ_TENSOR_CHANNELS = 15
 MAPPING_QUALITY_MAX = 60.0
 
@@ -183,7 +185,7 @@ def read_tensor(
     _fill_read_channels(tensor, chars, quals)
     columns = np.arange(window)
     in_span = (columns >= spans[:, :1]) & (columns < spans[:, 1:])
-    tensor[:, :, FLAG_REVERSE : MAPPING_QUALITY + 1] = np.where(
+    tensor[:, :, FLAG_CHANNELS_START : MAPPING_QUALITY_CHANNEL + 1] = np.where(
         in_span[:, :, None], flags[:, None, :], np.float32(0)
     )
     _fill_reference_channels(tensor, reference_row(reference_window, inserts, window))

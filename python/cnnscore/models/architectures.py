@@ -1,4 +1,5 @@
-"""GATK's CNN architectures (spec §4.4, §5.8, §5.9) as :class:`~.network.Network` descriptions.
+"""GATK's CNN architectures, as GATK's ``vqsr_cnn`` Python package builds them, as
+:class:`~.network.Network` descriptions.
 
 The JSON's ``id`` picks one; the JSON's shapes (window, read limit, annotations) fill it in. The
 descriptions carry GATK's dropout layers for training; inference skips them.
@@ -51,7 +52,7 @@ def _network(spec: ModelSpec, branch, annotation_units: int, head) -> Network:
 
 
 def small_2d(spec: ModelSpec) -> Network:
-    """``small_2d`` (GATK's default 2D model, spec §5.8)."""
+    """``small_2d`` (GATK's default 2D model)."""
     return _network(
         spec,
         [
@@ -76,7 +77,7 @@ def small_2d(spec: ModelSpec) -> Network:
 
 
 def cnn_2d_mix_train(spec: ModelSpec) -> Network:
-    """``2d_cnn_mix_train`` (legacy 2D model; shape inferred from its builder, spec §5.9)."""
+    """``2d_cnn_mix_train`` (legacy 2D model; shape inferred from GATK's builder for it)."""
     return _network(
         spec,
         [
@@ -102,7 +103,7 @@ def cnn_2d_mix_train(spec: ModelSpec) -> Network:
 
 
 def cnn_1d_mix_train_full_bn(spec: ModelSpec) -> Network:
-    """``1d_cnn_mix_train_full_bn`` (GATK's default 1D model, spec §4.4)."""
+    """``1d_cnn_mix_train_full_bn`` (GATK's default 1D model)."""
     return _network(
         spec,
         [

@@ -1,10 +1,10 @@
 """``cnnscore models fetch gatk``: GATK's official CNN model files, checked by sha256, cached.
 
-GATK shipped its models as Git LFS files (spec §10); GATK 4.6.1 deleted the tool, so users need a
+GATK shipped its models as Git LFS files; GATK 4.6.1 deleted the tool, so users need a
 dependable way to get exactly those bytes. The files come from GitHub's LFS media endpoint at a
 GATK release tag, or from a mirror (a local folder or an http(s) base URL: air-gapped sites, CI),
 and land in a cache only after their size and sha256 match the LFS pointers. For the two weight
-files whose full sha256 the spec does not record, the known prefix/suffix of the hash and the exact
+files whose full sha256 is not on record here, the known prefix/suffix of the hash and the exact
 size are checked, and the command says so.
 """
 
@@ -50,7 +50,7 @@ class ModelFile:
         return None
 
 
-# The LFS pointers of GATK 4.0.12.0-4.6.0.0 (spec §10; small_2d.* and the JSONs byte-verified).
+# The LFS pointers of GATK 4.0.12.0-4.6.0.0 (small_2d.* and the JSONs byte-verified).
 GATK_FILES = {
     f.name: f
     for f in (

@@ -2,8 +2,8 @@
 
 Training a model needs its architecture JSON, and the exported JSON must be one GATK and
 ``cnnscore score`` read. ``--model-kind`` spares the user finding GATK's file: it builds the same
-content (the fields of GATK's ``1d_cnn_mix_train_full_bn.json`` / ``small_2d.json``, spec §4.4 and
-§5.8), so the trained model is built by the same code as GATK's defaults. ``compact-1d`` and
+content (the fields of GATK's ``1d_cnn_mix_train_full_bn.json`` / ``small_2d.json``),
+so the trained model is built by the same code as GATK's defaults. ``compact-1d`` and
 ``compact-2d`` are cnnscore's own smaller networks (the shipped default models), in the same form.
 """
 

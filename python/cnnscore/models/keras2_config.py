@@ -26,7 +26,6 @@ from .network import (
     Weights,
 )
 
-KERAS_VERSION = "2.2.4"
 _GLOROT_NORMAL = {
     "class_name": "VarianceScaling",
     "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "normal", "seed": None},

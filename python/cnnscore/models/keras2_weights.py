@@ -19,6 +19,9 @@ import numpy as np
 
 from ..errors import InputError
 
+#: What GATK's model files say wrote them (Keras 2.2.4); Keras 2 readers check the attribute.
+KERAS_VERSION = b"2.2.4"
+
 
 @dataclass(frozen=True)
 class LayerWeights:
@@ -86,12 +89,12 @@ def write_keras2_weights(
     ENOSPC like any other."""
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as handle:
-        handle.attrs["keras_version"] = b"2.2.4"
+        handle.attrs["keras_version"] = KERAS_VERSION
         handle.attrs["backend"] = b"tensorflow"
         if model_config is not None:
             handle.attrs["model_config"] = json.dumps(model_config).encode()
         group = handle.create_group("model_weights")
-        group.attrs["keras_version"] = b"2.2.4"
+        group.attrs["keras_version"] = KERAS_VERSION
         group.attrs["backend"] = b"tensorflow"
         group.attrs["layer_names"] = np.array([n.encode() for n in layer_names])
         by_name = {layer.name: layer for layer in layers}

@@ -5,7 +5,7 @@ training, OpenVINO's opset directly, ...), so a backend that does not need Tenso
 imports it: that is ~5 s and ~550 MB less per scoring process. Depth-adaptive inference rewrites
 the description (fewer input rows, row copies inserted), not a framework's graph.
 
-The networks share one shape (spec §4.4, §5.8, §5.9):
+The networks share one shape:
 ``tensor → branch (convs, pools) → flatten`` beside
 ``annotations → batch norm → dense``, concatenated, then a head of dense layers (where GATK
 concatenates the normalised annotations again, ``ConcatAnnotations`` says so), ending in a

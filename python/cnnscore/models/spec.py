@@ -11,7 +11,7 @@ from ..errors import InputError
 REFERENCE = "reference"
 READ_TENSOR = "read_tensor"
 
-#: The 15-channel read-tensor layout every shipped GATK 2D model uses (spec §5.7).
+#: The 15-channel read-tensor layout every shipped GATK 2D model uses (GATK's ``read_tensor`` map).
 READ_TENSOR_CHANNEL_MAP = {
     "read_A": 0, "read_C": 1, "read_G": 2, "read_T": 3, "read_*": 4,
     "reference_A": 5, "reference_C": 6, "reference_G": 7, "reference_T": 8, "reference_*": 9,

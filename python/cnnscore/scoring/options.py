@@ -275,7 +275,8 @@ class ScoreOptions:
     quiet: bool = _QUIET
 
     def __post_init__(self) -> None:
-        """GATK's --read-index gives each -I its index, in order: attached here as htslib's
+        """Refuses an existing --output-tensor-dir (score writes no tensors; GATK would fill it).
+        GATK's --read-index gives each -I its index, in order: attached here as htslib's
         ``FILE##idx##INDEX``, the form every later stage (and the gs:// layer) reads."""
         if self.output_tensor_dir and os.path.isdir(self.output_tensor_dir):
             raise InputError(

@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -232,9 +233,19 @@ def encoder_processes(asked: int) -> int:
     return cores
 
 
+class EncodedChunks(Protocol):
+    """What :func:`encoded_chunks` returns: the chunks in input order, and ``close`` to stop the
+    encoding (its thread or processes) when the caller ends early or fails. Typed so, not as a
+    bare Iterator, so that a caller that forgets to close it is the one that stands out."""
+
+    def __iter__(self) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]: ...
+    def __next__(self) -> tuple[list[VcfRecord], EncodedChunk]: ...
+    def close(self) -> object: ...
+
+
 def encoded_chunks(
     chunks: Iterator[list[VcfRecord]], config: EncoderConfig, workers: int, beside: bool = False
-) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]:
+) -> EncodedChunks:
     """(records, their encoding) per chunk, in input order: in this thread as the caller asks
     (``workers`` 0), in a thread of this process ahead of it (``beside``), or in ``workers``
     processes. Close what this returns when done (a generator's or EncodedBeside's close)."""
@@ -245,7 +256,7 @@ def encoded_chunks(
 
 def _encoded_here_or_in_workers(
     chunks: Iterator[list[VcfRecord]], config: EncoderConfig, workers: int
-) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]:
+) -> Generator[tuple[list[VcfRecord], EncodedChunk], None, None]:
     if workers <= 0:
         encoder = Encoder(config)
         try:

@@ -31,6 +31,3 @@ class ProgressMeter:
         minutes = (now - self.start) / 60.0
         rate = count / minutes if minutes > 0 else 0.0
         self._line(f"{position:>22} {minutes:8.2f} {count:10,d} {rate:13,.0f}")
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start

@@ -1,7 +1,8 @@
 """``cnnscore score``: the data flow from input files to the annotated VCF.
 
 records (io.vcf_text) -> tensors (pipeline: encode.reference_tensor / encode.reads +
-encode.read_tensor, in encoder processes) -> probabilities (backends) -> score text (scores) ->
+encode.read_tensor, or encode.compiled for 2D: inline, in a thread beside inference, or in encoder
+processes) -> probabilities (backends) -> score text (scores) ->
 annotated lines (io.vcf_output); docs/ARCHITECTURE.md draws it.
 Records are streamed in inference-batch chunks, encoded between or beside model calls
 (pipeline), and written in input order, every transfer batch.

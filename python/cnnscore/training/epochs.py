@@ -12,7 +12,8 @@ thread while TensorFlow works on the current one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from ..read_ahead import ReadAhead
@@ -21,7 +22,9 @@ from ..read_ahead import ReadAhead
 READ_AHEAD = 2
 
 
-def read_ahead(batches: Any, depth: int = READ_AHEAD) -> Iterator[tuple[Any, Any, None]]:
+def read_ahead(
+    batches: Any, depth: int = READ_AHEAD
+) -> Generator[tuple[Any, Any, None], None, None]:
     """``(inputs, targets, None)`` for every batch of ``batches`` in order, read by one thread
     ``depth`` batches ahead (read_ahead.ReadAhead). One reader keeps the shard cache
     single-threaded and the order the dataset's; an error in the reader is raised here, at the
@@ -56,17 +59,15 @@ def run_epochs(model, training: Any, validation: Any, epochs: int,
     for epoch in range(epochs):
         model.reset_metrics()
         calls.on_epoch_begin(epoch)
-        fed = read_ahead(training)
-        for _ in range(len(training)):
-            model.train_function(fed)
-        fed.close()
+        with contextlib.closing(read_ahead(training)) as fed:
+            for _ in range(len(training)):
+                model.train_function(fed)
         logs = _metrics(model)
         training.on_epoch_end()
         model.reset_metrics()
-        checked = read_ahead(validation)
-        for _ in range(len(validation)):
-            model.test_function(checked)
-        checked.close()
+        with contextlib.closing(read_ahead(validation)) as checked:
+            for _ in range(len(validation)):
+                model.test_function(checked)
         logs.update({f"val_{name}": value for name, value in _metrics(model).items()})
         calls.on_epoch_end(epoch, logs)
         if model.stop_training:

@@ -15,6 +15,7 @@ other records were written:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import time
@@ -35,6 +36,7 @@ from ..io.sequence_dictionary import check_header_on_reference
 from ..io.vcf_text import VcfReader, VcfRecord
 from ..models.spec import READ_TENSOR, REFERENCE
 from ..scoring.pipeline import (
+    EncodedChunk,
     EncoderConfig,
     encoded_chunks,
     encoder_processes,
@@ -223,22 +225,10 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
             labels: deque[list[int]] = deque()
             chunks = selection.chunks(vcf.records(intervals), labels)
             workers = encoder_processes(options.encode_workers)
-            for records, encoded in encoded_chunks(chunks, config, workers):
-                tensors, annotations = encoded.tensors, encoded.annotations
-                chunk_labels = np.array(labels.popleft(), dtype=np.uint8)
-                names = [record.label for record in records]
-                if options.tensor_type == READ_TENSOR:
-                    tensors = tensors.at_height(READ_LIMIT)
-                    # GATK's writer skips a site without a read ("No reads aligned"): its tensor
-                    # is the reference alone, a label with nothing to learn it from
-                    read = encoded.read_rows > 0
-                    selection.skipped[NO_READS] += int(np.sum(~read))
-                    if not read.all():
-                        tensors, annotations = tensors[read], annotations[read]
-                        chunk_labels = chunk_labels[read]
-                        names = [name for name, kept in zip(names, read, strict=True) if kept]
-                if len(names):
-                    writer.add(tensors, annotations, chunk_labels, names)
+            encoding = contextlib.closing(encoded_chunks(chunks, config, workers))
+            with encoding as encoded_in_order:
+                for records, encoded in encoded_in_order:
+                    _store(writer, selection, records, encoded, labels.popleft(), options)
             _check_selection(selection, options)
             if not writer.total:  # every candidate chosen was dropped for want of a read
                 raise InputError(
@@ -261,6 +251,27 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
         stopped_at=selection.stopped_at,
         seconds=time.monotonic() - started,
     )
+
+
+def _store(
+    writer: TensorStoreWriter, selection: _Selection, records: list[VcfRecord],
+    encoded: EncodedChunk, labels: list[int], options: WriteTensorsOptions,
+) -> None:  # fmt: skip
+    """Add one encoded chunk's candidates to the store. GATK's writer skips a site without a read
+    ("No reads aligned"): its tensor is the reference alone, a label with nothing to learn from."""
+    tensors, annotations = encoded.tensors, encoded.annotations
+    chunk_labels = np.array(labels, dtype=np.uint8)
+    names = [record.label for record in records]
+    if options.tensor_type == READ_TENSOR:
+        tensors = tensors.at_height(READ_LIMIT)
+        read = encoded.read_rows > 0
+        selection.skipped[NO_READS] += int(np.sum(~read))
+        if not read.all():
+            tensors, annotations = tensors[read], annotations[read]
+            chunk_labels = chunk_labels[read]
+            names = [name for name, kept in zip(names, read, strict=True) if kept]
+    if len(names):
+        writer.add(tensors, annotations, chunk_labels, names)
 
 
 def _check_selection(selection: _Selection, options: WriteTensorsOptions) -> None:

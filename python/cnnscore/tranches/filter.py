@@ -1,8 +1,9 @@
 """``cnnscore filter``: GATK FilterVariantTranches, turning CNN scores into FILTERs.
 
-Scores alone do not filter a callset. GATK's FilterVariantTranches (spec §8) ranks the scores of
-the input variants that a truth resource confirms, and filters every SNP (INDEL) scoring at or
-below the score that keeps the chosen truth sensitivity. It is a two-pass tool, and so is this:
+Scores alone do not filter a callset. GATK's FilterVariantTranches (docs/GATK_BEHAVIOUR.md,
+"FilterVariantTranches") ranks the scores of the input variants that a truth resource confirms, and
+filters every SNP (INDEL) scoring at or below the score that keeps the chosen truth sensitivity. It
+is a two-pass tool, and so is this:
 
 1. read the scored VCF once, collecting only the scores of resource-matched variants (memory grows
    with the number of matches, never with the number of records);
