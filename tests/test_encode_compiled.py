@@ -89,13 +89,18 @@ def test_identical_on_the_na12878_smoke_set(scope):
 
 def _write_vcf(path: Path, reference: Path, contig: str, start: int, stop: int, step: int) -> Path:
     """A SNP, a deletion or an insertion every ``step`` bases, REF taken from the reference."""
+    return _write_vcf_at(path, reference, contig, range(start, stop, step))
+
+
+def _write_vcf_at(path: Path, reference: Path, contig: str, positions) -> Path:
+    """A SNP, a deletion or an insertion in turn at each of ``positions``."""
     fasta = pysam.FastaFile(str(reference))
     lines = [
         "##fileformat=VCFv4.2",
         f"##contig=<ID={contig},length={fasta.get_reference_length(contig)}>",
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
-    for index, pos in enumerate(range(start, stop, step)):
+    for index, pos in enumerate(positions):
         bases = fasta.fetch(contig, pos - 1, pos + 1).upper()
         if "N" in bases:
             continue
@@ -104,6 +109,16 @@ def _write_vcf(path: Path, reference: Path, contig: str, start: int, stop: int, 
         lines.append(f"{contig}\t{pos}\t.\t{ref}\t{alt}\t50\tPASS\tDP=30;MQ=60;QD=10")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def test_identical_where_unmapped_reads_are_placed_beside_their_mates(tmp_path):
+    """GATK starts an unmapped read at 0 wherever its aligner placed it (encode/reads.py): a
+    record at the position of each of the smoke BAM's first 60 placed-unmapped reads, so that
+    both encoders meet them in their pileups."""
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as bam:
+        starts = sorted({r.reference_start + 1 for r in bam.fetch("chr20") if r.is_unmapped})
+    vcf = _write_vcf_at(tmp_path / "unmapped.vcf", SMOKE_REF, "chr20", starts[:60])
+    assert_identical(vcf, SMOKE_REF, [SMOKE_BAM])
 
 
 def test_identical_on_hg002(tmp_path):

@@ -201,6 +201,25 @@ def test_flags_span_includes_prepended_pad_in_column_zero():
     np.testing.assert_array_equal(tensor[row, 0:16, 10], 1.0)  # [0, last=16)
 
 
+def test_a_read_starting_at_zero_is_cut_to_other_reads_pads_and_sorts_by_that_start():
+    """GATK sends start 0 for an unmapped read placed beside its mate (test_encode_reads): d is
+    the whole window start, so the shift leaves nothing of it but the pileup's pads, which land
+    at column 0; it sorts by start 0 among reads of its sort character."""
+    unmapped = make_read("ACGTA" * 10, [], ustart=0, mq=0)
+    assert row_text(unmapped) == ""
+    assert row_text(unmapped, {20: 3, -4: 2}) == "*****"
+    assert sort_character(unmapped, POS, "SNP") == "A"  # SEQ[clamp(POS - 0)]: its last base
+    assert sort_character(unmapped, POS, "INDEL") == "Y"  # no CIGAR op reaches POS + 1
+    mapped = make_read("A" * 80, [(M, 80)], ustart=POS - 10)
+    assert sorted_reads([mapped, unmapped], POS, "SNP") == [unmapped, mapped]
+    inserted = make_read("A" * 80, [(M, 30), (I, 3), (M, 47)], ustart=WSTART)  # key 30
+    tensor = read_tensor([unmapped, inserted], POS, "INDEL", REF)  # 'A' < 'Y': inserted first
+    np.testing.assert_array_equal(tensor[1, :3, 4], 1.0)  # the pads, at columns 0-2
+    assert tensor[1, :, :4].sum() == 0 and tensor[1, 3:, 4].sum() == 0
+    np.testing.assert_array_equal(tensor[1, :2, 12], 1.0)  # first of pair over [first 0, last 2)
+    assert tensor[1, 2:, 10:15].sum() == 0
+
+
 # --- §5.6 reference channels -------------------------------------------------------------------
 def test_reference_channels_on_every_row_with_pileup_insertion_pads():
     inserted = make_read("A" * 30, [(M, 3), (I, 2), (M, 25)], ustart=WSTART)

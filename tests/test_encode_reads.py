@@ -96,6 +96,23 @@ def test_a_read_without_qualities_is_dropped_as_gatk_drops_it(tmp_path, fasta):
     source.close()
 
 
+def test_an_unmapped_read_placed_beside_its_mate_starts_at_zero_as_gatk_sends_it(tmp_path, fasta):
+    """An aligner places an unmapped mate at its mate's position: the region query returns it and
+    GATK's read filters keep it, but GATK's read adapter gives any unmapped read the start
+    ReadConstants.UNSET_POSITION (0), which is what its Java side sends to the encoder. Scores on
+    BWA BAMs moved (smoke calls by up to 0.12) while cnnscore placed it at its mate's position."""
+
+    def make(header):
+        unmapped = segment(header, "unmapped", 119, None, flag=0x1 | 0x4 | 0x40)
+        unmapped.next_reference_id, unmapped.next_reference_start = 0, 119
+        return [segment(header, "mate", 119, "50M", flag=0x1 | 0x8 | 0x80), unmapped]
+
+    source = ReadSource([write_bam(tmp_path / "a.bam", make)], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+    assert sorted(r.unclipped_start for r in reads) == [0, 120]
+    source.close()
+
+
 def test_deep_site_is_downsampled_with_gatks_reservoir(tmp_path, fasta):
     # 200 reads at one site, told apart by their mapping quality (= their BAM order index).
     def make(header):

@@ -55,6 +55,8 @@ cdef uint8_t SKIP = 126  # '~'
 cdef uint8_t PAD = 42  # '*'
 cdef const char *_SEQ_CODES = b"=ACMGRSVTWYHKDBN"
 cdef const char *_CIGAR_LETTERS = b"MIDNSHP=XB"
+# GATK's start of an unmapped read (its reads' getUnclippedStart), placed or not: see reads.py
+cdef int64_t UNSET_POSITION = 0
 cdef uint32_t FLAG_PAIRED = 1, FLAG_UNMAPPED = 4, FLAG_REVERSE = 16, FLAG_MATE_REVERSE = 32
 cdef uint32_t FLAG_READ1 = 64
 
@@ -363,9 +365,13 @@ cdef int _compare_rows(const void *x, const void *y) noexcept nogil:
 
 
 cdef int64_t _unclipped_start(bam1_t *b) noexcept nogil:
+    """GATK's getUnclippedStart (1-based, leading S and H subtracted); 0 for an unmapped read
+    placed beside its mate, as GATK's read adapter gives (ReadConstants.UNSET_POSITION)."""
     cdef uint32_t *cigar = bam_get_cigar(b)
     cdef int64_t clip = 0
     cdef uint32_t i, op
+    if b.core.flag & FLAG_UNMAPPED:
+        return UNSET_POSITION
     for i in range(b.core.n_cigar):
         op = cigar[i] & 0xf
         if op != 4 and op != 5:

@@ -27,6 +27,11 @@ CIGAR_M, CIGAR_I, CIGAR_D, CIGAR_N, CIGAR_S, CIGAR_H = 0, 1, 2, 3, 4, 5
 CIGAR_LETTERS = "MIDNSHP=XB"
 _QUERY_CONSUMING = {0, 1, 4, 7, 8}
 _BLACKLISTED_READ_GROUPS = {"ArtificialHaplotypeRG", "ArtificialHaplotype"}
+#: The start GATK sends for an unmapped read. An aligner places an unmapped mate at its mate's
+#: position, so a region query returns it and GATK's read filters keep it, but GATK's read
+#: adapter answers getUnclippedStart() with ReadConstants.UNSET_POSITION for any unmapped read:
+#: its row is cut to nothing (or to other reads' pads) and sorts first.
+UNMAPPED_START = 0
 
 
 @dataclass(frozen=True)
@@ -238,5 +243,7 @@ class ReadSource:
             mate_reverse=read.is_paired and read.mate_is_reverse,
             first=read.is_paired and read.is_read1,
             mapping_quality=read.mapping_quality,
-            unclipped_start=read.reference_start + 1 - leading_clip,
+            unclipped_start=(
+                UNMAPPED_START if read.is_unmapped else read.reference_start + 1 - leading_clip
+            ),
         )
