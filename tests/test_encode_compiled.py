@@ -87,6 +87,9 @@ def test_identical_on_the_na12878_smoke_set(scope):
     assert_identical(SMOKE_VCF, SMOKE_REF, [SMOKE_BAM], scope)
 
 
+ARTIFICIAL = "ArtificialHaplotypeRG"
+
+
 def _write_vcf(path: Path, reference: Path, contig: str, start: int, stop: int, step: int) -> Path:
     """A SNP, a deletion or an insertion every ``step`` bases, REF taken from the reference."""
     return _write_vcf_at(path, reference, contig, range(start, stop, step))
@@ -119,6 +122,30 @@ def test_identical_where_unmapped_reads_are_placed_beside_their_mates(tmp_path):
         starts = sorted({r.reference_start + 1 for r in bam.fetch("chr20") if r.is_unmapped})
     vcf = _write_vcf_at(tmp_path / "unmapped.vcf", SMOKE_REF, "chr20", starts[:60])
     assert_identical(vcf, SMOKE_REF, [SMOKE_BAM])
+
+
+def test_identical_with_the_blacklisted_read_group_declared_or_not(tmp_path):
+    """Every fifth read of the 5 kb slice tagged ArtificialHaplotypeRG: dropped by both encoders
+    where the header declares that read group, kept by both where it does not (GATK's filter
+    looks the read group up in the header, encode/reads.py)."""
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+        reads = list(source.fetch("chr20", SLICE_START, SLICE_START + SLICE_LENGTH))
+    groups = header.get("RG", [])
+    for name, declared in (("undeclared", groups), ("declared", [*groups, {"ID": ARTIFICIAL}])):
+        with pysam.AlignmentFile(
+            str(tmp_path / f"{name}.bam"), "wb", header=dict(header, RG=declared)
+        ) as bam:
+            for index, read in enumerate(reads):
+                if index % 5 == 0:
+                    read.set_tag("RG", ARTIFICIAL)
+                bam.write(read)
+        pysam.index(str(tmp_path / f"{name}.bam"))
+    start, stop = SLICE_START + 100, SLICE_START + SLICE_LENGTH - 100
+    vcf = _write_vcf(tmp_path / "slice.vcf", SMOKE_REF, "chr20", start, stop, 29)
+    kept = assert_identical(vcf, SMOKE_REF, [tmp_path / "undeclared.bam"])
+    dropped = assert_identical(vcf, SMOKE_REF, [tmp_path / "declared.bam"])
+    assert sum(a[3] for a in kept) > 1.15 * sum(a[3] for a in dropped)
 
 
 def test_identical_on_hg002(tmp_path):

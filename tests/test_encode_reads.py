@@ -37,8 +37,8 @@ def segment(header, name, start0, cigar, seq=None, *, flag=0, rg="rg1", quals=Tr
     return read
 
 
-def write_bam(path, make_reads):
-    with pysam.AlignmentFile(str(path), "wb", header=HEADER) as bam:
+def write_bam(path, make_reads, header=HEADER):
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
         reads = make_reads(bam.header)
         for read in sorted(reads, key=lambda r: r.reference_start):
             bam.write(read)
@@ -77,6 +77,30 @@ def test_filters_unclipped_start_and_flags(tmp_path, fasta, capsys):
     read2 = by_start[102]
     assert (read2.first, read2.reverse, read2.mapping_quality) == (False, True, 60)
     assert "reads without an RG tag are dropped" in capsys.readouterr().err
+    source.close()
+
+
+def test_the_read_group_blacklist_drops_only_read_groups_the_header_declares(tmp_path, fasta):
+    """GATK's ReadGroupBlackListReadFilter looks the read's RG up in the header and keeps the read
+    when it finds none: a read tagged ArtificialHaplotypeRG without that @RG line is scored (it
+    was dropped on its tag alone). Declared in any input's header, it is dropped from all."""
+
+    def make(header):
+        return [
+            segment(header, "artificial", 99, "50M", rg="ArtificialHaplotypeRG"),
+            segment(header, "kept", 100, "50M"),
+        ]
+
+    undeclared = dict(HEADER, RG=[{"ID": "rg1", "SM": "s"}])
+    bam = write_bam(tmp_path / "undeclared.bam", make, undeclared)
+    source = ReadSource([bam], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+    assert [r.unclipped_start for r in reads] == [100, 101]
+    source.close()
+    declared = write_bam(tmp_path / "declared.bam", lambda h: [segment(h, "other", 90, "50M")])
+    source = ReadSource([bam, declared], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+    assert [r.unclipped_start for r in reads] == [91, 101]
     source.close()
 
 

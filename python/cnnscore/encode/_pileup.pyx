@@ -21,6 +21,8 @@ from libc.string cimport memcpy, memset, strcmp
 
 import numpy as np
 
+from cnnscore.encode.reads import declared_blacklisted_read_groups
+
 from pysam.libcalignedsegment cimport AlignedSegment, makeAlignedSegment
 from pysam.libcalignmentfile cimport IteratorRowRegion
 from pysam.libchtslib cimport (
@@ -267,12 +269,16 @@ cdef class ReadSelector:
     cdef list cursors
     cdef public bint warned_no_read_group
     cdef public object first_without_read_group
+    cdef bint drop_artificial_rg, drop_artificial  # declared in a header: see reads.py
 
     def __init__(self, files):
         self.files = list(files)
         self.cursors = [_FileCursor(f) for f in self.files]
         self.warned_no_read_group = False
         self.first_without_read_group = None
+        declared = declared_blacklisted_read_groups(self.files)
+        self.drop_artificial_rg = "ArtificialHaplotypeRG" in declared
+        self.drop_artificial = "ArtificialHaplotype" in declared
 
     cdef bint _keep(self, AlignedSegment read):
         cdef bam1_t *b = read._delegate
@@ -283,8 +289,10 @@ cdef class ReadSelector:
                 self.warned_no_read_group = True
                 self.first_without_read_group = read.query_name
             return False
-        if kind == b'Z' and (strcmp(group, b"ArtificialHaplotypeRG") == 0
-                             or strcmp(group, b"ArtificialHaplotype") == 0):
+        if kind == b'Z' and (
+            (self.drop_artificial_rg and strcmp(group, b"ArtificialHaplotypeRG") == 0)
+            or (self.drop_artificial and strcmp(group, b"ArtificialHaplotype") == 0)
+        ):
             return False
         if b.core.l_qseq == 0:
             return False

@@ -27,6 +27,19 @@ CIGAR_M, CIGAR_I, CIGAR_D, CIGAR_N, CIGAR_S, CIGAR_H = 0, 1, 2, 3, 4, 5
 CIGAR_LETTERS = "MIDNSHP=XB"
 _QUERY_CONSUMING = {0, 1, 4, 7, 8}
 _BLACKLISTED_READ_GROUPS = {"ArtificialHaplotypeRG", "ArtificialHaplotype"}
+
+
+def declared_blacklisted_read_groups(files: list[pysam.AlignmentFile]) -> frozenset[str]:
+    """The blacklisted read groups (HaplotypeCaller's bamout ones) that a header declares. GATK's
+    ReadGroupBlackListReadFilter looks the read's RG up in the (merged) header and keeps the read
+    when the header has no such read group, so a read tagged ArtificialHaplotypeRG without its
+    @RG line is scored with the others."""
+    declared = set()
+    for handle in files:
+        declared.update(group.get("ID") for group in handle.header.to_dict().get("RG", []))
+    return frozenset(_BLACKLISTED_READ_GROUPS & declared)
+
+
 #: The start GATK sends for an unmapped read. An aligner places an unmapped mate at its mate's
 #: position, so a region query returns it and GATK's read filters keep it, but GATK's read
 #: adapter answers getUnclippedStart() with ReadConstants.UNSET_POSITION for any unmapped read:
@@ -113,6 +126,7 @@ class ReadSource:
         self._warned_no_read_group = False
         for path in self.paths:
             self._files.append(self._open(path, reference_path, reference_lengths, threads))
+        self.blacklisted_read_groups = declared_blacklisted_read_groups(self._files)
 
     @staticmethod
     def _open(
@@ -179,7 +193,7 @@ class ReadSource:
         if not read.has_tag("RG"):
             self.warn_no_read_group(read.query_name)
             return False
-        if read.get_tag("RG") in _BLACKLISTED_READ_GROUPS:
+        if read.get_tag("RG") in self.blacklisted_read_groups:
             return False
         if not read.query_sequence:
             return False
