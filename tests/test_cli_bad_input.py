@@ -464,6 +464,32 @@ def test_record_ref_mismatch(tmp_path):
     assert_input_error(result, output, vcf, f"record {label(bad)}")
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [(3, "R", "REF R has a base other than A, C, G, T and N"),
+     (4, "{alt},,{alt2}", "ALT has an empty allele in its list"),
+     (4, "{ref}", "allele {ref} is given twice"),
+     (7, "MQ= 60.00", "INFO has a space")],
+    ids=["iupac REF", "empty ALT", "ALT equals REF", "space in INFO"],
+)  # fmt: skip
+def test_records_gatks_vcf_reader_stops_on(tmp_path, column, value, says):
+    """htsjdk stops GATK on these records; cnnscore scored them without a word (an IUPAC REF
+    even passed the REF check, as the reference's N matches anything there)."""
+    first = data_lines(SMOKE_VCF)[1].split("\t")
+    ref, alt = first[3], first[4]
+    alt2 = next(b for b in "ACGT" if b not in (ref, alt))
+    value, says = (text.format(ref=ref, alt=alt, alt2=alt2) for text in (value, says))
+
+    def change(_headers, records):
+        records[1] = set_column(records[1], column, value)
+
+    vcf = small_vcf(tmp_path, edit=change)
+    bad = data_lines(vcf)[1]
+    output = out_path(tmp_path)
+    error = assert_input_error(score_2d(output, vcf=vcf), output, vcf, f"record {label(bad)}")
+    assert says in error and "GATK's VCF reader stops here too" in error
+
+
 def test_bad_record_while_earlier_chunks_are_still_running(tmp_path):
     """Small chunks on OpenVINO: when the 30th record fails, earlier chunks' requests are still
     in flight (scoring.score keeps one running while it encodes the next); the run still ends

@@ -13,7 +13,13 @@ import pysam
 import pytest
 
 from cnnscore.encode.reference_tensor import annotation_vector
-from cnnscore.encode.variant_type import SiteType, is_symbolic_or_sv, site_type, tensor_type_label
+from cnnscore.encode.variant_type import (
+    SiteType,
+    allele_problem,
+    is_symbolic_or_sv,
+    site_type,
+    tensor_type_label,
+)
 from cnnscore.errors import InputError
 from cnnscore.io import vcf_output
 from cnnscore.io.intervals import (
@@ -44,11 +50,42 @@ LENGTHS = {"chr1": 1000, "chr2": 500}
         ("A", ["T", "*"], SiteType.SNP, "SNP"),  # '*' has length 1 in htsjdk
         ("A", [], SiteType.NO_VARIATION, "OTHER"),
         ("A", ["A[chr2:10["], SiteType.SYMBOLIC, "OTHER"),
+        ("C", ["CA", "."], SiteType.INDEL, "INDEL"),  # htsjdk drops a no-call ALT (was MIXED)
+        ("C", [".", "T"], SiteType.SNP, "SNP"),
     ],
 )
 def test_htsjdk_site_types(ref, alts, expected, label):
     assert site_type(ref, alts) is expected
     assert tensor_type_label(expected) == label
+
+
+@pytest.mark.parametrize(
+    ("ref", "alts", "says"),
+    [
+        ("R", ["A"], "REF R has a base other than"),
+        ("A", ["Y"], "ALT Y has a base other than"),
+        ("A", ["A-"], "ALT A- has a base other than"),
+        ("C", ["A", "", "G"], "ALT has an empty allele"),
+        ("T", ["T"], "allele T is given twice"),
+        ("T", ["t"], "allele t is given twice"),
+        ("T", ["A", "A"], "allele A is given twice"),
+        ("T", ["<NON_REF>", "<NON_REF>"], "allele <NON_REF> is given twice"),
+        ("<DEL>", ["A"], "REF <DEL> is a symbolic allele"),
+    ],
+)
+def test_alleles_htsjdk_stops_on(ref, alts, says):
+    """What htsjdk's VCF reader stops GATK on (AbstractVCFCodec.checkAllele, VariantContext's
+    duplicate check): score refuses it (test_cli_bad_input), where it scored such records."""
+    problem = allele_problem(ref, alts)
+    assert problem is not None and problem.startswith(says)
+
+
+@pytest.mark.parametrize(
+    "alts", [["T"], ["*"], ["T", "*"], ["<NON_REF>"], ["T", "<NON_REF>"], ["CA", "."], [],
+             ["A[chr2:10["], ["acgtn"], [".T"]],
+)  # fmt: skip
+def test_alleles_htsjdk_reads(alts):
+    assert allele_problem("C", alts) is None
 
 
 def test_symbolic_or_sv():

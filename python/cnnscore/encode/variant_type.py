@@ -11,6 +11,8 @@ from enum import Enum
 
 # htsjdk VariantContext.MAX_ALLELE_SIZE_FOR_NON_SV: longer insertions count as structural.
 MAX_ALLELE_SIZE_FOR_NON_SV = 150
+NO_CALL = "."
+_BASES = frozenset("ACGTNacgtn")
 
 
 class SiteType(Enum):
@@ -45,9 +47,12 @@ def _allele_type(ref: str, alt: str) -> SiteType:
 
 
 def site_type(ref: str, alts: list[str]) -> SiteType:
-    """htsjdk ``VariantContext.getType()`` for a REF and its ALT alleles."""
+    """htsjdk ``VariantContext.getType()`` for a REF and its ALT alleles. A ``.`` in an ALT list
+    (``CA,.``) is a no-call, which htsjdk's reader drops from the alleles."""
     site: SiteType | None = None
     for alt in alts:
+        if alt == NO_CALL:
+            continue
         allele = _allele_type(ref, alt)
         if site is None:
             site = allele
@@ -73,3 +78,29 @@ def is_symbolic_or_sv(ref: str, alts: list[str]) -> bool:
     if site is SiteType.INDEL:
         return any(len(alt) - len(ref) > MAX_ALLELE_SIZE_FOR_NON_SV for alt in alts)
     return False
+
+
+def allele_problem(ref: str, alts: list[str]) -> str | None:
+    """Why htsjdk's VCF reader stops GATK on these alleles (AbstractVCFCodec.checkAllele and
+    VariantContext's duplicate check), or None. cnnscore's own reading would score such a record,
+    so that GATK's stop is not turned into a silent score: bases other than A, C, G, T and N
+    (IUPAC codes, ``-``), an empty ALT in a list (``C,,A``), a symbolic REF, and an allele given
+    twice (an ALT equal to REF, or to another ALT)."""
+    if is_symbolic_allele(ref):
+        return f"REF {ref} is a symbolic allele, which a reference allele cannot be"
+    if not set(ref) <= _BASES:
+        return f"REF {ref} has a base other than A, C, G, T and N"
+    seen = {ref.upper()}
+    for alt in alts:
+        if not alt:
+            return "ALT has an empty allele in its list"
+        if alt == NO_CALL:
+            continue
+        symbolic = is_symbolic_allele(alt)
+        if not symbolic and alt != "*" and not set(alt) <= _BASES:
+            return f"ALT {alt} has a base other than A, C, G, T and N"
+        allele = alt if symbolic else alt.upper()
+        if allele in seen:
+            return f"allele {alt} is given twice (REF and ALT, or two ALTs)"
+        seen.add(allele)
+    return None

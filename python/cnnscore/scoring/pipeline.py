@@ -33,7 +33,7 @@ from ..encode.javarandom import JavaRandom
 from ..encode.read_tensor import ReadSymbolError, read_tensor
 from ..encode.reads import ReadSource
 from ..encode.reference_tensor import annotation_vector, reference_tensor
-from ..encode.variant_type import site_type, tensor_type_label
+from ..encode.variant_type import allele_problem, site_type, tensor_type_label
 from ..errors import InputError
 from ..io.reference import Reference
 from ..io.vcf_text import VcfReader, VcfRecord, header_info_ids
@@ -97,8 +97,15 @@ class Encoder:
             self.reads.close()
 
     def _window(self, record: VcfRecord) -> bytes:
-        """The record's reference window, after checking its contig and REF against the FASTA."""
+        """The record's reference window, after checking its alleles and INFO as GATK's VCF
+        reader does, and its contig and REF against the FASTA."""
         reference, path = self.reference, self.config.vcf_path
+        problem = allele_problem(record.ref, record.alts)
+        if problem is None and " " in record.info:
+            problem = "INFO has a space, which the VCF specification does not allow"
+        if problem:
+            raise InputError(f"{problem} (GATK's VCF reader stops here too)", path=path,
+                             record=record.label)  # fmt: skip
         length = reference.lengths.get(record.chrom)
         if length is None:
             raise InputError(
