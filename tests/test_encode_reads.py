@@ -9,6 +9,7 @@ import pytest
 from cnnscore.encode.javarandom import JavaRandom, reservoir_sample
 from cnnscore.encode.reads import ReadSource
 from cnnscore.errors import InputError
+from conftest import data_lines, run_cli
 
 LENGTHS = {"chr1": 1000}
 HEADER = {
@@ -162,6 +163,32 @@ def test_several_inputs_merge_in_coordinate_order(tmp_path, fasta):
     source = ReadSource([first, second], fasta, LENGTHS)
     reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="x")
     assert [r.unclipped_start for r in reads] == [91, 101, 111]
+
+
+def test_a_record_on_a_contig_the_only_reads_file_lacks_stops_as_in_gatk(tmp_path):
+    """GATK queries a single -I through its own dictionary and stops on a contig missing there;
+    cnnscore scored such a record from no reads, without a word. With several -I, GATK skips
+    the files without the contig, and so does cnnscore."""
+    fasta = tmp_path / "two.fa"
+    fasta.write_text(">chr1\n" + "ACGT" * 250 + "\n>chr2\n" + "ACGT" * 125 + "\n")
+    pysam.faidx(str(fasta))
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n##contig=<ID=chr2,length=500>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "chr1\t121\t.\tA\tC\t50\tPASS\tMQ=60\nchr2\t101\t.\tA\tC\t50\tPASS\tMQ=60\n"
+    )
+    only_chr1 = write_bam(tmp_path / "a.bam", lambda h: [segment(h, "a", 99, "50M")])
+    both = dict(HEADER, SQ=[*HEADER["SQ"], {"SN": "chr2", "LN": 500}])
+    with_chr2 = write_bam(tmp_path / "b.bam", lambda h: [segment(h, "b", 90, "50M")], both)
+    args = ("score", "-V", vcf, "-R", fasta, "--tensor-type", "read_tensor")
+    result = run_cli(*args, "-I", only_chr1, "-O", tmp_path / "one.vcf")
+    assert result.returncode == 1 and not (tmp_path / "one.vcf").exists()
+    assert result.stderr.count("cnnscore: error:") == 1
+    assert "contig chr2 is not in the reads file's header" in result.stderr
+    assert "a.bam" in result.stderr and "chr2:101 A>C" in result.stderr
+    run_cli(*args, "-I", only_chr1, "-I", with_chr2, "-O", tmp_path / "two.vcf", check=True)
+    assert len(data_lines(tmp_path / "two.vcf")) == 2
 
 
 def test_contig_length_mismatch_with_reference_is_refused(tmp_path, fasta):

@@ -178,6 +178,18 @@ class ReadSource:
             with contextlib.suppress(OSError):
                 handle.close()
 
+    def check_contig(self, contig: str, record: str) -> None:
+        """GATK queries one reads file through its own sequence dictionary and stops on a contig
+        that is not there ("not present in reads sequence dictionary"); with several files it
+        skips the files without it (ReadsPathDataSource), so the site only has fewer reads."""
+        if len(self._files) == 1 and contig not in self._files[0].references:
+            raise InputError(
+                f"contig {contig} is not in the reads file's header (GATK stops here too; with "
+                "several -I, a file without it only adds no reads)",
+                path=locations.split_indexes(self.paths[0])[0],
+                record=record,
+            )
+
     def warn_no_read_group(self, read_name: str) -> None:
         """One warning per source: GATK drops reads without an RG tag."""
         if not self._warned_no_read_group:

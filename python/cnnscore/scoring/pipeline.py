@@ -137,6 +137,7 @@ class Encoder:
         try:
             if config.tensor_type == REFERENCE:
                 return reference_tensor(window), annotations, type_label, 0
+            self.reads.check_contig(record.chrom, record.label)
             rng = self.rng if config.reservoir_scope == "run" else JavaRandom()
             if self.compiled is not None:
                 tensor, kept = self.compiled.encode(
