@@ -414,10 +414,14 @@ def test_encoder_processes_are_at_most_the_cores_usable(tmp_path, monkeypatch):
 
 
 def test_gatk_stream_forces_one_encoder_process(tmp_path, smoke_2d_output):
-    out = tmp_path / "w.vcf.gz"
-    result = run_cli(*smoke_2d_args(out, "--encode-workers", "2"), check=True)
-    assert "using 1 encoder process" in result.stderr
+    """The metrics say the one process used (they said the count asked for, capped at the cores)."""
+    out, metrics = tmp_path / "w.vcf.gz", tmp_path / "w.json"
+    result = run_cli(
+        *smoke_2d_args(out, "--encode-workers", "2", "--metrics-json", metrics), check=True
+    )
+    assert result.stderr.count("using 1 encoder process") == 1
     assert data_lines(out) == data_lines(smoke_2d_output)
+    assert json.loads(metrics.read_text())["encode_workers"] == 1
 
 
 @pytest.mark.parametrize(

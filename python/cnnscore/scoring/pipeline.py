@@ -241,6 +241,19 @@ def encoder_processes(asked: int) -> int:
     return cores
 
 
+def one_stream_allows(workers: int, tensor_type: str, reservoir_scope: str) -> int:
+    """At most one encoder process where read tensors share GATK's one downsampling stream
+    (``--reservoir-scope run``), with a warning: the stream's draws follow the record order."""
+    if tensor_type != REFERENCE and reservoir_scope == "run" and workers > 1:
+        print(
+            "cnnscore: warning: GATK's single downsampling stream needs records encoded in order: "
+            "using 1 encoder process (--reservoir-scope site allows more)",
+            file=sys.stderr,
+        )
+        return 1
+    return workers
+
+
 class EncodedChunks(Protocol):
     """What :func:`encoded_chunks` returns: the chunks in input order, and ``close`` to stop the
     encoding (its thread or processes) when the caller ends early or fails. Typed so, not as a
@@ -273,13 +286,7 @@ def _encoded_here_or_in_workers(
         finally:
             encoder.close()
         return
-    if config.tensor_type != REFERENCE and config.reservoir_scope == "run" and workers > 1:
-        print(
-            "cnnscore: warning: GATK's single downsampling stream needs records encoded in order: "
-            "using 1 encoder process (--reservoir-scope site allows more)",
-            file=sys.stderr,
-        )
-        workers = 1
+    workers = one_stream_allows(workers, config.tensor_type, config.reservoir_scope)
     # spawn, not fork: the parent may already run TensorFlow or OpenVINO threads.
     context = multiprocessing.get_context("spawn")
     in_flight: deque = deque()

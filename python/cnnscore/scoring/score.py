@@ -43,7 +43,13 @@ from ..models.spec import (
 )
 from .inference import ChunkInference, in_place_heights
 from .options import ScoreOptions
-from .pipeline import EncoderConfig, encoded_chunks, encoder_processes, warn_of_undeclared_keys
+from .pipeline import (
+    EncoderConfig,
+    encoded_chunks,
+    encoder_processes,
+    one_stream_allows,
+    warn_of_undeclared_keys,
+)
 from .progress import ProgressMeter
 from .scores import format_score, refuse_non_finite, site_scores
 from .stall import StallGuard
@@ -275,7 +281,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     workers = options.encode_workers
     if workers is None:  # measured: in-process beats a worker once encoding costs ~0.4 ms/variant
         workers = 0 if encoder == "compiled" else 1
-    workers = encoder_processes(workers)
+    workers = one_stream_allows(encoder_processes(workers), tensor_type, options.reservoir_scope)
     streamed = any(is_url(path) for path in options.reads)
     depth_adaptive = options.depth_adaptive and tensor_type == READ_TENSOR
     config = EncoderConfig(
