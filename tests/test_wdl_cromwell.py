@@ -396,8 +396,10 @@ def test_index_inputs_are_used_or_refused(podman_env, tmp_path, indexes, vcf_ind
      ({"resources_count": 2, "resources_indexes_count": 1},
       "resources_indexes: 1 indexes for 2 resources"),
      ({"configurations_count": 1},  # ValidateBackends with nothing to compare the first with
-      "configurations: 1 given: each is compared with the first, so give at least two")],
-    ids=["reads", "resources", "configurations"],
+      "configurations: 1 given: each is compared with the first, so give at least two"),
+     ({"reads_needed": True},  # read_tensor without reads: every shard failed on its own VM
+      "reads: none given, and tensor_type read_tensor scores from them")],
+    ids=["reads", "resources", "configurations", "no reads"],
 )  # fmt: skip
 def test_index_lists_are_compared_in_the_first_task(podman_env, tmp_path, counts, message):
     """A task gets only the files its inputs name (Cromwell and miniwdl alike), so an index list

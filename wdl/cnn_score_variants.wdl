@@ -72,6 +72,7 @@ workflow CNNScoreVariants {
       requester_pays_project = requester_pays_project,
       reads_count = length(reads),
       reads_indexes_count = length(reads_indexes),
+      reads_needed = tensor_type == "read_tensor" && !defined(architecture_json),
       resources_count = length(resources),
       resources_indexes_count = length(resources_indexes),
       # ValidateBackends' check, passed as it passes (nothing is compared here): a task input a

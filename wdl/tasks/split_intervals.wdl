@@ -17,6 +17,8 @@ task SplitIntervals {
     # use them, compare them again)
     Int reads_count = 0
     Int reads_indexes_count = 0
+    # read tensors need reads: with none, every scoring shard would stop on it, each on its own VM
+    Boolean reads_needed = false
     Int resources_count = 0
     Int resources_indexes_count = 0
     # ValidateBackends' configurations: each is compared with the first, so one alone would end
@@ -30,6 +32,10 @@ task SplitIntervals {
 
   command <<<
     set -euo pipefail
+    if [ ~{reads_count} -eq 0 ] && ~{reads_needed}; then
+      echo "cnnscore: error: reads: none given, and tensor_type read_tensor scores from them: give the BAM/CRAM files (with reads_indexes)" >&2
+      exit 1
+    fi
     if [ ~{reads_indexes_count} -ne ~{reads_count} ]; then
       echo "cnnscore: error: reads_indexes: ~{reads_indexes_count} indexes for ~{reads_count} reads files: give one per file, in the same order" >&2
       exit 1
@@ -92,6 +98,7 @@ task SplitIntervals {
     scatter_count: "shards wanted; fewer are made when records overlap too much to cut cleanly, and one when there are no records"
     reads_count: "the workflow's reads files, compared with reads_indexes_count"
     reads_indexes_count: "the workflow's reads indexes: another count than reads_count stops the run here"
+    reads_needed: "true where the scoring reads the reads (tensor_type read_tensor, no model of another type given): no reads stops the run here"
     resources_count: "the workflow's truth resources, compared with resources_indexes_count"
     resources_indexes_count: "the workflow's resource indexes: another count than resources_count stops the run here"
     configurations_count: "ValidateBackends' configurations: fewer than two stops the run here (nothing to compare)"
