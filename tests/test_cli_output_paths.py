@@ -1,4 +1,4 @@
-"""Output paths that publishing would destroy, and names only just short enough (io.files).
+"""Output paths that publishing would destroy, and names only just short enough (io.output_paths).
 
 Every output is built under a temporary name and renamed onto its path. A rename replaces what is
 there: a pipe a reader waits on, a symbolic link (its target kept the old content), a device

@@ -204,6 +204,16 @@ def test_a_pipe_or_a_link_at_the_output_is_refused_and_left_as_it_is(tmp_path, f
     assert names(tmp_path) == ["link", "pipe", "target"]
 
 
+def test_a_link_to_a_stream_says_so(tmp_path):
+    """``-O /dev/stdout`` is a link to a stream: the line says that outputs appear only when
+    complete, where it advised giving the path the link points to (/proc/self/fd/1, no better)."""
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link").symlink_to(tmp_path / "pipe")
+    with pytest.raises(InputError, match="leads to a device, pipe or socket .* cannot be streamed"):
+        complete_or_nothing(str(tmp_path / "link"))
+    assert (tmp_path / "link").is_symlink() and names(tmp_path) == ["link", "pipe"]
+
+
 def test_a_pipe_made_during_the_write_is_refused_at_commit_and_nothing_published(tmp_path):
     """Checked again just before the renames: a pipe that appeared at the output's index (or
     the output) while it was written is refused too, and neither file is published."""

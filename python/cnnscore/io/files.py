@@ -16,13 +16,13 @@ import os
 import secrets
 import shutil
 import signal
-import stat
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from re import Pattern
 
 from ..errors import InputError
+from .output_paths import check_name_fits, check_replaceable, name_max
 
 #: Temporaries are ``.{name}.partial-{random}{suffix}`` beside the output they become, the name
 #: part cut short where the whole would not fit the file system's limit on a name.
@@ -31,8 +31,6 @@ _ATTEMPTS = 100
 #: Bytes kept free in a temporary's name for what gets appended to it: an index (``.tbi``,
 #: ``.csi``, by the tools that make it), a scratch ``.vcf``, a folder's ``.old`` set aside.
 _APPENDED_ROOM = 16
-#: NAME_MAX where the file system does not say (POSIX file systems on Linux and macOS all use it)
-_DEFAULT_NAME_MAX = 255
 
 
 def sha256_file(path: str) -> str:
@@ -41,88 +39,6 @@ def sha256_file(path: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _name_max(folder: str) -> int:
-    """The longest file name, in bytes, the file system holding ``folder`` takes."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return _DEFAULT_NAME_MAX
-
-
-def _subject(written: str, output: str | None) -> str:
-    """What an error line about ``written`` speaks of, after the output's path: the output
-    itself, or which file beside it."""
-    return "" if output in (None, written) else f"{written}, written beside it, "
-
-
-def check_name_fits(written: str, output: str | None = None) -> None:
-    """Refuse ``written`` (``output`` itself, or a file published beside it) when its name is
-    longer than its folder's file system takes: the temporaries are cut to fit, so nothing else
-    would find it before the final rename, after all the work."""
-    folder, name = os.path.split(os.path.abspath(written))
-    size, limit = len(os.fsencode(name)), _name_max(folder)
-    if size > limit:
-        beside = _subject(written, output)
-        what = f"{beside}would have a name" if beside else "name"
-        raise InputError(
-            f"{what} too long ({size} bytes; this file system takes at most {limit}): give a "
-            "shorter name",
-            path=output or written,
-        )
-
-
-def _check_replaceable(written: str, output: str) -> None:
-    """Refuse a symbolic link, device, pipe or socket at ``written`` (``output`` or a file
-    published beside it): the rename that publishes the output would replace it with a regular
-    file, destroying a device node such as /dev/null (as root) or a link, and a reader waiting on a
-    pipe would wait forever.
-
-    A link is refused, not followed. Following it would mean publishing in the folder of the file
-    it points to, which the user did not name (another file system maybe, where the index written
-    beside the output's own name cannot be renamed to), and splitting an output from its index:
-    htslib looks for ``name.tbi`` beside the name it was given, the link, while the file written
-    would be the target. The line names the target, so the fix is one edit.
-    """
-    try:
-        info = os.lstat(written)
-    except OSError:
-        return  # absent (the usual case), or its folder is not one: check_output_folder says so
-    if stat.S_ISLNK(info.st_mode):
-        raise InputError(
-            f"{_subject(written, output)}is a symbolic link (to {os.readlink(written)}): writing "
-            "would replace the link; give the path it points to, or remove the link",
-            path=output,
-        )
-    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-        raise InputError(
-            f"{_subject(written, output)}is not a regular file (a device, pipe or socket): "
-            "give another path",
-            path=output,
-        )
-
-
-def check_output_folder(path: str, *, file: bool = False, companions: tuple[str, ...] = ()) -> None:
-    """The folder ``path`` goes into exists and is writable; ``path`` and the files written
-    beside it (``path + suffix``) are not what publishing the output would destroy (a link, a
-    device, a pipe); neither ``path`` (an output ``file``) nor a file beside it is a folder, which
-    only the final rename would find; ``path``'s name fits the file system. Checked before any
-    work is done."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise InputError(f"output folder {problem}", path=path)
-    if not os.access(folder, os.W_OK):
-        raise InputError("output folder is not writable", path=path)
-    check_name_fits(path)
-    for written in [path] + [path + suffix for suffix in companions]:
-        _check_replaceable(written, path)
-    for written in ([path] if file else []) + [path + suffix for suffix in companions]:
-        if os.path.isdir(written):
-            if written == path:
-                raise InputError("is a folder: the output needs a file's name", path=path)
-            raise InputError(f"a folder is where its index goes: {written}", path=path)
 
 
 def _temporary_name(name: str, suffix: str, limit: int) -> str:
@@ -144,7 +60,7 @@ def _create_temporary(path: str, folder: bool, suffix: str) -> str:
     (0o666 / 0o777 less the umask), so the output keeps them without reading the umask, which
     only ``os.umask`` can, process-wide and racing every other thread's file creation."""
     where, name = os.path.split(os.path.abspath(path))
-    limit = _name_max(where)
+    limit = name_max(where)
     for _ in range(_ATTEMPTS):
         temp = os.path.join(where, _temporary_name(name, suffix, limit))
         try:
@@ -238,7 +154,7 @@ class PartialOutput:
     """
 
     def __init__(self, path: str, *, folder: bool = False, suffix: str = ""):
-        _check_replaceable(path, path)
+        check_replaceable(path, path)
         check_name_fits(path)
         if folder and os.path.exists(path) and not os.path.isdir(path):
             raise InputError("exists and is not a folder: the output is a folder", path=path)
@@ -307,8 +223,8 @@ class PartialOutput:
         destination during the run (or a companion nobody checked) is refused, not replaced."""
         for suffix, publish in self._companions:
             if publish:
-                _check_replaceable(self.path + suffix, self.path)
-        _check_replaceable(self.path, self.path)
+                check_replaceable(self.path + suffix, self.path)
+        check_replaceable(self.path, self.path)
 
     def _publish(self) -> None:
         aside = None
@@ -439,7 +355,7 @@ def check_folder_to_fill(folder: str, earlier: Pattern[str]) -> list[str]:
     stale = sorted(name for name in os.listdir(folder) if earlier.fullmatch(name))
     for name in stale:
         where = os.path.join(folder, name)
-        _check_replaceable(where, folder)
+        check_replaceable(where, folder)
         if os.path.isdir(where):
             raise InputError(f"a folder is where an output file goes: {name}", path=folder)
     return stale
@@ -478,7 +394,7 @@ def _replace_in_folder(
             os.rename(os.path.join(folder, name), os.path.join(staging, "old", name))
             moved_aside.append(name)
         for name, _ in contents:
-            _check_replaceable(os.path.join(folder, name), folder)
+            check_replaceable(os.path.join(folder, name), folder)
             os.replace(os.path.join(staging, name), os.path.join(folder, name))
             published.append(name)
     except BaseException:

@@ -15,7 +15,8 @@ import pysam
 import pysam.bcftools
 
 from ..errors import InputError
-from .files import check_name_fits, check_output_folder, complete_or_nothing
+from .files import complete_or_nothing
+from .output_paths import check_name_fits, check_output_folder
 from .tribble_index import LinearIndexBuilder, record_span
 from .vcf_text import header_contigs
 

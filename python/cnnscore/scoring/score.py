@@ -25,10 +25,11 @@ from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
 from ..errors import InputError
-from ..io.files import check_output_folder, write_atomically
+from ..io.files import write_atomically
 from ..io.htslib import inflates_with_libdeflate
 from ..io.intervals import IntervalFilter, resolve_intervals
 from ..io.locations import is_url, split_indexes
+from ..io.output_paths import check_output_folder
 from ..io.reference import reference_lengths
 from ..io.sequence_dictionary import check_header_on_reference
 from ..io.vcf_output import AtomicVcfWriter, annotate_line, annotated_header, provenance_line

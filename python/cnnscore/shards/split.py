@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..io.files import check_folder_to_fill, check_output_folder, replace_in_folder
+from ..io.files import check_folder_to_fill, replace_in_folder
 from ..io.intervals import Interval, IntervalFilter, merge_intervals, parse_intervals
+from ..io.output_paths import check_output_folder
 from ..io.vcf_output import SortOrder
 from ..io.vcf_text import VcfReader, VcfRecord, header_contig_rank, listed_before
 

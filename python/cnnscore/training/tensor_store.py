@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import check_output_folder, complete_or_nothing
+from ..io.files import complete_or_nothing
+from ..io.output_paths import check_output_folder
 
 SCHEMA = "cnnscore.tensors/1"
 MANIFEST = "manifest.json"

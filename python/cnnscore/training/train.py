@@ -27,8 +27,9 @@ import numpy as np
 from .. import __version__
 from ..backends.cpu import usable_cores
 from ..errors import InputError
-from ..io.files import PartialOutput, check_output_folder, complete_or_nothing, sha256_file
+from ..io.files import PartialOutput, complete_or_nothing, sha256_file
 from ..io.locations import first_repeat, user_facing
+from ..io.output_paths import check_output_folder
 from ..models.gatk_json import MODEL_KINDS, architecture_json
 from ..models.network import Weights
 from ..models.spec import READ_TENSOR, ModelSpec, parse_model_spec, read_architecture_json

@@ -14,8 +14,9 @@ import math
 from typing import Any
 
 from ..errors import InputError
-from ..io.files import check_output_folder, write_all_or_none
+from ..io.files import write_all_or_none
 from ..io.locations import user_facing
+from ..io.output_paths import check_output_folder
 from ..io.report_html import figures, page, png_base64
 from .compare import (
     DELTA_THRESHOLDS,
