@@ -138,8 +138,13 @@ def test_a_folder_output_replaces_an_empty_folder_and_is_removed_whole_on_failur
     assert names(out) == ["member"]
 
 
-def test_companions_are_published_before_the_output(tmp_path, monkeypatch):
+def test_an_earlier_index_goes_first_and_the_new_one_after_the_output(tmp_path, monkeypatch):
+    """The earlier output's index is set aside, the output published, then its index: a stop no
+    handler holds (SIGKILL) between two renames leaves the new output without an index, never
+    the new index beside the earlier output (which the order index-then-output did)."""
     out = tmp_path / "out.vcf.gz"
+    out.write_text("earlier vcf")
+    Path(f"{out}.tbi").write_text("earlier index")
     output = complete_or_nothing(str(out), suffix=".vcf.gz")
     assert output.temp.endswith(".vcf.gz")
     scratch = output.beside(".txt", publish=False)
@@ -150,7 +155,7 @@ def test_companions_are_published_before_the_output(tmp_path, monkeypatch):
     real_replace = os.replace
     monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append(b), real_replace(a, b)))
     output.commit()
-    assert renamed == [f"{out}.tbi", str(out)]
+    assert renamed == [f"{output.temp}.tbi.old", str(out), f"{out}.tbi"]
     assert out.read_text() == "vcf" and Path(f"{out}.tbi").read_text() == "index"
     assert names(tmp_path) == ["out.vcf.gz", "out.vcf.gz.tbi"]  # the scratch file is gone
     output.abort()  # after a commit: nothing to do
@@ -178,6 +183,28 @@ def test_a_failed_output_rename_takes_its_published_companion_back(tmp_path):
     with pytest.raises(OSError):
         output.commit()
     assert names(tmp_path) == ["out.vcf.gz"]  # no new index beside an old output
+
+
+def test_a_failed_index_rename_after_the_output_leaves_neither(tmp_path, monkeypatch):
+    """Once the output is published the earlier one is gone: if its index cannot follow, the new
+    output goes too, and the earlier index with it, rather than a pair that does not match."""
+    out = tmp_path / "out.vcf.gz"
+    out.write_text("earlier vcf")
+    Path(f"{out}.tbi").write_text("earlier index")
+    output = complete_or_nothing(str(out))
+    Path(output.temp).write_text("vcf")
+    Path(output.beside(".tbi")).write_text("index")
+    real_replace = os.replace
+
+    def replace(source, destination):
+        if destination == f"{out}.tbi":
+            raise OSError(5, "Input/output error")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError):
+        output.commit()
+    assert names(tmp_path) == []
 
 
 def test_a_missing_folder_fails_at_creation(tmp_path):

@@ -181,9 +181,12 @@ class PartialOutput:
         self._retired.append(suffix)
 
     def commit(self) -> None:
-        """Set the retired files aside, publish the companions, then the output. On failure
-        everything is removed (companions already published too: without the new output they
-        would pair with an old one) and the retired files are put back."""
+        """Set the retired files and the earlier output's companions aside, publish the output,
+        then its companions: a stop that no signal handler can hold (SIGKILL, a power cut) then
+        leaves the new output without its index, never beside another output's index (gs://
+        outputs are published in the same order). On failure before the output is published
+        everything set aside is put back; after it (a companion's rename failing), the new
+        output is removed too, and with it the earlier one's companions: whole or absent."""
         if not self._open:
             raise RuntimeError(f"{self.path}: output already committed or aborted")
         with signals_held():
@@ -192,21 +195,25 @@ class PartialOutput:
     def _commit(self) -> None:
         published: list[str] = []
         aside: list[str] = []
+        companions = [suffix for suffix, publish in self._companions if publish]
         try:
             self._check_destinations()
-            for suffix in self._retired:
+            for suffix in [*self._retired, *companions]:
                 if os.path.lexists(self.path + suffix):
                     os.replace(self.path + suffix, f"{self.temp}{suffix}.old")
                     aside.append(suffix)
-            for suffix, publish in self._companions:
-                if publish:
-                    os.replace(self.temp + suffix, self.path + suffix)
-                    published.append(self.path + suffix)
             self._publish()
+            published.append(self.path)
+            for suffix in companions:
+                os.replace(self.temp + suffix, self.path + suffix)
+                published.append(self.path + suffix)
         except BaseException:
             for path in published:
                 _remove(path)
             for suffix in aside:
+                if published:  # the earlier output is gone: its companions go with it
+                    _remove(f"{self.temp}{suffix}.old")
+                    continue
                 with contextlib.suppress(OSError):
                     os.replace(f"{self.temp}{suffix}.old", self.path + suffix)
             self.abort()

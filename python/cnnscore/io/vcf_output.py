@@ -380,7 +380,7 @@ class AtomicVcfWriter:
             self._closed = True
 
     def commit(self) -> None:
-        """Finish (compress/convert, index) and move the result into place, its index first."""
+        """Finish (compress/convert, index) and move the result into place, then its index."""
         self._write_held()
         self._close_handle()
         final = self._output.temp
