@@ -80,52 +80,15 @@ def _filter(options, results: TextIO) -> None:
     _tell(summary(run_filter(options)))
 
 
-def _side_label(label: str | None, throughput, fallback: str) -> str:
-    if label:
-        return label
-    if throughput is not None and throughput.backends:
-        return " + ".join(throughput.backends)
-    return fallback
-
-
 def _compare(options, results: TextIO) -> int:
     """Run the comparison; 3 when a --fail-if gate holds (the reports are written either way)."""
-    from ..validate.compare import Cutoffs, compare_vcfs, read_throughput
-    from ..validate.gates import evaluate_gates, parse_gates
-    from ..validate.report import (
-        SUMMARY_METRICS,
-        build_report,
-        check_report_paths,
-        summary_table,
-        write_reports,
-    )
+    from ..validate.run import run_compare
 
-    gates = parse_gates(list(options.fail_if), SUMMARY_METRICS)
-    check_report_paths(options.output)
-    cutoffs = None
-    if options.snp_cutoff is not None or options.indel_cutoff is not None:
-        cutoffs = Cutoffs(snp=options.snp_cutoff, indel=options.indel_cutoff)
-    throughputs = (
-        read_throughput(list(options.baseline_metrics)),
-        read_throughput(list(options.candidate_metrics)),
-    )
-    comparison = compare_vcfs(
-        options.baseline, options.candidate, options.info_key, cutoffs, options.compare_filters
-    )
-    labels = (
-        _side_label(options.baseline_label, throughputs[0], "baseline"),
-        _side_label(options.candidate_label, throughputs[1], "candidate"),
-    )
-    report = build_report(comparison, labels, throughputs)
-    for warning in report["warnings"]:
-        print(f"cnnscore: warning: {warning}", file=sys.stderr)
-    report["fail_if"] = evaluate_gates(gates, report["summary"])
-    json_path, html_path = write_reports(report, comparison, options.output)
-    print(summary_table(report), file=results)
-    _tell(f"cnnscore: wrote {json_path} and {html_path}")
-    failed = [gate["gate"] for gate in report["fail_if"] if gate["failed"]]
-    if failed:
-        print(f"cnnscore: --fail-if failed: {', '.join(failed)}", file=sys.stderr)
+    result = run_compare(options)
+    print(result.table, file=results)
+    _tell(f"cnnscore: wrote {result.json_path} and {result.html_path}")
+    if result.failed_gates:
+        print(f"cnnscore: --fail-if failed: {', '.join(result.failed_gates)}", file=sys.stderr)
         return 3
     return 0
 
@@ -153,9 +116,9 @@ def _models_list(options, results: TextIO) -> None:
 
 
 def _models_fetch(options, results: TextIO) -> None:
-    from ..models.fetch import GATK_MODELS, fetch_gatk
+    from ..models.fetch import DEFAULT_FETCHED, GATK_MODELS, fetch_gatk
 
-    wanted = list(options.models) or ["1d_cnn_mix_train_full_bn"]
+    wanted = list(options.models) or [DEFAULT_FETCHED]
     models = list(GATK_MODELS) if "all" in wanted else wanted
     fetched_files = fetch_gatk(
         models, options.cache_dir, options.mirror, options.gatk_tag,

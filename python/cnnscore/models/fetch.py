@@ -77,6 +77,8 @@ GATK_FILES = {
     )
 }
 GATK_MODELS = ("small_2d", "1d_cnn_mix_train_full_bn", "2d_cnn_mix_train")
+#: What ``models fetch gatk`` fetches with no --model: the one GATK default not shipped here
+DEFAULT_FETCHED = "1d_cnn_mix_train_full_bn"
 
 
 def default_cache_dir() -> str:

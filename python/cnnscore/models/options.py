@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import setting
-from .fetch import DEFAULT_GATK_TAG
+from .fetch import DEFAULT_FETCHED, DEFAULT_GATK_TAG
 
 CACHE_HELP = "where models are kept (default $CNNSCORE_MODEL_CACHE or ~/.cache/cnnscore/models)"
 
@@ -27,7 +27,7 @@ class ModelsFetchOptions:
         "--model",
         repeated=True,
         metavar="NAME",
-        help="1d_cnn_mix_train_full_bn (default), 2d_cnn_mix_train, small_2d (shipped with "
+        help=f"{DEFAULT_FETCHED} (default), 2d_cnn_mix_train, small_2d (shipped with "
         "cnnscore already; fetching it checks the download), or all; repeatable",
     )
     mirror: str | None = setting(
