@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from ..errors import InputError
-from ..io.locations import same_file, split_indexes
+from ..io.locations import READS_INDEX_SUFFIXES, same_file, split_indexes
 from ..io.vcf_output import INDEX_SUFFIX, names_a_variant_file, output_format
 from ..models.spec import companion_path
 from ..settings import (
@@ -31,7 +31,7 @@ from ..settings import (
 #: whichever exists, so a new file at any of them is read next time) and a FASTA's .fai/.gzi
 #: (and GATK's .dict, added in ``_companions``).
 _READ_BESIDE = {
-    READS: (".csi", ".bai", ".crai"),
+    READS: READS_INDEX_SUFFIXES,
     FASTA: (".fai", ".gzi"),
     VCF: (".tbi", ".csi"),
 }

@@ -68,10 +68,9 @@ def _slice_mismatch(reads: pysam.AlignmentFile, reference: str, contig: str) -> 
     """Why a local CRAM 3 without ``M5`` cannot be decoded at ``contig`` with ``reference``: a
     slice of it whose reference MD5 is not that of this reference's bases where it lies; None
     when the first slices listed agree, or nothing can be read to tell."""
-    from .index_checks import index_of  # index_checks imports this module
 
     path = os.fsdecode(reads.filename)
-    index = index_of(path)
+    index = locations.index_of(path)
     tid = reads.get_tid(contig)
     if locations.is_url(path) or not index or locations.is_url(index) or tid < 0:
         return None

@@ -36,26 +36,7 @@ import pysam
 
 from ..errors import InputError
 from . import bai_check, crai_check, cram_format, cram_reference
-from .locations import INDEX_DELIMITER, is_url, split_indexes
-
-
-def index_of(location: str) -> str | None:
-    """The index htslib will use for a reads file: the one attached with ``##idx##``, else one
-    beside it, looked for in htslib's order (``x.bam.csi``, ``x.csi``, then ``x.bam.bai``,
-    ``x.bai`` and .crai likewise: a .csi beside the file wins even over a good .bai, so it is
-    the one to check); None for a remote file with none attached (htslib looks beside it by
-    URL)."""
-    if INDEX_DELIMITER in location:
-        return location.split(INDEX_DELIMITER, 1)[1]
-    if is_url(location):
-        return None
-    stem, _ = os.path.splitext(location)
-    for suffix in (".csi", ".bai", ".crai"):
-        for candidate in (location + suffix, stem + suffix):
-            if os.path.isfile(candidate):
-                return candidate
-    return None
-
+from .locations import index_of, is_url, split_indexes
 
 # What an index file is, told by its content (htslib reads BAI, CSI and TBI through BGZF, which
 # also passes uncompressed data through; a CRAI is gzip-compressed or plain text).

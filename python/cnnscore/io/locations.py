@@ -117,3 +117,26 @@ def exists(location: str) -> bool:
     """A local file that exists, or a URL (whose existence the remote layer already checked)."""
     main, _ = split_indexes(location)
     return is_url(main) or os.path.isfile(main)
+
+
+#: The index names htslib looks for beside a reads file, each as ``x.bam`` + suffix and then as
+#: ``x`` + suffix, in this order: whichever exists first is the one it reads.
+READS_INDEX_SUFFIXES = (".csi", ".bai", ".crai")
+
+
+def index_of(location: str) -> str | None:
+    """The index htslib will use for a reads file: the one attached with ``##idx##``, else one
+    beside it, looked for in htslib's order (``x.bam.csi``, ``x.csi``, then ``x.bam.bai``,
+    ``x.bai`` and .crai likewise: a .csi beside the file wins even over a good .bai, so it is
+    the one to check); None for a remote file with none attached (htslib looks beside it by
+    URL)."""
+    if INDEX_DELIMITER in location:
+        return location.split(INDEX_DELIMITER, 1)[1]
+    if is_url(location):
+        return None
+    stem, _ = os.path.splitext(location)
+    for suffix in READS_INDEX_SUFFIXES:
+        for candidate in (location + suffix, stem + suffix):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
