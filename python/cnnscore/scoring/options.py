@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..io.locations import INDEX_DELIMITER
-from ..models.spec import DEFAULT_ANNOTATION_KEYS
+from ..models.spec import DEFAULT_ANNOTATION_KEYS, READ_TENSOR, REFERENCE
 from ..settings import (
     FASTA,
     FILE,
@@ -35,6 +35,11 @@ from ..settings import (
 
 _VERBOSITY, _QUIET = verbosity_settings()
 _NO_PYTHON = "cnnscore runs no Python subprocess beside a JVM, so there is nothing to"
+
+
+#: GATK's effective batch sizes (inference, transfer) per tensor type: its flag defaults with its
+#: floors applied, which cnnscore uses as given (it never raises a batch size the user gave).
+DEFAULT_BATCH_SIZES = {REFERENCE: (1024, 1024), READ_TENSOR: (256, 512)}
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,15 @@ class ScoreOptions:
     inference_batch_size: int | None = setting(
         "--inference-batch-size",
         parse=positive_int,
-        help="records encoded together and sent to the backend as one chunk (default 1024 for "
-        "1D, 256 for 2D; docs/SCORING.md says how a backend splits a chunk)",
+        help="records encoded together and sent to the backend as one chunk (default "
+        f"{DEFAULT_BATCH_SIZES[REFERENCE][0]} for 1D, {DEFAULT_BATCH_SIZES[READ_TENSOR][0]} for "
+        "2D; docs/SCORING.md says how a backend splits a chunk)",
     )
     transfer_batch_size: int | None = setting(
         "--transfer-batch-size",
         parse=positive_int,
-        help="records buffered per write (default 1024 for 1D, 512 for 2D, or the inference batch "
-        "where larger)",
+        help=f"records buffered per write (default {DEFAULT_BATCH_SIZES[REFERENCE][1]} for 1D, "
+        f"{DEFAULT_BATCH_SIZES[READ_TENSOR][1]} for 2D, or the inference batch where larger)",
     )
     read_limit: int = setting(
         "--read-limit",

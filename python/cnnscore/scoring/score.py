@@ -43,7 +43,7 @@ from ..models.spec import (
     load_model_spec,
 )
 from .inference import ChunkInference, in_place_heights
-from .options import ScoreOptions
+from .options import DEFAULT_BATCH_SIZES, ScoreOptions
 from .pipeline import (
     EncoderConfig,
     encoded_chunks,
@@ -55,9 +55,9 @@ from .progress import ProgressMeter
 from .scores import format_score, refuse_non_finite, site_scores
 from .stall import StallGuard
 
-#: GATK's effective defaults (its batch-size floors applied to its flag defaults).
-DEFAULT_BATCH_SIZES = {REFERENCE: (1024, 1024), READ_TENSOR: (256, 512)}
 MAX_INFERENCE_BATCH, MAX_TRANSFER_BATCH = 4096, 8192
+#: GATK raises both batch sizes to this floor (per tensor type) before it compares them
+GATK_BATCH_FLOORS = {REFERENCE: 1024, READ_TENSOR: 64}
 #: int8 measured against the gates a user's calls need (score signs and FILTERs as fp32's) on
 #: held-out benchmark sites, with five NNCF settings: bench/precision_gate.py, bench/RESULTS.md.
 INT8_REFUSED = (
@@ -137,7 +137,7 @@ def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
         raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", setting="inference_batch_size")
     if not 1 <= transfer <= MAX_TRANSFER_BATCH:
         raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", setting="transfer_batch_size")
-    floor = {REFERENCE: 1024, READ_TENSOR: 64}[tensor_type]  # GATK raises both to it first,
+    floor = GATK_BATCH_FLOORS[tensor_type]  # GATK raises both to it first,
     if max(inference, floor) > max(transfer, floor):  # then refuses; a larger chunk is fine here
         raise InputError(
             f"inference batch {inference} exceeds transfer batch {transfer} (GATK refuses it too)",
