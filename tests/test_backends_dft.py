@@ -254,10 +254,18 @@ def _smoke_chunk():
     return Encoder(config).encode_chunk(list(VcfReader(str(SMOKE_VCF)).records()))
 
 
+#: float32 results of one network differ with the kernels' summation order, which differs by CPU:
+#: OpenVINO's DFT against TensorFlow's dense model, unrounded smoke scores, max |delta| under 1e-5
+#: with AVX-512 kernels, 1.07e-5 with AVX2's (an AVX-512 EPYC forced to AVX2 by ONEDNN_MAX_CPU_ISA,
+#: and the same bits under qemu's Haswell, an AVX2-only CPU); 3e-5 holds either with room.
+FLOAT32_ORDER = 3e-5
+
+
 def test_raw_smoke_scores_with_dft_match_tensorflow_to_float_rounding():
-    """Unrounded scores, every depth bucket: DFT against tensorflow's dense model within 1e-5;
-    where the %.3f texts differ, tensorflow's score lies within 1e-5 of a rounding boundary and
-    the network evaluated in float64 gives OpenVINO's text: the flip is tensorflow's rounding."""
+    """Unrounded scores, every depth bucket: DFT against tensorflow's dense model within
+    FLOAT32_ORDER, on any CPU; where the %.3f texts differ, both scores lie that close to a
+    rounding boundary, and the network evaluated in float64 gives one of the two texts: a flip
+    of the last digit's rounding, whose side depends on the CPU, never a wrong digit."""
     from network_float64 import probabilities
 
     from cnnscore.models.spec import OUTPUT_LABELS
@@ -276,20 +284,22 @@ def test_raw_smoke_scores_with_dft_match_tensorflow_to_float_rounding():
     expected, _ = scores("tensorflow", False, None)
     got, inference = scores("openvino", True, "dft")
     assert len(inference.counts) >= 3  # several buckets and the dense model took part
-    assert np.abs(got - expected).max() <= 1e-5
+    assert np.abs(got - expected).max() <= FLOAT32_ORDER
     flipped = [i for i, (want, have) in enumerate(zip(expected, got, strict=True))
                if f"{want:.3f}" != f"{have:.3f}"]  # fmt: skip
-    assert len(flipped) <= 2  # 250 of the 252 today
+    assert len(flipped) <= 3  # 250 of the 252 identical with AVX-512 kernels
     dense = chunk.tensors.at_height(networks["dense"].tensor_shape[0])
     for i in flipped:
-        boundary = (np.floor(expected[i] * 1000) + 0.5) / 1000
-        assert abs(expected[i] - boundary) <= 1e-5, (expected[i], got[i])
+        boundary = (np.round(min(expected[i], got[i]) * 1000 - 0.5) + 0.5) / 1000
+        assert abs(expected[i] - boundary) <= FLOAT32_ORDER, (expected[i], got[i])
+        assert abs(got[i] - boundary) <= FLOAT32_ORDER, (expected[i], got[i])
         p = probabilities(networks["dense"], weights, dense[i], chunk.annotations[i])
         positive, negative = (("SNP", "NOT_SNP") if chunk.type_labels[i] == "SNP"
                               else ("INDEL", "NOT_INDEL"))  # fmt: skip
         exact = np.log(EPSILON + p[OUTPUT_LABELS[positive]]
                        / (p[OUTPUT_LABELS[negative]] + EPSILON))  # fmt: skip
-        assert f"{exact:.3f}" == f"{got[i]:.3f}" != f"{expected[i]:.3f}", (exact, got[i])
+        assert f"{exact:.3f}" in (f"{got[i]:.3f}", f"{expected[i]:.3f}"), (exact, got[i])
+        assert abs(exact - got[i]) <= FLOAT32_ORDER, (exact, got[i])
 
 
 def test_dft_is_refused_where_the_backend_has_no_such_graph(tmp_path):

@@ -24,6 +24,10 @@ RELEVANT = (
     "amx_tile",
     "amx_bf16",
     "amx_int8",
+    # AVX-VNNI-INT8 and AVX-NE-CONVERT: with avx_vnni, oneDNN's avx2_vnni_2, for which OpenVINO
+    # lists BF16 too (bf16 converted to f32 and back, not bf16 dot products)
+    "avx_vnni_int8",
+    "avx_ne_convert",
 )
 
 
@@ -81,7 +85,8 @@ def describe() -> str:
 
 def has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (avx512_bf16 or AMX), where OpenVINO's CPU plugin
-    runs bf16, asked or, without an f32 hint, unasked."""
+    runs bf16, asked or, without an f32 hint, unasked. (OpenVINO also runs bf16 on AVX2 CPUs with
+    AVX-NE-CONVERT; whether bf16 is refused is OpenVINO's own answer, asked by its backend.)"""
     return bool({"avx512_bf16", "amx_bf16"} & set(instruction_sets()))
 
 

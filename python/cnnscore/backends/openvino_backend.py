@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -181,9 +182,17 @@ class OpenVinoBackend(InferenceBackend):
             if compiled is not None:
                 self.compiled_cache = "hit"
                 return compiled
-        compiled = core.compile_model(
-            build_openvino_model(network, weights, self.micro_batch, dft=dft), "CPU", config
-        )
+        try:
+            compiled = core.compile_model(
+                build_openvino_model(network, weights, self.micro_batch, dft=dft), "CPU", config
+            )
+        except RuntimeError as err:  # e.g. bf16 under ONEDNN_MAX_CPU_ISA below the CPU's sets
+            found = [line.strip() for line in str(err).splitlines() if line.strip()]
+            raise InputError(
+                f"OpenVINO cannot compile the model in {self.precision} on this CPU "
+                f"({cpu.describe()}{_isa_limit()}): {found[-1] if found else err}",
+                setting="precision",
+            ) from None
         if cache is not None:
             self.compiled_cache = "stored" if cache.store(key, compiled) else "unwritable"
         return compiled
@@ -280,6 +289,13 @@ class OpenVinoBackend(InferenceBackend):
 
     def predict(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.collect(self.submit(inputs))
+
+
+def _isa_limit() -> str:
+    """oneDNN's ISA cap where the environment sets one: OpenVINO's kernels follow it, but not its
+    list of capabilities, so a precision it offers may have no kernel under the cap."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"; ONEDNN_MAX_CPU_ISA={limit}" if limit else ""
 
 
 @functools.cache

@@ -44,6 +44,10 @@ def fixed_signature_function(model, batch_size: int):
     return infer, signature
 
 
+#: oneDNN's fpmath modes below float32, as the precision they allow (``any`` allows bf16 too)
+_FPMATH_PRECISIONS = {"bf16": "bf16", "any": "bf16", "f16": "fp16", "tf32": "tf32"}
+
+
 class TensorFlowBackend(InferenceBackend):
     name = "tensorflow"
 
@@ -68,13 +72,19 @@ class TensorFlowBackend(InferenceBackend):
         self._infer, _ = fixed_signature_function(self.model, batch_size)
 
     def effective_precision(self) -> str:
-        """The model's compute dtype (float32 unless a mixed-precision policy is set), lowered to
-        bf16 when oneDNN is told it may (``ONEDNN_DEFAULT_FPMATH_MODE=bf16``/``any``)."""
+        """The model's compute dtype (float32 unless a mixed-precision policy is set), lowered
+        where oneDNN is told it may compute below float32: by its own ``ONEDNN_DEFAULT_FPMATH_MODE``
+        or by TensorFlow's ``TF_SET_ONEDNN_FPMATH_MODE`` (which sets the same default), to bf16,
+        f16, tf32 or any. Whether this CPU then really does is oneDNN's choice, unseen from here,
+        so the lowest precision allowed is the one reported (and refused for fp32)."""
         dtypes = {layer.dtype_policy.compute_dtype for layer in self.model.layers}
         if dtypes != {"float32"}:
             return ",".join(sorted(dtypes))
-        fpmath = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", "").lower()
-        return "bf16" if fpmath in ("bf16", "any") else "fp32"
+        for variable in ("ONEDNN_DEFAULT_FPMATH_MODE", "TF_SET_ONEDNN_FPMATH_MODE"):
+            lowered = _FPMATH_PRECISIONS.get(os.environ.get(variable, "").lower())
+            if lowered:
+                return lowered
+        return "fp32"
 
     def predict_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self._infer(*inputs).numpy()
