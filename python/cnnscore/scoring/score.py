@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import __version__
-from ..backends import cpu
+from ..backends import backend_class, cpu
+from ..backends.base import InferenceBackend
 from ..encode.compiled import resolve_encoder
 from ..encode.reads import ReadSource
 from ..encode.variant_type import is_symbolic_or_sv
@@ -215,9 +216,46 @@ def _provenance(spec: ModelSpec, weights: str, precision: str) -> str:
     )
 
 
+def _backend_for(options: ScoreOptions) -> tuple[type[InferenceBackend], str]:
+    """The backend class asked for and the convolution it will use, each checked against what
+    the backend can do before anything is read."""
+    backend_type = backend_class(options.backend)
+    if options.precision not in backend_type.precisions:
+        raise InputError(
+            f"backend {options.backend} runs {', '.join(backend_type.precisions)}, "
+            f"not {options.precision}",
+            setting="precision",
+        )
+    convolution = options.convolution
+    if convolution == "auto":
+        convolution = backend_type.auto_convolution(options.precision)
+    if convolution not in backend_type.convolutions:
+        known = ", ".join(backend_type.convolutions)
+        raise InputError(
+            f"backend {options.backend} evaluates convolutions {known}, not {convolution}",
+            setting="convolution",
+        )
+    return backend_type, convolution
+
+
+def _interval_filter(
+    options: ScoreOptions, contig_lengths: dict[str, int]
+) -> IntervalFilter | None:
+    """GATK's -L/-XL/-ip/-ixp/-isr as one filter over the records, or None to walk them all."""
+    if not (options.intervals or options.exclude_intervals):
+        return None
+    return IntervalFilter(
+        resolve_intervals(
+            options.intervals, contig_lengths, padding=options.interval_padding,
+            exclude=options.exclude_intervals, rule=options.interval_set_rule,
+            exclusion_padding=options.interval_exclusion_padding,
+        ),
+        dictionary=contig_lengths,
+    )  # fmt: skip
+
+
 def run_score(options: ScoreOptions) -> ScoreMetrics:
     """Score every record of the input (restricted by -L) and write the annotated VCF."""
-    from ..backends import backend_class
     from ..backends.compiled_cache import default_folder as default_compiled_cache
     from ..models.architectures import architecture_for, load_network, network_for
     from ..models.keras2_weights import read_keras2_weights
@@ -238,23 +276,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     inference_batch, transfer_batch = _batch_sizes(options, tensor_type)
     file_layers = read_keras2_weights(weights_path)
     check_trained_pair(spec, weights_path)
-    backend_type = backend_class(options.backend)
-    if options.precision not in backend_type.precisions:
-        raise InputError(
-            f"backend {options.backend} runs {', '.join(backend_type.precisions)}, "
-            f"not {options.precision}",
-            setting="precision",
-        )
+    backend_type, convolution = _backend_for(options)
     threads = options.threads or cpu.usable_cores()
-    convolution = options.convolution
-    if convolution == "auto":
-        convolution = backend_type.auto_convolution(options.precision)
-    if convolution not in backend_type.convolutions:
-        known = ", ".join(backend_type.convolutions)
-        raise InputError(
-            f"backend {options.backend} evaluates convolutions {known}, not {convolution}",
-            setting="convolution",
-        )
 
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
@@ -265,16 +288,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
             "cnnscore: warning: the VCF has several samples; GATK's CNN expects one",
             file=sys.stderr,
         )
-    intervals = None
-    if options.intervals or options.exclude_intervals:
-        intervals = IntervalFilter(
-            resolve_intervals(
-                options.intervals, contig_lengths, padding=options.interval_padding,
-                exclude=options.exclude_intervals, rule=options.interval_set_rule,
-                exclusion_padding=options.interval_exclusion_padding,
-            ),
-            dictionary=contig_lengths,
-        )  # fmt: skip
+    intervals = _interval_filter(options, contig_lengths)
     encoder = "python"
     if tensor_type == READ_TENSOR:  # open once here so a bad BAM fails before any work
         ReadSource(options.reads, options.reference, contig_lengths).close()
