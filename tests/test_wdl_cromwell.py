@@ -477,6 +477,66 @@ def test_a_renamed_reference_index_is_passed_and_used(podman_env, tmp_path):
     assert len(data_lines(evaluate_outputs(task, env, run)["scored_vcf"])) > 5
 
 
+# ------------------------------------------------ names and texts the shell must not read
+
+#: a name as a Terra bucket may hold one: a quote, expansions, a command separator, spaces
+ODD = "O'Brien $(echo INJECTED >&2) `echo INJECTED >&2` ;x"
+
+
+def _odd_copies(folder: Path) -> dict[str, str]:
+    """The smoke inputs under ODD names (the reads' index under a name of its own)."""
+    folder.mkdir()
+    names = {SMOKE_VCF: f"{ODD}.vcf.gz", Path(f"{SMOKE_VCF}.tbi"): f"{ODD}.vcf.gz.tbi",
+             SMOKE_BAM: f"{ODD}.bam", Path(f"{SMOKE_BAM}.bai"): f"{ODD} index.bai",
+             SMOKE / "giab_truth.bed": f"{ODD}.bed"}  # fmt: skip
+    copies = {}
+    for source, name in names.items():
+        (folder / name).write_bytes(Path(source).read_bytes())
+        copies[Path(source).name] = str(folder / name)
+    return copies
+
+
+def test_paths_and_texts_reach_cnnscore_as_given(podman_env, tmp_path):
+    """Every path and text reaches bash through a quoted here-document: a ' in a name ended the
+    single quotes it was written in (the command broke, ran what followed, or read another
+    file), and the free-text inputs were not quoted at all (a precision of 'fp32 $(...)' ran
+    the command); an output_prefix starting with '-' read as a flag."""
+    odd = _odd_copies(tmp_path / "odd")
+    _, _, run = run_task(
+        "score_variants.wdl", "ScoreVariants",
+        {**_REFERENCE, "input_vcf": odd[SMOKE_VCF.name],
+         "input_vcf_index": odd[f"{SMOKE_VCF.name}.tbi"], "reads": [odd[SMOKE_BAM.name]],
+         "reads_indexes": [odd[f"{SMOKE_BAM.name}.bai"]],
+         "intervals": odd["giab_truth.bed"], "output_prefix": "-sample 1"},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "INJECTED" not in run.stderr.splitlines()  # what the echo would have printed
+    assert (run.workdir / "_sample_1.vcf.gz").is_file()
+    _, _, run = run_task(
+        "score_variants.wdl", "ScoreVariants",
+        {**_VCF, **_REFERENCE, "reads": [str(SMOKE_BAM)], "reads_indexes": [f"{SMOKE_BAM}.bai"],
+         "intervals": str(SMOKE / "giab_truth.bed"), "output_prefix": "x",
+         "precision": "fp32 $(echo INJECTED >&2)"},
+        tmp_path / "w2", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 2 and "INJECTED" not in run.stderr.splitlines(), run.stderr
+    assert "--precision" in run.stderr and "invalid choice: 'fp32 $(echo" in run.stderr
+
+
+def test_a_label_with_a_line_break_is_refused(podman_env, tmp_path):
+    """Labels travel one a line: a line break in one shifted the other (the report called the
+    candidate by the baseline's second line)."""
+    _, _, run = run_task(
+        "compare_scores.wdl", "CompareScores",
+        {"baseline_vcf": str(GOLDEN_2D), "candidate_vcf": str(GOLDEN_2D),
+         "baseline_label": "openvino\nfp32", "candidate_label": "tensorflow", "output_prefix": "x"},
+        tmp_path / "w", podman_env,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "a label holds a line break" in run.stderr
+
+
 # ---------------------------------------- a killed cnnscore, as Cromwell's memory retry sees it
 
 _VCF = {"input_vcf": str(SMOKE_VCF), "input_vcf_index": f"{SMOKE_VCF}.tbi"}

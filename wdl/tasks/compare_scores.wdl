@@ -23,7 +23,7 @@ task CompareScores {
   # Every file this task writes is named from output_prefix with each character outside
   # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
   # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
-  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+  String file_prefix = sub(sub(output_prefix, "[^A-Za-z0-9._-]", "_"), "^-", "_")
 
   Int disk_gb = ceil(size(baseline_vcf, "GB") + size(candidate_vcf, "GB")) + 10
 
@@ -40,25 +40,39 @@ task CompareScores {
     # each metrics file one argument, whatever its name holds (a configuration name is a user's)
     metrics=()
     if [ ~{length(baseline_metrics)} -gt 0 ]; then
-      baseline=('~{sep="' '" baseline_metrics}')
+      mapfile -t baseline <<'CNNSCORE_VALUES'
+~{sep="\n" baseline_metrics}
+CNNSCORE_VALUES
       metrics+=(--baseline-metrics "${baseline[@]}")
     fi
     if [ ~{length(candidate_metrics)} -gt 0 ]; then
-      candidate=('~{sep="' '" candidate_metrics}')
+      mapfile -t candidate <<'CNNSCORE_VALUES'
+~{sep="\n" candidate_metrics}
+CNNSCORE_VALUES
       metrics+=(--candidate-metrics "${candidate[@]}")
     fi
     # the labels are a user's text, quotes included: read them from a file, not the command line
     labels='~{write_lines([baseline_label, candidate_label])}'
     baseline_label=$(sed -n 1p "${labels}")
     candidate_label=$(sed -n 2p "${labels}")
+    if [ "$(grep -c '' "${labels}")" -gt 2 ]; then  # lines, the last one ended or not
+      echo "cnnscore: error: baseline_label, candidate_label: a label holds a line break" >&2
+      exit 1
+    fi
+    # paths and the key through a quoted here-document: no character in them is read by bash
+    { IFS= read -r baseline_vcf; IFS= read -r candidate_vcf; IFS= read -r info_key; } <<'CNNSCORE_VALUES'
+~{baseline_vcf}
+~{candidate_vcf}
+~{info_key}
+CNNSCORE_VALUES
     status=0
     cnnscore compare \
-      --baseline '~{baseline_vcf}' \
-      --candidate '~{candidate_vcf}' \
+      --baseline "${baseline_vcf}" \
+      --candidate "${candidate_vcf}" \
       "${metrics[@]}" \
-      --baseline-label "${baseline_label}" \
-      --candidate-label "${candidate_label}" \
-      --info-key ~{info_key} \
+      --baseline-label="${baseline_label}" \
+      --candidate-label="${candidate_label}" \
+      --info-key "${info_key}" \
       ~{"--snp-cutoff " + snp_cutoff} \
       ~{"--indel-cutoff " + indel_cutoff} \
       ~{true="--compare-filters" false="" compare_filters} \

@@ -20,7 +20,7 @@ task FilterVariantTranches {
   # Every file this task writes is named from output_prefix with each character outside
   # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
   # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
-  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+  String file_prefix = sub(sub(output_prefix, "[^A-Za-z0-9._-]", "_"), "^-", "_")
 
   Int disk_gb = ceil(size(input_vcf, "GB") * 2.5 + size(resources, "GB")) + 10
 
@@ -50,11 +50,16 @@ task FilterVariantTranches {
     done
     for tranche in ~{sep=" " snp_tranches}; do args+=(--snp-tranche "${tranche}"); done
     for tranche in ~{sep=" " indel_tranches}; do args+=(--indel-tranche "${tranche}"); done
+    # the VCF's path and the key through a quoted here-document: no character is read by bash
+    { IFS= read -r input_vcf; IFS= read -r info_key; } <<'CNNSCORE_VALUES'
+~{input_vcf}
+~{info_key}
+CNNSCORE_VALUES
     status=0
     cnnscore filter \
-      -V '~{input_vcf}' \
+      -V "${input_vcf}" \
       "${args[@]}" \
-      --info-key ~{info_key} \
+      --info-key "${info_key}" \
       ~{if invalidate_previous_filters then "--invalidate-previous-filters" else ""} \
       -O '~{file_prefix}.vcf.gz' || status=$?
     # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's

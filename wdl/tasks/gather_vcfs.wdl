@@ -12,7 +12,7 @@ task GatherVcfs {
   # Every file this task writes is named from output_prefix with each character outside
   # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
   # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
-  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+  String file_prefix = sub(sub(output_prefix, "[^A-Za-z0-9._-]", "_"), "^-", "_")
 
   Int disk_gb = ceil(size(scored_vcfs, "GB") * 2.5) + 10
 

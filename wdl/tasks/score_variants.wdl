@@ -28,7 +28,7 @@ task ScoreVariants {
   # Every file this task writes is named from output_prefix with each character outside
   # [A-Za-z0-9._-] made "_": GCP Batch's transfer script passes object names through bash unquoted
   # (`$`, quotes, runs of spaces break them; docs/CROMWELL.md row 17).
-  String file_prefix = sub(output_prefix, "[^A-Za-z0-9._-]", "_")
+  String file_prefix = sub(sub(output_prefix, "[^A-Za-z0-9._-]", "_"), "^-", "_")
 
   # The reads and the reference are streamed (parameter_meta: localization_optional), a CRAM's
   # reference included: htslib reads it by range too. So the disk holds only the VCF shard, the
@@ -52,37 +52,72 @@ task ScoreVariants {
       echo "cnnscore: error: reads_indexes: ~{length(reads_indexes)} indexes for ~{length(reads)} reads files: give one per file, in the same order" >&2
       exit 1
     fi
+    # Every path and text from the inputs reaches bash through a quoted here-document, one value a
+    # line, so that no character in a name (', $, `) is read by the shell: gs:// names may hold
+    # any, and streamed inputs reach the command as their URLs (docs/CROMWELL.md, row 17)
+    { IFS= read -r input_vcf; IFS= read -r input_vcf_index; IFS= read -r reference_fasta
+      IFS= read -r reference_fasta_index; IFS= read -r gzi; IFS= read -r intervals
+      IFS= read -r architecture_json; IFS= read -r weights_hd5; IFS= read -r tensor_type
+      IFS= read -r backend; IFS= read -r precision; IFS= read -r reservoir_scope
+      IFS= read -r requester_pays_project; } <<'CNNSCORE_VALUES'
+~{input_vcf}
+~{input_vcf_index}
+~{reference_fasta}
+~{reference_fasta_index}
+~{select_first([reference_fasta_gzi, ""])}
+~{intervals}
+~{select_first([architecture_json, ""])}
+~{select_first([weights_hd5, ""])}
+~{tensor_type}
+~{backend}
+~{precision}
+~{reservoir_scope}
+~{select_first([requester_pays_project, ""])}
+CNNSCORE_VALUES
+    mapfile -t reads <<'CNNSCORE_VALUES'
+~{sep="\n" reads}
+CNNSCORE_VALUES
+    mapfile -t indexes <<'CNNSCORE_VALUES'
+~{sep="\n" reads_indexes}
+CNNSCORE_VALUES
     # Reads and reference arrive as gs:// URLs under Cromwell on Google (localization_optional),
     # which cnnscore reads by byte range, or as local paths (miniwdl and Cromwell's Local backend
     # localise everything). The reference goes with its own .fai (and .gzi), whatever their names.
-    gzi='~{select_first([reference_fasta_gzi, ""])}'
-    case "${gzi}" in ""|gs://*) ;; *) test -s "${gzi}" ;; esac
-    reference='~{reference_fasta}##idx##~{reference_fasta_index}'
+    case "${gzi}" in
+      ""|gs://*) ;;
+      *) if [ ! -s "${gzi}" ]; then
+           echo "cnnscore: error: reference_fasta_gzi: ${gzi}: missing or empty" >&2
+           exit 1
+         fi ;;
+    esac
+    reference="${reference_fasta}##idx##${reference_fasta_index}"
     if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
     # each BAM/CRAM with the index given for it (htslib's ##idx##), whatever the index's name
-    reads=('~{sep="' '" reads}')
-    indexes=('~{sep="' '" reads_indexes}')
     read_args=()
     if [ ~{length(reads)} -gt 0 ]; then
       for i in "${!reads[@]}"; do read_args+=(-I "${reads[$i]}##idx##${indexes[$i]}"); done
     fi
+    optional=()
+    if [ -n "${architecture_json}" ]; then optional+=(--architecture "${architecture_json}"); fi
+    if [ -n "${weights_hd5}" ]; then optional+=(--weights "${weights_hd5}"); fi
+    if [ -n "${requester_pays_project}" ]; then
+      optional+=(--requester-pays-project "${requester_pays_project}")
+    fi
     status=0
     cnnscore score \
-      -V '~{input_vcf}##idx##~{input_vcf_index}' \
+      -V "${input_vcf}##idx##${input_vcf_index}" \
       -R "${reference}" \
       "${read_args[@]}" \
-      -L '~{intervals}' \
-      --tensor-type ~{tensor_type} \
-      ~{"--architecture '" + architecture_json + "'"} \
-      ~{"--weights '" + weights_hd5 + "'"} \
-      --backend ~{backend} \
-      --precision ~{precision} \
+      -L "${intervals}" \
+      --tensor-type "${tensor_type}" \
+      "${optional[@]}" \
+      --backend "${backend}" \
+      --precision "${precision}" \
       ~{"--inference-batch-size " + inference_batch_size} \
       ~{"--transfer-batch-size " + transfer_batch_size} \
-      --reservoir-scope ~{reservoir_scope} \
+      --reservoir-scope "${reservoir_scope}" \
       --threads ~{runtime_settings.cpu} \
       --progress-seconds 60 \
-      ~{"--requester-pays-project '" + requester_pays_project + "'"} \
       --metrics-json '~{file_prefix}.metrics.json' \
       -O '~{file_prefix}.vcf.gz' || status=$?
     # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's

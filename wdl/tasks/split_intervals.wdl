@@ -50,20 +50,42 @@ task SplitIntervals {
     fi
     # cached indexes of gs:// inputs in the working folder, whatever HOME (docs/CROMWELL.md)
     export CNNSCORE_GCS_CACHE="${PWD}/.cnnscore-home/gcs"
+    # paths and texts reach bash through a quoted here-document, one a line: no character in a
+    # name (', $, `) is read by the shell (docs/CROMWELL.md, row 17)
+    { IFS= read -r input_vcf; IFS= read -r input_vcf_index; IFS= read -r reference_fasta
+      IFS= read -r reference_fasta_index; IFS= read -r gzi; IFS= read -r intervals
+      IFS= read -r requester_pays_project; } <<'CNNSCORE_VALUES'
+~{input_vcf}
+~{input_vcf_index}
+~{reference_fasta}
+~{reference_fasta_index}
+~{select_first([reference_fasta_gzi, ""])}
+~{select_first([intervals, ""])}
+~{select_first([requester_pays_project, ""])}
+CNNSCORE_VALUES
     # the reference may arrive as gs:// URLs (localization_optional), with its own .fai (and
     # .gzi), whatever their names; a local .gzi that did not arrive fails here, clearly
-    gzi='~{select_first([reference_fasta_gzi, ""])}'
-    case "${gzi}" in ""|gs://*) ;; *) test -s "${gzi}" ;; esac
-    reference='~{reference_fasta}##idx##~{reference_fasta_index}'
+    case "${gzi}" in
+      ""|gs://*) ;;
+      *) if [ ! -s "${gzi}" ]; then
+           echo "cnnscore: error: reference_fasta_gzi: ${gzi}: missing or empty" >&2
+           exit 1
+         fi ;;
+    esac
+    reference="${reference_fasta}##idx##${reference_fasta_index}"
     if [ -n "${gzi}" ]; then reference="${reference}##idx##${gzi}"; fi
+    optional=()
+    if [ -n "${intervals}" ]; then optional+=(-L "${intervals}"); fi
+    if [ -n "${requester_pays_project}" ]; then
+      optional+=(--requester-pays-project "${requester_pays_project}")
+    fi
     rm -rf shards
     status=0
     cnnscore split-intervals \
-      -V '~{input_vcf}##idx##~{input_vcf_index}' \
+      -V "${input_vcf}##idx##${input_vcf_index}" \
       -R "${reference}" \
-      ~{if defined(intervals) then "-L '" + intervals + "'" else ""} \
+      "${optional[@]}" \
       --scatter-count ~{scatter_count} \
-      ~{"--requester-pays-project '" + requester_pays_project + "'"} \
       -O shards || status=$?
     # 137: killed by SIGKILL, most often the kernel's out-of-memory killer. Say so in the task's
     # stderr, which Cromwell's "retry with more memory" searches for OutOfMemory or Killed (bash's
