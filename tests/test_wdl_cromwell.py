@@ -493,6 +493,11 @@ def _odd_copies(folder: Path) -> dict[str, str]:
     for source, name in names.items():
         (folder / name).write_bytes(Path(source).read_bytes())
         copies[Path(source).name] = str(folder / name)
+    second = folder / f"{ODD} 2.bam"  # a second reads file: the list travels one a line
+    pysam.view("-b", "-o", str(second), str(SMOKE_BAM), "chr20:10000000-10005000",
+               catch_stdout=False)  # fmt: skip
+    pysam.index(str(second))
+    copies["second"], copies["second.bai"] = str(second), f"{second}.bai"
     return copies
 
 
@@ -505,8 +510,9 @@ def test_paths_and_texts_reach_cnnscore_as_given(podman_env, tmp_path):
     _, _, run = run_task(
         "score_variants.wdl", "ScoreVariants",
         {**_REFERENCE, "input_vcf": odd[SMOKE_VCF.name],
-         "input_vcf_index": odd[f"{SMOKE_VCF.name}.tbi"], "reads": [odd[SMOKE_BAM.name]],
-         "reads_indexes": [odd[f"{SMOKE_BAM.name}.bai"]],
+         "input_vcf_index": odd[f"{SMOKE_VCF.name}.tbi"],
+         "reads": [odd[SMOKE_BAM.name], odd["second"]],
+         "reads_indexes": [odd[f"{SMOKE_BAM.name}.bai"], odd["second.bai"]],
          "intervals": odd["giab_truth.bed"], "output_prefix": "-sample 1"},
         tmp_path / "w", podman_env,
     )  # fmt: skip
