@@ -21,8 +21,6 @@ from libc.string cimport memcpy, memset, strcmp
 
 import numpy as np
 
-from cnnscore.encode.reads import declared_blacklisted_read_groups
-
 from pysam.libcalignedsegment cimport AlignedSegment, makeAlignedSegment
 from pysam.libcalignmentfile cimport IteratorRowRegion
 from pysam.libchtslib cimport (
@@ -271,14 +269,14 @@ cdef class ReadSelector:
     cdef public object first_without_read_group
     cdef bint drop_artificial_rg, drop_artificial  # declared in a header: see reads.py
 
-    def __init__(self, files):
+    def __init__(self, files, blacklisted_read_groups):
+        """``blacklisted_read_groups``: those a header declares (ReadSource works them out)."""
         self.files = list(files)
         self.cursors = [_FileCursor(f) for f in self.files]
         self.warned_no_read_group = False
         self.first_without_read_group = None
-        declared = declared_blacklisted_read_groups(self.files)
-        self.drop_artificial_rg = "ArtificialHaplotypeRG" in declared
-        self.drop_artificial = "ArtificialHaplotype" in declared
+        self.drop_artificial_rg = "ArtificialHaplotypeRG" in blacklisted_read_groups
+        self.drop_artificial = "ArtificialHaplotype" in blacklisted_read_groups
 
     cdef bint _keep(self, AlignedSegment read):
         cdef bam1_t *b = read._delegate

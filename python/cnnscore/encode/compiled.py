@@ -65,7 +65,7 @@ class CompiledReadTensors:
 
         self._pileup = _pileup
         self._source = source
-        self._selector = _pileup.ReadSelector(source.files)
+        self._selector = _pileup.ReadSelector(source.files, source.blacklisted_read_groups)
 
     def encode(
         self,
