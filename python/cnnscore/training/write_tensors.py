@@ -225,8 +225,7 @@ def run_write_tensors(options: WriteTensorsOptions) -> WriteTensorsResult:
             labels: deque[list[int]] = deque()
             chunks = selection.chunks(vcf.records(intervals), labels)
             workers = encoder_processes(options.encode_workers)
-            encoding = contextlib.closing(encoded_chunks(chunks, config, workers))
-            with encoding as encoded_in_order:
+            with contextlib.closing(encoded_chunks(chunks, config, workers)) as encoded_in_order:
                 for records, encoded in encoded_in_order:
                     _store(writer, selection, records, encoded, labels.popleft(), options)
             _check_selection(selection, options)
