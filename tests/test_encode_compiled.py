@@ -148,6 +148,37 @@ def test_identical_with_the_blacklisted_read_group_declared_or_not(tmp_path):
     assert sum(a[3] for a in kept) > 1.15 * sum(a[3] for a in dropped)
 
 
+def test_identical_with_reads_that_cover_no_reference_base_and_unmapped_ones_with_n(tmp_path):
+    """Reads GATK reads otherwise than htslib (encode/reads.py): beside every fourth smoke read of
+    the 5 kb slice, a copy made all soft clip and one made an insertion (they cover no reference
+    base), and an unmapped copy with an N in its CIGAR, placed where the read starts; records at
+    those starts (kept there by htslib, skipped by htsjdk) and one base before (kept by both)."""
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+        reads = list(source.fetch("chr20", SLICE_START, SLICE_START + SLICE_LENGTH))
+    written, starts = [], set()
+    for index, read in enumerate(reads):
+        written.append(read)
+        if index % 4 or read.is_unmapped or read.query_length < 40:
+            continue
+        starts.add(read.reference_start + 1)
+        length = read.query_length
+        odd_kinds = (("soft", f"{length}S", read.flag), ("ins", f"5S{length - 5}I", read.flag),
+                     ("unmapped_n", f"20M100N{length - 20}M", read.flag | 0x4))  # fmt: skip
+        for name, cigar, flag in odd_kinds:
+            odd = pysam.AlignedSegment.from_dict(read.to_dict(), read.header)
+            odd.query_name, odd.cigarstring, odd.flag = f"{read.query_name}_{name}", cigar, flag
+            written.append(odd)
+    path = tmp_path / "odd.bam"
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
+        for read in sorted(written, key=lambda r: r.reference_start):
+            bam.write(read)
+    pysam.index(str(path))
+    positions = sorted({p for start in starts for p in (start, start - 1)})
+    vcf = _write_vcf_at(tmp_path / "odd.vcf", SMOKE_REF, "chr20", positions[:90])
+    assert_identical(vcf, SMOKE_REF, [path])
+
+
 def test_identical_on_hg002(tmp_path):
     reference = HG002 / "ref.20.fa.gz"
     vcf = _write_vcf(tmp_path / "hg002.vcf", reference, "20", 10_000_050, 10_040_000, 61)

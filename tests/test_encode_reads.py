@@ -138,6 +138,46 @@ def test_an_unmapped_read_placed_beside_its_mate_starts_at_zero_as_gatk_sends_it
     source.close()
 
 
+def test_a_read_covering_no_reference_base_is_read_as_htsjdk_ends_it(tmp_path, fasta):
+    """A mapped read of soft clips or an insertion only covers no reference base: htslib's
+    region query counts it as covering its start, htsjdk ends it a base before its start, so
+    GATK's query for a variant at that start skips it (a 20-base insertion read there shifted
+    every row of the tensor: a score off by 9.9); a variant that begins before it, as a
+    deletion's REF, still has it, in both (review of session 31, GATK emulated)."""
+
+    def make(header):
+        return [
+            segment(header, "soft", 119, "50S", 50),
+            segment(header, "insertion", 119, "10S20I", 30),
+            segment(header, "kept", 99, "50M"),
+        ]
+
+    source = ReadSource([write_bam(tmp_path / "a.bam", make)], fasta, LENGTHS)
+    at_its_start = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="x")
+    assert [r.unclipped_start for r in at_its_start] == [100]
+    deletion = source.reads_for_variant("chr1", 119, 121, 128, JavaRandom(), record="y")
+    assert sorted(r.unclipped_start for r in deletion) == [70, 100, 110]  # 1-based, less clips
+    source.close()
+
+
+def test_an_unmapped_read_with_an_n_in_its_cigar_is_dropped_as_gatk_drops_it(tmp_path, fasta):
+    """GATK's CigarContainsNoNOperator filter has no exception for unmapped reads (its
+    ReadLengthEqualsCigarLength has one): an unmapped read placed at a variant with an N in its
+    CIGAR was kept."""
+
+    def make(header):
+        unmapped = segment(header, "unmapped_n", 119, "20M100N30M", flag=0x1 | 0x4 | 0x40)
+        other = segment(header, "unmapped_m", 119, "80M", flag=0x1 | 0x4 | 0x40)  # length: exempt
+        for read in (unmapped, other):
+            read.next_reference_id, read.next_reference_start = 0, 119
+        return [segment(header, "mate", 119, "50M", flag=0x1 | 0x8 | 0x80), unmapped, other]
+
+    source = ReadSource([write_bam(tmp_path / "a.bam", make)], fasta, LENGTHS)
+    reads = source.reads_for_variant("chr1", 120, 120, 128, JavaRandom(), record="chr1:120 A>C")
+    assert sorted(r.unclipped_start for r in reads) == [0, 120]  # unmapped_m (at 0) and mate
+    source.close()
+
+
 def test_deep_site_is_downsampled_with_gatks_reservoir(tmp_path, fasta):
     # 200 reads at one site, told apart by their mapping quality (= their BAM order index).
     def make(header):

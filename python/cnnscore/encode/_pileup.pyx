@@ -128,7 +128,8 @@ cdef bint _read_group(bam1_t *b, uint8_t *kind_out, const char **value) noexcept
 
 
 cdef inline bint _passes_cigar(bam1_t *b) noexcept:
-    """WellformedReadFilter's CIGAR part: no N, and the query-consuming length is the read's."""
+    """WellformedReadFilter's CIGAR part: no N (unmapped reads too), and the query-consuming
+    length is the read's (unmapped reads pass that one)."""
     cdef uint32_t *cigar = bam_get_cigar(b)
     cdef int64_t consumed = 0
     cdef uint32_t i, op
@@ -138,7 +139,23 @@ cdef inline bint _passes_cigar(bam1_t *b) noexcept:
             return False
         if op == 0 or op == 1 or op == 4 or op == 7 or op == 8:
             consumed += cigar[i] >> 4
-    return consumed == b.core.l_qseq
+    return (b.core.flag & FLAG_UNMAPPED) != 0 or consumed == b.core.l_qseq
+
+
+cdef inline bint _htsjdk_ends_before(bam1_t *b, int64_t start) noexcept:
+    """A mapped read covering no reference base (all soft clip or insertion) that starts at or
+    before ``start`` (1-based): htslib's region test counts it as covering its first position
+    (_end_position), htsjdk's ends it a base before, so GATK's query skips it (reads.py says
+    more)."""
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef uint32_t i, op
+    if b.core.flag & FLAG_UNMAPPED or b.core.pos + 1 > start:
+        return False
+    for i in range(b.core.n_cigar):
+        op = cigar[i] & 0xf
+        if (op == 0 or op == 2 or op == 3 or op == 7 or op == 8) and cigar[i] >> 4:
+            return False
+    return True
 
 
 cdef int _compare_coordinates(bam1_t *a, bam1_t *b) noexcept:
@@ -296,8 +313,6 @@ cdef class ReadSelector:
             return False
         if (<uint8_t *>bam_get_qual(b))[0] == 0xff:  # QUAL '*': GATK's WellformedReadFilter
             return False  # (MatchingBasesAndQuals) drops the read
-        if b.core.flag & FLAG_UNMAPPED:
-            return True
         return _passes_cigar(b)
 
     def select(self, str contig, int64_t start, int64_t end, int limit, rng):
@@ -315,7 +330,8 @@ cdef class ReadSelector:
         candidates = per_file[0] if len(per_file) == 1 else _merged([iter(r) for r in per_file])
         try:
             for read in candidates:
-                if not self._keep(<AlignedSegment>read):
+                if not self._keep(<AlignedSegment>read) \
+                        or _htsjdk_ends_before((<AlignedSegment>read)._delegate, start):
                     continue
                 seen += 1
                 if seen <= limit:

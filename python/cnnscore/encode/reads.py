@@ -26,6 +26,7 @@ from .javarandom import JavaRandom, reservoir_sample
 CIGAR_M, CIGAR_I, CIGAR_D, CIGAR_N, CIGAR_S, CIGAR_H = 0, 1, 2, 3, 4, 5
 CIGAR_LETTERS = "MIDNSHP=XB"
 _QUERY_CONSUMING = {0, 1, 4, 7, 8}
+_REFERENCE_CONSUMING = {0, 2, 3, 7, 8}
 _BLACKLISTED_READ_GROUPS = {"ArtificialHaplotypeRG", "ArtificialHaplotype"}
 
 
@@ -105,6 +106,16 @@ def _refuse_no_shared_contig(
 
 def _first_names(names: list[str], shown: int = 4) -> str:
     return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
+def _htsjdk_ends_before(read: pysam.AlignedSegment, start: int) -> bool:
+    """A mapped read that covers no reference base (all soft clip or insertion) and starts at or
+    before ``start`` (1-based): htslib's region query counts it as covering its first position,
+    htsjdk's ends it one base before (start + reference length - 1), so GATK's query for a
+    variant at that position skips it (BAMQueryMultipleIntervalsIteratorFilter)."""
+    if read.is_unmapped or read.reference_start + 1 > start:
+        return False
+    return not any(n for op, n in read.cigartuples or () if op in _REFERENCE_CONSUMING)
 
 
 class ReadSource:
@@ -211,11 +222,11 @@ class ReadSource:
             return False
         if read.query_qualities is None:  # QUAL '*': MatchingBasesAndQualsReadFilter drops it
             return False
-        if read.is_unmapped:
-            return True
         cigar = read.cigartuples or ()
-        if any(op == CIGAR_N for op, _ in cigar):
+        if any(op == CIGAR_N for op, _ in cigar):  # CigarContainsNoNOperator: unmapped reads too
             return False
+        if read.is_unmapped:  # ReadLengthEqualsCigarLength passes unmapped reads
+            return True
         return sum(n for op, n in cigar if op in _QUERY_CONSUMING) == read.query_length
 
     def _overlapping(self, contig: str, start: int, end: int) -> Iterator[pysam.AlignedSegment]:
@@ -233,8 +244,9 @@ class ReadSource:
         """Filtered reads overlapping [start, end] (1-based), reservoir-sampled to ``limit``."""
         try:
             candidates = (
-                r for r in self._overlapping(contig, start, end) if self._passes_filters(r)
-            )
+                r for r in self._overlapping(contig, start, end)
+                if self._passes_filters(r) and not _htsjdk_ends_before(r, start)
+            )  # fmt: skip
             kept = reservoir_sample(candidates, limit, rng)
         except (OSError, ValueError) as err:
             raise self.read_failure(contig, start, err, record) from None
