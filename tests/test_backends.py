@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,6 +196,31 @@ def test_openvino_models_are_compiled_without_snippets(tmp_path, cached):
         for op in backend._compiled.get_runtime_model().get_ordered_ops()
     }
     assert "Eltwise" in layer_types and "Subgraph" not in layer_types
+
+
+def _thread_masks() -> set[str]:
+    """The CPU affinity (Cpus_allowed_list) of each thread of this process."""
+    masks = set()
+    for status in Path(f"/proc/{os.getpid()}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                masks.add(line.split()[1])
+    return masks
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["compiled", "read-back"])
+def test_openvino_leaves_its_threads_where_the_kernel_puts_them(tmp_path, cached):
+    """OpenVINO pins each stream's thread to the next core of the affinity mask, from its first,
+    unless told not to: processes sharing a mask (shards under a CPU quota, or side by side) then
+    all ran on the first cores (session 31's review: two 1-thread processes on two cores, both
+    pinned to core 0). Its threads keep the process's mask, compiled or read back."""
+    network, weights = small_2d_network()
+    openvino = backend_class("openvino")
+    for _ in range(2 if cached else 1):
+        backend = openvino(network, weights, batch_size=2, threads=1, compiled_cache=str(tmp_path))
+    assert backend._compiled.get_property("ENABLE_CPU_PINNING") is False
+    if len(os.sched_getaffinity(0)) > 1:  # on one core, a pinned thread has the process's mask
+        assert len(_thread_masks()) == 1, _thread_masks()
 
 
 #: /proc/cpuinfo fixtures: (the text, the sets every record must name, in this order)

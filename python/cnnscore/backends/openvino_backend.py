@@ -158,6 +158,13 @@ class OpenVinoBackend(InferenceBackend):
             # single ops to wrap here (17 per small_2d model), and generating them took ~20 of
             # each model's ~90 ms of compilation; the plain kernels run as fast (RESULTS.md)
             "SNIPPETS_MODE": "DISABLE",
+            # Pinned, each stream's thread is bound to the next core of the process's affinity
+            # mask from its first: processes sharing one mask (shards under a CPU quota, as
+            # miniwdl's podman backend or docker --cpus give, or several started side by side)
+            # all bound their threads to the same first cores while the others idled (two
+            # 1-thread processes on 2 cores: 18-20 s against 10-17 s unpinned). One process runs
+            # alike either way (bench/RESULTS.md, 2026-12-05), so the kernel places the threads.
+            "ENABLE_CPU_PINNING": False,
         }
         self._compiled = self._compile(core, config, network, weights, compiled_cache)
         self._requests = RequestRing(
