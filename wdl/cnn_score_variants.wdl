@@ -44,7 +44,7 @@ workflow CNNScoreVariants {
     Int score_memory_gb = 4
     Int preemptible = 3
     Int max_retries = 0
-    Int boot_disk_gb = 10
+    Int boot_disk_gb = 0
     String? cpu_platform
   }
 
@@ -170,7 +170,7 @@ workflow CNNScoreVariants {
     score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino, batch 256, 2 threads), 1.12 GB on tensorflow; 4 leaves room for 128-read pileups throughout a chunk (about 0.25 GB a chunk, up to four held with encoding beside inference)"
     preemptible: "preemptible tries on Terra before a regular VM (Spot preemption only: a VM rebooted or recreated while a task runs is retried only through max_retries)"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input or a failed gate too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries. Terra's Retry with more memory needs 1 or more"
-    boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
+    boot_disk_gb: "boot disk beyond what Cromwell gives the image (bootDiskSizeGb: GCP Batch adds it to its 30 GB, the Life Sciences backend added it to the image's size): 0, as every task writes to its local-disk"
     cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): Intel Ice Lake, Intel Cascade Lake or AMD Rome, the values for which Cromwell picks N2 or N2D machines (any other is sent as the minimum of an N1 VM: docs/WDL.md). None gives bf16 (Sapphire Rapids is not reachable this way). A minimum, not a pin: Intel Ice Lake, the newest N2 platform, is exact"
   }
 }

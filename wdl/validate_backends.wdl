@@ -46,7 +46,7 @@ workflow ValidateBackends {
     Int score_memory_gb = 4
     Int preemptible = 0
     Int max_retries = 0
-    Int boot_disk_gb = 10
+    Int boot_disk_gb = 0
     String? cpu_platform
   }
 
@@ -200,7 +200,7 @@ workflow ValidateBackends {
     score_memory_gb: "memory per scoring task (GiB): peak measured 0.74 GB (2D, openvino), 1.12 GB on tensorflow, at batch 256; raise it for configurations with a larger inference_batch_size"
     preemptible: "preemptible tries; 0 keeps timings free of restarts (Spot preemption only: a VM rebooted or recreated while a task runs is retried only through max_retries)"
     max_retries: "retries of a failed task. Cromwell retries every failure, a bad input too, so keep 0 unless failures are transient (preemptions are retried by preemptible, apart); CompareScores never retries. Terra's Retry with more memory needs 1 or more"
-    boot_disk_gb: "the VM's boot disk (Cromwell's bootDiskSizeGb; GCP Batch adds 30 GB): it holds only the image, every task writes to its local-disk"
+    boot_disk_gb: "boot disk beyond what Cromwell gives the image (bootDiskSizeGb: GCP Batch adds it to its 30 GB, the Life Sciences backend added it to the image's size): 0, as every task writes to its local-disk"
     cpu_platform: "optional minimum CPU platform (Cromwell's cpuPlatform): Intel Ice Lake, Intel Cascade Lake or AMD Rome, the values for which Cromwell picks N2 or N2D machines (any other is sent as the minimum of an N1 VM: docs/WDL.md). A minimum, not a pin (Cascade Lake still allows Ice Lake): Intel Ice Lake, the newest N2 platform, is exact, so that the throughput compared comes from one CPU generation. None gives bf16 (Sapphire Rapids is not reachable this way)"
   }
 }

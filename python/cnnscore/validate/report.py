@@ -24,6 +24,7 @@ from .compare import (
     Throughput,
     coverage_warnings,
     cpu_model_warning,
+    same_settings_warning,
 )
 
 SCHEMA = "cnnscore.compare/1"
@@ -59,6 +60,7 @@ def _side(path: str, label: str, records: int, throughput: Throughput | None) ->
         "label": label,
         "records": records,
         "backends": throughput.backends if throughput else None,
+        "settings": throughput.settings if throughput else None,
         "cpu_models": throughput.cpu_models if throughput else None,
         "variants_scored": throughput.variants if throughput else None,
         "scoring_seconds": throughput.seconds if throughput else None,
@@ -107,8 +109,8 @@ def build_report(
     }
     assert tuple(summary) == SUMMARY_METRICS
     largest = sorted(c.largest, reverse=True)
-    warning = cpu_model_warning(throughputs)
-    warnings = coverage_warnings(c) + ([warning] if warning else [])
+    said = (same_settings_warning(throughputs), cpu_model_warning(throughputs))
+    warnings = coverage_warnings(c) + [warning for warning in said if warning]
     return {
         "schema": SCHEMA,
         "info_key": c.info_key,
@@ -280,8 +282,8 @@ def render_html(report: dict[str, Any], comparison: Comparison) -> str:
         [
             ("baseline", f"{b['label']} — {b['vcf']}"),
             ("candidate", f"{c['label']} — {c['vcf']}"),
-            ("baseline backends", ", ".join(b["backends"] or ["n/a"])),
-            ("candidate backends", ", ".join(c["backends"] or ["n/a"])),
+            ("baseline settings", "; ".join(b["settings"] or ["n/a"])),
+            ("candidate settings", "; ".join(c["settings"] or ["n/a"])),
             ("baseline CPU", ", ".join(b["cpu_models"] or ["n/a"])),
             ("candidate CPU", ", ".join(c["cpu_models"] or ["n/a"])),
             ("records (baseline / candidate)", f"{b['records']:,} / {c['records']:,}"),
