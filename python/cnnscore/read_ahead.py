@@ -20,15 +20,24 @@ _DONE = object()
 
 class ReadAhead(Generic[Item]):
     """Iterate ``items`` in a thread up to ``depth`` ahead of the caller. The thread starts at
-    once; :meth:`close` stops and joins it (idempotent; ``with`` closes too)."""
+    once, or with ``held`` at :meth:`start` or the first item asked for, whichever comes first;
+    :meth:`close` stops and joins it (idempotent; ``with`` closes too)."""
 
-    def __init__(self, items: Iterable[Item], depth: int, name: str):
+    def __init__(self, items: Iterable[Item], depth: int, name: str, held: bool = False):
         self._results: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._finished = False
         self._thread = threading.Thread(target=self._produce, args=(items,), name=name,
                                         daemon=True)  # fmt: skip
-        self._thread.start()
+        self._started = threading.Lock()  # start() may come from another thread
+        if not held:
+            self.start()
+
+    def start(self) -> None:
+        """Start the thread, if it has not started and nothing has closed it (idempotent)."""
+        with self._started:
+            if self._thread.ident is None and not self._stop.is_set():
+                self._thread.start()
 
     def _hand_over(self, item: object) -> bool:
         """Put ``item`` in the queue unless asked to stop meanwhile (a full queue is waited on
@@ -56,6 +65,7 @@ class ReadAhead(Generic[Item]):
     def __next__(self) -> Item:
         if self._finished:
             raise StopIteration
+        self.start()
         item = self._results.get()
         if item is _DONE:
             self._finished = True
@@ -68,10 +78,12 @@ class ReadAhead(Generic[Item]):
     def close(self) -> bool:
         """Stop the thread and wait for it; True the first time (the caller then releases what
         the thread used), False when already closed."""
-        if self._stop.is_set():
-            return False
-        self._stop.set()
-        self._thread.join()
+        with self._started:  # a thread never started is not started now
+            if self._stop.is_set():
+                return False
+            self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
         return True
 
     def __enter__(self) -> ReadAhead[Item]:

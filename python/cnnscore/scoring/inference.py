@@ -11,7 +11,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import sys
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +42,12 @@ def in_place_heights(backend_type, network: Network, depth_adaptive: bool) -> tu
 class ChunkInference:
     def __init__(self, backend_type, network: Network, weights: Weights, batch_size: int,
                  threads: int, precision: str, depth_adaptive: bool,
-                 convolution: str | None = None, compiled_cache: str | None = None):  # fmt: skip
+                 convolution: str | None = None, compiled_cache: str | None = None,
+                 on_core_free: Callable[[], None] = lambda: None):  # fmt: skip
+        """``on_core_free`` (idempotent) is called as soon as compiling the models leaves one of
+        the ``threads`` cores idle (at once where it never fills them): encoding beside
+        inference starts then, not before, as on two cores it took a share of the compilation's
+        CPU (bench/RESULTS.md, 2026-12-07)."""
         self.counts: Counter = Counter()
         networks = {}
         if depth_adaptive:
@@ -67,10 +74,28 @@ class ChunkInference:
         ordered = [network] + [networks[bucket] for bucket in sorted(networks)]
         if backend_type.builds_in_parallel and len(ordered) > 1 and threads > 1:
             # start-up is one compilation per bucket: on several cores, several at once
-            with concurrent.futures.ThreadPoolExecutor(min(threads, len(ordered))) as pool:
-                built = list(pool.map(build, ordered))
+            at_once = min(threads, len(ordered))
+            if at_once < threads:
+                on_core_free()
+            started = iter(range(1, len(ordered) + 1))  # next() is atomic under the GIL
+            last_started = threading.Event()
+
+            def build_then_free(each: Network):
+                if next(started) == len(ordered):
+                    last_started.set()
+                try:
+                    return build(each)
+                finally:
+                    if last_started.is_set():  # no model left for this thread: a core is free
+                        on_core_free()
+
+            with concurrent.futures.ThreadPoolExecutor(at_once) as pool:
+                built = list(pool.map(build_then_free, ordered))
         else:
+            if threads > 1:  # one compilation at a time leaves the other cores free
+                on_core_free()
             built = [build(each) for each in ordered]
+        on_core_free()  # every core (a no-op where it ran already)
         self.dense = built[0]
         self.buckets: dict[int, InferenceBackend] = dict(zip(sorted(networks), built[1:]))
 

@@ -3,8 +3,8 @@
 Encoding (reference window, reads, tensors) runs in the scoring thread between model calls, or
 beside inference so that the two overlap: in a thread of the scoring process (the compiled
 encoder's default from scoring.score.BESIDE_FROM_THREADS threads: the backends release the GIL
-while they infer, the compiled encoder while it builds each tensor, and the thread starts while
-the model compiles), or in worker processes.
+while they infer, the compiled encoder while it builds each tensor, and the thread starts as
+soon as compiling the model leaves a core free), or in worker processes.
 Chunks come back in input order; at most a few are in flight, so memory stays bounded whatever
 the VCF size. GATK's downsampling draws from one random stream in
 record order, so for 2D with ``reservoir_scope == "run"`` a single worker encodes every chunk in
@@ -208,16 +208,16 @@ def _encode_in_worker(records: list[VcfRecord]) -> EncodedChunk:
 
 class EncodedBeside(ReadAhead[tuple[list[VcfRecord], EncodedChunk]]):
     """(records, their encoding) per chunk, in input order, encoded by a thread of this process
-    up to ``depth`` chunks ahead of the caller (read_ahead.ReadAhead). The thread starts at once,
-    so the first chunks are encoded while the caller is still compiling the model. Whatever it
-    raises (a bad record, an unreadable BAM) is raised by ``next`` in the caller's thread, in its
-    place in the order; :meth:`close` stops the thread and closes the files, however the run
-    ends."""
+    up to ``depth`` chunks ahead of the caller (read_ahead.ReadAhead). The thread starts when the
+    caller calls :meth:`start` (the caller knows when compiling the model leaves a core free) or
+    asks for the first chunk. Whatever it raises (a bad record, an unreadable BAM) is raised by
+    ``next`` in the caller's thread, in its place in the order; :meth:`close` stops the thread
+    and closes the files, however the run ends."""
 
     def __init__(self, chunks: Iterator[list[VcfRecord]], encoder: Encoder, depth: int = 1):
         self._encoder = encoder
         encoded = ((records, encoder.encode_chunk(records)) for records in chunks)
-        super().__init__(encoded, depth, name="cnnscore-encoder")
+        super().__init__(encoded, depth, name="cnnscore-encoder", held=True)
 
     def close(self) -> bool:
         closed = super().close()
@@ -262,6 +262,13 @@ class EncodedChunks(Protocol):
     def __iter__(self) -> Iterator[tuple[list[VcfRecord], EncodedChunk]]: ...
     def __next__(self) -> tuple[list[VcfRecord], EncodedChunk]: ...
     def close(self) -> object: ...
+
+
+def start_encoding(chunks: EncodedChunks) -> None:
+    """Let encoding that waits for a core start now (EncodedBeside's thread); nothing for the
+    other ways, which encode when asked for a chunk."""
+    if isinstance(chunks, EncodedBeside):
+        chunks.start()
 
 
 def encoded_chunks(

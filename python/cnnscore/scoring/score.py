@@ -10,6 +10,7 @@ Records are streamed in inference-batch chunks, encoded between or beside model 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -50,6 +51,7 @@ from .pipeline import (
     encoded_chunks,
     encoder_processes,
     one_stream_allows,
+    start_encoding,
     warn_of_undeclared_keys,
 )
 from .progress import ProgressMeter
@@ -317,8 +319,8 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     records = vcf.records(intervals)
     if options.filter_symbolic_and_sv:
         records = (r for r in records if not is_symbolic_or_sv(r.ref, r.alts))
-    # encoding in a thread beside inference (and, from here, beside the model's compilation)
-    # from BESIDE_FROM_THREADS threads: bench/RESULTS.md measures why not below
+    # encoding in a thread beside inference (and beside the model's compilation once that
+    # leaves a core free) from BESIDE_FROM_THREADS threads: bench/RESULTS.md measures why
     beside = options.encode_workers is None and workers == 0 and threads >= BESIDE_FROM_THREADS
     chunks = encoded_chunks(_batches(records, inference_batch), config, workers, beside)
     inference = None
@@ -338,6 +340,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
                 depth_adaptive=depth_adaptive,
                 convolution=convolution,
                 compiled_cache=options.compiled_cache or default_compiled_cache(),
+                on_core_free=functools.partial(start_encoding, chunks),
             )
             model_load_seconds = time.monotonic() - load_started
             effective = inference.effective_precision()
