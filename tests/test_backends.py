@@ -559,6 +559,29 @@ def test_a_cgroup_cpu_quota_caps_the_threads():
     assert cpu.quota_cores(None, None, None) is None
 
 
+def test_a_quota_on_the_process_cgroup_path_counts_not_only_the_roots(tmp_path):
+    """Without a cgroup namespace of its own (docker --cgroupns=host, Apptainer, systemd-run -p
+    CPUQuota) a process's quota is on the path /proc/self/cgroup names, or an ancestor's: only
+    the mount's root was read, so such a quota was missed (session 31's review). The smallest
+    along the path counts; v1's cpu controller likewise."""
+    v2 = tmp_path / "v2"
+    (v2 / "batch" / "job").mkdir(parents=True)
+    (v2 / "batch" / "cpu.max").write_text("400000 100000\n")
+    (v2 / "batch" / "job" / "cpu.max").write_text("max 100000\n")
+    assert cpu.cgroup_quota_cores("0::/batch/job\n", str(v2)) == 4
+    (v2 / "cpu.max").write_text("150000 100000\n")  # a container's own, at the root
+    assert cpu.cgroup_quota_cores("0::/batch/job\n", str(v2)) == 2
+    assert cpu.cgroup_quota_cores("0::/elsewhere\n", str(tmp_path / "none")) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu,cpuacct" / "slurm" / "job7").mkdir(parents=True)
+    (v1 / "cpu,cpuacct" / "slurm" / "job7" / "cpu.cfs_quota_us").write_text("300000\n")
+    (v1 / "cpu,cpuacct" / "slurm" / "job7" / "cpu.cfs_period_us").write_text("100000\n")
+    lines = "4:memory:/slurm/job7\n3:cpu,cpuacct:/slurm/job7\n0::/\n"
+    assert cpu.cgroup_quota_cores(lines, str(v1)) == 3
+    (v1 / "cpu.max").write_text("garbled")  # a form not known here: no quota from it
+    assert cpu.cgroup_quota_cores(lines, str(v1)) == 3
+
+
 def test_threads_default_to_the_cores_this_process_may_use(tmp_path):
     """Pinned to one core with taskset, as a container with --cpuset-cpus is, the default run
     uses one thread, not the host's count."""
@@ -575,6 +598,17 @@ def test_threads_default_to_the_cores_this_process_may_use(tmp_path):
     subprocess.run([sys.executable, "-m", "cnnscore", *map(str, args)],
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     assert json.loads(metrics.read_text())["threads"] == len(os.sched_getaffinity(0))
+    # more than the cores: capped with a note (8 on 2 cores ran 8 compilations at once and 32
+    # requests a model, and the metrics said 8), and GATK's 4096 at most
+    command = [sys.executable, "-m", "cnnscore", *map(str, args)]
+    more = subprocess.run(["taskset", "-c", "0", *command, "--threads", "64"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert more.returncode == 0, more.stderr
+    assert "--threads 64 is more than the 1 cores this process may use: using 1" in more.stderr
+    assert json.loads(metrics.read_text())["threads"] == 1
+    refused = subprocess.run([*command, "--intra-op-threads", "5000"],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert refused.returncode == 2 and "must be 0..4096" in refused.stderr, refused.stderr
 
 
 def test_openvino_is_imported_without_its_model_converter(tmp_path):

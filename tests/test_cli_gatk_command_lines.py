@@ -726,6 +726,12 @@ def test_batch_sizes_gatk_raises_to_its_floors_run(tmp_path, tensor_type, sizes)
                       else "512", "--transfer-batch-size", "1500" if tensor_type == "reference"
                       else "256", "-O", tmp_path / "refused.vcf")  # fmt: skip
     assert refused.returncode == 1 and "exceeds transfer batch" in refused.stderr
+    # given alone, above GATK's default transfer batch (after its floors): GATK refuses it too
+    # (cnnscore raised the transfer batch to it without a word)
+    alone = run_cli(*common, "--inference-batch-size", "2048" if tensor_type == "reference"
+                    else "600", "-O", tmp_path / "alone.vcf")  # fmt: skip
+    assert alone.returncode == 1 and "exceeds transfer batch" in alone.stderr, alone.stderr
+    assert not (tmp_path / "alone.vcf").exists()
 
 
 @pytest.mark.parametrize("folder", ["", "no/such/folder"], ids=["empty", "missing"])

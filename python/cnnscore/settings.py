@@ -153,6 +153,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """A thread count as GATK's thread arguments take it: 0 (its default) to 4096."""
+    value = int(text)
+    if not 0 <= value <= 4096:
+        raise argparse.ArgumentTypeError("must be 0..4096")
+    return value
+
+
 def seed_int(text: str) -> int:
     """A random generator's seed: numpy's take 0 to 2**32 - 1 (others stopped training with a
     traceback)."""

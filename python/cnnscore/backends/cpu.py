@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 
 #: The sets that matter for inference, as /proc/cpuinfo spells them.
 RELEVANT = (
@@ -90,22 +91,25 @@ def has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(instruction_sets()))
 
 
-#: Where a container's CPU quota is read: cgroup v2, then v1.
-CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
-CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
-CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+#: Where cgroups are mounted (v2's unified tree, or v1's one folder per controller)
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def quota_cores(cpu_max: str | None, v1_quota: str | None = None, v1_period: str | None = None):
-    """The cores a cgroup CPU quota allows, rounded up; None when there is no quota. ``cpu_max``
-    is cgroup v2's ``cpu.max`` (``"200000 100000"`` or ``"max 100000"``), the others v1's files."""
-    if cpu_max is not None:
-        quota, _, period = cpu_max.strip().partition(" ")
-        if quota == "max" or not period:
-            return None
-        return max(1, math.ceil(int(quota) / int(period)))
-    if v1_quota is not None and v1_period is not None and int(v1_quota) > 0:
-        return max(1, math.ceil(int(v1_quota) / int(v1_period)))
+    """The cores a cgroup CPU quota allows, rounded up; None when there is no quota, or a file in
+    a form not known here. ``cpu_max`` is cgroup v2's ``cpu.max`` (``"200000 100000"`` or
+    ``"max 100000"``), the others v1's files."""
+    try:
+        if cpu_max is not None:
+            quota, _, period = cpu_max.strip().partition(" ")
+            if quota == "max" or not period or int(period) <= 0:
+                return None
+            return max(1, math.ceil(int(quota) / int(period)))
+        if v1_quota is not None and v1_period is not None and int(v1_quota) > 0:
+            return max(1, math.ceil(int(v1_quota) / int(v1_period))) if int(v1_period) > 0 \
+                else None  # fmt: skip
+    except ValueError:
+        return None
     return None
 
 
@@ -126,10 +130,58 @@ def usable_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    try:
-        quota = quota_cores(
-            _read(CGROUP_V2_CPU_MAX), _read(CGROUP_V1_QUOTA), _read(CGROUP_V1_PERIOD)
-        )
-    except ValueError:  # a cgroup file in a form not known here: no quota assumed
-        quota = None
+    quota = cgroup_quota_cores(_read("/proc/self/cgroup") or "")
     return max(1, min(cores, quota or cores))
+
+
+def cgroup_quota_cores(proc_cgroup: str, root: str = CGROUP_ROOT) -> int | None:
+    """The smallest CPU quota, in cores, of this process's cgroup and its ancestors, as
+    ``/proc/self/cgroup`` names them (``proc_cgroup``), under ``root`` and at ``root`` itself: a
+    container with its own cgroup namespace sees its quota at the root, but without one
+    (``docker --cgroupns=host``, Apptainer, ``systemd-run -p CPUQuota``) the quota is on the
+    path named there (session 31's multi-core review). None when no quota is set."""
+    quotas = []
+    for line in proc_cgroup.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if hierarchy == "0" and not controllers:  # cgroup v2
+            folders = [os.path.join(root, name) for name in _path_and_ancestors(path)]
+            found = [quota_cores(_read(os.path.join(f, "cpu.max"))) for f in folders]
+        elif "cpu" in controllers.split(","):  # cgroup v1's cpu controller
+            mounts = {os.path.join(root, controllers), os.path.join(root, "cpu")}
+            found = [
+                quota_cores(None, _read(os.path.join(mount, name, "cpu.cfs_quota_us")),
+                            _read(os.path.join(mount, name, "cpu.cfs_period_us")))
+                for mount in sorted(mounts) for name in _path_and_ancestors(path)
+            ]  # fmt: skip
+        else:
+            continue
+        quotas += [quota for quota in found if quota is not None]
+    quotas += [quota for quota in (_quota_at_root(root),) if quota is not None]
+    return min(quotas) if quotas else None
+
+
+def _path_and_ancestors(path: str) -> list[str]:
+    """``/a/b`` -> ``a/b``, ``a``, ``""`` (relative to a cgroup mount)."""
+    parts = [part for part in path.strip().split("/") if part]
+    return ["/".join(parts[:end]) for end in range(len(parts), -1, -1)]
+
+
+def _quota_at_root(root: str) -> int | None:
+    """The quota at the mount's root (cgroup v2, then v1): a container's own."""
+    return quota_cores(
+        _read(os.path.join(root, "cpu.max")),
+        _read(os.path.join(root, "cpu", "cpu.cfs_quota_us")),
+        _read(os.path.join(root, "cpu", "cpu.cfs_period_us")),
+    )
+
+
+def threads_for(asked: int) -> int:
+    """``--threads``: 0 for every usable core, else at most those (with a note). OpenVINO runs no
+    more streams than cores anyway, while the compilations, requests and metrics followed the
+    count asked for (8 on 2 cores said 8 threads and made 32 requests a model)."""
+    cores = usable_cores()
+    if asked > cores:
+        print(f"cnnscore: note: --threads {asked} is more than the {cores} cores this process "
+              f"may use: using {cores}", file=sys.stderr)  # fmt: skip
+    return min(asked, cores) if asked else cores

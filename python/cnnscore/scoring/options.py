@@ -29,6 +29,7 @@ from ..settings import (
     output_index_setting,
     positive_int,
     setting,
+    thread_count,
     tmp_dir_setting,
     verbosity_settings,
 )
@@ -158,14 +159,15 @@ class ScoreOptions:
     threads: int = setting(
         "--threads",
         default=0,
-        parse=non_negative_int,
+        parse=thread_count,
         gatk=("--intra-op-threads",),
         help="threads for inference (0 = every core this process may use: its CPU affinity, "
-        "capped by its cgroup CPU quota as in a container; GATK's --intra-op-threads)",
+        "capped by its cgroup CPU quota as in a container; more is capped to that, with a note; "
+        "GATK's --intra-op-threads)",
     )
     inter_op_threads: int | None = setting(
         "--inter-op-threads",
-        parse=non_negative_int,
+        parse=thread_count,
         ignored="TensorFlow's inter-op pool has no counterpart here: --threads sizes inference",
         help="GATK's TensorFlow inter-op threads: accepted, no effect",
     )

@@ -135,7 +135,7 @@ BESIDE_FROM_THREADS = 2
 def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
     default_inference, default_transfer = DEFAULT_BATCH_SIZES[tensor_type]
     inference = options.inference_batch_size or default_inference
-    transfer = options.transfer_batch_size or max(default_transfer, inference)
+    transfer = options.transfer_batch_size or default_transfer  # GATK's, floors applied
     if not 1 <= inference <= MAX_INFERENCE_BATCH:
         raise InputError(f"must be 1..{MAX_INFERENCE_BATCH}", setting="inference_batch_size")
     if not 1 <= transfer <= MAX_TRANSFER_BATCH:
@@ -279,7 +279,7 @@ def run_score(options: ScoreOptions) -> ScoreMetrics:
     file_layers = read_keras2_weights(weights_path)
     check_trained_pair(spec, weights_path)
     backend_type, convolution = _backend_for(options)
-    threads = options.threads or cpu.usable_cores()
+    threads = cpu.threads_for(options.threads)
 
     contig_lengths = reference_lengths(options.reference)
     vcf = VcfReader(options.variants)
