@@ -620,6 +620,55 @@ def test_a_resource_index_attached_anywhere_is_used_or_refused(tmp_path):
     assert "has no index" in assert_error(result, output, truth)
 
 
+def _plain_with_tribble_index(bgzipped: Path, plain: Path) -> Path:
+    """``bgzipped`` as a plain-text VCF with the Tribble .idx GATK's IndexFeatureFile makes."""
+    from cnnscore.io.tribble_index import LinearIndexBuilder, record_span
+
+    plain.write_bytes(gzip.decompress(bgzipped.read_bytes()))
+    builder, offset = LinearIndexBuilder(), 0
+    for line in plain.read_bytes().splitlines(keepends=True):
+        if not line.startswith(b"#"):
+            columns = line.decode().split("\t")
+            builder.add_record(columns[0], *record_span(columns), offset)
+        offset += len(line)
+    builder.write(str(plain) + ".idx", str(plain), str(plain))
+    return plain
+
+
+def test_a_plain_text_resource_with_gatks_tribble_index_is_read(tmp_path):
+    """GATK reads a plain .vcf resource through its Tribble .idx (the hg38 bundle's dbSNP comes
+    so, as warp's inputs use it); htslib reads no .idx, and cnnscore refused it as having no
+    index (GATK command-line review). It is read through a bgzip copy with a tabix index made in
+    the temporary folder (--tmp-dir), said on stderr and removed; the filtering is the bgzip
+    resource's. Without its .idx, refused as GATK refuses it; an .idx that is not Tribble's,
+    refused in one line."""
+    scored = GOLDEN_2D
+    plain = _plain_with_tribble_index(GIAB, tmp_path / "giab.vcf")
+    expected = tmp_path / "from_bgzip.vcf.gz"
+    run_cli("filter", "-V", scored, "--resource", GIAB, "-O", expected, check=True)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    output = tmp_path / "from_plain.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", plain, "-O", output, "--tmp-dir",
+                     temporary, check=True)  # fmt: skip
+    assert f"{plain} is plain text: read through a bgzip copy" in result.stderr
+    assert data_lines(output) == data_lines(expected)
+    assert sum("PASS" not in line.split("\t")[6] for line in data_lines(output)) > 0
+    assert list(temporary.iterdir()) == []  # the copy removed
+    elsewhere = tmp_path / "its.idx"
+    shutil.move(str(plain) + ".idx", elsewhere)
+    attached = tmp_path / "attached.vcf.gz"
+    run_cli("filter", "-V", scored, "--resource", f"{plain}##idx##{elsewhere}", "-O", attached,
+            check=True)  # fmt: skip
+    assert data_lines(attached) == data_lines(expected)
+    refused = tmp_path / "refused.vcf.gz"
+    result = run_cli("filter", "-V", scored, "--resource", plain, "-O", refused)
+    assert "plain text and has no index" in assert_error(result, refused, plain)
+    shutil.copy(SMOKE / "giab_truth.vcf.gz.tbi", str(plain) + ".idx")
+    result = run_cli("filter", "-V", scored, "--resource", plain, "-O", refused)
+    assert "is not a Tribble index" in assert_error(result, refused, plain)
+
+
 @pytest.mark.parametrize(
     ("flag", "value"),
     [("--snp-tranche", "100"), ("--snp-tranche", "-0.5"), ("--indel-tranche", "NaN")],

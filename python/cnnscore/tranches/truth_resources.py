@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
+import tempfile
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from ..errors import InputError
 from ..io.index_checks import check_vcf_index_kind, tabix_index_problem
 from ..io.locations import INDEX_DELIMITER, local_file_and_index
 from ..io.sequence_dictionary import vcf_dictionary
+from ..io.tribble_index import MAGIC as TRIBBLE_MAGIC
 from ..io.vcf_text import VcfRecord, check_bgzf_end
 
 #: Resource records stepped over one by one before a cursor seeks by the index instead: dense
@@ -89,18 +93,25 @@ class ResourceCursor:
                 "BCF resources are not supported: convert with `bcftools view -Oz` and index it",
                 path=path,
             )
-        beside = (path + s for s in (".tbi", ".csi") if os.path.isfile(path + s))
-        index = attached or next(beside, None)
-        if index is None:
-            raise InputError(
-                "resource VCF has no index (.tbi or .csi beside it, or attached as "
-                f"VCF{INDEX_DELIMITER}INDEX): bgzip it and run `tabix -p vcf` on it",
-                path=path,
-            )
-        check_vcf_index_kind(path, index)
-        check_bgzf_end(path)  # cut between blocks: its index still answers, with sites missing
+        self._copy: tempfile.TemporaryDirectory | None = None
+        read, index = path, attached
+        if _is_plain_text(path):
+            _check_tribble_index(path, attached or path + TRIBBLE_SUFFIX)
+            self._copy = tempfile.TemporaryDirectory(prefix="cnnscore-resource-")
+            read, index = _bgzip_copy(path, self._copy.name), None
+        else:
+            beside = (path + s for s in (".tbi", ".csi") if os.path.isfile(path + s))
+            index = attached or next(beside, None)
+            if index is None:
+                raise InputError(
+                    "resource VCF has no index (.tbi or .csi beside it, or attached as "
+                    f"VCF{INDEX_DELIMITER}INDEX): bgzip it and run `tabix -p vcf` on it",
+                    path=path,
+                )
+            check_vcf_index_kind(path, index)
+            check_bgzf_end(path)  # cut between blocks: its index still answers, sites missing
         try:
-            self._tabix = pysam.TabixFile(path, index=index, encoding="utf-8")  # VCF 4.3's text
+            self._tabix = pysam.TabixFile(read, index=index, encoding="utf-8")  # VCF 4.3's text
         except NotImplementedError:  # htslib cannot seek in plain gzip
             raise InputError(
                 "resource is gzip- but not bgzip-compressed: recompress it with bgzip", path=path
@@ -121,6 +132,8 @@ class ResourceCursor:
 
     def close(self) -> None:
         self._tabix.close()
+        if self._copy is not None:
+            self._copy.cleanup()
 
     def sequence_dictionary(self) -> dict[str, int | None] | None:
         """The resource's dictionary as GATK reads it: its ##contig lines, else the contigs its
@@ -185,6 +198,65 @@ class ResourceCursor:
             raise InputError(f"malformed record '{line[:60]}'", path=self.path) from None
         alts = () if alt == "." else tuple(normalised_allele(a) for a in alt.split(","))
         return ResourceSite(position, ref.upper(), alts)
+
+
+#: The Tribble index GATK's IndexFeatureFile (and a GATK run's plain .vcf output) puts beside a
+#: plain-text VCF; htslib reads no such index
+TRIBBLE_SUFFIX = ".idx"
+
+
+def _is_plain_text(path: str) -> bool:
+    """Neither gzip nor BGZF (whose files start 1f 8b): a plain-text VCF."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) != b"\x1f\x8b"
+    except OSError:
+        return False  # TabixFile reports it
+
+
+def _check_tribble_index(path: str, index: str) -> None:
+    """GATK queries a plain-text resource through its Tribble index and refuses one without:
+    so does cnnscore, though it reads such a resource through a compressed copy of its own."""
+    try:
+        with open(index, "rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise InputError(
+            "resource VCF is plain text and has no index (GATK's Tribble .idx beside it, or "
+            f"attached as VCF{INDEX_DELIMITER}INDEX): bgzip it and run `tabix -p vcf` on it, "
+            "or `gatk IndexFeatureFile` for the .idx",
+            path=path,
+        ) from None
+    except OSError as err:
+        raise InputError(f"cannot read its index {index} ({err.strerror})", path=path) from None
+    if magic != TRIBBLE_MAGIC:
+        raise InputError(
+            f"{index} is not a Tribble index (.idx), the index of a plain-text VCF", path=path
+        )
+
+
+def _bgzip_copy(path: str, folder: str) -> str:
+    """A bgzip copy of a plain-text resource in ``folder``, with its tabix index: htslib reads
+    no Tribble index, and a position query needs one (dbSNP's plain VCF: 10 GB to step
+    through otherwise). Said on stderr, with its cost, as the copy takes a while."""
+    started = time.monotonic()
+    copy = os.path.join(folder, "resource.vcf.gz")
+    try:
+        pysam.tabix_compress(path, copy)
+        pysam.tabix_index(copy, preset="vcf")
+    except (OSError, ValueError) as err:
+        raise InputError(
+            f"cannot index a compressed copy of the plain-text resource ({err}): is it a VCF "
+            "sorted by position?",
+            path=path,
+        ) from None
+    print(
+        f"cnnscore: note: {path} is plain text: read through a bgzip copy with a tabix index "
+        f"made in {folder} ({time.monotonic() - started:.1f} s; bgzip and tabix it once to "
+        "skip this)",
+        file=sys.stderr,
+    )
+    return copy
 
 
 def _is_bcf(path: str) -> bool:
