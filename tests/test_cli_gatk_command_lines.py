@@ -657,6 +657,9 @@ def test_gatks_engine_arguments_without_an_effect_are_noted(tmp_path):
     assert len(notes) == len(_NO_EFFECT)
 
 
+_READ_WORDS = ("-RF", "-DF", "--disable-tool-default-read-filters", "-VS")
+
+
 @pytest.mark.parametrize(
     "words",
     [("--sites-only-vcf-output",), ("-OVM", "true"), ("-RF", "MappingQualityReadFilter"),
@@ -665,6 +668,9 @@ def test_gatks_engine_arguments_without_an_effect_are_noted(tmp_path):
     ids=lambda words: words[0],
 )  # fmt: skip
 def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, words):
+    if words[0] in _READ_WORDS:  # they change the reads of a 2D run only (below)
+        words = (*words, "-I", SMOKE / "NA12878.chr20_10M_10.1M.bam", "--tensor-type",
+                 "read_tensor")  # fmt: skip
     result = run_cli("score", *_one_d("-O", tmp_path / "x.vcf", *words))
     assert result.returncode == 1
     (error,) = [line for line in result.stderr.splitlines() if "error" in line]
@@ -678,8 +684,9 @@ def test_gatks_engine_arguments_that_change_the_output_are_refused(tmp_path, wor
 def test_read_arguments_are_noted_where_no_reads_are_read(tmp_path):
     """FilterVariantTranches takes GATK's reads, read filters and read validation, as every GATK
     tool does, and they change nothing there: noted, the output the same (they were refused as
-    if they changed scores; -I and --read-index as unknown arguments); score still refuses the
-    filters."""
+    if they changed scores; -I and --read-index as unknown arguments). So does a 1D score run,
+    which reads no reads (GATK command-line review: a wrapper adding -RF to every command
+    stopped); a 2D one still refuses the filters."""
     bam = SMOKE / "NA12878.chr20_10M_10.1M.bam"
     words = ["-RF", "MappingQualityReadFilter", "-DF", "NotDuplicateReadFilter",
              "--disable-tool-default-read-filters", "-VS", "STRICT", "-I", bam,
@@ -690,14 +697,21 @@ def test_read_arguments_are_noted_where_no_reads_are_read(tmp_path):
     assert gatk.returncode == 0, gatk.stderr
     for flag in ("--read-filter", "--disable-read-filter", "--disable-tool-default-read-filters",
                  "--read-validation-stringency", "-I", "--read-index"):  # fmt: skip
-        assert f"cnnscore: note: {flag} has no effect here: this command reads no reads" in (
+        assert f"cnnscore: note: {flag} has no effect here: no reads are read here" in (
             gatk.stderr
         ), gatk.stderr
     run_cli("filter", "-V", GOLDEN_2D, "--resource", truth, "-O", tmp_path / "plain.vcf.gz",
             check=True)  # fmt: skip
     same_output(tmp_path / "gatk.vcf.gz", tmp_path / "plain.vcf.gz")
     with pytest.raises(InputError, match="a read filter would change"):
-        _parse(*_SCORE, "-RF", "MappingQualityReadFilter")
+        _parse(*_SCORE, "-RF", "MappingQualityReadFilter", "-I", bam, "--tensor-type",
+               "read_tensor")  # fmt: skip
+    with pytest.raises(InputError, match="a read filter would change"):  # a model: may read
+        _parse(*_SCORE, "-RF", "MappingQualityReadFilter", "-I", bam, "--model", "small_2d")
+    for one_d in ((), ("-I", bam), ("-I", bam, "--tensor-type", "reference")):
+        _, notes = _parse(*_SCORE, *one_d, "-RF", "MappingQualityReadFilter", "-VS", "STRICT")
+        assert any(note.startswith("cnnscore: note: --read-filter has no effect here") for
+                   note in notes), notes  # fmt: skip
 
 
 def test_output_sharding_is_refused(capsys):

@@ -336,7 +336,10 @@ _GS_READS = (
 )
 _NOT_IMPLEMENTED = "a GATK engine argument cnnscore does not implement:"
 _READ_FILTERS = "which reads reach the 2D tensors, and so the CNN_2D scores"
-_NO_READS = "this command reads no reads, so GATK's read filters and validation act on none"
+_NO_READS = (
+    "no reads are read here (filter, or score of the 1D reference tensor), so GATK's read "
+    "filters and validation act on none"
+)
 
 
 @dataclass(frozen=True)

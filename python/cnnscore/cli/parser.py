@@ -20,6 +20,7 @@ from .. import __version__
 from ..errors import InputError
 from ..gcs.client import DEFAULT_MAX_RETRIES
 from ..models.options import ModelsFetchOptions, ModelsListOptions
+from ..models.spec import REFERENCE
 from ..scoring.options import ScoreOptions
 from ..settings import (
     READS,
@@ -490,7 +491,11 @@ def options_from(
 
 
 def gatk_engine_notes(command: Command, args: argparse.Namespace) -> list[str]:
-    """The notes for GATK's engine arguments given, or an InputError for one that would change
-    the output; on a command that reads no reads (filter) the read arguments are notes too."""
-    reads = READS in path_kinds(command.options).values()
+    """Notes for GATK's engine arguments given, or an InputError for one that would change the
+    output; where no reads are read (filter; score with no -I or of the 1D reference tensor,
+    GATK's default, computed from the reference alone) the read arguments are notes too."""
+    read_settings = [name for name, kind in path_kinds(command.options).items() if kind == READS]
+    named = any(getattr(args, name, None) for name in ("model", "architecture", "weights"))
+    tensor = getattr(args, "tensor_type", None) or (None if named else REFERENCE)
+    reads = any(getattr(args, name, None) for name in read_settings) and tensor != REFERENCE
     return options_from(GatkEngineOptions, args, reads=reads)[1]
