@@ -2,9 +2,8 @@
 
 Each subcommand is one stage's options class: its fields carry their flags, GATK's spellings,
 parsers and help, so this module only lays them out as argparse parsers and turns what argparse
-parsed back into that class. Nothing here names an individual option except those of
-:class:`CommonOptions` (``--verbose`` on every subcommand; the gs:// pair on those that read
-files).
+parsed back into that class. Nothing here names an option but :class:`CommonOptions`'s
+(``--verbose`` on every subcommand; the gs:// pair on those that read files).
 """
 
 from __future__ import annotations
