@@ -18,14 +18,8 @@ from ..io.files import write_all_or_none
 from ..io.locations import user_facing
 from ..io.output_paths import check_output_folder
 from ..io.report_html import figures, page, png_base64
-from .compare import (
-    DELTA_THRESHOLDS,
-    Comparison,
-    Throughput,
-    coverage_warnings,
-    cpu_model_warning,
-    same_settings_warning,
-)
+from .compare import DELTA_THRESHOLDS, Comparison, coverage_warnings
+from .throughput import Throughput, cpu_model_warning, same_settings_warning
 
 SCHEMA = "cnnscore.compare/1"
 SUMMARY_METRICS = (

@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .compare import Cutoffs, Throughput, compare_vcfs, read_throughput
+from .compare import Cutoffs, compare_vcfs
 from .gates import evaluate_gates, parse_gates
 from .options import CompareOptions
 from .report import SUMMARY_METRICS, build_report, check_report_paths, summary_table, write_reports
+from .throughput import Throughput, read_throughput
 
 
 @dataclass(frozen=True)
