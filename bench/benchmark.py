@@ -63,10 +63,35 @@ def machine() -> str:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{package} {metadata.version(package)}")
     return (
-        f"{cpu}, {instruction_sets.usable_cores()} of {os.cpu_count()} cores usable ({simd}), "
-        f"{memory:.0f} GiB, "
-        f"Python {platform.python_version()}, {', '.join(versions)}"
+        f"{cpu}, {instruction_sets.usable_cores()} of {os.cpu_count()} logical CPUs usable"
+        f"{_threads_per_core()} ({simd}), {memory:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, {', '.join(versions)}, "
+        f"htslib inflating with {'libdeflate' if _libdeflate() else 'zlib'}"
     )
+
+
+def _threads_per_core() -> str:
+    """The threads per core the kernel's CPU topology gives, as the machine line says it (8
+    cores with 2 threads each are 16 logical CPUs, which scale unlike 16 cores); nothing where
+    the kernel does not say."""
+    try:
+        siblings = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").read_text()
+    except OSError:
+        return ""
+    count = sum(
+        int(b) - int(a) + 1 if "-" in part else 1
+        for part in siblings.strip().split(",")
+        for a, _, b in [part.partition("-")]
+    )
+    return f", {count} thread{'s' if count > 1 else ''} per core"
+
+
+def _libdeflate() -> bool:
+    try:
+        from cnnscore.io.htslib import inflates_with_libdeflate
+    except ImportError:
+        return False
+    return bool(inflates_with_libdeflate())
 
 
 def subset_vcf(records: int) -> Path:

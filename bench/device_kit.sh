@@ -13,7 +13,9 @@
 #   bench/device_kit.sh run [scaling.py options]
 #                                            there (carry .device-kit): installs into /tmp/site,
 #                                            builds both trees' encoders, runs bench/scaling.py
-#                                            against the baseline; the table to $OUT if set
+#                                            against the baseline; to $OUT if set: the table
+#                                            (scaling.md), each run as it ends (runs/), and the
+#                                            machine (machine.txt)
 #
 # Why a kit: a machine is lent for 15 minutes in all, start-up included, so everything that can
 # be done beforehand is, and the run is one command whose failure says which step failed.
@@ -70,9 +72,20 @@ run() {
         (cd "$tree/python" && "$PYTHON" setup.py -q build_ext --inplace >/dev/null)
     done
     local out=${OUT:-.}
+    # what the numbers were measured on, beside them: the CPU's topology (16 logical CPUs may be
+    # 8 cores with 2 threads each), the kernel (gVisor says 4.4.0), the affinity and CPU quota
+    # the process got
+    {
+        echo "# uname -a"; uname -a
+        echo "# lscpu"; lscpu 2>&1 || true
+        echo "# nproc"; nproc
+        echo "# taskset -pc \$\$"; taskset -pc $$ 2>&1 || true
+        echo "# /proc/self/cgroup"; cat /proc/self/cgroup 2>&1 || true
+        echo "# /sys/fs/cgroup/cpu.max"; cat /sys/fs/cgroup/cpu.max 2>&1 || true
+    } >"$out/machine.txt"
     echo "device_kit: bench/scaling.py against $(cat "$KIT/baseline/COMMIT")" >&2
     PYTHONPATH=$PWD/python:$SITE PYTHONUNBUFFERED=1 "$PYTHON" bench/scaling.py \
-        --compare-with "$KIT/baseline" "$@" | tee "$out/scaling.md"
+        --compare-with "$KIT/baseline" --keep "$out/runs" "$@" | tee "$out/scaling.md"
 }
 
 case "${1:-}" in

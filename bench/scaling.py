@@ -23,6 +23,15 @@ Usage: .venv/bin/python bench/scaling.py [--repeat 20] [--rounds 3] [--cores N]
                         ~1/20 of its arithmetic, so on 2 cores the scoring and encoder threads
                         carry the share of the run that small_2d gives them on ~16: a stand-in
                         for many cores where none is at hand)
+       [--keep DIR]  (each run's metrics JSON, and one JSON line per run in DIR/runs.jsonl,
+                      written as each run ends: what a run cut short by a time limit keeps)
+       [--run-timeout S]  (a run still going after S seconds, default 300, is stopped and
+                           counted as failed; the others go on)
+
+Each row gives two rates: end to end (the issue's: the wall time from the processes' start,
+interpreter and model compilation included) and after start-up (each process's variants over
+its wall time less its model load, summed over the processes): a short input on many cores is
+mostly start-up, which the first rate counts and the second leaves out.
 """
 
 from __future__ import annotations
@@ -101,13 +110,14 @@ def run(
     code: str,
     cache: str = "off",
     model: str | None = None,
+    timeout: float = 300.0,
 ) -> dict:
     """k processes, each on its own len(cores)/k cores with as many threads, one shard each;
     ``code``: a folder holding the cnnscore package to run instead of this one ("" = this).
     ``cache``: the compiled-model cache, off unless a configuration asks for a warm one (a fresh
     Terra VM has none); an older tree is run without the flag, but with the variable that sets
     it (a tree from before the flag ignores it; one after it, without this, would use the user's
-    cache)."""
+    cache). A process that fails or outlasts ``timeout`` makes the run ``{"failed": why}``."""
     env = dict(os.environ, CNNSCORE_COMPILED_CACHE=cache)
     if code:  # ahead of whatever else the path holds (a machine's packages: bench/device_kit.sh)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
@@ -119,15 +129,26 @@ def run(
         output = folder / f"out-{processes}-{index}.vcf"
         flag = None if code else cache
         scoring = score_command(vcfs[index], output, per, inline, flag, model)
+        if not code:  # a hung run ends itself (an older tree may not know the flag)
+            scoring += ["--stall-seconds", str(max(30, int(timeout / 2)))]
         command = ["taskset", "-c", mine, *scoring]
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
         running.append((process, output))
-    metrics = []
+    metrics, failed = [], None
     for process, output in running:
-        _, stderr = process.communicate()
+        try:
+            _, stderr = process.communicate(timeout=max(1.0, started + timeout - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            failed = failed or f"still running after {timeout:.0f} s: {stderr[-2000:]}"
+            continue
         if process.returncode != 0:
-            raise SystemExit(f"scoring failed:\n{stderr}")
+            failed = failed or f"exit {process.returncode}: {stderr[-2000:]}"
+            continue
         metrics.append(json.loads(output.with_suffix(".json").read_text()))
+    if failed:
+        return {"failed": failed}
     wall = time.monotonic() - started
     variants = sum(m["variants_scored"] for m in metrics)
 
@@ -142,6 +163,10 @@ def run(
 
     return {
         "variants_per_second": variants / wall,
+        "after_start_up": sum(
+            m["variants_scored"] / max(m["wall_seconds"] - m["model_load_seconds"], 1e-9)
+            for m in metrics
+        ),
         "wall": wall,
         "model_load": statistics.mean(m["model_load_seconds"] for m in metrics),
         "encode": statistics.mean(m["encode_seconds"] for m in metrics),
@@ -152,6 +177,7 @@ def run(
         "encoder_busy": busy("encode_cpu_seconds"),
         "encoding": metrics[0].get("encoding", "?"),
         "compiled_cache": metrics[0].get("compiled_cache", "none"),
+        "metrics": metrics,
     }
 
 
@@ -172,7 +198,11 @@ def main() -> None:
     parser.add_argument("--warm-cache", action="store_true")
     parser.add_argument("--threads", default=None, type=_counts)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--keep", default=None, type=Path)
+    parser.add_argument("--run-timeout", default=300.0, type=float)
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     codes = {"": "this tree"}
     if args.compare_with:
         other = Path(args.compare_with).resolve() / "python"
@@ -207,7 +237,7 @@ def main() -> None:
         cache = str(folder / "compiled-cache")
         if args.warm_cache:  # one untimed run fills it
             run(folder, cores, 1, False, inputs[1], "", cache, args.model)
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for config in configs:
                 for code in codes:
                     if config.warm and code:
@@ -221,38 +251,70 @@ def main() -> None:
                         code,
                         cache if config.warm else "off",
                         args.model,
+                        args.run_timeout,
                     )
-                    results[(config.label, code)].append(result)  # fmt: skip
+                    _report_run(args.keep, round_, config.label, codes[code], result)
+                    if "failed" not in result:
+                        results[(config.label, code)].append(result)
     print(f"machine: {machine()}")
-    first = next(runs[0] for (_, code), runs in results.items() if not code and runs)
-    print(f"model: {args.model or 'small_2d (GATK)'}, {first['gflop']:.3f} GFLOP per variant "
-          "as computed (this tree)")  # fmt: skip
+    first = next((runs[0] for (_, code), runs in results.items() if not code and runs), None)
+    gflop = f"{first['gflop']:.3f}" if first else "?"  # every run of this tree failed
+    print(f"model: {args.model or 'small_2d (GATK)'}, {gflop} GFLOP per variant as computed "
+          "(this tree)")  # fmt: skip
     print(f"input: the smoke set's 252 calls x {args.repeat} = {total} records; "
           f"median of {args.rounds} rounds, configurations interleaved; compiled-model cache off "
           "unless said")  # fmt: skip
     print("| code | run | cores | variants/s | vs 1 process, same cores, this tree | "
           "model load s | encode s | inference waited for encoding s | inference s | "
-          "scoring thread busy | encoding busy | encoding | compiled cache |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "scoring thread busy | encoding busy | encoding | compiled cache | "
+          "variants/s after start-up | vs 1 process, after start-up |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     by_label = {config.label: config for config in configs}
-    one_process = {
-        len(by_label[label].cores): statistics.median(r["variants_per_second"] for r in runs)
+    yardsticks = {
+        (len(by_label[label].cores), key): statistics.median(r[key] for r in runs)
         for (label, code), runs in results.items()
-        if not code and by_label[label].processes == 1 and not by_label[label].inline
+        if not code and runs and by_label[label].processes == 1 and not by_label[label].inline
         and not by_label[label].warm
+        for key in ("variants_per_second", "after_start_up")
     }  # fmt: skip
+
+    def versus(runs: list[dict], key: str, cores: int) -> str:
+        yardstick = yardsticks.get((cores, key))
+        return f"{statistics.median(r[key] for r in runs) / yardstick:.2f}x" if yardstick else "-"
+
     for (label, code), runs in results.items():
+        cores = len(by_label[label].cores)
         if not runs:
+            print(f"| {codes[code]} | {label} | {cores} | failed | - | - | - | - | - | - | - | - "
+                  "| - | - | - |")  # fmt: skip
             continue
         speed = statistics.median(r["variants_per_second"] for r in runs)
-        ratio = speed / one_process[len(by_label[label].cores)]
-        print(f"| {codes[code]} | {label} | {len(by_label[label].cores)} | {speed:.0f} | "
-              f"{ratio:.2f}x | {statistics.median(r['model_load'] for r in runs):.2f} | "
+        steady = statistics.median(r["after_start_up"] for r in runs)
+        print(f"| {codes[code]} | {label} | {cores} | {speed:.0f} | "
+              f"{versus(runs, 'variants_per_second', cores)} | "
+              f"{statistics.median(r['model_load'] for r in runs):.2f} | "
               f"{statistics.median(r['encode'] for r in runs):.2f} | "
               f"{statistics.median(r['encode_wait'] for r in runs):.2f} | "
               f"{statistics.median(r['inference'] for r in runs):.2f} | "
               f"{_share(runs, 'scoring_busy')} | {_share(runs, 'encoder_busy')} | "
-              f"{runs[0]['encoding']} | {runs[0]['compiled_cache']} |")  # fmt: skip
+              f"{runs[0]['encoding']} | {runs[0]['compiled_cache']} | {steady:.0f} | "
+              f"{versus(runs, 'after_start_up', cores)} |")  # fmt: skip
+
+
+def _report_run(keep: Path | None, round_: int, label: str, code: str, result: dict) -> None:
+    """Say each run as it ends (stderr), and with ``--keep`` append it to runs.jsonl with its
+    processes' metrics: a call cut short by its time limit keeps the runs done."""
+    if "failed" in result:
+        print(f"scaling: round {round_ + 1}, {label}, {code}: FAILED {result['failed']}",
+              file=sys.stderr)  # fmt: skip
+    else:
+        print(f"scaling: round {round_ + 1}, {label}, {code}: "
+              f"{result['variants_per_second']:.0f} variants/s "
+              f"({result['after_start_up']:.0f} after start-up)", file=sys.stderr)  # fmt: skip
+    if keep is not None:
+        line = {"round": round_ + 1, "run": label, "code": code, **result}
+        with open(keep / "runs.jsonl", "a") as handle:
+            handle.write(json.dumps(line) + "\n")
 
 
 def _share(runs: list[dict], key: str) -> str:

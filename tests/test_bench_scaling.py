@@ -4,28 +4,49 @@ usage and its refusal to run without a prepared kit."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from conftest import REPO
 
 
-def test_scaling_benchmark_prints_one_row_per_configuration():
+def test_scaling_benchmark_prints_one_row_per_configuration(tmp_path):
     result = subprocess.run(
         [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
-         "--threads", "1"],
+         "--threads", "1", "--keep", tmp_path / "runs"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
     assert len(rows) == 1 and "| 1 process x 1 threads | 1 |" in rows[0], result.stdout
     cells = rows[0].split("|")
-    speed = float(cells[4])
-    assert speed > 0
+    speed, after_start_up = float(cells[4]), float(cells[14])
+    assert 0 < speed < after_start_up  # the second leaves the start-up out
+    assert cells[5].strip() == cells[15].strip() == "1.00x"
     # the scoring thread's and encoding's CPU over the wall after model load, on one core
     assert 0 < float(cells[10]) <= 1.05 and 0 < float(cells[11]) <= 1.05, rows[0]
     assert "252 calls x 1 = 252 records" in result.stdout
     assert "model: small_2d (GATK), 0." in result.stdout
+    assert "logical CPUs usable" in result.stdout and "htslib inflating with" in result.stdout
+    # each run said as it ended, and kept with its processes' metrics
+    assert "scaling: round 1, 1 process x 1 threads, this tree: " in result.stderr
+    (kept,) = [json.loads(line) for line in (tmp_path / "runs" / "runs.jsonl").open()]
+    assert kept["run"] == "1 process x 1 threads" and kept["metrics"][0]["variants_scored"] == 252
+
+
+def test_a_scaling_run_that_outlasts_its_limit_is_counted_as_failed_and_the_rest_go_on():
+    """A hung process held the whole benchmark (no timeout), and one failure discarded every
+    earlier result: on the lent 16-core machine, a call's whole budget."""
+    result = subprocess.run(
+        [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
+         "--threads", "1", "--run-timeout", "0.5"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "FAILED still running after 0 s" in result.stderr  # 0.5 s, said to the second
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    assert len(rows) == 1 and "| 1 process x 1 threads | 1 | failed |" in rows[0], rows
 
 
 def test_scaling_benchmark_runs_a_shipped_model_as_the_many_core_stand_in():
