@@ -178,6 +178,28 @@ def test_an_unmapped_read_with_an_n_in_its_cigar_is_dropped_as_gatk_drops_it(tmp
     source.close()
 
 
+@pytest.mark.parametrize(
+    "htslib_error",
+    ["error -4 while reading file", "error while reading file b'x.bam': -4"],
+    ids=["compiled", "python"],
+)
+def test_a_record_htslib_cannot_decode_is_named_as_such(tmp_path, fasta, htslib_error):
+    """htslib refuses a BAM record whose CIGAR and sequence lengths differ (GATK, reading with
+    SILENT validation, drops the read and goes on) with code -4 and its reason on stderr, which
+    cnnscore holds back: the one line said only "error -4 while reading file" (unusual-reads
+    review). It now says what -4 means and how to see htslib's reason. (Such a record can only
+    be made by patching a BAM's bytes: pysam and samtools refuse to write it.)"""
+    bam = write_bam(tmp_path / "a.bam", lambda h: [segment(h, "r", 99, "50M")])
+    source = ReadSource([bam], fasta, LENGTHS)
+    error = source.read_failure("chr1", 120, OSError(htslib_error), "chr1:120 A>C")
+    source.close()
+    said = ("a record htslib cannot decode, such as one whose CIGAR and sequence lengths differ; "
+            "`samtools view FILE chr1:120-120` prints htslib's reason")  # fmt: skip
+    assert said in str(error)
+    other = ReadSource([bam], fasta, LENGTHS).read_failure("chr1", 120, OSError("error -40"), "x")
+    assert "cannot decode" not in str(other)
+
+
 def test_deep_site_is_downsampled_with_gatks_reservoir(tmp_path, fasta):
     # 200 reads at one site, told apart by their mapping quality (= their BAM order index).
     def make(header):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -259,8 +260,14 @@ class ReadSource:
             mismatch = cram_reference.reference_mismatch(handle, self._reference, contig)
             if mismatch:
                 return InputError(mismatch, path=locations.split_indexes(path)[0], record=record)
+        why = str(err)
+        if re.search(r"(?<!\d)-4\b", why):  # htslib's code for a record it cannot decode
+            why += (
+                ": a record htslib cannot decode, such as one whose CIGAR and sequence lengths "
+                f"differ; `samtools view FILE {contig}:{start}-{start}` prints htslib's reason"
+            )
         return InputError(
-            f"cannot read the reads at {contig}:{start} ({err})",
+            f"cannot read the reads at {contig}:{start} ({why})",
             path=",".join(self.paths),
             record=record,
         )
