@@ -714,6 +714,18 @@ def test_read_arguments_are_noted_where_no_reads_are_read(tmp_path):
                    note in notes), notes  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("tool", "ours"), [("CNNVariantWriteTensors", "write-tensors"), ("CNNVariantTrain", "train")]
+)
+def test_gatks_training_tools_are_named_for_what_they_are_here(capsys, tool, ours):
+    """GATK's training tools are write-tensors and train here, with flags and a tensor store of
+    their own: GATK's javadoc line stopped with argparse's "invalid choice", naming neither."""
+    line = _refused(capsys, "--java-options", "-Xmx4g", tool, "-R", "ref.fa", "-tensor-type",
+                    "reference")  # fmt: skip
+    assert f"{tool}: GATK's tool is `cnnscore {ours}` here" in line
+    assert "docs/TRAINING.md" in line
+
+
 def test_output_sharding_is_refused(capsys):
     line = _refused(capsys, *_FILTER, "--max-variants-per-shard", "5")
     assert "a nonzero value makes GATK write the output in shards" in line

@@ -23,6 +23,15 @@ class WordError(ValueError):
     """A word GATK's parser would refuse too, with the reason."""
 
 
+#: GATK's CNN training tools: cnnscore has them in another form (its own flags, a tensor store
+#: instead of GATK's HD5 folder), so their GATK command lines cannot run as they are
+TOOLS_OF_ANOTHER_FORM = {
+    tool: f"{tool}: GATK's tool is `cnnscore {ours}` here, with flags and a tensor store of its "
+    "own (docs/TRAINING.md): a GATK command line for it does not run as it is"
+    for tool, ours in (("CNNVariantWriteTensors", "write-tensors"), ("CNNVariantTrain", "train"))
+}
+
+
 def drop_java_options(words: list[str], leading_only: bool = False) -> tuple[list[str], list]:
     """The words without ``--java-options VALUE`` (or ``--java-options=VALUE``), the gatk
     launcher's own option (``gatk --java-options "-Xmx4g" TOOL ...``), with a note if there was
@@ -34,6 +43,8 @@ def drop_java_options(words: list[str], leading_only: bool = False) -> tuple[lis
     while index < len(words):
         word = words[index]
         if leading_only and not word.startswith("-"):
+            if word in TOOLS_OF_ANOTHER_FORM:  # the subcommand's place
+                raise WordError(TOOLS_OF_ANOTHER_FORM[word])
             kept.extend(words[index:])
             break
         if word == JAVA_OPTIONS:
