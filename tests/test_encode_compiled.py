@@ -179,6 +179,27 @@ def test_identical_with_reads_that_cover_no_reference_base_and_unmapped_ones_wit
     assert_identical(vcf, SMOKE_REF, [path])
 
 
+def test_identical_through_and_after_a_structural_variants_long_span(tmp_path):
+    """A symbolic deletion whose END lies 40 kb on: its reads are those of the whole span (GATK
+    queries the record's span), which the compiled encoder now streams instead of keeping them
+    for the calls inside the span (a 10 Mb <DEL> made those 27x slower; bench/RESULTS.md, session
+    31); the calls inside and after it are encoded as the Python encoder does."""
+    vcf = _write_vcf(tmp_path / "calls.vcf", SMOKE_REF, "chr20", SLICE_START + 200,
+                     SLICE_START + 4_800, 97)  # fmt: skip
+    lines = vcf.read_text().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    records = [line for line in lines if not line.startswith("#")]
+    fasta = pysam.FastaFile(str(SMOKE_REF))
+    pos = SLICE_START + 150
+    base = fasta.fetch("chr20", pos - 1, pos).upper()
+    sv = f"chr20\t{pos}\t.\t{base}\t<DEL>\t50\tPASS\tDP=30;MQ=60;QD=10;END={pos + 40_000}"
+    header.insert(-1, '##ALT=<ID=DEL,Description="Deletion">')
+    header.insert(-1, '##INFO=<ID=END,Number=1,Type=Integer,Description="End">')
+    vcf.write_text("\n".join(header + [sv] + records) + "\n")
+    encoded = assert_identical(vcf, SMOKE_REF, [SMOKE_BAM])
+    assert encoded[0][3] == 128 and len(encoded) == len(records) + 1  # the SV: a full pileup
+
+
 def test_identical_on_hg002(tmp_path):
     reference = HG002 / "ref.20.fa.gz"
     vcf = _write_vcf(tmp_path / "hg002.vcf", reference, "20", 10_000_050, 10_040_000, 61)
