@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -443,6 +444,42 @@ def test_encoder_processes_keep_order_and_scores(tmp_path, random_1d_weights, wo
     run_cli(*common, "-O", tmp_path / "n.vcf", "--encode-workers", workers, check=True)
     assert data_lines(tmp_path / "n.vcf") == data_lines(tmp_path / "one.vcf")
     assert len(data_lines(tmp_path / "n.vcf")) == 472
+
+
+#: the kernel's out-of-memory killer choosing the encoder process, as the parent first waits
+_KILL_THE_ENCODER_PROCESS = """
+import os, signal
+from cnnscore.scoring import pipeline
+_result_of = pipeline._result_of
+def _killing(result, workers):
+    if not getattr(_killing, "done", False):
+        _killing.done = True
+        os.kill(workers[0].pid, signal.SIGKILL)
+    return _result_of(result, workers)
+pipeline._result_of = _killing
+"""
+
+
+def test_an_encoder_process_killed_ends_the_run_at_once_with_one_line(tmp_path, random_1d_weights):
+    """A pool replaces a dead worker but not the chunk it held: the run waited for that chunk
+    until its stall guard ended it, 30 minutes on (Terra review). Now one line, naming Killed and
+    OutOfMemory (what Terra's retry with more memory looks for), exit 1, no output."""
+    out = tmp_path / "out" / "scored.vcf"
+    out.parent.mkdir()
+    started = time.monotonic()
+    result = run_cli("score", "-V", GATK_1D / "input.hc_vqsr.vcf.gz",
+                     "-R", GATK_1D / "ref.b37.20_1-1M.fa.gz",
+                     "--architecture", MODELS / "1d_cnn_mix_train_full_bn.json",
+                     "--weights", random_1d_weights, "--inference-batch-size", "16",
+                     "--encode-workers", "1", "-O", out,
+                     prelude=_KILL_THE_ENCODER_PROCESS, timeout=300)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()[-1:]
+    assert line.startswith("cnnscore: error: --encode-workers: an encoder process ended (killed "
+                           "by signal 9: Killed, most likely by the kernel for want of memory "
+                           "(OutOfMemory))"), result.stderr  # fmt: skip
+    assert list(out.parent.iterdir()) == []
+    assert time.monotonic() - started < 120  # not the stall guard's 30 minutes
 
 
 def test_encoder_processes_are_at_most_the_cores_usable(tmp_path, monkeypatch):

@@ -298,17 +298,40 @@ def _encoded_here_or_in_workers(
     context = multiprocessing.get_context("spawn")
     in_flight: deque = deque()
     pool = context.Pool(workers, initializer=_start_worker, initargs=(config,))
+    started = list(pool._pool)  # its Process objects: a pool replaces a dead one, not its chunk
     try:
         for records in chunks:
             in_flight.append((records, pool.apply_async(_encode_in_worker, (records,))))
             if len(in_flight) > 2 * workers:
                 done_records, result = in_flight.popleft()
-                yield done_records, result.get()
+                yield done_records, _result_of(result, started)
         while in_flight:
             done_records, result = in_flight.popleft()
-            yield done_records, result.get()
+            yield done_records, _result_of(result, started)
     finally:
         _stop_pool(pool)
+
+
+def _result_of(result, workers: list) -> EncodedChunk:
+    """A chunk's encoding from the pool, or an error once one of its ``workers`` has died: the
+    pool starts another, but a chunk the dead one held never comes back, and the run waited for
+    it until its stall guard ended it half an hour later (the kernel's out-of-memory killer may
+    choose an encoder process; Terra's "retry with more memory" looks for OutOfMemory or Killed).
+    A worker ended by SIGTERM is left to the parent, which the same signal stops."""
+    while True:
+        dead = [w.exitcode for w in workers if w.exitcode not in (None, 0, 128 + signal.SIGTERM)]
+        if dead:
+            how = f"killed by signal {-dead[0]}" if dead[0] < 0 else f"exit status {dead[0]}"
+            if dead[0] == -signal.SIGKILL:
+                how += ": Killed, most likely by the kernel for want of memory (OutOfMemory)"
+            raise InputError(
+                f"an encoder process ended ({how}), and with it the chunk it held: give the run "
+                "more memory, or encode in this process (--encode-workers 0)",
+                setting="encode_workers",
+            )
+        if result.ready():
+            return result.get()
+        result.wait(1.0)
 
 
 #: How long a pool's shutdown may take before the run goes on without it
