@@ -200,6 +200,59 @@ def test_identical_through_and_after_a_structural_variants_long_span(tmp_path):
     assert encoded[0][3] == 128 and len(encoded) == len(records) + 1  # the SV: a full pileup
 
 
+def _long_reads_bam(folder: Path, starts: range, length: int, every: int) -> Path:
+    """Reads of ``length`` bases from each of ``starts``, with a deletion (1-3 bases) and, more
+    rarely, an insertion every ``every`` bases and soft clips at both ends: long-read alignments,
+    with hundreds of indels outside any one 128-column window."""
+    with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
+        header = source.header.to_dict()
+    group = header["RG"][0]["ID"]
+    path = folder / "long.bam"
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
+        for number, start in enumerate(starts):
+            ops, query = [(4, 20 + number % 7)], 20 + number % 7
+            while query < length - 40:
+                ops.append((0, every - 1))
+                ops.append((2, 1 + number % 3) if (query // every) % 5 else (1, 2))
+                query += every - 1 + (2 if ops[-1][0] == 1 else 0)
+            ops += [(0, 20), (4, 20)]
+            query += 40
+            read = pysam.AlignedSegment(bam.header)
+            read.query_name, read.flag = f"long{number}", 0
+            read.reference_id = bam.header.get_tid("chr20")
+            read.reference_start, read.mapping_quality, read.cigartuples = start, 60, ops
+            read.query_sequence = "ACGTTGCA" * (query // 8) + "ACGTTGCA"[: query % 8]
+            read.query_qualities = pysam.qualitystring_to_array("I" * query)
+            read.set_tag("RG", group)
+            bam.write(read)
+    pysam.index(str(path))
+    return path
+
+
+def test_identical_on_long_reads_without_falling_back_to_python(tmp_path, monkeypatch):
+    """Reads of 3 kb with a deletion or an insertion every 9 bases (~330 indels each): each read's
+    pad map held every deletion, most of them far outside the window, and past 256 the compiled
+    encoder rebuilt the tensor in Python at every such site (a 50 ms site; the scale review's
+    long reads fell back at 124 of 124). The deletions outside a row are now summed at its ends:
+    byte-identical tensors, and no site falls back."""
+    from cnnscore.encode import compiled
+
+    fell_back = []
+    python_read_tensor = compiled.read_tensor
+
+    def counted(*args, **kwargs):
+        fell_back.append(1)
+        return python_read_tensor(*args, **kwargs)
+
+    monkeypatch.setattr(compiled, "read_tensor", counted)
+    bam = _long_reads_bam(tmp_path, range(SLICE_START - 2_500, SLICE_START + 2_000, 90), 3_000, 9)
+    vcf = _write_vcf(tmp_path / "calls.vcf", SMOKE_REF, "chr20", SLICE_START + 100,
+                     SLICE_START + 2_000, 61)  # fmt: skip
+    encoded = assert_identical(vcf, SMOKE_REF, [bam])
+    assert min(e[3] for e in encoded) >= 20  # every site has long reads in its pileup
+    assert fell_back == []  # compiled.read_tensor is the fallback's (Python) builder
+
+
 def test_identical_on_hg002(tmp_path):
     reference = HG002 / "ref.20.fa.gz"
     vcf = _write_vcf(tmp_path / "hg002.vcf", reference, "20", 10_000_050, 10_040_000, 61)

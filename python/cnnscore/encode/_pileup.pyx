@@ -46,7 +46,7 @@ cdef extern from *:
 BUILT_WITH_PYSAM = CNNSCORE_PYSAM_VERSION.decode()
 
 cdef enum:
-    MAX_PADS = 256  # distinct pad keys per pileup; more falls back to Python (never seen)
+    MAX_PADS = 256  # distinct pad keys kept per map (a read's: those within its row); more: Python
 
 cdef uint64_t _MULTIPLIER = 0x5DEECE66D
 cdef uint64_t _ADDEND = 0xB
@@ -475,23 +475,33 @@ cdef int _pads_put(Pads *pads, int64_t key, int64_t length) noexcept nogil:
     return i
 
 
+cdef inline int64_t _shifted_length(int64_t length, int64_t offset, int window) noexcept nogil:
+    """The length of a read cut to the window and shifted by ``offset``, as :func:`_row` lays
+    it: the positions its pads are inserted before (and after the last)."""
+    cdef int64_t kept = min(length, <int64_t>window)
+    cdef int64_t start = offset if offset > 0 else 0
+    cdef int64_t lead = -offset if offset < 0 else 0
+    return lead + max(kept - start, <int64_t>0)
+
+
 cdef int _row(const uint8_t *seq, const uint8_t *qual, int64_t length, int64_t offset,
               const Pads *own, int64_t pad_from, int window, uint8_t *chars,
-              uint8_t *quals) noexcept nogil:
+              uint8_t *quals, int64_t pads_first, int64_t pads_last) noexcept nogil:
     """One row's string and qualities, cut to the window, as GATK builds them: the read cut to
     the window, shifted by ``offset`` (SKIP columns before a read that starts later), then every
     pad of ``own`` inserted from the highest key down. All pads are the same symbol, so the result
     is: before each position t of the shifted read, the pads whose insertion point is t (keys
-    below ``pad_from`` go to the start; keys past the end go to the end). Returns its length."""
-    cdef int64_t kept = min(length, <int64_t>window)
+    below ``pad_from`` go to the start; keys past the end go to the end), ``pads_first`` and
+    ``pads_last`` more at the start and the end (those of keys not kept in ``own``). Returns its
+    length."""
     cdef int64_t start = offset if offset > 0 else 0
     cdef int64_t lead = -offset if offset < 0 else 0
-    cdef int64_t total = lead + max(kept - start, <int64_t>0)  # the shifted read's length
+    cdef int64_t total = _shifted_length(length, offset, window)
     cdef int64_t t, k, at, n, out = 0
     cdef int i
     cdef int64_t before
     for t in range(total + 1):
-        before = 0
+        before = (pads_first if t == 0 else 0) + (pads_last if t == total else 0)
         for i in range(own.count):
             n = own.lengths[i]
             if n <= 0:
@@ -660,7 +670,8 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
     cdef bam1_t *b
     cdef uint32_t *cigar
     cdef uint32_t i, op
-    cdef int64_t offset, cursor, key, op_length, j
+    cdef int64_t offset, cursor, key, op_length, j, total, pads_first, pads_last, summed_key
+    cdef int64_t summed
     cdef int r, c, length, first, last, index, base, status = 0
     cdef uint8_t code, q
     cdef uint8_t *chars
@@ -676,7 +687,15 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
         for j in range(b.core.l_qseq):
             seq[j] = _base(b, j)
         offset = window_start - rows[r].unclipped_start
-        own.count = 0  # this read's pads: its own insertions, then its deletions
+        # this read's pads: its own insertions, then its deletions. A deletion whose key lies
+        # before the row's first position or past its last, and is no pileup insertion's, only
+        # adds pads at the row's start or end: summed there, not kept (a long read's thousands
+        # of deletions outside the window filled ``own`` and sent every such site to the
+        # Python encoder). Keys only grow along the CIGAR, so a key given again (after an op
+        # that does not move the cursor) is the one just summed, and replaces it, as a put does.
+        own.count = 0
+        total = _shifted_length(b.core.l_qseq, offset, window)
+        pads_first, pads_last, summed_key, summed = 0, 0, -1, -1
         cigar = bam_get_cigar(b)
         cursor = 0
         for i in range(b.core.n_cigar):
@@ -688,8 +707,20 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
                 if index >= 0 and _pads_put(own, key, inserts.lengths[index] - op_length) < 0:
                     status = FULL
             elif op == 2:
-                if _pads_put(own, key, op_length) < 0:
-                    status = FULL
+                if (1 <= key < total) or _pads_find(inserts, key) >= 0:
+                    if _pads_put(own, key, op_length) < 0:
+                        status = FULL
+                else:
+                    if summed >= 0 and key == summed_key:  # the same key again: replaced
+                        if key < 1:
+                            pads_first -= summed
+                        else:
+                            pads_last -= summed
+                    if key < 1:
+                        pads_first += op_length
+                    else:
+                        pads_last += op_length
+                    summed_key, summed = key, op_length
             if _moves_cursor(op):
                 cursor += op_length
         for index in range(inserts.count):
@@ -700,7 +731,7 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
             break
         chars = &row_chars[r * window]
         length = _row(seq, <uint8_t *>bam_get_qual(b), b.core.l_qseq, offset, own, 1, window,
-                      chars, &row_quals[r * window])
+                      chars, &row_quals[r * window], pads_first, pads_last)
         first, last = -1, -1
         for c in range(length):
             if chars[c] != SKIP:
@@ -780,7 +811,7 @@ cdef void _reference_row(float *reference, const uint8_t *text, int64_t text_len
         zeros[c] = 0
     for c in range(5 * window):
         reference[c] = 0.0
-    length = _row(text, zeros, text_length, 0, inserts, 0, window, chars, quals)
+    length = _row(text, zeros, text_length, 0, inserts, 0, window, chars, quals, 0, 0)
     for c in range(length):
         code = chars[c]
         channel = _acgt(code)
