@@ -203,7 +203,8 @@ def test_identical_through_and_after_a_structural_variants_long_span(tmp_path):
 def _long_reads_bam(folder: Path, starts: range, length: int, every: int) -> Path:
     """Reads of ``length`` bases from each of ``starts``, with a deletion (1-3 bases) and, more
     rarely, an insertion every ``every`` bases and soft clips at both ends: long-read alignments,
-    with hundreds of indels outside any one 128-column window."""
+    with hundreds of indels outside any one 128-column window; now and then a deletion of length
+    0 followed by an = (which GATK's cursor skips) and another deletion at the same key."""
     with pysam.AlignmentFile(str(SMOKE_BAM)) as source:
         header = source.header.to_dict()
     group = header["RG"][0]["ID"]
@@ -215,6 +216,9 @@ def _long_reads_bam(folder: Path, starts: range, length: int, every: int) -> Pat
                 ops.append((0, every - 1))
                 ops.append((2, 1 + number % 3) if (query // every) % 5 else (1, 2))
                 query += every - 1 + (2 if ops[-1][0] == 1 else 0)
+                if (query // every) % 7 == 0:  # a deletion of length 0, then another at its key
+                    ops[-1:] = [(2, 0), (7, 1), (2, 1)] if ops[-1][0] == 2 else ops[-1:]
+                    query += 1 if ops[-1] == (2, 1) else 0
             ops += [(0, 20), (4, 20)]
             query += 40
             read = pysam.AlignedSegment(bam.header)

@@ -667,6 +667,15 @@ def test_a_plain_text_resource_with_gatks_tribble_index_is_read(tmp_path):
     shutil.copy(SMOKE / "giab_truth.vcf.gz.tbi", str(plain) + ".idx")
     result = run_cli("filter", "-V", scored, "--resource", plain, "-O", refused)
     assert "is not a Tribble index" in assert_error(result, refused, plain)
+    # unsorted: the copy cannot be indexed; one line, and the temporary copy not left behind
+    lines = plain.read_text().splitlines(keepends=True)
+    body = [line for line in lines if not line.startswith("#")]
+    plain.write_text("".join([line for line in lines if line.startswith("#")] + body[::-1]))
+    shutil.move(str(elsewhere), str(plain) + ".idx")
+    result = run_cli("filter", "-V", scored, "--resource", plain, "-O", refused, "--tmp-dir",
+                     temporary)  # fmt: skip
+    assert "is it a VCF sorted by position?" in assert_error(result, refused, plain)
+    assert list(temporary.iterdir()) == []
 
 
 @pytest.mark.parametrize(

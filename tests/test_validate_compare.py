@@ -392,7 +392,8 @@ def test_throughput_measured_on_two_cpu_models_is_warned_of(smoke_2d_output, tmp
                               "--candidate-metrics", here)  # fmt: skip
     assert result.returncode == 0, result.stderr
     (same,) = report["warnings"]
-    assert same.startswith("the baseline and the candidate ran the same settings "
+    assert same.startswith("the baseline and the candidate ran the same backend, precision and "
+                           "batch sizes "
                            "(tensorflow fp32, batches 256/512): ")  # fmt: skip
     assert f"cnnscore: warning: {same}" in result.stderr.splitlines()
     assert report["baseline"]["cpu_models"] == ([model_here] if model_here else [])

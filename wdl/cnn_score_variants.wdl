@@ -155,7 +155,7 @@ workflow CNNScoreVariants {
     backend: "inference backend: openvino (default: the fastest exact fp32 backend measured, same scores as tensorflow within 0.001; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "records encoded together and handed to the backend as one chunk (default 256 for 2D, 1024 for 1D); a backend may run a chunk in smaller requests (docs/SCORING.md)"
-    transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D, or inference_batch_size where larger)"
+    transfer_batch_size: "variants per write (default 512 for 2D, 1024 for 1D, GATK's); an inference_batch_size above it is refused, as by GATK"
     reservoir_scope: "site: scores independent of scatter_count (default); run: GATK's one stream"
     scatter_count: "number of scoring shards wanted (balanced by record count)"
     output_prefix: "name of the gathered VCF (the filtered one adds .filtered); in file names each character outside A-Z a-z 0-9 . _ - becomes _"

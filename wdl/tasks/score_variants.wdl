@@ -160,7 +160,7 @@ CNNSCORE_VALUES
     backend: "inference backend: openvino (default, the fastest exact fp32 backend measured; bench/RESULTS.md), onnxruntime, or tensorflow (the reference)"
     precision: "fp32 (default; GATK's scores), or bf16 with openvino on CPUs with avx512_bf16/AMX (int8 is refused: it changes calls)"
     inference_batch_size: "records encoded together and handed to the backend as one chunk; default 256 (2D) or 1024 (1D)"
-    transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D), or inference_batch_size where larger"
+    transfer_batch_size: "variants per output write; default 512 (2D) or 1024 (1D), GATK's; an inference_batch_size above it is refused, as by GATK"
     reservoir_scope: "site (default here: results independent of sharding) or run (GATK's one stream)"
     output_prefix: "name of the scored shard and its metrics (each character outside A-Z a-z 0-9 . _ - made _)"
     runtime_settings: "docker image, cpu (also inference threads), memory, preemptible, retries, boot disk, CPU platform"

@@ -203,7 +203,8 @@ cdef class _FileCursor:
     that reach this region become AlignedSegments. A read that started before an earlier
     variant's region and overlaps a later one overlaps the earlier one too, so nothing is missed.
     Going back, changing contig, passing the queried region's end or a gap of more than ``JUMP``
-    bases starts a new index query.
+    bases starts a new index query; a region longer than ``JUMP`` is streamed by a query of its
+    own (:meth:`streamed`), after which the cursor starts afresh.
     """
 
     cdef object handle
@@ -670,8 +671,7 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
     cdef bam1_t *b
     cdef uint32_t *cigar
     cdef uint32_t i, op
-    cdef int64_t offset, cursor, key, op_length, j, total, pads_first, pads_last, summed_key
-    cdef int64_t summed
+    cdef int64_t offset, cursor, key, op_length, j, total, pads_first, pads_last
     cdef int r, c, length, first, last, index, base, status = 0
     cdef uint8_t code, q
     cdef uint8_t *chars
@@ -691,11 +691,11 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
         # before the row's first position or past its last, and is no pileup insertion's, only
         # adds pads at the row's start or end: summed there, not kept (a long read's thousands
         # of deletions outside the window filled ``own`` and sent every such site to the
-        # Python encoder). Keys only grow along the CIGAR, so a key given again (after an op
-        # that does not move the cursor) is the one just summed, and replaces it, as a put does.
+        # Python encoder). Summing equals the put's overwrite: a deletion moves the cursor by
+        # its length, so two share a key only after one of length 0, which adds nothing.
         own.count = 0
         total = _shifted_length(b.core.l_qseq, offset, window)
-        pads_first, pads_last, summed_key, summed = 0, 0, -1, -1
+        pads_first, pads_last = 0, 0
         cigar = bam_get_cigar(b)
         cursor = 0
         for i in range(b.core.n_cigar):
@@ -710,17 +710,10 @@ cdef int _fill(float[:, :, ::1] tensor, uint8_t *row_chars, uint8_t *row_quals, 
                 if (1 <= key < total) or _pads_find(inserts, key) >= 0:
                     if _pads_put(own, key, op_length) < 0:
                         status = FULL
+                elif key < 1:
+                    pads_first += op_length
                 else:
-                    if summed >= 0 and key == summed_key:  # the same key again: replaced
-                        if key < 1:
-                            pads_first -= summed
-                        else:
-                            pads_last -= summed
-                    if key < 1:
-                        pads_first += op_length
-                    else:
-                        pads_last += op_length
-                    summed_key, summed = key, op_length
+                    pads_last += op_length
             if _moves_cursor(op):
                 cursor += op_length
         for index in range(inserts.count):

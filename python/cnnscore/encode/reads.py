@@ -261,7 +261,7 @@ class ReadSource:
             if mismatch:
                 return InputError(mismatch, path=locations.split_indexes(path)[0], record=record)
         why = str(err)
-        if re.search(r"(?<!\d)-4\b", why):  # htslib's code for a record it cannot decode
+        if re.search(r"error -4 while|: -4$", why):  # htslib's code: a record it cannot decode
             why += (
                 ": a record htslib cannot decode, such as one whose CIGAR and sequence lengths "
                 f"differ; `samtools view FILE {contig}:{start}-{start}` prints htslib's reason"

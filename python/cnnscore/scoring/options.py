@@ -122,7 +122,8 @@ class ScoreOptions:
         "--transfer-batch-size",
         parse=positive_int,
         help=f"records buffered per write (default {DEFAULT_BATCH_SIZES[REFERENCE][1]} for 1D, "
-        f"{DEFAULT_BATCH_SIZES[READ_TENSOR][1]} for 2D, or the inference batch where larger)",
+        f"{DEFAULT_BATCH_SIZES[READ_TENSOR][1]} for 2D, GATK's; an inference batch above it is "
+        "refused, as by GATK)",
     )
     read_limit: int = setting(
         "--read-limit",

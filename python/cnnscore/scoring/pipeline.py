@@ -319,18 +319,21 @@ def _result_of(result, workers: list) -> EncodedChunk:
     choose an encoder process; Terra's "retry with more memory" looks for OutOfMemory or Killed).
     A worker ended by SIGTERM is left to the parent, which the same signal stops."""
     while True:
+        if result.ready():  # come back, whatever became of its worker since
+            return result.get()
         dead = [w.exitcode for w in workers if w.exitcode not in (None, 0, 128 + signal.SIGTERM)]
         if dead:
-            how = f"killed by signal {-dead[0]}" if dead[0] < 0 else f"exit status {dead[0]}"
+            how, advice = f"exit status {dead[0]}", ""
+            if dead[0] < 0:
+                how = f"killed by signal {-dead[0]}"
             if dead[0] == -signal.SIGKILL:
                 how += ": Killed, most likely by the kernel for want of memory (OutOfMemory)"
+                advice = "give the run more memory, or "
             raise InputError(
-                f"an encoder process ended ({how}), and with it the chunk it held: give the run "
-                "more memory, or encode in this process (--encode-workers 0)",
+                f"an encoder process ended ({how}), and with it the chunk it held: {advice}"
+                "encode in this process (--encode-workers 0)",
                 setting="encode_workers",
             )
-        if result.ready():
-            return result.get()
         result.wait(1.0)
 
 

@@ -142,8 +142,10 @@ def _batch_sizes(options: ScoreOptions, tensor_type: str) -> tuple[int, int]:
         raise InputError(f"must be 1..{MAX_TRANSFER_BATCH}", setting="transfer_batch_size")
     floor = GATK_BATCH_FLOORS[tensor_type]  # GATK raises both to it first,
     if max(inference, floor) > max(transfer, floor):  # then refuses; a larger chunk is fine here
+        given = "" if options.transfer_batch_size else ", its default: give --transfer-batch-size"
         raise InputError(
-            f"inference batch {inference} exceeds transfer batch {transfer} (GATK refuses it too)",
+            f"inference batch {inference} exceeds transfer batch {transfer}{given} (GATK refuses "
+            "it too)",
             setting="inference_batch_size",
         )
     return inference, transfer

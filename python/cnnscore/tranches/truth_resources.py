@@ -94,6 +94,21 @@ class ResourceCursor:
                 path=path,
             )
         self._copy: tempfile.TemporaryDirectory | None = None
+        try:
+            self._open(path, attached)
+        except BaseException:
+            if self._copy is not None:  # an unsorted resource, a full disk, Ctrl-C: not left
+                self._copy.cleanup()
+            raise
+        self._contigs = set(self._tabix.contigs)
+        self._lines: Iterator[str] = iter(())
+        self._head: ResourceSite | None = None
+        self._query: tuple[str, int] | None = None
+        self._found: list[ResourceSite] = []
+
+    def _open(self, path: str, attached: str | None) -> None:
+        """``self._tabix``, through the index beside the VCF or attached to its name; a
+        plain-text VCF through a bgzip copy of it in ``self._copy``, with a tabix index."""
         read, index = path, attached
         if _is_plain_text(path):
             _check_tribble_index(path, attached or path + TRIBBLE_SUFFIX)
@@ -124,11 +139,6 @@ class ResourceCursor:
         if problem:
             self._tabix.close()
             raise InputError(problem, path=path)
-        self._contigs = set(self._tabix.contigs)
-        self._lines: Iterator[str] = iter(())
-        self._head: ResourceSite | None = None
-        self._query: tuple[str, int] | None = None
-        self._found: list[ResourceSite] = []
 
     def close(self) -> None:
         self._tabix.close()

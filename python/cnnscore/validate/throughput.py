@@ -81,15 +81,17 @@ def read_throughput(paths: list[str]) -> Throughput | None:
 def same_settings_warning(
     throughputs: tuple[Throughput | None, Throughput | None],
 ) -> str | None:
-    """Said when both sides' metrics name the same settings: a comparison of one configuration
-    with itself, which is what a configuration whose only difference was a misspelt field runs."""
+    """Said when both sides' metrics name the same backend, precision and batch sizes (the
+    fields of the validation workflow's configurations): a comparison of one configuration with
+    itself, which is what a configuration whose only difference was a misspelt field runs."""
     baseline, candidate = throughputs
     if baseline is None or candidate is None or baseline.settings != candidate.settings:
         return None
     return (
-        f"the baseline and the candidate ran the same settings ({'; '.join(baseline.settings)}): "
-        "if they were meant to differ, check the configurations' field names (Cromwell and "
-        "miniwdl drop a field a struct does not declare without a word)"
+        "the baseline and the candidate ran the same backend, precision and batch sizes "
+        f"({'; '.join(baseline.settings)}): if they were meant to differ, check the "
+        "configurations' field names (Cromwell and miniwdl drop a field a struct does not "
+        "declare without a word)"
     )
 
 
