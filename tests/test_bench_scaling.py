@@ -11,14 +11,24 @@ import sys
 from conftest import REPO
 
 
-def test_scaling_benchmark_prints_one_row_per_configuration(tmp_path):
+def _smallest_run(*extra) -> subprocess.CompletedProcess:
+    """The benchmark at its smallest: one core, one thread, the smoke calls once, one round."""
     result = subprocess.run(
         [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
-         "--threads", "1", "--keep", tmp_path / "runs"],
+         "--threads", "1", *extra],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    return result
+
+
+def _rows(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+
+
+def test_scaling_benchmark_prints_one_row_per_configuration(tmp_path):
+    result = _smallest_run("--keep", tmp_path / "runs")
+    rows = _rows(result)
     assert len(rows) == 1 and "| 1 process x 1 threads | 1 |" in rows[0], result.stdout
     cells = rows[0].split("|")
     speed, after_start_up = float(cells[4]), float(cells[14])
@@ -38,29 +48,19 @@ def test_scaling_benchmark_prints_one_row_per_configuration(tmp_path):
 def test_a_scaling_run_that_outlasts_its_limit_is_counted_as_failed_and_the_rest_go_on():
     """A hung process held the whole benchmark (no timeout), and one failure discarded every
     earlier result: on the lent 16-core machine, a call's whole budget."""
-    result = subprocess.run(
-        [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
-         "--threads", "1", "--run-timeout", "0.5"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result = _smallest_run("--run-timeout", "0.5")
     assert "FAILED still running after 0 s" in result.stderr  # 0.5 s, said to the second
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    rows = _rows(result)
     assert len(rows) == 1 and "| 1 process x 1 threads | 1 | failed |" in rows[0], rows
 
 
 def test_scaling_benchmark_runs_a_shipped_model_as_the_many_core_stand_in():
-    result = subprocess.run(
-        [sys.executable, "bench/scaling.py", "--cores", "1", "--repeat", "1", "--rounds", "1",
-         "--threads", "1", "--model", "cnnscore_compact_2d"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result = _smallest_run("--model", "cnnscore_compact_2d")
     model = next(line for line in result.stdout.splitlines() if line.startswith("model: "))
     # what the runs computed: compact_2d's arithmetic, not small_2d's ~0.49 GFLOP per variant
     assert model.startswith("model: cnnscore_compact_2d, ")
     assert 0 < float(model.split(", ")[1].split()[0]) < 0.2, model
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| this tree |")]
+    rows = _rows(result)
     assert len(rows) == 1 and float(rows[0].split("|")[4]) > 0, result.stdout
 
 
