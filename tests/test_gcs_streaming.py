@@ -173,11 +173,14 @@ def test_the_task_command_streams_gs_inputs_by_range(gcs_emulator, deep_bam, tmp
     finally:
         proxy.close()
     assert done.returncode == 0, done.stderr
-    # byte ranges only, and for this 8 kb shard of the 100 kb BAM a fraction of it: 22-30% of 18 MB
-    # (opening it twice reads its start each time, and the server fetches ahead up to 1 MB)
+    # byte ranges only, and for this 8 kb shard of the 100 kb BAM a fraction of it (opening it
+    # twice reads its start each time, and for each open-ended request the server fetches up to
+    # 1 MB ahead of what htslib reads before it hangs up, as the timing falls): 22-31% of 18 MB
+    # on an idle or loaded 2-core machine here, 50% once in CI (session 31); reading it all
+    # by ranges would be 100%
     assert not {"deep/deep.bam", "smoke/ref.chr20.fa.gz"} & proxy.whole
     served = proxy.served["deep/deep.bam"]
-    assert 0 < served < 0.35 * deep_bam.stat().st_size, (served, deep_bam.stat().st_size)
+    assert 0 < served < 0.65 * deep_bam.stat().st_size, (served, deep_bam.stat().st_size)
     assert proxy.served["smoke/ref.chr20.fa.gz"] > 0
     # streamed reads get no htslib thread reading ahead of the encoder (bytes for nothing)
     assert json.loads((cloud / "shard.metrics.json").read_text())["reader_threads"] == 1
